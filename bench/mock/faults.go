@@ -1,0 +1,131 @@
+package mock
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// faults are the behaviours a request asks the mock to inject. The zero
+// value asks for none except where a field says otherwise; use noFaults.
+type faults struct {
+	status     int           // answer this status with an error body; 0: no
+	retryAfter string        // retry-after header sent with status
+	delay      time.Duration // sleep before the response headers
+	ttft       time.Duration // streaming: sleep after headers, before the first chunk
+	chunks     int           // content chunks; -1: the server's default
+	gap        time.Duration // delay between chunks; -1: the server's default
+	reset      int           // reset the connection after this many chunks; -1: no
+	tools      int           // answer with a tool call split over this many deltas; 0: no
+	encoding   string        // "gzip" or "zstd" body compression; "": none
+}
+
+var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, gzip or zstd")
+
+func noFaults() faults {
+	return faults{chunks: -1, gap: -1, reset: -1}
+}
+
+// Bounds on directive values, so that a typo cannot make the mock hang or
+// allocate without limit.
+const (
+	maxChunks = 100000
+	maxTools  = 10000
+	maxSleep  = 10 * time.Minute
+)
+
+// parse applies a list of directives separated by sep to f. The directives
+// are:
+//
+//	status=N        answer N (400-599) with an OpenAI error body
+//	retry_after=S   with status: also send `retry-after: S` (seconds)
+//	delay=DUR       sleep DUR before the response headers
+//	ttft=DUR        streaming: headers at once, first chunk after DUR;
+//	                non-streaming: added to delay
+//	chunks=N        N content chunks instead of Options.Chunks
+//	gap=DUR         DUR between streamed chunks instead of Options.ChunkDelay
+//	reset=N         streaming: reset the TCP connection after N chunks;
+//	                non-streaming: reset without answering
+//	tools=N         answer with a get_weather tool call whose arguments are
+//	                split over N streamed deltas
+//	gzip, zstd      compress a non-streamed body with that Content-Encoding
+//
+// Empty items are skipped; anything else is an error naming the item.
+func (f *faults) parse(list string, sep byte) error {
+	for list != "" {
+		item := list
+		if i := strings.IndexByte(list, sep); i >= 0 {
+			item, list = list[:i], list[i+1:]
+		} else {
+			list = ""
+		}
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if err := f.apply(item); err != nil {
+			return fmt.Errorf("mock directive %q: %w", item, err)
+		}
+	}
+	return nil
+}
+
+func (f *faults) apply(item string) error {
+	name, value, hasValue := strings.Cut(item, "=")
+	if !hasValue {
+		switch name {
+		case "gzip", "zstd":
+			f.encoding = name
+			return nil
+		}
+		return errUnknownDirective
+	}
+	var err error
+	switch name {
+	case "status":
+		f.status, err = parseInt(value, 400, 599)
+	case "retry_after":
+		_, err = parseInt(value, 0, 1<<31-1)
+		f.retryAfter = value
+	case "delay":
+		f.delay, err = parseDuration(value)
+	case "ttft":
+		f.ttft, err = parseDuration(value)
+	case "chunks":
+		f.chunks, err = parseInt(value, 0, maxChunks)
+	case "gap":
+		f.gap, err = parseDuration(value)
+	case "reset":
+		f.reset, err = parseInt(value, 0, maxChunks)
+	case "tools":
+		f.tools, err = parseInt(value, 1, maxTools)
+	default:
+		return errUnknownDirective
+	}
+	return err
+}
+
+func parseInt(s string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("want an integer in [%d, %d], got %q", lo, hi, s)
+	}
+	return n, nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > maxSleep {
+		return 0, fmt.Errorf("want a duration in [0, %s] such as 50ms, got %q", maxSleep, s)
+	}
+	return d, nil
+}
+
+// splitModel splits "mock-model+status=500+delay=1s" into the model name and
+// its directive list.
+func splitModel(model string) (name, directives string) {
+	name, directives, _ = strings.Cut(model, "+")
+	return name, directives
+}

@@ -1,0 +1,83 @@
+package mock
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFaults(t *testing.T) {
+	f := func(list string, sep byte, want faults) {
+		t.Helper()
+		got := noFaults()
+		if err := got.parse(list, sep); err != nil {
+			t.Fatalf("parse(%q): %v", list, err)
+		}
+		if got != want {
+			t.Fatalf("parse(%q) = %+v, want %+v", list, got, want)
+		}
+	}
+	f("", ',', noFaults())
+	want := noFaults()
+	want.status, want.retryAfter, want.delay = 503, "2", 50*time.Millisecond
+	f("status=503, retry_after=2,,delay=50ms", ',', want)
+	want = noFaults()
+	want.ttft, want.chunks, want.gap, want.reset, want.tools, want.encoding = time.Second, 3, time.Millisecond, 0, 4, "zstd"
+	f("ttft=1s+chunks=3+gap=1ms+reset=0+tools=4+gzip+zstd", '+', want)
+}
+
+func TestSplitModel(t *testing.T) {
+	f := func(model, name, directives string) {
+		t.Helper()
+		if n, d := splitModel(model); n != name || d != directives {
+			t.Fatalf("splitModel(%q) = %q, %q; want %q, %q", model, n, d, name, directives)
+		}
+	}
+	f("mock-model", "mock-model", "")
+	f("mock-model+status=500+delay=1s", "mock-model", "status=500+delay=1s")
+	f("+gzip", "", "gzip")
+}
+
+func FuzzParseFaults(f *testing.F) {
+	for _, s := range []string{"status=500,delay=1ms", "ttft=1s+chunks=3", "reset=0", "tools=2,gzip", "x=", "=", ",,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		for _, sep := range []byte{',', '+'} {
+			ff := noFaults()
+			if err := ff.parse(list, sep); err != nil {
+				if !strings.Contains(err.Error(), "mock directive") {
+					t.Fatalf("error %q does not name the directive", err)
+				}
+				continue
+			}
+			if ff.status != 0 && (ff.status < 400 || ff.status > 599) || ff.delay < 0 || ff.delay > maxSleep ||
+				ff.ttft < 0 || ff.gap < -1 || ff.chunks < -1 || ff.chunks > maxChunks || ff.reset < -1 || ff.tools < 0 || ff.tools > maxTools {
+				t.Fatalf("parse(%q) accepted out-of-bounds %+v", list, ff)
+			}
+		}
+	})
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\" back\\slash", "\x00\x1f\n\r\t", "é€😀", "\xff\xfe", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("appendJSONString(%q) = %s: invalid JSON: %v", s, b, err)
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		// ToValidUTF8 replaces a run of invalid bytes with one U+FFFD; the
+		// encoder replaces each byte, like encoding/json.
+		wantJSON, _ := json.Marshal(s)
+		var viaStd string
+		_ = json.Unmarshal(wantJSON, &viaStd)
+		if got != viaStd && got != want {
+			t.Fatalf("appendJSONString(%q) decodes to %q, want %q", s, got, viaStd)
+		}
+	})
+}

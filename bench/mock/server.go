@@ -1,0 +1,158 @@
+// Package mock is a fast fake OpenAI-compatible provider for tests and the
+// overhead bench. It answers chat completions, text completions, embeddings
+// and the model list with deterministic content, streams SSE in the exact
+// OpenAI chunk format, and injects faults (status codes, delays, slow first
+// tokens, connection resets, tool calls, compressed bodies) on request.
+//
+// Faults are selected by directives appended to the model name after `+`
+// (`mock-model+status=500+delay=50ms`) or by the header
+// `x-mock: status=500,delay=50ms`; see the README-style list on parseFaults.
+package mock
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Options configure a mock; zero values mean defaults.
+type Options struct {
+	// Latency is a fixed delay before answering any request. Default 0.
+	Latency time.Duration
+	// Chunks is the number of streamed content chunks, and of content pieces
+	// in a non-streamed answer. Default 8.
+	Chunks int
+	// ChunkDelay is the delay between streamed chunks. Default 0.
+	ChunkDelay time.Duration
+}
+
+const defaultChunks = 8
+
+// readBufferSize bounds the request header block the mock accepts. Coding
+// CLIs send large headers, and the gateway may forward them.
+const readBufferSize = 32 << 10
+
+// maxBodySize bounds request bodies; larger ones are refused by fasthttp.
+const maxBodySize = 64 << 20
+
+// Server is a running mock provider. Its methods are safe for concurrent use.
+type Server struct {
+	opts Options
+	ln   *trackedListener
+	srv  *fasthttp.Server
+
+	requests atomic.Int64
+	seq      atomic.Int64
+	rec      recorder
+	conns    connSet
+
+	// done is closed by Close; sleeping handlers and streams watch it.
+	done      chan struct{}
+	served    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start listens on addr (for example "127.0.0.1:0") and serves in the
+// background until Close.
+func Start(addr string, opts Options) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start mock on %q: %w", addr, err)
+	}
+	s := newServer(ln, opts)
+	go func() {
+		defer close(s.served)
+		_ = s.srv.Serve(s.ln)
+	}()
+	return s, nil
+}
+
+// ListenAndServe listens on addr and serves in the foreground. It returns
+// only when listening or serving fails.
+func ListenAndServe(addr string, opts Options) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot start mock on %q: %w", addr, err)
+	}
+	s := newServer(ln, opts)
+	defer close(s.served)
+	if err := s.srv.Serve(s.ln); err != nil {
+		return fmt.Errorf("mock on %q stopped: %w", addr, err)
+	}
+	return nil
+}
+
+func newServer(ln net.Listener, opts Options) *Server {
+	if opts.Chunks <= 0 {
+		opts.Chunks = defaultChunks
+	}
+	s := &Server{
+		opts:   opts,
+		done:   make(chan struct{}),
+		served: make(chan struct{}),
+	}
+	s.ln = &trackedListener{Listener: ln, conns: &s.conns}
+	s.srv = &fasthttp.Server{
+		Handler:               s.handle,
+		Name:                  "switchboard-mock",
+		ReadBufferSize:        readBufferSize,
+		MaxRequestBodySize:    maxBodySize,
+		NoDefaultServerHeader: true,
+		// Clients that reset or drop connections are part of the tests;
+		// fasthttp would log every one of them.
+		Logger: discardLogger{},
+	}
+	return s
+}
+
+// URL returns the mock's base URL, "http://127.0.0.1:PORT", without /v1.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Addr returns the address the mock listens on, "127.0.0.1:PORT".
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Requests returns the number of requests received so far, answered or not.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// OpenConns returns the number of currently open TCP connections.
+func (s *Server) OpenConns() int64 { return s.conns.open.Load() }
+
+// Close stops listening, closes open connections, wakes sleeping handlers
+// and waits for the accept loop to end. Calling it again returns the same
+// result.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		if err := s.ln.Close(); err != nil {
+			s.closeErr = fmt.Errorf("cannot close mock listener on %q: %w", s.ln.Addr(), err)
+		}
+		s.conns.closeAll()
+		<-s.served
+	})
+	return s.closeErr
+}
+
+// sleep waits d, or less if the server closes; it reports whether the full
+// time passed.
+func (s *Server) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}

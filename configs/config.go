@@ -1,0 +1,431 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole gateway config. Load fills it from YAML, applies
+// defaults and validates it; the result is read-only and safe to share.
+type Config struct {
+	// Listen is the address to serve on, host:port. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// DataDir is the Pebble store directory. Default ./data.
+	DataDir string `yaml:"data_dir"`
+	// Server holds the client-facing server limits.
+	Server Server `yaml:"server"`
+	// Log controls logging.
+	Log Log `yaml:"log"`
+	// Auth lists the gateway keys.
+	Auth Auth `yaml:"auth"`
+	// Aliases map a model name to "provider/model".
+	Aliases map[string]string `yaml:"aliases"`
+	// Routes give a model name an ordered list of targets.
+	Routes []Route `yaml:"routes"`
+	// Providers are the upstream hosts.
+	Providers []Provider `yaml:"providers"`
+}
+
+// Server holds the limits of the client-facing fasthttp server.
+type Server struct {
+	// MaxBodyBytes caps a request body; larger bodies get 413 before they
+	// are buffered. Default 32MiB.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// MaxHeaderBytes caps the request header block. Default 64KiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// ReadTimeout bounds reading one whole request. Default 60s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// IdleTimeout closes idle client keep-alive connections. Default 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// WriteTimeout bounds how long a client may take to accept each part
+	// of a response; a client that stops reading a stream is cut off.
+	// Default 60s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// SSEKeepalive is how often a waiting stream gets a `: keep-alive`
+	// comment while the upstream is silent. Default 15s; 0 turns it off.
+	SSEKeepalive *Duration `yaml:"sse_keepalive"`
+}
+
+// Log controls logging.
+type Log struct {
+	// Access writes one line per request to stderr. Default true.
+	Access *bool `yaml:"access"`
+}
+
+// Auth lists the gateway keys clients present.
+type Auth struct {
+	// Disabled serves requests without a gateway key (local sidecar use).
+	Disabled bool `yaml:"disabled"`
+	// Keys are the accepted gateway keys.
+	Keys []Key `yaml:"keys"`
+}
+
+// Key is one gateway key.
+type Key struct {
+	// Name labels the key in logs and metrics.
+	Name string `yaml:"name"`
+	// Key is the secret, starting with "sk-sb-".
+	Key Secret `yaml:"key"`
+}
+
+// Route gives Model an ordered list of "provider/model" targets.
+type Route struct {
+	// Model is the name clients call.
+	Model string `yaml:"model"`
+	// Targets are tried in order; the first enabled one serves.
+	Targets []string `yaml:"targets"`
+}
+
+// Provider is one upstream host speaking the OpenAI wire format.
+type Provider struct {
+	// Name is how targets and "provider/model" strings refer to it.
+	Name string `yaml:"name"`
+	// BaseURL is the API root, e.g. https://api.openai.com/v1.
+	BaseURL string `yaml:"base_url"`
+	// APIKey is sent upstream as a Bearer token; empty sends none.
+	APIKey Secret `yaml:"api_key"`
+	// Headers are extra headers sent upstream on every request.
+	Headers map[string]string `yaml:"headers"`
+	// Models are the ids served by bare name.
+	Models []string `yaml:"models"`
+	// ColonModelIDs keeps unknown ":suffix" parts as part of the model id.
+	ColonModelIDs bool `yaml:"colon_model_ids"`
+	// MaxConns bounds connections per host. Default 512.
+	MaxConns int `yaml:"max_conns"`
+	// Timeouts bound each phase of an upstream call.
+	Timeouts Timeouts `yaml:"timeouts"`
+
+	// Disabled is set by Load when base_url or api_key came from an
+	// environment variable that is empty.
+	Disabled bool `yaml:"-"`
+}
+
+// Timeouts bound the phases of an upstream call. Zero means the default.
+type Timeouts struct {
+	// Connect bounds the TCP (and TLS) dial. Default 5s.
+	Connect Duration `yaml:"connect"`
+	// FirstByte bounds the wait for response headers. Default 120s.
+	FirstByte Duration `yaml:"first_byte"`
+	// Idle bounds the silence between reads of a response body. Default 120s.
+	Idle Duration `yaml:"idle"`
+	// Total bounds the whole call, streams included. Default 10m.
+	Total Duration `yaml:"total"`
+}
+
+// Load parses YAML config data, expands ${VAR} and ${VAR:-default} in
+// string values from getenv, applies defaults and validates the result.
+// Every problem is reported with its field path and line.
+func Load(data []byte, getenv func(string) string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("cannot parse config: %w", err)
+	}
+	if len(root.Content) == 0 {
+		return nil, errors.New("cannot parse config: it is empty")
+	}
+	doc := &root
+	lines := map[string]int{}
+	emptied := map[string]bool{}
+	var expandErrs []string
+	walk(doc.Content[0], "", func(path string, n *yaml.Node) {
+		lines[path] = n.Line
+		if n.Kind != yaml.ScalarNode || !strings.Contains(n.Value, "${") {
+			return
+		}
+		v, err := expandEnv(n.Value, getenv)
+		if err != nil {
+			expandErrs = append(expandErrs, fmt.Sprintf("line %d: %s: %v", n.Line, path, err))
+			return
+		}
+		n.Value = v
+		if n.Style == 0 {
+			n.Tag = "" // re-resolve: "${PORT}" may now be an int
+		}
+		if v == "" {
+			emptied[path] = true
+		}
+	})
+	if len(expandErrs) > 0 {
+		return nil, fmt.Errorf("invalid config:\n  %s", strings.Join(expandErrs, "\n  "))
+	}
+	if err := checkFields(doc.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	var c Config
+	if err := doc.Decode(&c); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		at := fmt.Sprintf("providers[%d].", i)
+		p.Disabled = emptied[at+"base_url"] || emptied[at+"api_key"]
+	}
+	keys := c.Auth.Keys[:0]
+	for i, k := range c.Auth.Keys {
+		if emptied[fmt.Sprintf("auth.keys[%d].key", i)] {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	c.Auth.Keys = keys
+	c.applyDefaults()
+	if problems := c.validate(); len(problems) > 0 {
+		for i, p := range problems {
+			if line, ok := lines[p.path]; ok {
+				problems[i].msg = fmt.Sprintf("line %d: %s", line, p.msg)
+			}
+		}
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = p.msg
+		}
+		return nil, fmt.Errorf("invalid config:\n  %s", strings.Join(msgs, "\n  "))
+	}
+	return &c, nil
+}
+
+// checkFields rejects mapping keys that struct type t has no yaml field
+// for, naming the line and path. Node.Decode cannot do this itself.
+func checkFields(n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		if t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode {
+			for i, c := range n.Content {
+				if err := checkFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		p := key.Value
+		if path != "" {
+			p = path + "." + p
+		}
+		f, ok := fieldByTag(t, key.Value)
+		if !ok {
+			return fmt.Errorf("line %d: %s: unknown field", key.Line, p)
+		}
+		if err := checkFields(n.Content[i+1], f.Type, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == name && tag != "-" {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// walk calls fn for every node below n with its field path
+// ("providers[2].base_url").
+func walk(n *yaml.Node, path string, fn func(string, *yaml.Node)) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			fn(p, n.Content[i+1])
+			walk(n.Content[i+1], p, fn)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			fn(p, c)
+			walk(c, p, fn)
+		}
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// expandEnv replaces ${VAR} and ${VAR:-default} in s.
+func expandEnv(s string, getenv func(string) string) (string, error) {
+	var bad error
+	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		inner := ref[2 : len(ref)-1]
+		name, def, hasDef := strings.Cut(inner, ":-")
+		if !validEnvName(name) {
+			bad = fmt.Errorf("bad environment reference %q: want ${NAME} or ${NAME:-default}", ref)
+			return ref
+		}
+		if v := getenv(name); v != "" || !hasDef {
+			return v
+		}
+		return def
+	})
+	return out, bad
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		ok := c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	s := &c.Server
+	setDefault(&s.MaxBodyBytes, 32<<20)
+	setDefault(&s.MaxHeaderBytes, 64<<10)
+	setDefault(&s.ReadTimeout, Duration(60*time.Second))
+	setDefault(&s.IdleTimeout, Duration(120*time.Second))
+	setDefault(&s.WriteTimeout, Duration(60*time.Second))
+	if s.SSEKeepalive == nil {
+		d := Duration(15 * time.Second)
+		s.SSEKeepalive = &d
+	}
+	if c.Log.Access == nil {
+		on := true
+		c.Log.Access = &on
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+		setDefault(&p.MaxConns, 512)
+		t := &p.Timeouts
+		setDefault(&t.Connect, Duration(5*time.Second))
+		setDefault(&t.FirstByte, Duration(120*time.Second))
+		setDefault(&t.Idle, Duration(120*time.Second))
+		setDefault(&t.Total, Duration(10*time.Minute))
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// problem is one validation failure at a field path.
+type problem struct {
+	path string
+	msg  string
+}
+
+var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+func (c *Config) validate() []problem {
+	var ps []problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, problem{path, path + ": " + fmt.Sprintf(format, args...)})
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen", "want host:port, got %q", c.Listen)
+	}
+	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
+		add("server", "sizes must be positive")
+	}
+	if c.Server.ReadTimeout < 0 || c.Server.IdleTimeout < 0 || c.Server.WriteTimeout < 0 || *c.Server.SSEKeepalive < 0 {
+		add("server", "durations must not be negative")
+	}
+
+	if !c.Auth.Disabled && len(c.Auth.Keys) == 0 {
+		add("auth.keys", "no gateway key configured: set SWITCHBOARD_API_KEY, add a key, or set auth.disabled: true")
+	}
+	seenKeys := map[Secret]bool{}
+	for i, k := range c.Auth.Keys {
+		at := fmt.Sprintf("auth.keys[%d].key", i)
+		switch {
+		case !strings.HasPrefix(string(k.Key), "sk-sb-"):
+			add(at, `want a key starting with "sk-sb-"`)
+		case seenKeys[k.Key]:
+			add(at, "duplicate key")
+		}
+		seenKeys[k.Key] = true
+	}
+
+	providers := map[string]bool{}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		at := fmt.Sprintf("providers[%d]", i)
+		if !providerName.MatchString(p.Name) {
+			add(at+".name", "want lower-case letters, digits, '_', '-' or '.', got %q", p.Name)
+		} else if providers[p.Name] {
+			add(at+".name", "duplicate provider %q", p.Name)
+		}
+		providers[p.Name] = true
+		if !p.Disabled {
+			if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add(at+".base_url", "want http(s) URL, got %q", p.BaseURL)
+			}
+		}
+		if p.MaxConns < 0 {
+			add(at+".max_conns", "want a positive number, got %d", p.MaxConns)
+		}
+		t := p.Timeouts
+		if t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {
+			add(at+".timeouts", "durations must not be negative")
+		}
+	}
+
+	checkTarget := func(path, target string) {
+		prov, model, ok := strings.Cut(target, "/")
+		switch {
+		case !ok || model == "":
+			add(path, "want provider/model, got %q", target)
+		case !providers[prov]:
+			add(path, "unknown provider %q in %q", prov, target)
+		}
+	}
+	for name, target := range c.Aliases {
+		if name == "" || strings.Contains(name, ":") {
+			add("aliases", "bad alias name %q", name)
+		}
+		checkTarget("aliases."+name, target)
+	}
+	routes := map[string]bool{}
+	for i, r := range c.Routes {
+		at := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case r.Model == "" || strings.Contains(r.Model, ":"):
+			add(at+".model", "want a model name without ':', got %q", r.Model)
+		case routes[r.Model]:
+			add(at+".model", "duplicate route %q", r.Model)
+		case c.Aliases[r.Model] != "":
+			add(at+".model", "%q is also an alias", r.Model)
+		}
+		routes[r.Model] = true
+		if len(r.Targets) == 0 {
+			add(at+".targets", "want at least one provider/model target")
+		}
+		for j, t := range r.Targets {
+			checkTarget(fmt.Sprintf("%s.targets[%d]", at, j), t)
+		}
+	}
+	return ps
+}

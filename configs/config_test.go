@@ -1,0 +1,108 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaultConfigEnablesProvidersWithKeys(t *testing.T) {
+	c, err := Load(Default, env("SWITCHBOARD_API_KEY", "sk-sb-test", "GROQ_API_KEY", "gsk-1"))
+	if err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	enabled := map[string]bool{}
+	for _, p := range c.Providers {
+		enabled[p.Name] = !p.Disabled
+	}
+	want := []string{"openai", "anthropic", "gemini", "groq", "together", "fireworks", "deepseek", "mistral", "xai",
+		"openrouter", "deepinfra", "cerebras", "perplexity", "ollama", "vllm", "lmstudio"}
+	for _, name := range want {
+		on, ok := enabled[name]
+		if !ok {
+			t.Errorf("preset %q missing", name)
+		}
+		if on != (name == "groq") {
+			t.Errorf("provider %q enabled=%v, want only groq enabled", name, on)
+		}
+	}
+	if c.Listen != "127.0.0.1:8080" || c.Server.MaxBodyBytes != 32<<20 || c.Server.ReadTimeout.D() != 60*time.Second {
+		t.Errorf("defaults not applied: listen=%q body=%d read=%v", c.Listen, c.Server.MaxBodyBytes, c.Server.ReadTimeout.D())
+	}
+	if got := c.Providers[0].Timeouts.Connect.D(); got != 5*time.Second {
+		t.Errorf("connect timeout default = %v, want 5s", got)
+	}
+}
+
+func TestDefaultConfigWithoutKeyRefusesToStart(t *testing.T) {
+	_, err := Load(Default, env())
+	if err == nil || !strings.Contains(err.Error(), "auth.keys") || !strings.Contains(err.Error(), "SWITCHBOARD_API_KEY") {
+		t.Fatalf("want auth.keys error naming SWITCHBOARD_API_KEY, got %v", err)
+	}
+}
+
+func TestLoadReportsFieldAndLine(t *testing.T) {
+	f := func(yamlText string, want ...string) {
+		t.Helper()
+		_, err := Load([]byte(yamlText), env())
+		if err == nil {
+			t.Fatalf("want error containing %q, got none", want)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not contain %q", err, w)
+			}
+		}
+	}
+	base := "auth: {disabled: true}\n"
+	f(base+"providers:\n  - name: a\n    base_url: ftp://x\n", `line 4: providers[0].base_url: want http(s) URL, got "ftp://x"`)
+	f(base+"providers:\n  - name: a\n    base_url: http://x\n    bogus: 1\n", "line 5: providers[0].bogus: unknown field")
+	f(base+"server:\n  read_timeout: soon\n", "line 3", `want a duration like "30s", got "soon"`)
+	f(base+"server:\n  max_body_bytes: lots\n", "line 3", `got "lots"`)
+	f(base+"aliases:\n  x: nowhere/model\n", `aliases.x: unknown provider "nowhere"`)
+	f(base+"routes:\n  - model: r\n    targets: []\n", "line 4: routes[0].targets: want at least one")
+	f(base+"providers:\n  - {name: a, base_url: 'http://x'}\n  - {name: a, base_url: 'http://y'}\n", `duplicate provider "a"`)
+	f("auth:\n  keys:\n    - {name: k, key: plain}\n", `line 3: auth.keys[0].key: want a key starting with "sk-sb-"`)
+	f(base+"listen: ${BAD-NAME}\n", "line 2: listen: bad environment reference")
+	f("", "empty")
+	f("listen: [\n", "cannot parse config")
+}
+
+func TestEnvExpansionCannotInjectYAML(t *testing.T) {
+	text := "auth: {disabled: true}\nproviders:\n  - name: a\n    base_url: http://x\n    api_key: ${KEY}\n"
+	c, err := Load([]byte(text), env("KEY", "k\nlisten: 0.0.0.0:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || string(c.Providers[0].APIKey) != "k\nlisten: 0.0.0.0:1" {
+		t.Fatalf("env value leaked into YAML structure: listen=%q", c.Listen)
+	}
+}
+
+func TestEnvExpansionDefaultsAndTypes(t *testing.T) {
+	text := "auth: {disabled: true}\nlisten: 127.0.0.1:${PORT:-9999}\nproviders:\n  - name: a\n    base_url: http://x\n    max_conns: ${CONNS}\n"
+	c, err := Load([]byte(text), env("CONNS", "7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || c.Providers[0].MaxConns != 7 {
+		t.Fatalf("listen=%q max_conns=%d", c.Listen, c.Providers[0].MaxConns)
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret("sk-live-123")
+	for _, got := range []string{s.String(), s.GoString()} {
+		if strings.Contains(got, "123") {
+			t.Fatalf("secret printed: %q", got)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package configs
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Duration is a time.Duration written as "30s" or "2m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: want a duration like \"30s\", got %q", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ByteSize is a size in bytes written as 1048576, "512KiB", "32MiB" or "1GiB".
+type ByteSize int64
+
+// UnmarshalYAML parses a byte size with an optional KiB/MiB/GiB unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v > (1<<40)/mult {
+		return fmt.Errorf("line %d: want a size like 1048576 or \"32MiB\", got %q", n.Line, n.Value)
+	}
+	*b = ByteSize(v * mult)
+	return nil
+}
+
+// Secret is a credential. It prints as <secret> so it never reaches a log.
+type Secret string
+
+// String hides the value.
+func (Secret) String() string { return "<secret>" }
+
+// GoString hides the value from %#v too.
+func (Secret) GoString() string { return "<secret>" }
+
+// MarshalYAML hides the value when a config is written back out.
+func (Secret) MarshalYAML() (any, error) { return "<secret>", nil }

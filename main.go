@@ -1,0 +1,173 @@
+// Command switchboard is a self-hosted AI API gateway: one OpenAI-compatible
+// endpoint in front of many model providers, on pooled direct connections.
+//
+//	switchboard [-config FILE] [-listen ADDR] [-check]
+//	switchboard mock [-listen ADDR]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"switchboard/bench/mock"
+	"switchboard/configs"
+	"switchboard/proxy"
+	"switchboard/router"
+	"switchboard/store"
+	"switchboard/upstream"
+)
+
+const usage = `switchboard: an AI API gateway.
+
+Usage:
+  switchboard [flags]          run the gateway
+  switchboard mock [flags]     run the mock OpenAI-compatible provider (for tests and benchmarks)
+
+With no -config, the embedded default config (configs/switchboard.yaml) is
+used: providers turn on when their API key is in the environment
+(OPENAI_API_KEY, GROQ_API_KEY, ...), and clients authenticate with
+SWITCHBOARD_API_KEY.
+
+Flags:
+`
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "mock" {
+		os.Exit(runMock(os.Args[2:]))
+	}
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "config file (default: the embedded configs/switchboard.yaml)")
+	listen := fs.String("listen", "", "address to serve on, overriding the config's listen")
+	check := fs.Bool("check", false, "validate the config and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	logger := log.New(stderr, "switchboard: ", log.LstdFlags)
+
+	data, source := configs.Default, "embedded default config"
+	if *configPath != "" {
+		var err error
+		if data, err = os.ReadFile(*configPath); err != nil {
+			logger.Printf("cannot read config: %v", err)
+			return 1
+		}
+		source = *configPath
+	}
+	cfg, err := configs.Load(data, os.Getenv)
+	if err != nil {
+		logger.Printf("%s: %v", source, err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	providers, err := buildProviders(cfg)
+	if err != nil {
+		logger.Printf("%s: %v", source, err)
+		return 1
+	}
+	rt, err := router.New(providers, cfg.Aliases, cfg.Routes)
+	if err != nil {
+		logger.Printf("%s: %v", source, err)
+		return 1
+	}
+	if *check {
+		fmt.Fprintf(stderr, "%s: ok (%d providers enabled)\n", source, countEnabled(providers))
+		return 0
+	}
+
+	st, err := store.Open(cfg.DataDir)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		logger.Printf("cannot listen on %q: %v", cfg.Listen, err)
+		return 1
+	}
+	srv := proxy.New(cfg, rt, st, stderr)
+	logger.Printf("serving on http://%s (%s, %d providers enabled, auth %s)",
+		ln.Addr(), source, countEnabled(providers), map[bool]string{true: "off", false: "on"}[cfg.Auth.Disabled])
+	for _, p := range providers {
+		if p.Disabled {
+			logger.Printf("provider %s disabled: its base_url or api_key is not set", p.Name)
+		}
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case err := <-done:
+		logger.Printf("server stopped: %v", err)
+		return 1
+	case s := <-sig:
+		logger.Printf("%v: shutting down, waiting up to 30s for open requests", s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Printf("shutdown: %v", err)
+		return 1
+	}
+	return 0
+}
+
+func buildProviders(cfg *configs.Config) ([]*upstream.Provider, error) {
+	providers := make([]*upstream.Provider, 0, len(cfg.Providers))
+	for _, pc := range cfg.Providers {
+		p, err := upstream.New(pc)
+		if err != nil {
+			return nil, err
+		}
+		providers = append(providers, p)
+	}
+	return providers, nil
+}
+
+func countEnabled(ps []*upstream.Provider) int {
+	n := 0
+	for _, p := range ps {
+		if !p.Disabled {
+			n++
+		}
+	}
+	return n
+}
+
+func runMock(args []string) int {
+	fs := flag.NewFlagSet("switchboard mock", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9090", "address to serve the mock provider on")
+	latency := fs.Duration("latency", 0, "fixed delay before every answer")
+	chunks := fs.Int("chunks", 8, "content chunks per streamed answer")
+	gap := fs.Duration("chunk-delay", 0, "delay between streamed chunks")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "mock provider on http://%s/v1\n", *listen)
+	if err := mock.ListenAndServe(*listen, mock.Options{Latency: *latency, Chunks: *chunks, ChunkDelay: *gap}); err != nil {
+		fmt.Fprintf(os.Stderr, "mock: %v\n", err)
+		return 1
+	}
+	return 0
+}

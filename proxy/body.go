@@ -1,0 +1,215 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/bytedance/sonic"
+	"github.com/bytedance/sonic/ast"
+)
+
+// errBadRequest marks a client body the gateway refuses (400).
+var errBadRequest = errors.New("bad request")
+
+// requestFields are the few top-level fields of a pass-through body the
+// gateway reads. They are found with sonic's lazy search, which skips the
+// values it does not need and does not copy: strings and spans point into
+// the body, so a requestFields is valid only while the body is.
+type requestFields struct {
+	model     string // decoded model string
+	modelSpan span   // the raw model value, quotes included
+	stream    bool
+	// wantsUsage: the client set stream_options.include_usage itself.
+	wantsUsage bool
+	// usageEdit splices include_usage=true into a streaming body.
+	usageEdit edit
+}
+
+// span is a byte range of the body.
+type span struct{ start, end int }
+
+// edit replaces the body's bytes in at with the text.
+type edit struct {
+	at   span
+	text string
+}
+
+const usageOptions = `"stream_options":{"include_usage":true},`
+
+// parseFields reads model, stream and stream_options from a JSON object
+// body. Errors wrap errBadRequest and name the field.
+func parseFields(body []byte, f *requestFields) error {
+	*f = requestFields{}
+	src := unsafe.String(unsafe.SliceData(body), len(body))
+	open := skipSpace(body, 0)
+	if open >= len(body) || body[open] != '{' {
+		return fmt.Errorf("%w: body must be a JSON object", errBadRequest)
+	}
+	model, err := sonic.GetFromString(src, "model")
+	if err != nil {
+		return fieldError("model", err)
+	}
+	if model.TypeSafe() != ast.V_STRING {
+		return fmt.Errorf("%w: model must be a string", errBadRequest)
+	}
+	if f.modelSpan, err = spanOf(src, &model); err != nil {
+		return err
+	}
+	if f.model, err = model.StrictString(); err != nil {
+		return fieldError("model", err)
+	}
+	if err := checkNoSecondModel(body, f.modelSpan.end); err != nil {
+		return err
+	}
+
+	stream, err := sonic.GetFromString(src, "stream")
+	switch {
+	case errors.Is(err, ast.ErrNotExist):
+	case err != nil:
+		return fieldError("stream", err)
+	default:
+		switch stream.TypeSafe() {
+		case ast.V_TRUE:
+			f.stream = true
+		case ast.V_FALSE, ast.V_NULL:
+		default:
+			return fmt.Errorf("%w: stream must be a boolean", errBadRequest)
+		}
+	}
+	if !f.stream {
+		return nil
+	}
+
+	// Streaming: make sure the upstream sends usage, and remember whether
+	// the client asked for it.
+	opts, err := sonic.GetFromString(src, "stream_options")
+	switch {
+	case errors.Is(err, ast.ErrNotExist):
+		f.usageEdit = edit{at: span{open + 1, open + 1}, text: usageOptions}
+		return nil
+	case err != nil:
+		return fieldError("stream_options", err)
+	}
+	switch opts.TypeSafe() {
+	case ast.V_NULL:
+		at, err := spanOf(src, &opts)
+		if err != nil {
+			return err
+		}
+		f.usageEdit = edit{at: at, text: `{"include_usage":true}`}
+		return nil
+	case ast.V_OBJECT:
+	default:
+		return fmt.Errorf("%w: stream_options must be an object", errBadRequest)
+	}
+	optsAt, err := spanOf(src, &opts)
+	if err != nil {
+		return err
+	}
+	include, err := sonic.GetFromString(src[optsAt.start:optsAt.end], "include_usage")
+	switch {
+	case errors.Is(err, ast.ErrNotExist):
+		f.usageEdit = edit{at: span{optsAt.start + 1, optsAt.start + 1}, text: `"include_usage":true,`}
+		if skipSpace(body, optsAt.start+1) == optsAt.end-1 { // empty object
+			f.usageEdit.text = `"include_usage":true`
+		}
+	case err != nil:
+		return fieldError("stream_options.include_usage", err)
+	default:
+		switch include.TypeSafe() {
+		case ast.V_TRUE:
+			f.wantsUsage = true
+		case ast.V_FALSE, ast.V_NULL:
+			at, err := spanOf(src, &include)
+			if err != nil {
+				return err
+			}
+			f.usageEdit = edit{at: at, text: "true"}
+		default:
+			return fmt.Errorf("%w: stream_options.include_usage must be a boolean", errBadRequest)
+		}
+	}
+	return nil
+}
+
+// checkNoSecondModel refuses a body with a second top-level "model" key
+// after the one at modelEnd: the gateway would route and bill one model
+// while the provider, which takes the last key, serves the other.
+func checkNoSecondModel(body []byte, modelEnd int) error {
+	i := skipSpace(body, modelEnd)
+	if i >= len(body) || body[i] != ',' {
+		return nil // '}' or trailing garbage, which the search already saw
+	}
+	// Search the rest of the object as if it were an object of its own:
+	// turn the comma into '{' for the length of the search.
+	body[i] = '{'
+	rest := unsafe.String(&body[i], len(body)-i)
+	_, err := sonic.GetFromString(rest, "model")
+	body[i] = ','
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: model is given twice", errBadRequest)
+	case errors.Is(err, ast.ErrNotExist):
+		return nil
+	}
+	return fieldError("model", err)
+}
+
+// spanOf finds where a node returned by a non-copying search of src lies
+// in src.
+func spanOf(src string, n *ast.Node) (span, error) {
+	raw, err := n.Raw()
+	if err != nil {
+		return span{}, fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	off := int(uintptr(unsafe.Pointer(unsafe.StringData(raw))) - uintptr(unsafe.Pointer(unsafe.StringData(src))))
+	if off < 0 || off+len(raw) > len(src) || src[off:off+len(raw)] != raw {
+		panic("BUG: sonic returned a value that is not a slice of the searched body")
+	}
+	return span{off, off + len(raw)}, nil
+}
+
+func fieldError(field string, err error) error {
+	if errors.Is(err, ast.ErrNotExist) {
+		return fmt.Errorf("%w: %s is required", errBadRequest, field)
+	}
+	return fmt.Errorf("%w: invalid JSON body: %v", errBadRequest, err)
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// appendEdited appends body with the edits applied to dst. Edits must be
+// sorted by position and must not overlap.
+func appendEdited(dst, body []byte, edits ...edit) []byte {
+	pos := 0
+	for _, e := range edits {
+		dst = append(dst, body[pos:e.at.start]...)
+		dst = append(dst, e.text...)
+		pos = e.at.end
+	}
+	return append(dst, body[pos:]...)
+}
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

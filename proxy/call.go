@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"switchboard/router"
+)
+
+// call is the state of one proxied request, pooled. A non-streaming call
+// is released when its handler returns; a streaming one when fasthttp
+// closes its relay (after the last byte or when the client goes away). Do
+// not use a call after finish.
+type call struct {
+	srv        *Server
+	ctx        *fasthttp.RequestCtx
+	start      time.Time
+	surface    string
+	key        *Key
+	fields     requestFields
+	route      router.Route
+	target     router.Target
+	requestID  []byte
+	path       []byte
+	body       []byte // the upstream body when it had to be edited
+	scratch    []byte
+	req        fasthttp.Request
+	resp       fasthttp.Response
+	sent       time.Time // upstream request sent
+	received   time.Time // upstream response read (non-streaming) or headers (streaming)
+	firstEvent time.Time
+	streaming  bool
+	status     int
+	usage      usage
+	errMsg     string
+	relay      relay
+}
+
+var callPool = sync.Pool{New: func() any {
+	c := &call{}
+	c.relay.c = c
+	c.relay.in = make([]byte, 0, 8<<10)
+	return c
+}}
+
+// maxPooledBuffer caps the buffers a pooled call keeps, so one huge
+// request does not pin its memory for good.
+const maxPooledBuffer = 1 << 20
+
+func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface string) *call {
+	c := callPool.Get().(*call)
+	c.srv, c.ctx, c.surface = s, ctx, surface
+	c.start = time.Now()
+	c.key = anonymous
+	c.path = append(c.path[:0], ctx.Path()...)
+	if id := ctx.Request.Header.Peek(headerRequestID); len(id) > 0 && len(id) <= 128 {
+		c.requestID = append(c.requestID[:0], id...)
+	} else {
+		c.requestID = s.appendRequestID(c.requestID[:0])
+	}
+	ctx.Response.Header.SetBytesV(headerRequestID, c.requestID)
+	return c
+}
+
+// finish records the call in metrics and the access log and returns it to
+// the pool.
+func (c *call) finish() {
+	now := time.Now()
+	s := c.srv
+	s.metrics.record(labels{surface: c.surface, model: c.route.Model, provider: c.provider(), status: c.status},
+		now.Sub(c.start), c.upstreamTime(now), c.usage.prompt, c.usage.completion)
+	if s.log != nil {
+		s.log.write(c, now)
+	}
+	c.release()
+}
+
+func (c *call) release() {
+	c.req.Reset()
+	c.resp.Reset()
+	c.srv, c.ctx, c.key = nil, nil, nil
+	c.fields = requestFields{}
+	c.route = router.Route{}
+	c.target = router.Target{}
+	c.sent, c.received, c.firstEvent = time.Time{}, time.Time{}, time.Time{}
+	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
+	if cap(c.body) > maxPooledBuffer {
+		c.body = nil
+	}
+	r := &c.relay
+	if cap(r.in) > maxPooledBuffer {
+		r.in = make([]byte, 0, 8<<10)
+	}
+	r.in, r.head, r.pending, r.scratch = r.in[:0], 0, nil, r.scratch[:0]
+	r.dropUsage, r.done, r.sawFirst = false, false, false
+	callPool.Put(c)
+}
+
+// provider names the provider that served the call, or "-".
+func (c *call) provider() string {
+	if c.target.Provider == nil {
+		return "-"
+	}
+	return c.target.Provider.Name
+}
+
+// upstreamTime is the time spent waiting on the provider: until the whole
+// response for a buffered call, until now for a stream.
+func (c *call) upstreamTime(now time.Time) time.Duration {
+	switch {
+	case c.sent.IsZero():
+		return 0
+	case c.streaming || c.received.IsZero():
+		return now.Sub(c.sent)
+	}
+	return c.received.Sub(c.sent)
+}
+
+// overhead is the time the call spent in the gateway itself.
+func (c *call) overhead(now time.Time) time.Duration {
+	return now.Sub(c.start) - c.upstreamTime(now)
+}
+
+// setError keeps a loggable description of err and the status it maps to.
+func (c *call) setError(err error) {
+	c.errMsg = err.Error()
+	if c.status == 0 || c.status == fasthttp.StatusOK {
+		c.status = toAPIError(err).status
+	}
+}
+
+// extendWriteDeadline gives the client writeTimeout to take the next
+// chunk of a stream; a client that stops reading is cut off.
+func (c *call) extendWriteDeadline() {
+	if c.srv.writeTimeout > 0 {
+		_ = c.ctx.Conn().SetWriteDeadline(time.Now().Add(c.srv.writeTimeout))
+	}
+}
+
+const headerRequestID = "x-request-id"
+
+// appendRequestID appends a new unique request id: "req_" followed by a
+// per-process random prefix and a counter, in hex.
+func (s *Server) appendRequestID(dst []byte) []byte {
+	dst = append(dst, "req_"...)
+	dst = append(dst, s.idPrefix...)
+	n := atomic.AddUint64(&s.idCounter, 1)
+	const hex = "0123456789abcdef"
+	var buf [16]byte
+	for i := len(buf) - 1; i >= 0; i-- {
+		buf[i] = hex[n&0xf]
+		n >>= 4
+	}
+	return append(dst, buf[:]...)
+}
+
+// setOverheadHeader sets x-switchboard-overhead-us on the response.
+func (c *call) setOverheadHeader(now time.Time) {
+	c.scratch = strconv.AppendInt(c.scratch[:0], c.overhead(now).Microseconds(), 10)
+	c.ctx.Response.Header.SetBytesV("x-switchboard-overhead-us", c.scratch)
+}

@@ -1,0 +1,100 @@
+package proxy
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Gateway-wide metrics, on the default VictoriaMetrics set served at
+// /metrics.
+var (
+	openStreams     = metrics.NewGauge(`switchboard_open_streams`, nil)
+	overheadSeconds = metrics.NewHistogram(`switchboard_overhead_seconds`)
+)
+
+// maxLabelSets caps the distinct label sets per metric family: model
+// names come from clients ("provider/anything"), and an unbounded number
+// of series would let a client exhaust the gateway's memory. Beyond the
+// cap the model label reads "other".
+const maxLabelSets = 2000
+
+// labels identify one series of the per-call metrics.
+type labels struct {
+	surface  string
+	model    string
+	provider string
+	status   int
+}
+
+// callMetrics are the series of one label set.
+type callMetrics struct {
+	requests  *metrics.Counter
+	duration  *metrics.Histogram
+	upstream  *metrics.Histogram
+	tokensIn  *metrics.Counter
+	tokensOut *metrics.Counter
+}
+
+// metricCache finds the series of a label set without building names on
+// the hot path: names are formatted once, on a label set's first call.
+type metricCache struct {
+	mu sync.RWMutex
+	m  map[labels]*callMetrics
+}
+
+func (mc *metricCache) get(l labels) *callMetrics {
+	mc.mu.RLock()
+	cm := mc.m[l]
+	mc.mu.RUnlock()
+	if cm != nil {
+		return cm
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if mc.m == nil {
+		mc.m = map[labels]*callMetrics{}
+	}
+	if len(mc.m) >= maxLabelSets {
+		l.model = "other"
+	}
+	// The key must not point into a request body.
+	l.model = strings.Clone(l.model)
+	if cm = mc.m[l]; cm != nil {
+		return cm
+	}
+	route := `{surface="` + l.surface + `",model="` + escapeLabel(l.model) + `",provider="` + l.provider + `"`
+	cm = &callMetrics{
+		requests:  metrics.GetOrCreateCounter(`switchboard_requests_total` + route + `,status="` + strconv.Itoa(l.status) + `"}`),
+		duration:  metrics.GetOrCreateHistogram(`switchboard_request_duration_seconds` + route + `}`),
+		upstream:  metrics.GetOrCreateHistogram(`switchboard_upstream_duration_seconds` + route + `}`),
+		tokensIn:  metrics.GetOrCreateCounter(`switchboard_tokens_total` + route + `,direction="in"}`),
+		tokensOut: metrics.GetOrCreateCounter(`switchboard_tokens_total` + route + `,direction="out"}`),
+	}
+	mc.m[l] = cm
+	return cm
+}
+
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+// record adds one finished call to the metrics.
+func (mc *metricCache) record(l labels, total, upstream time.Duration, in, out int64) {
+	cm := mc.get(l)
+	cm.requests.Inc()
+	cm.duration.Update(total.Seconds())
+	if upstream > 0 {
+		cm.upstream.Update(upstream.Seconds())
+	}
+	if in > 0 {
+		cm.tokensIn.Add(int(in))
+	}
+	if out > 0 {
+		cm.tokensOut.Add(int(out))
+	}
+	overheadSeconds.Update((total - upstream).Seconds())
+}

@@ -1,0 +1,188 @@
+// Package proxy is the gateway's HTTP face: a fasthttp server with one
+// handler per API surface, gateway-key auth, the SSE relay, the error
+// shapes, and the health and metrics endpoints.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"switchboard/configs"
+	"switchboard/router"
+	"switchboard/store"
+	"switchboard/upstream"
+)
+
+// Server serves the gateway's HTTP API. Create it with New; it is safe
+// for concurrent use.
+type Server struct {
+	router       *router.Router
+	modelList    *modelList
+	keys         *keyIndex
+	store        *store.Store
+	metrics      metricCache
+	log          *accessLog
+	errLog       *log.Logger
+	keepalive    time.Duration
+	writeTimeout time.Duration
+	idPrefix     []byte
+	idCounter    uint64
+	http         *fasthttp.Server
+}
+
+// New builds a Server for cfg. Access-log lines (when enabled) and error
+// lines go to logOut.
+func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Writer) *Server {
+	var prefix [4]byte
+	_, _ = rand.Read(prefix[:])
+	s := &Server{
+		router:       r,
+		modelList:    newModelList(r.Models()),
+		keys:         newKeyIndex(cfg.Auth),
+		store:        st,
+		errLog:       log.New(logOut, "switchboard: ", log.LstdFlags),
+		keepalive:    cfg.Server.SSEKeepalive.D(),
+		writeTimeout: cfg.Server.WriteTimeout.D(),
+		idPrefix:     []byte(hex.EncodeToString(prefix[:])),
+	}
+	if *cfg.Log.Access {
+		s.log = newAccessLog(logOut)
+	}
+	s.http = &fasthttp.Server{
+		Handler:                       s.recovering(s.route),
+		ErrorHandler:                  s.requestError,
+		Name:                          "switchboard",
+		ReadTimeout:                   cfg.Server.ReadTimeout.D(),
+		IdleTimeout:                   cfg.Server.IdleTimeout.D(),
+		MaxRequestBodySize:            int(cfg.Server.MaxBodyBytes),
+		ReadBufferSize:                int(cfg.Server.MaxHeaderBytes),
+		DisablePreParseMultipartForm:  true,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		DisableHeaderNamesNormalizing: false,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting, waits for open requests (streams included) to
+// end or ctx to expire, and flushes the access log.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.ShutdownWithContext(ctx)
+	if s.log != nil {
+		s.log.Close()
+	}
+	return err
+}
+
+// route dispatches a request to its API surface. "/v1" may be left out of
+// the OpenAI paths, for clients whose base URL is the host root.
+func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path()) // no allocation: compared, never kept
+	switch path {
+	case "/healthz":
+		ctx.SetContentType("text/plain")
+		ctx.SetBodyString("ok\n")
+		return
+	case "/readyz":
+		s.ready(ctx)
+		return
+	case "/metrics":
+		ctx.SetContentType("text/plain; version=0.0.4")
+		metrics.WritePrometheus(ctx, true)
+		return
+	}
+	path = strings.TrimPrefix(path, "/v1")
+	switch path {
+	case "/chat/completions":
+		s.passThrough(ctx, "chat", upstream.ChatCompletions)
+	case "/completions":
+		s.passThrough(ctx, "completions", upstream.Completions)
+	case "/embeddings":
+		s.passThrough(ctx, "embeddings", upstream.Embeddings)
+	case "/models":
+		s.models(ctx, "")
+	default:
+		if id, ok := strings.CutPrefix(path, "/models/"); ok {
+			s.models(ctx, id)
+			return
+		}
+		writeError(ctx, errNotFound)
+	}
+}
+
+var (
+	errNotFound         = fmt.Errorf("%w: no such endpoint; see /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models", errNoRoute)
+	errNoRoute          = errors.New("not found")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errUnknownModelID   = fmt.Errorf("%w: no such model; GET /v1/models lists them", router.ErrUnknownModel)
+)
+
+// ready answers 200 when the config is loaded (it is, or there would be
+// no server) and the store is open.
+func (s *Server) ready(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/plain")
+	if err := s.store.Ready(); err != nil {
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("not ready: " + err.Error() + "\n")
+		return
+	}
+	ctx.SetBodyString("ready\n")
+}
+
+// recovering turns a panic in h into a 500 answer and a log line, so bad
+// input can never take the process down.
+func (s *Server) recovering(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.logPanic(v)
+				writeError(ctx, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		h(ctx)
+	}
+}
+
+func (s *Server) logPanic(v any) {
+	s.errLog.Printf("BUG: recovered panic: %v\n%s", v, debug.Stack())
+}
+
+// requestError answers requests fasthttp could not read: body over the
+// limit (413, before the body is buffered), a client too slow to send its
+// request (408), headers over the limit (431), anything else malformed
+// (400). None of these is the upstream's fault, so never 502.
+func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, err)
+	case errors.As(err, &small):
+		writeError(ctx, errHeadersTooLarge)
+	case errors.As(err, &ne) && ne.Timeout():
+		writeError(ctx, errRequestTimeout)
+	default:
+		writeError(ctx, fmt.Errorf("%w: cannot read request: %v", errBadRequest, err))
+	}
+	ctx.SetConnectionClose()
+}
+
+var (
+	errHeadersTooLarge = errors.New("request headers are larger than the gateway's limit (server.max_header_bytes)")
+	errRequestTimeout  = errors.New("request not received within the gateway's read timeout (server.read_timeout)")
+)

@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"switchboard/upstream"
+)
+
+// nextEvent finds the first complete server-sent event in b: the bytes up
+// to and including the blank line that ends it. Lines may end in "\n",
+// "\r\n" or "\r" (the SSE spec allows all three). It returns the event's
+// length, or 0 if b holds no complete event yet. A "\r" at the very end of
+// b is not taken as a line end, since a "\n" may follow.
+func nextEvent(b []byte) int {
+	lineStart := 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\n' && c != '\r' {
+			continue
+		}
+		end := i + 1
+		if c == '\r' {
+			if i+1 == len(b) {
+				return 0
+			}
+			if b[i+1] == '\n' {
+				end++
+			}
+		}
+		if i == lineStart {
+			return end
+		}
+		lineStart = end
+		i = end - 1
+	}
+	return 0
+}
+
+// eventData returns the payload of an event's first "data:" line, without
+// the one optional leading space, or nil.
+func eventData(ev []byte) []byte {
+	for len(ev) > 0 {
+		line := ev
+		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
+			line, ev = ev[:i], ev[i+1:]
+		} else {
+			ev = nil
+		}
+		if d, ok := bytes.CutPrefix(line, dataPrefix); ok {
+			return bytes.TrimPrefix(d, []byte{' '})
+		}
+	}
+	return nil
+}
+
+var (
+	dataPrefix      = []byte("data:")
+	doneData        = []byte("[DONE]")
+	emptyChoices    = []byte(`"choices":[]`)
+	usageKey        = []byte(`"usage"`)
+	keepaliveEvent  = []byte(": keep-alive\n\n")
+	errEventTooLong = errors.New("upstream sent an SSE event over the size limit")
+)
+
+// maxEventBytes bounds one upstream SSE event held in memory.
+const maxEventBytes = 4 << 20
+
+// relay copies an upstream SSE stream to the client event by event. It is
+// the io.Reader fasthttp pulls the response body from (SetBodyStream), so
+// it runs on the handler's goroutine and each Read that returns data is
+// written and flushed at once; nothing is buffered beyond one event.
+//
+// Along the way it keeps the usage the provider reports, hides the
+// usage-only chunk when only the gateway asked for it, sends `: keep-alive`
+// comments while the provider is silent, and turns a failure after the
+// stream started into an error event in the OpenAI stream format (no
+// retry is possible once bytes reached the client).
+type relay struct {
+	c         *call
+	stream    upstream.Stream
+	in        []byte // upstream bytes; in[head:] is not yet handled
+	head      int
+	pending   []byte // bytes to hand fasthttp before reading more
+	scratch   []byte // error event being sent
+	dropUsage bool
+	done      bool
+	sawFirst  bool
+}
+
+// Read hands fasthttp the next events to send.
+func (r *relay) Read(p []byte) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.c.srv.logPanic(v)
+			n, err = 0, fmt.Errorf("panic in stream relay: %v", v)
+		}
+	}()
+	for {
+		if len(r.pending) > 0 {
+			n = copy(p, r.pending)
+			r.pending = r.pending[n:]
+			r.c.extendWriteDeadline()
+			return n, nil
+		}
+		if r.done {
+			return 0, io.EOF
+		}
+		if k := nextEvent(r.in[r.head:]); k > 0 {
+			ev := r.in[r.head : r.head+k]
+			r.head += k
+			if r.keep(ev) {
+				r.pending = ev
+			}
+			continue
+		}
+		r.fill()
+	}
+}
+
+// keep inspects one event and reports whether the client gets it.
+func (r *relay) keep(ev []byte) bool {
+	data := eventData(ev)
+	if data == nil || bytes.Equal(data, doneData) {
+		return true
+	}
+	if !r.sawFirst {
+		r.sawFirst = true
+		r.c.firstEvent = time.Now()
+	}
+	if !bytes.Contains(data, usageKey) || !readUsage(data, &r.c.usage) {
+		return true
+	}
+	return !(r.dropUsage && bytes.Contains(data, emptyChoices))
+}
+
+// fill reads more upstream bytes, or sets pending to a keep-alive comment,
+// or ends the stream.
+func (r *relay) fill() {
+	if r.head > 0 { // move the unfinished event to the front
+		r.in = r.in[:copy(r.in, r.in[r.head:])]
+		r.head = 0
+	}
+	if len(r.in) == cap(r.in) {
+		if cap(r.in) >= maxEventBytes {
+			r.fail(&upstream.Error{Provider: r.c.provider(), Status: 502, Err: errEventTooLong})
+			return
+		}
+		r.in = append(r.in, make([]byte, cap(r.in))...)[:len(r.in)]
+	}
+	n, err := r.stream.Read(r.in[len(r.in):cap(r.in)])
+	r.in = r.in[:len(r.in)+n]
+	switch {
+	case err == nil:
+	case err == upstream.ErrKeepaliveTick:
+		if n == 0 {
+			r.pending = keepaliveEvent
+		}
+	case err == io.EOF:
+		r.done = true
+		r.pending = r.in // an unterminated last event goes out as it is
+		r.in = r.in[:0]
+	default:
+		r.fail(err)
+	}
+}
+
+// fail ends the stream with an error event.
+func (r *relay) fail(err error) {
+	r.c.setError(err)
+	r.scratch = appendStreamError(r.scratch[:0], err)
+	r.pending = r.scratch
+	r.done = true
+}
+
+// CloseWithError is called by fasthttp once the body is sent or the client
+// is gone (err != nil): it ends the upstream call at once and finishes the
+// call's accounting.
+func (r *relay) CloseWithError(err error) error {
+	if err != nil && r.c.errMsg == "" {
+		r.c.errMsg = "client went away: " + err.Error()
+	}
+	r.stream.Close()
+	openStreams.Dec()
+	r.c.finish()
+	return nil
+}

@@ -1,0 +1,242 @@
+// Package router turns the model string a client sends into a Route: the
+// provider targets that can serve it and the suffixes that ask for special
+// handling.
+//
+// Model strings take these forms, tried in this order:
+//
+//	smart              an alias or route from the config
+//	gpt-4o             a model id some enabled provider lists (first wins)
+//	openai/gpt-4o      an explicit provider and its own model id
+//	gpt-4o:floor:web   any of the above with suffixes
+package router
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"switchboard/configs"
+	"switchboard/upstream"
+)
+
+// Sentinel errors of Resolve, checked with errors.Is.
+var (
+	// ErrUnknownModel means no route, alias, catalog entry or provider
+	// serves the model (404).
+	ErrUnknownModel = errors.New("unknown model")
+	// ErrBadModel means the model string is malformed or has an unknown
+	// suffix (400).
+	ErrBadModel = errors.New("bad model")
+)
+
+// Suffixes is a set of model-string suffixes such as ":web".
+type Suffixes uint8
+
+// The known suffixes. Later routing and cost-saving stages give them meaning.
+const (
+	SuffixWeb    Suffixes = 1 << iota // ":web": search the web first
+	SuffixOnline                      // ":online": OpenRouter's name for :web
+	SuffixFloor                       // ":floor": cheapest target first
+	SuffixNitro                       // ":nitro": fastest target first
+)
+
+var suffixNames = []struct {
+	name string
+	bit  Suffixes
+}{{"web", SuffixWeb}, {"online", SuffixOnline}, {"floor", SuffixFloor}, {"nitro", SuffixNitro}}
+
+// Has reports whether s contains all of bits.
+func (s Suffixes) Has(bits Suffixes) bool { return s&bits == bits }
+
+// Target is one provider and the model id it is sent.
+type Target struct {
+	// Provider serves the call.
+	Provider *upstream.Provider
+	// Model is the provider's own model id, spliced into the request body.
+	Model string
+}
+
+// Route is a resolved model string. Targets are in the order to try.
+type Route struct {
+	// Model is the requested model without suffixes.
+	Model string
+	// Targets are the enabled providers that can serve it, in order.
+	Targets []Target
+	// Suffixes are the suffixes given.
+	Suffixes Suffixes
+
+	one [1]Target // backing store for a single target, to avoid allocation
+}
+
+// Router resolves model strings. It is immutable after New and safe for
+// concurrent use.
+type Router struct {
+	providers map[string]*upstream.Provider
+	named     map[string][]Target // aliases and routes
+	bare      map[string]Target   // model ids listed by enabled providers
+	models    []ModelInfo
+}
+
+// ModelInfo is one entry of the model list.
+type ModelInfo struct {
+	// ID is the model string a client sends.
+	ID string
+	// OwnedBy is the provider that serves it.
+	OwnedBy string
+}
+
+// New builds a Router over the given providers (in config order), aliases
+// and routes. Targets of disabled providers are left out of routes.
+func New(providers []*upstream.Provider, aliases map[string]string, routes []configs.Route) (*Router, error) {
+	r := &Router{
+		providers: make(map[string]*upstream.Provider, len(providers)),
+		named:     map[string][]Target{},
+		bare:      map[string]Target{},
+	}
+	for _, p := range providers {
+		r.providers[p.Name] = p
+	}
+	for _, p := range providers {
+		if p.Disabled {
+			continue
+		}
+		for _, m := range p.Models {
+			if _, taken := r.bare[m]; !taken {
+				r.bare[m] = Target{Provider: p, Model: m}
+				r.models = append(r.models, ModelInfo{ID: m, OwnedBy: p.Name})
+			} else {
+				r.models = append(r.models, ModelInfo{ID: p.Name + "/" + m, OwnedBy: p.Name})
+			}
+		}
+	}
+	addNamed := func(name string, targets []string) error {
+		var ts []Target
+		for _, t := range targets {
+			prov, model, _ := strings.Cut(t, "/")
+			p, ok := r.providers[prov]
+			if !ok {
+				return fmt.Errorf("model %q: unknown provider %q", name, prov)
+			}
+			if !p.Disabled {
+				ts = append(ts, Target{Provider: p, Model: model})
+			}
+		}
+		r.named[name] = ts
+		if len(ts) > 0 {
+			r.models = append(r.models, ModelInfo{ID: name, OwnedBy: ts[0].Provider.Name})
+		}
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(aliases)) {
+		if err := addNamed(name, []string{aliases[name]}); err != nil {
+			return nil, err
+		}
+	}
+	for _, rt := range routes {
+		if err := addNamed(rt.Model, rt.Targets); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Models lists what clients can call: each enabled provider's models (by
+// bare id for the provider that wins it, else as provider/id), then the
+// aliases and routes with at least one enabled target.
+func (r *Router) Models() []ModelInfo { return r.models }
+
+// Resolve fills rt for the model string s. rt.Targets may point into rt
+// and into s: keep both alive while using it. Errors wrap ErrUnknownModel
+// or ErrBadModel.
+func (r *Router) Resolve(s string, rt *Route) error {
+	*rt = Route{}
+	if s == "" {
+		return fmt.Errorf("%w: model is empty", ErrBadModel)
+	}
+	// A provider whose ids contain colons ("ollama/llama3:8b:web") keeps
+	// the unknown parts before the known suffixes as part of the id.
+	first := strings.IndexByte(s, ':')
+	if first < 0 {
+		first = len(s)
+	}
+	prov, _, explicit := strings.Cut(s[:first], "/")
+	var p *upstream.Provider
+	if explicit {
+		if p = r.providers[prov]; p == nil {
+			explicit = false // ids like "meta-llama/Llama-3" are bare names
+		}
+	}
+	idEnd, suffixes, err := splitSuffixes(s, first, p != nil && p.ColonModelIDs)
+	if err != nil {
+		return err
+	}
+	rt.Suffixes = suffixes
+	name := s[:idEnd]
+	model := ""
+	if explicit {
+		model = name[len(prov)+1:]
+	}
+	rt.Model = name
+
+	if ts, ok := r.named[name]; ok {
+		if len(ts) == 0 {
+			return fmt.Errorf("%w: %q has no enabled provider; set the API keys of its targets", ErrUnknownModel, name)
+		}
+		rt.Targets = ts
+		return nil
+	}
+	if t, ok := r.bare[name]; ok {
+		rt.one[0] = t
+		rt.Targets = rt.one[:]
+		return nil
+	}
+	if explicit {
+		if p.Disabled {
+			return fmt.Errorf("%w: provider %q is not enabled; set its API key in the environment", ErrUnknownModel, prov)
+		}
+		if model == "" {
+			return fmt.Errorf("%w: %q names no model after the provider", ErrBadModel, s)
+		}
+		rt.one[0] = Target{Provider: p, Model: model}
+		rt.Targets = rt.one[:]
+		return nil
+	}
+	return fmt.Errorf("%w: %q; GET /v1/models lists the models you can call, and provider/model calls any model of a configured provider", ErrUnknownModel, name)
+}
+
+// splitSuffixes reads the ":a:b" suffixes of s from index first on and
+// returns where the model id ends. With keepUnknown, unknown parts before
+// the first known suffix belong to the id instead of failing.
+func splitSuffixes(s string, first int, keepUnknown bool) (idEnd int, set Suffixes, err error) {
+	idEnd = first
+	for start := first; start < len(s); {
+		end := strings.IndexByte(s[start+1:], ':')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start + 1
+		}
+		part := s[start+1 : end]
+		switch bit := suffixBit(part); {
+		case bit != 0:
+			set |= bit
+		case keepUnknown && set == 0 && part != "":
+			idEnd = end
+		default:
+			return 0, 0, fmt.Errorf("%w: unknown suffix %q; known suffixes are :web, :online, :floor and :nitro", ErrBadModel, ":"+part)
+		}
+		start = end
+	}
+	return idEnd, set, nil
+}
+
+func suffixBit(name string) Suffixes {
+	for _, s := range suffixNames {
+		if s.name == name {
+			return s.bit
+		}
+	}
+	return 0
+}

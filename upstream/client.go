@@ -1,0 +1,233 @@
+// Package upstream sends requests to providers over pooled keep-alive
+// connections: one fasthttp HostClient per provider host, with the
+// provider's key injected and its timeouts enforced phase by phase.
+package upstream
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/valyala/fasthttp"
+
+	"switchboard/configs"
+)
+
+// Endpoint is an OpenAI-format API path below a provider's base URL.
+type Endpoint uint8
+
+// The endpoints the gateway forwards.
+const (
+	ChatCompletions Endpoint = iota
+	Completions
+	Embeddings
+	endpointCount
+)
+
+var endpointPaths = [endpointCount]string{
+	ChatCompletions: "/chat/completions",
+	Completions:     "/completions",
+	Embeddings:      "/embeddings",
+}
+
+// maxResponseBodyBytes caps a buffered (non-streaming) upstream response.
+const maxResponseBodyBytes = 64 << 20
+
+// Provider is one configured upstream host. It is safe for concurrent use.
+type Provider struct {
+	// Name is the provider's config name.
+	Name string
+	// Models are the ids it serves by bare name.
+	Models []string
+	// ColonModelIDs keeps unknown ":suffix" parts in model ids.
+	ColonModelIDs bool
+	// Disabled is set when the provider's key or URL is not configured.
+	Disabled bool
+
+	urls    [endpointCount]string
+	auth    []byte
+	headers [][2][]byte
+	client  *fasthttp.HostClient
+}
+
+// New builds a Provider from its config. It does not connect.
+func New(cfg configs.Provider) (*Provider, error) {
+	p := &Provider{
+		Name:          cfg.Name,
+		Models:        cfg.Models,
+		ColonModelIDs: cfg.ColonModelIDs,
+		Disabled:      cfg.Disabled,
+	}
+	if cfg.Disabled {
+		return p, nil
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("provider %q: bad base_url %q: %w", cfg.Name, cfg.BaseURL, err)
+	}
+	isTLS := u.Scheme == "https"
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[isTLS])
+	}
+	for i, path := range endpointPaths {
+		p.urls[i] = cfg.BaseURL + path
+	}
+	if cfg.APIKey != "" {
+		p.auth = []byte("Bearer " + string(cfg.APIKey))
+	}
+	for k, v := range cfg.Headers {
+		p.headers = append(p.headers, [2][]byte{[]byte(k), []byte(v)})
+	}
+	t := cfg.Timeouts
+	firstByte, idle, total := t.FirstByte.D(), t.Idle.D(), t.Total.D()
+	connect := t.Connect.D()
+	p.client = &fasthttp.HostClient{
+		Addr:                      host,
+		Name:                      "switchboard",
+		IsTLS:                     isTLS,
+		TLSConfig:                 &tls.Config{ServerName: u.Hostname(), ClientSessionCache: tls.NewLRUClientSessionCache(64)},
+		MaxConns:                  cfg.MaxConns,
+		MaxConnWaitTimeout:        connect,
+		MaxIdleConnDuration:       30 * time.Second,
+		ReadBufferSize:            16 << 10,
+		MaxResponseBodySize:       maxResponseBodyBytes,
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr:                retryStaleConn,
+		Dial: func(addr string) (net.Conn, error) {
+			c, err := fasthttp.DialTimeout(addr, connect)
+			if err != nil {
+				return nil, err
+			}
+			return newTimedConn(c, firstByte, idle, total), nil
+		},
+	}
+	return p, nil
+}
+
+// retryStaleConn retries once when a pooled keep-alive connection turns out
+// to be closed by the provider before any response byte: the request never
+// reached a live server. Timeouts and anything after the first byte are
+// not retried here.
+func retryStaleConn(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
+	stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return false, stale && attempts < 2
+}
+
+// SetRequest makes req a POST of body to the provider's endpoint, with the
+// provider's key and headers. req keeps a reference to body: do not modify
+// body until the call is done.
+func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURI(p.urls[ep])
+	req.Header.SetContentType("application/json")
+	if p.auth != nil {
+		req.Header.SetBytesV(fasthttp.HeaderAuthorization, p.auth)
+	}
+	for _, h := range p.headers {
+		req.Header.SetBytesKV(h[0], h[1])
+	}
+	req.SetBodyRaw(body)
+}
+
+// Do sends req and reads the response. With resp.StreamBody set it returns
+// after the headers and the body is read through a Stream. Errors are
+// *Error.
+func (p *Provider) Do(req *fasthttp.Request, resp *fasthttp.Response) error {
+	if p.client == nil {
+		return &Error{Provider: p.Name, Status: fasthttp.StatusServiceUnavailable, Err: errors.New("provider is disabled")}
+	}
+	if err := p.client.Do(req, resp); err != nil {
+		return classify(p.Name, err)
+	}
+	return nil
+}
+
+// Body returns a buffered response body, decompressed when the provider
+// sent gzip, zstd, br or deflate. A streamed body is read to the end first.
+func Body(resp *fasthttp.Response) ([]byte, error) {
+	if len(resp.Header.ContentEncoding()) == 0 {
+		return resp.Body(), nil
+	}
+	b, err := resp.BodyUncompressed()
+	if err != nil {
+		return nil, fmt.Errorf("cannot decode %q response body: %w", resp.Header.ContentEncoding(), err)
+	}
+	return b, nil
+}
+
+// Stream reads a streamed response body as it arrives. The zero value is
+// ready for Open; it may be reused after Close.
+type Stream struct {
+	provider string
+	resp     *fasthttp.Response
+	conn     *timedConn
+	body     io.Reader
+}
+
+// Open starts reading resp's streamed body. keepalive > 0 makes Read return
+// ErrKeepaliveTick whenever the provider is silent that long.
+func (s *Stream) Open(provider string, resp *fasthttp.Response, keepalive time.Duration) error {
+	s.provider, s.resp = provider, resp
+	s.body = resp.BodyStream()
+	if s.body == nil {
+		return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: errors.New("response has no body stream")}
+	}
+	s.conn = connOf(resp.LocalAddr())
+	if s.conn != nil {
+		s.conn.tick = keepalive
+	}
+	switch enc := string(resp.Header.ContentEncoding()); enc {
+	case "":
+	case "gzip":
+		zr, err := gzip.NewReader(s.body)
+		if err != nil {
+			return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: fmt.Errorf("cannot read gzip stream: %w", err)}
+		}
+		s.body = zr
+	case "zstd":
+		zr, err := zstd.NewReader(s.body, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: fmt.Errorf("cannot read zstd stream: %w", err)}
+		}
+		s.body = zr.IOReadCloser()
+	default:
+		return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: fmt.Errorf("unsupported stream encoding %q", enc)}
+	}
+	return nil
+}
+
+// Read reads the next bytes of the body. Besides io.EOF it returns
+// ErrKeepaliveTick (harmless, read again) or an *Error.
+func (s *Stream) Read(p []byte) (int, error) {
+	n, err := s.body.Read(p)
+	switch {
+	case err == nil, err == io.EOF, err == errTick:
+		return n, err
+	case errors.Is(err, errTick):
+		return n, errTick
+	}
+	return n, classify(s.provider, err)
+}
+
+// Close ends the stream. A body not read to the end closes the connection
+// at once, which cancels the upstream request; a finished one goes back to
+// the pool.
+func (s *Stream) Close() {
+	if s.conn != nil {
+		s.conn.tick = 0
+	}
+	if c, ok := s.body.(io.Closer); ok && s.body != s.resp.BodyStream() {
+		_ = c.Close()
+	}
+	_ = s.resp.CloseBodyStream()
+	*s = Stream{}
+}

@@ -1,0 +1,129 @@
+package upstream
+
+import (
+	"errors"
+	"net"
+	"time"
+)
+
+// timedConn is an upstream connection that owns its read deadlines, so one
+// provider's timeouts apply phase by phase to every call on it:
+//
+//   - after a request is written, the first response byte must arrive within
+//     firstByte;
+//   - after that, each read must see data within idle of the last data;
+//   - the whole call must end within total of the request's first write.
+//
+// fasthttp sets no read deadline of its own (the HostClient has no
+// ReadTimeout), because its deadline covers headers and the whole streamed
+// body at once: that would cut long streams or never notice a stalled one.
+//
+// A stream relay may also set tick: a read that sees no data within tick
+// (but before the idle deadline) returns errTick, a temporary timeout that
+// leaves the connection usable, so the relay can send the client an SSE
+// keep-alive comment and read again. The relay finds the timedConn behind a
+// response through its LocalAddr (see connAddr).
+//
+// A timedConn is used by one call at a time (fasthttp pools it between
+// calls), so its fields need no locking.
+type timedConn struct {
+	net.Conn
+	addr                   connAddr
+	firstByte, idle, total time.Duration
+
+	writing  bool      // a request is being written; the next read waits for its first byte
+	gotFirst bool      // the response's first byte arrived
+	start    time.Time // first write of the current request
+	lastData time.Time // last read that returned data
+	tick     time.Duration
+}
+
+// connAddr is the LocalAddr of a timedConn. fasthttp copies a connection's
+// LocalAddr into the Response (and crypto/tls passes it through), which is
+// how a relay gets from a Response back to its connection.
+type connAddr struct {
+	net.Addr
+	conn *timedConn
+}
+
+func newTimedConn(c net.Conn, firstByte, idle, total time.Duration) *timedConn {
+	tc := &timedConn{Conn: c, firstByte: firstByte, idle: idle, total: total}
+	tc.addr = connAddr{Addr: c.LocalAddr(), conn: tc}
+	return tc
+}
+
+// LocalAddr returns the address with a link back to this connection.
+func (c *timedConn) LocalAddr() net.Addr { return &c.addr }
+
+// Write marks the start of a new request on the first write after a read.
+func (c *timedConn) Write(p []byte) (int, error) {
+	if !c.writing {
+		c.writing = true
+		c.gotFirst = false
+		c.tick = 0
+		c.start = time.Now()
+	}
+	return c.Conn.Write(p)
+}
+
+// Read reads with the deadline of the current phase; see timedConn.
+func (c *timedConn) Read(p []byte) (int, error) {
+	now := time.Now()
+	if c.writing {
+		c.writing = false
+		c.lastData = now // the first-byte wait starts when the request is sent
+	}
+	limit, phase := c.firstByte, PhaseFirstByte
+	if c.gotFirst {
+		limit, phase = c.idle, PhaseIdle
+	}
+	deadline := c.lastData.Add(limit)
+	if end := c.start.Add(c.total); end.Before(deadline) {
+		deadline, phase = end, PhaseTotal
+	}
+	ticking := false
+	if c.tick > 0 {
+		if t := now.Add(c.tick); t.Before(deadline) {
+			deadline, ticking = t, true
+		}
+	}
+	if err := c.Conn.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.gotFirst = true
+		c.lastData = time.Now()
+	}
+	if err != nil && isTimeout(err) {
+		if ticking {
+			return n, errTick
+		}
+		return n, &TimeoutError{Phase: phase}
+	}
+	return n, err
+}
+
+// connOf returns the timedConn a response was read from, or nil.
+func connOf(addr net.Addr) *timedConn {
+	if a, ok := addr.(*connAddr); ok {
+		return a.conn
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// errTick is returned by a read that saw no data within the keep-alive tick.
+// It is temporary: crypto/tls and bufio keep their state and the next read
+// goes on where this one stopped.
+var errTick = tickError{}
+
+type tickError struct{}
+
+func (tickError) Error() string   { return "upstream silent for a keep-alive interval" }
+func (tickError) Timeout() bool   { return true }
+func (tickError) Temporary() bool { return true }

@@ -1,0 +1,72 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Phase names the part of an upstream call that timed out.
+type Phase string
+
+// The phases of an upstream call, each with its own timeout.
+const (
+	PhaseConnect   Phase = "connect"
+	PhaseFirstByte Phase = "first byte"
+	PhaseIdle      Phase = "idle"
+	PhaseTotal     Phase = "total"
+)
+
+// TimeoutError is an upstream call that ran out of time in Phase.
+type TimeoutError struct {
+	Phase Phase
+}
+
+func (e *TimeoutError) Error() string   { return "upstream " + string(e.Phase) + " timeout" }
+func (e *TimeoutError) Timeout() bool   { return true }
+func (e *TimeoutError) Temporary() bool { return false }
+
+// Error is a failed upstream call. It knows the status to answer the client
+// with (502 unreachable or broken, 504 timed out) and never carries the
+// provider's key.
+type Error struct {
+	// Provider is the provider's name.
+	Provider string
+	// Status is 502 or 504.
+	Status int
+	// Err is the cause.
+	Err error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("provider %q: %v", e.Provider, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrKeepaliveTick is returned by Stream.Read when the upstream stayed
+// silent for the keep-alive interval. The stream is intact: the caller may
+// send its client a keep-alive and read again.
+var ErrKeepaliveTick error = errTick
+
+// classify wraps a fasthttp call error as an *Error with its status.
+func classify(provider string, err error) *Error {
+	var te *TimeoutError
+	switch {
+	case errors.As(err, &te):
+		return &Error{Provider: provider, Status: fasthttp.StatusGatewayTimeout, Err: te}
+	case errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrTimeout):
+		return &Error{Provider: provider, Status: fasthttp.StatusGatewayTimeout, Err: &TimeoutError{Phase: PhaseConnect}}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Error{Provider: provider, Status: fasthttp.StatusGatewayTimeout, Err: &TimeoutError{Phase: PhaseConnect}}
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: errors.New("connection refused")}
+	}
+	return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: err}
+}
