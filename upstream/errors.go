@@ -58,8 +58,12 @@ func classify(provider string, err error) *Error {
 	switch {
 	case errors.As(err, &te):
 		return &Error{Provider: provider, Status: fasthttp.StatusGatewayTimeout, Err: te}
-	case errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrTimeout):
+	case errors.Is(err, fasthttp.ErrDialTimeout):
 		return &Error{Provider: provider, Status: fasthttp.StatusGatewayTimeout, Err: &TimeoutError{Phase: PhaseConnect}}
+	case errors.Is(err, fasthttp.ErrTimeout):
+		// fasthttp turns every read timeout into ErrTimeout; inside Do the
+		// only read is of the response headers.
+		return &Error{Provider: provider, Status: fasthttp.StatusGatewayTimeout, Err: &TimeoutError{Phase: PhaseFirstByte}}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
