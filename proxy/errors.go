@@ -47,7 +47,7 @@ func toAPIError(err error) apiError {
 		if ue.Status == fasthttp.StatusGatewayTimeout {
 			code = "upstream_timeout"
 		}
-		return apiError{ue.Status, typ, code, ue.Error()}
+		return apiError{ue.Status, typ, code, ue.Public()}
 	}
 	return apiError{fasthttp.StatusInternalServerError, "server_error", "internal_error", "internal gateway error"}
 }

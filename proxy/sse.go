@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -58,12 +57,12 @@ func eventData(ev []byte) []byte {
 }
 
 var (
-	dataPrefix      = []byte("data:")
-	doneData        = []byte("[DONE]")
-	emptyChoices    = []byte(`"choices":[]`)
-	usageKey        = []byte(`"usage"`)
-	keepaliveEvent  = []byte(": keep-alive\n\n")
-	errEventTooLong = errors.New("upstream sent an SSE event over the size limit")
+	dataPrefix     = []byte("data:")
+	doneData       = []byte("[DONE]")
+	emptyChoices   = []byte(`"choices":[]`)
+	usageKey       = []byte(`"usage"`)
+	nullUsage      = []byte(`,"usage":null`)
+	keepaliveEvent = []byte(": keep-alive\n\n")
 )
 
 // maxEventBytes bounds one upstream SSE event held in memory.
@@ -112,29 +111,42 @@ func (r *relay) Read(p []byte) (n int, err error) {
 		if k := nextEvent(r.in[r.head:]); k > 0 {
 			ev := r.in[r.head : r.head+k]
 			r.head += k
-			if r.keep(ev) {
-				r.pending = ev
-			}
+			r.pending = r.filter(ev)
 			continue
 		}
 		r.fill()
 	}
 }
 
-// keep inspects one event and reports whether the client gets it.
-func (r *relay) keep(ev []byte) bool {
+// filter inspects one event and returns what the client gets of it: the
+// event, the event without the "usage":null the gateway caused, or nil.
+func (r *relay) filter(ev []byte) []byte {
 	data := eventData(ev)
 	if data == nil || bytes.Equal(data, doneData) {
-		return true
+		return ev
 	}
 	if !r.sawFirst {
 		r.sawFirst = true
 		r.c.firstEvent = time.Now()
 	}
-	if !bytes.Contains(data, usageKey) || !readUsage(data, &r.c.usage) {
-		return true
+	if !bytes.Contains(data, usageKey) {
+		return ev
 	}
-	return !(r.dropUsage && bytes.Contains(data, emptyChoices))
+	if readUsage(data, &r.c.usage) {
+		if r.dropUsage && bytes.Contains(data, emptyChoices) {
+			return nil
+		}
+		return ev
+	}
+	if r.dropUsage {
+		// Without include_usage a provider leaves "usage" out of chunks;
+		// with it, every chunk has "usage":null. Cut it in place (the
+		// event only shrinks, so nothing after it is touched).
+		if i := bytes.Index(ev, nullUsage); i >= 0 {
+			ev = append(ev[:i], ev[i+len(nullUsage):]...)
+		}
+	}
+	return ev
 }
 
 // fill reads more upstream bytes, or sets pending to a keep-alive comment,
@@ -146,7 +158,7 @@ func (r *relay) fill() {
 	}
 	if len(r.in) == cap(r.in) {
 		if cap(r.in) >= maxEventBytes {
-			r.fail(&upstream.Error{Provider: r.c.provider(), Status: 502, Err: errEventTooLong})
+			r.fail(&upstream.Error{Provider: r.c.provider(), Status: 502, Err: upstream.ErrEventTooLong})
 			return
 		}
 		r.in = append(r.in, make([]byte, cap(r.in))...)[:len(r.in)]

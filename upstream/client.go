@@ -143,7 +143,7 @@ func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
 // *Error.
 func (p *Provider) Do(req *fasthttp.Request, resp *fasthttp.Response) error {
 	if p.client == nil {
-		return &Error{Provider: p.Name, Status: fasthttp.StatusServiceUnavailable, Err: errors.New("provider is disabled")}
+		return &Error{Provider: p.Name, Status: fasthttp.StatusServiceUnavailable, Err: errDisabled}
 	}
 	if err := p.client.Do(req, resp); err != nil {
 		return classify(p.Name, err)

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 
@@ -35,15 +36,41 @@ func (e *TimeoutError) Temporary() bool { return false }
 type Error struct {
 	// Provider is the provider's name.
 	Provider string
-	// Status is 502 or 504.
+	// Status is 502, 503 or 504.
 	Status int
-	// Err is the cause.
+	// Err is the cause, with details (addresses) fit for logs only.
 	Err error
 }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("provider %q: %v", e.Provider, e.Err)
 }
+
+// Public describes the failure for the client without internal details
+// such as addresses.
+func (e *Error) Public() string {
+	var te *TimeoutError
+	reason := "provider call failed"
+	switch {
+	case errors.As(e.Err, &te):
+		reason = te.Error()
+	case errors.Is(e.Err, syscall.ECONNREFUSED):
+		reason = "connection refused"
+	case errors.Is(e.Err, syscall.ECONNRESET), errors.Is(e.Err, io.ErrUnexpectedEOF), errors.Is(e.Err, io.EOF),
+		errors.Is(e.Err, fasthttp.ErrConnectionClosed), errors.Is(e.Err, syscall.EPIPE):
+		reason = "provider closed the connection"
+	case errors.Is(e.Err, errDisabled):
+		reason = errDisabled.Error()
+	case errors.Is(e.Err, ErrEventTooLong):
+		reason = ErrEventTooLong.Error()
+	}
+	return fmt.Sprintf("provider %q: %s", e.Provider, reason)
+}
+
+var errDisabled = errors.New("provider is disabled")
+
+// ErrEventTooLong is a streamed event over the gateway's size limit.
+var ErrEventTooLong = errors.New("provider sent a stream event over the size limit")
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -68,9 +95,6 @@ func classify(provider string, err error) *Error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return &Error{Provider: provider, Status: fasthttp.StatusGatewayTimeout, Err: &TimeoutError{Phase: PhaseConnect}}
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: errors.New("connection refused")}
 	}
 	return &Error{Provider: provider, Status: fasthttp.StatusBadGateway, Err: err}
 }

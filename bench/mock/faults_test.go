@@ -121,7 +121,7 @@ func TestChunksAndGapDirectives(t *testing.T) {
 	if chunks := st.chunks(t); len(chunks) != 1 || *chunks[0].Choices[0].FinishReason != "stop" {
 		t.Fatalf("chunks=0: %v", st.events)
 	}
-	c := decodeCompletion(t, do(t, s, fasthttp.MethodPost, "/v1/chat/completions", `{"model":"mock-model+chunks=2+gap=1h"}`))
+	c := decodeCompletion(t, do(t, s, fasthttp.MethodPost, "/v1/chat/completions", `{"model":"mock-model+chunks=2+gap=5m"}`))
 	if *c.Choices[0].Message.Content != "chunk 0 chunk 1 " || c.Usage.CompletionTokens != 4 {
 		t.Fatalf("chunks=2 non-streamed: %+v", c)
 	}

@@ -58,9 +58,9 @@ func authorized(h []byte) bool {
 
 // call is one request being answered.
 type call struct {
-	ctx   *fasthttp.RequestCtx
-	req   request
-	f     faults
+	ctx *fasthttp.RequestCtx
+	req request
+	f   faults
 	seq int64 // per-server answer number, used in response ids
 }
 
@@ -110,6 +110,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if !s.sleep(wait) {
 		ctx.SetConnectionClose()
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "mock: server closed")
 		return
 	}
 	if c.f.status != 0 {

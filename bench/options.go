@@ -1,0 +1,175 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options are the bench's flags.
+type options struct {
+	gatewayBin   string
+	noGateway    bool
+	targets      targetList
+	targetModel  string
+	key          string
+	mockListen   string
+	pin          bool
+	jsonOut      bool
+	timeout      time.Duration
+	warmup       int
+	maxRequests  int
+	window       time.Duration
+	latencyDur   time.Duration
+	rates        rateList
+	rateWindow   time.Duration
+	rateDur      time.Duration
+	workers      int
+	streamDur    time.Duration
+	streamGap    time.Duration
+	streamChunks int
+
+	// Internal: run as the floor child process.
+	floorListen   string
+	floorUpstream string
+}
+
+// extraTarget is a gateway given with -target name=URL.
+type extraTarget struct {
+	name string
+	url  string
+}
+
+// targetList collects repeated -target flags.
+type targetList []extraTarget
+
+// String implements flag.Value.
+func (l *targetList) String() string {
+	var parts []string
+	for _, t := range *l {
+		parts = append(parts, t.name+"="+t.url)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set implements flag.Value.
+func (l *targetList) Set(s string) error {
+	name, raw, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want name=URL, got %q", s)
+	}
+	switch name {
+	case targetDirect, targetFloor, targetGateway:
+		return fmt.Errorf("name %q is taken by a built-in target", name)
+	}
+	for _, t := range *l {
+		if t.name == name {
+			return fmt.Errorf("target %q given twice", name)
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("target %q: want a base URL like http://127.0.0.1:4000 (no /v1), got %q", name, raw)
+	}
+	*l = append(*l, extraTarget{name: name, url: "http://" + u.Host})
+	return nil
+}
+
+// rateList is a comma-separated list of request rates per second.
+type rateList []int
+
+// String implements flag.Value.
+func (l *rateList) String() string {
+	var parts []string
+	for _, r := range *l {
+		parts = append(parts, strconv.Itoa(r))
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set implements flag.Value.
+func (l *rateList) Set(s string) error {
+	var rates rateList
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		r, err := strconv.Atoi(part)
+		if err != nil || r <= 0 || r > 1_000_000 {
+			return fmt.Errorf("want rates per second in [1, 1000000], got %q", part)
+		}
+		rates = append(rates, r)
+	}
+	*l = rates
+	return nil
+}
+
+// parseFlags parses args; output receives usage and errors.
+func parseFlags(args []string, output io.Writer) (*options, error) {
+	o := &options{rates: rateList{1000, 5000}}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: go run ./bench [flags]\n\n"+
+			"Measures the latency and CPU the gateway adds over calling the mock provider\n"+
+			"directly and over a bare fasthttp proxy (the floor). Prints markdown tables.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary to run; default: build the module root with `go build`")
+	fs.BoolVar(&o.noGateway, "no-gateway", false, "measure only direct, floor and -target targets")
+	fs.Var(&o.targets, "target", "extra OpenAI-compatible gateway as `name=URL`, configured for the mock; repeatable")
+	fs.StringVar(&o.targetModel, "target-model", "mock-model", "model name extra targets are called with")
+	fs.StringVar(&o.key, "key", gatewayKey, "bearer token for extra targets")
+	fs.StringVar(&o.mockListen, "mock-listen", "127.0.0.1:0", "address of the mock provider")
+	fs.BoolVar(&o.pin, "pin", true, "on Linux with 2+ CPUs: bench and mock on CPU 0, gateway and floor on CPU 1")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.IntVar(&o.warmup, "warmup", 300, "unmeasured requests per target before the scenarios")
+	fs.IntVar(&o.maxRequests, "max-requests", 200000, "most requests per target in each scenario")
+	fs.DurationVar(&o.window, "window", 200*time.Millisecond, "c=1 scenarios: length of each target's turn")
+	fs.DurationVar(&o.latencyDur, "latency-duration", 15*time.Second, "c=1 latency scenario: total time")
+	fs.Var(&o.rates, "rates", "open-loop scenario: comma-separated `rates` per second; empty skips it (default 1000,5000)")
+	fs.DurationVar(&o.rateWindow, "rate-window", 500*time.Millisecond, "open-loop scenario: length of each target's turn")
+	fs.DurationVar(&o.rateDur, "rate-duration", 10*time.Second, "open-loop scenario: total time per rate")
+	fs.IntVar(&o.workers, "workers", 512, "open-loop scenario: most requests in flight per target")
+	fs.DurationVar(&o.streamDur, "stream-duration", 10*time.Second, "streaming scenario: total time; 0 skips it")
+	fs.DurationVar(&o.streamGap, "stream-gap", time.Millisecond, "streaming scenario: the mock's delay between chunks")
+	fs.StringVar(&o.floorListen, "floor-listen", "", "internal: serve the floor proxy on this address")
+	fs.StringVar(&o.floorUpstream, "floor-upstream", "", "internal: the floor's upstream URL")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.streamChunks = mockChunks
+	return o, o.validate()
+}
+
+func (o *options) validate() error {
+	var errs []string
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Sprintf(format, args...))
+		}
+	}
+	check(o.timeout > 0, "-timeout: want > 0, got %s", o.timeout)
+	check(o.warmup >= 1, "-warmup: want >= 1, got %d", o.warmup)
+	check(o.maxRequests >= 1, "-max-requests: want >= 1, got %d", o.maxRequests)
+	check(o.window >= time.Millisecond, "-window: want >= 1ms, got %s", o.window)
+	check(o.latencyDur >= 0, "-latency-duration: want >= 0, got %s", o.latencyDur)
+	check(o.rateWindow >= 10*time.Millisecond, "-rate-window: want >= 10ms, got %s", o.rateWindow)
+	check(o.rateDur >= 0, "-rate-duration: want >= 0, got %s", o.rateDur)
+	check(o.workers >= 1, "-workers: want >= 1, got %d", o.workers)
+	check(o.streamDur >= 0, "-stream-duration: want >= 0, got %s", o.streamDur)
+	check(o.streamGap >= 0, "-stream-gap: want >= 0, got %s", o.streamGap)
+	check((o.floorListen == "") == (o.floorUpstream == ""), "-floor-listen and -floor-upstream go together")
+	if len(errs) > 0 {
+		return fmt.Errorf("bad flags:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}

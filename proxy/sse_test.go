@@ -1,0 +1,126 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestNextEvent(t *testing.T) {
+	f := func(in string, want int) {
+		t.Helper()
+		if got := nextEvent([]byte(in)); got != want {
+			t.Fatalf("nextEvent(%q) = %d, want %d", in, got, want)
+		}
+	}
+	f("", 0)
+	f("data: x", 0)
+	f("data: x\n", 0)
+	f("data: x\n\n", 9)
+	f("data: x\n\ndata: y\n\n", 9)
+	f("data: x\r\n\r\n", 11)
+	f("data: x\r\rdata", 9)
+	f("data: x\r\n\r", 0) // the last \r may be followed by \n
+	f("data: x\r\n\rdata", 10)
+	f("event: a\ndata: x\n\n", 18)
+	f("\n", 1)
+	f(": keep-alive\n\n", 14)
+}
+
+func TestEventData(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		if got := string(eventData([]byte(in))); got != want {
+			t.Fatalf("eventData(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f("data: {}\n\n", "{}")
+	f("data:{}\n\n", "{}")
+	f("event: x\r\ndata: [DONE]\r\n\r\n", "[DONE]")
+	f(": comment\n\n", "")
+}
+
+// FuzzNextEvent checks the SSE framing against a line-by-line reference:
+// splitting a stream into events and joining them gives the stream back,
+// and each event ends in a blank line.
+func FuzzNextEvent(f *testing.F) {
+	for _, s := range []string{"data: a\n\ndata: b\r\n\r\n", "x\r\r\ny", "\n\n\n", "data: a\r"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rest := in
+		var joined []byte
+		for {
+			n := nextEvent(rest)
+			if n == 0 {
+				break
+			}
+			if n < 0 || n > len(rest) {
+				t.Fatalf("nextEvent out of range: %d of %d", n, len(rest))
+			}
+			ev := rest[:n]
+			if !(bytes.HasSuffix(ev, []byte("\n\n")) || bytes.HasSuffix(ev, []byte("\r\r")) || bytes.HasSuffix(ev, []byte("\r\n\r\n")) ||
+				bytes.HasSuffix(ev, []byte("\n\r\n")) || bytes.HasSuffix(ev, []byte("\r\n\n")) || bytes.HasSuffix(ev, []byte("\n\r")) || bytes.HasSuffix(ev, []byte("\r\r\n")) || n == 1 || n == 2) {
+				t.Fatalf("event %q does not end in a blank line", ev)
+			}
+			joined = append(joined, ev...)
+			rest = rest[n:]
+		}
+		if !bytes.Equal(append(joined, rest...), in) {
+			t.Fatalf("events do not join back to the input")
+		}
+	})
+}
+
+// relayOver runs a relay over a canned upstream body and returns what the
+// client would receive.
+func relayOver(t testing.TB, upstreamBody string, dropUsage bool) (string, *call) {
+	t.Helper()
+	c := callPool.Get().(*call)
+	c.srv = &Server{}
+	c.resp.SetBodyStream(strings.NewReader(upstreamBody), -1)
+	if err := c.relay.stream.Open("test", &c.resp, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.relay.dropUsage = dropUsage
+	var out bytes.Buffer
+	buf := make([]byte, 64) // small, to split events across reads
+	for {
+		n, err := c.relay.Read(buf)
+		out.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.String(), c
+}
+
+func TestRelayHidesUsageChunkAndKeepsUsage(t *testing.T) {
+	in := "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n" +
+		": comment\n\n" +
+		"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":5}}}\n\n" +
+		"data: [DONE]\n\n"
+	out, c := relayOver(t, in, true)
+	want := "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n: comment\n\ndata: [DONE]\n\n"
+	if out != want {
+		t.Fatalf("relayed\n%q\nwant\n%q", out, want)
+	}
+	if c.usage.prompt != 7 || c.usage.completion != 3 || c.usage.cached != 5 {
+		t.Fatalf("usage = %+v", c.usage)
+	}
+	out, _ = relayOver(t, in, false)
+	if out != in {
+		t.Fatalf("with usage requested the stream must pass unchanged:\n%q", out)
+	}
+}
+
+func TestRelayPassesUnterminatedTail(t *testing.T) {
+	in := "data: {\"a\":1}\n\ndata: {\"b\":2}"
+	if out, _ := relayOver(t, in, true); out != in {
+		t.Fatalf("got %q", out)
+	}
+}
