@@ -24,6 +24,9 @@ type requestFields struct {
 	wantsUsage bool
 	// usageEdit splices include_usage=true into a streaming body.
 	usageEdit edit
+	// node is search scratch space. Node methods take a pointer that
+	// escapes, so a local Node would be a heap allocation per search.
+	node ast.Node
 }
 
 // span is a byte range of the body.
@@ -46,30 +49,31 @@ func parseFields(body []byte, f *requestFields) error {
 	if open >= len(body) || body[open] != '{' {
 		return fmt.Errorf("%w: body must be a JSON object", errBadRequest)
 	}
-	model, err := sonic.GetFromString(src, "model")
-	if err != nil {
+	n := &f.node
+	var err error
+	if *n, err = sonic.GetFromString(src, "model"); err != nil {
 		return fieldError("model", err)
 	}
-	if model.TypeSafe() != ast.V_STRING {
+	if n.TypeSafe() != ast.V_STRING {
 		return fmt.Errorf("%w: model must be a string", errBadRequest)
 	}
-	if f.modelSpan, err = spanOf(src, &model); err != nil {
+	if f.modelSpan, err = spanOf(src, n); err != nil {
 		return err
 	}
-	if f.model, err = model.StrictString(); err != nil {
+	if f.model, err = n.StrictString(); err != nil {
 		return fieldError("model", err)
 	}
-	if err := checkNoSecondModel(body, f.modelSpan.end); err != nil {
+	if err := checkNoSecondModel(body, f.modelSpan.end, n); err != nil {
 		return err
 	}
 
-	stream, err := sonic.GetFromString(src, "stream")
+	*n, err = sonic.GetFromString(src, "stream")
 	switch {
 	case errors.Is(err, ast.ErrNotExist):
 	case err != nil:
 		return fieldError("stream", err)
 	default:
-		switch stream.TypeSafe() {
+		switch n.TypeSafe() {
 		case ast.V_TRUE:
 			f.stream = true
 		case ast.V_FALSE, ast.V_NULL:
@@ -83,7 +87,7 @@ func parseFields(body []byte, f *requestFields) error {
 
 	// Streaming: make sure the upstream sends usage, and remember whether
 	// the client asked for it.
-	opts, err := sonic.GetFromString(src, "stream_options")
+	*n, err = sonic.GetFromString(src, "stream_options")
 	switch {
 	case errors.Is(err, ast.ErrNotExist):
 		f.usageEdit = edit{at: span{open + 1, open + 1}, text: usageOptions}
@@ -91,9 +95,9 @@ func parseFields(body []byte, f *requestFields) error {
 	case err != nil:
 		return fieldError("stream_options", err)
 	}
-	switch opts.TypeSafe() {
+	switch n.TypeSafe() {
 	case ast.V_NULL:
-		at, err := spanOf(src, &opts)
+		at, err := spanOf(src, n)
 		if err != nil {
 			return err
 		}
@@ -103,11 +107,11 @@ func parseFields(body []byte, f *requestFields) error {
 	default:
 		return fmt.Errorf("%w: stream_options must be an object", errBadRequest)
 	}
-	optsAt, err := spanOf(src, &opts)
+	optsAt, err := spanOf(src, n)
 	if err != nil {
 		return err
 	}
-	include, err := sonic.GetFromString(src[optsAt.start:optsAt.end], "include_usage")
+	*n, err = sonic.GetFromString(src[optsAt.start:optsAt.end], "include_usage")
 	switch {
 	case errors.Is(err, ast.ErrNotExist):
 		f.usageEdit = edit{at: span{optsAt.start + 1, optsAt.start + 1}, text: `"include_usage":true,`}
@@ -117,11 +121,11 @@ func parseFields(body []byte, f *requestFields) error {
 	case err != nil:
 		return fieldError("stream_options.include_usage", err)
 	default:
-		switch include.TypeSafe() {
+		switch n.TypeSafe() {
 		case ast.V_TRUE:
 			f.wantsUsage = true
 		case ast.V_FALSE, ast.V_NULL:
-			at, err := spanOf(src, &include)
+			at, err := spanOf(src, n)
 			if err != nil {
 				return err
 			}
@@ -136,7 +140,7 @@ func parseFields(body []byte, f *requestFields) error {
 // checkNoSecondModel refuses a body with a second top-level "model" key
 // after the one at modelEnd: the gateway would route and bill one model
 // while the provider, which takes the last key, serves the other.
-func checkNoSecondModel(body []byte, modelEnd int) error {
+func checkNoSecondModel(body []byte, modelEnd int, n *ast.Node) error {
 	i := skipSpace(body, modelEnd)
 	if i >= len(body) || body[i] != ',' {
 		return nil // '}' or trailing garbage, which the search already saw
@@ -145,7 +149,8 @@ func checkNoSecondModel(body []byte, modelEnd int) error {
 	// turn the comma into '{' for the length of the search.
 	body[i] = '{'
 	rest := unsafe.String(&body[i], len(body)-i)
-	_, err := sonic.GetFromString(rest, "model")
+	var err error
+	*n, err = sonic.GetFromString(rest, "model")
 	body[i] = ','
 	switch {
 	case err == nil:

@@ -49,37 +49,11 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 		return err
 	}
 	c.key = key
-	body := ctx.PostBody()
-	if err := parseFields(body, &c.fields); err != nil {
+	out, err := s.prepare(c, ctx.PostBody())
+	if err != nil {
 		return err
 	}
-	if err := s.router.Resolve(c.fields.model, &c.route); err != nil {
-		return err
-	}
-	c.target = c.route.Targets[0]
 	p := c.target.Provider
-
-	// Splice: the model (when the provider's id differs) and the usage
-	// option, in body order.
-	var edits [2]edit
-	n := 0
-	if c.target.Model != c.fields.model {
-		c.scratch = appendJSONString(c.scratch[:0], c.target.Model)
-		edits[n] = edit{at: c.fields.modelSpan, text: unsafe.String(unsafe.SliceData(c.scratch), len(c.scratch))}
-		n++
-	}
-	if c.fields.usageEdit.text != "" {
-		edits[n] = c.fields.usageEdit
-		if n == 1 && edits[1].at.start < edits[0].at.start {
-			edits[0], edits[1] = edits[1], edits[0]
-		}
-		n++
-	}
-	out := body
-	if n > 0 {
-		c.body = appendEdited(c.body[:0], body, edits[:n]...)
-		out = c.body
-	}
 	p.SetRequest(&c.req, ep, out)
 	c.resp.StreamBody = c.fields.stream
 
@@ -104,7 +78,7 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	}
 	c.status = resp.StatusCode()
 	if c.status == fasthttp.StatusOK {
-		readUsage(respBody, &c.usage)
+		readUsage(respBody, &c.usage, &c.fields.node)
 	}
 	ctx.SetStatusCode(c.status)
 	if ct := resp.Header.ContentType(); len(ct) > 0 {
@@ -117,6 +91,39 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	}
 	ctx.Response.SetBody(respBody)
 	return nil
+}
+
+// prepare reads the fields the gateway needs from a pass-through body,
+// resolves the route, and returns the body to send upstream: the client's
+// own bytes when nothing changes, else a copy in c.body with the model
+// (when the provider's id differs) and the usage option spliced in.
+func (s *Server) prepare(c *call, body []byte) ([]byte, error) {
+	if err := parseFields(body, &c.fields); err != nil {
+		return nil, err
+	}
+	if err := s.router.Resolve(c.fields.model, &c.route); err != nil {
+		return nil, err
+	}
+	c.target = c.route.Targets[0]
+	var edits [2]edit
+	n := 0
+	if c.target.Model != c.fields.model {
+		c.scratch = appendJSONString(c.scratch[:0], c.target.Model)
+		edits[n] = edit{at: c.fields.modelSpan, text: unsafe.String(unsafe.SliceData(c.scratch), len(c.scratch))}
+		n++
+	}
+	if c.fields.usageEdit.text != "" {
+		edits[n] = c.fields.usageEdit
+		if n == 1 && edits[1].at.start < edits[0].at.start {
+			edits[0], edits[1] = edits[1], edits[0]
+		}
+		n++
+	}
+	if n == 0 {
+		return body, nil
+	}
+	c.body = appendEdited(c.body[:0], body, edits[:n]...)
+	return c.body, nil
 }
 
 // startRelay hands a streaming upstream response to the relay.

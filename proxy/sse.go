@@ -15,6 +15,15 @@ import (
 // length, or 0 if b holds no complete event yet. A "\r" at the very end of
 // b is not taken as a line end, since a "\n" may follow.
 func nextEvent(b []byte) int {
+	if bytes.IndexByte(b, '\r') < 0 { // the common case: "\n" only
+		if len(b) > 0 && b[0] == '\n' {
+			return 1
+		}
+		if i := bytes.Index(b, eventEnd); i >= 0 {
+			return i + len(eventEnd)
+		}
+		return 0
+	}
 	lineStart := 0
 	for i := 0; i < len(b); i++ {
 		c := b[i]
@@ -44,20 +53,39 @@ func nextEvent(b []byte) int {
 func eventData(ev []byte) []byte {
 	for len(ev) > 0 {
 		line := ev
-		if i := bytes.IndexAny(ev, "\r\n"); i >= 0 {
+		if i := lineEnd(ev); i >= 0 {
 			line, ev = ev[:i], ev[i+1:]
 		} else {
 			ev = nil
 		}
 		if d, ok := bytes.CutPrefix(line, dataPrefix); ok {
-			return bytes.TrimPrefix(d, []byte{' '})
+			if len(d) > 0 && d[0] == ' ' {
+				d = d[1:]
+			}
+			return d
 		}
 	}
 	return nil
 }
 
+// lineEnd returns the index of the first '\n' or '\r' in b, or -1.
+func lineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		i = len(b)
+	}
+	if j := bytes.IndexByte(b[:i], '\r'); j >= 0 {
+		return j
+	}
+	if i == len(b) {
+		return -1
+	}
+	return i
+}
+
 var (
 	dataPrefix     = []byte("data:")
+	eventEnd       = []byte("\n\n")
 	doneData       = []byte("[DONE]")
 	emptyChoices   = []byte(`"choices":[]`)
 	usageKey       = []byte(`"usage"`)
@@ -132,7 +160,7 @@ func (r *relay) filter(ev []byte) []byte {
 	if !bytes.Contains(data, usageKey) {
 		return ev
 	}
-	if readUsage(data, &r.c.usage) {
+	if readUsage(data, &r.c.usage, &r.c.fields.node) {
 		if r.dropUsage && bytes.Contains(data, emptyChoices) {
 			return nil
 		}

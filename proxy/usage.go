@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
@@ -15,32 +16,59 @@ type usage struct {
 	seen       bool  // the response carried a usage object
 }
 
-// readUsage reads the "usage" object of an OpenAI-format JSON document
-// (a whole response or one stream chunk) into u. It reports whether there
-// was one; a null or missing usage leaves u unchanged.
-func readUsage(doc []byte, u *usage) bool {
+// readUsage reads the top-level "usage" object of an OpenAI-format JSON
+// document (a whole response or one stream chunk) into u, using n as
+// search scratch space. It reports whether there was one; a null or
+// missing usage leaves u unchanged.
+func readUsage(doc []byte, u *usage, n *ast.Node) bool {
+	if !hasUsageObject(doc) {
+		return false
+	}
 	src := unsafe.String(unsafe.SliceData(doc), len(doc))
-	n, err := sonic.GetFromString(src, "usage")
-	if err != nil || n.TypeSafe() != ast.V_OBJECT {
+	var err error
+	if *n, err = sonic.GetFromString(src, "usage"); err != nil || n.TypeSafe() != ast.V_OBJECT {
+		return false
+	}
+	obj, err := n.Raw()
+	if err != nil {
 		return false
 	}
 	u.seen = true
-	u.prompt = intField(&n, "prompt_tokens")
-	u.completion = intField(&n, "completion_tokens")
-	if details := n.Get("prompt_tokens_details"); details != nil && details.TypeSafe() == ast.V_OBJECT {
-		u.cached = intField(details, "cached_tokens")
-	}
+	u.prompt = intAt(obj, n, "prompt_tokens")
+	u.completion = intAt(obj, n, "completion_tokens")
+	u.cached = intAt(obj, n, "prompt_tokens_details", "cached_tokens")
 	return true
 }
 
-func intField(n *ast.Node, key string) int64 {
-	v := n.Get(key)
-	if v == nil || v.TypeSafe() != ast.V_NUMBER {
+// hasUsageObject is a cheap pre-check: whether some "usage" key in doc has
+// an object value. A quote cannot appear unescaped inside a JSON string,
+// so every match of `"usage"` is a real key. Stream chunks carry
+// "usage":null on all but the last one; this spares them a search.
+func hasUsageObject(doc []byte) bool {
+	for {
+		i := bytes.Index(doc, usageKey)
+		if i < 0 {
+			return false
+		}
+		doc = doc[i+len(usageKey):]
+		j := skipSpace(doc, 0)
+		if j < len(doc) && doc[j] == ':' {
+			if j = skipSpace(doc, j+1); j < len(doc) && doc[j] == '{' {
+				return true
+			}
+		}
+	}
+}
+
+// intAt returns the integer at path in the JSON object obj, or 0.
+func intAt(obj string, n *ast.Node, path ...any) int64 {
+	var err error
+	if *n, err = sonic.GetFromString(obj, path...); err != nil || n.TypeSafe() != ast.V_NUMBER {
 		return 0
 	}
-	i, err := v.Int64()
+	v, err := n.Int64()
 	if err != nil {
 		return 0
 	}
-	return i
+	return v
 }
