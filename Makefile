@@ -9,7 +9,7 @@ FUZZTIME ?= 20000x
 NODE_DIR := test/node
 export SWITCHBOARD_API_KEY ?= sk-sb-local-dev
 
-.PHONY: help run build test test-deps test-race bench bench-go fuzz lint
+.PHONY: help run build test test-deps test-race test-allocs bench bench-go fuzz lint
 
 help:
 	@echo "make run        serve the gateway on 127.0.0.1:8080 (embedded config; key \$$SWITCHBOARD_API_KEY, default sk-sb-local-dev)"
@@ -33,7 +33,11 @@ build:
 test-deps:
 	cd $(NODE_DIR) && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund)
 
-test: lint test-deps test-race fuzz
+test: lint test-deps test-race test-allocs fuzz
+
+# Allocation budgets only hold without the race detector.
+test-allocs:
+	$(GO) test -count=1 -run 'Allocation' $(PKG)
 
 test-race:
 	$(GO) test -race -count=1 -timeout 10m -run '$(TESTS)' $(PKG)

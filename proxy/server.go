@@ -64,6 +64,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		Handler:                       s.recovering(s.route),
 		ErrorHandler:                  s.requestError,
 		Name:                          "switchboard",
+		Logger:                        s.errLog,
 		ReadTimeout:                   cfg.Server.ReadTimeout.D(),
 		IdleTimeout:                   cfg.Server.IdleTimeout.D(),
 		MaxRequestBodySize:            int(cfg.Server.MaxBodyBytes),
