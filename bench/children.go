@@ -74,7 +74,7 @@ func (c *child) failure() string {
 	if len(b) > 4096 {
 		b = b[len(b)-4096:]
 	}
-	return fmt.Sprintf("%s %s; its output (%s):\n%s", c.name, status, c.logPath, bytes.TrimSpace(b))
+	return fmt.Sprintf("%s %s; the end of its output:\n%s", c.name, status, bytes.TrimSpace(b))
 }
 
 // waitReady polls GET url until ready accepts the status, the child exits

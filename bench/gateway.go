@@ -29,7 +29,7 @@ func buildGateway(dir string) (string, error) {
 	bin := filepath.Join(dir, "switchboard")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = filepath.Dir(gomod)
-	fmt.Fprintf(os.Stderr, "bench: building the gateway in %s\n", cmd.Dir)
+	logf("building the gateway in %s", cmd.Dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("cannot build the gateway in %s: %w\n%s", cmd.Dir, err, out)
 	}

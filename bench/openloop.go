@@ -15,62 +15,97 @@ import (
 // runs from the scheduled send time, so a stalled target is charged for
 // the requests it delayed (no coordinated omission). Targets take turns in
 // windows; each window is drained before the next starts.
-func runOpenLoop(ctx context.Context, targets []*target, rate int, o *options) Scenario {
+func runOpenLoop(ctx context.Context, targets []*target, rate int, o *options) (Scenario, error) {
 	perWindow := windowRequests(rate, o.rateWindow)
 	n := min(rounds(o.rateDur, o.rateWindow, len(targets)), max(1, o.maxRequests/perWindow))
 	tallies := newTallies(len(targets))
+	p, err := newPacer()
+	if err != nil {
+		return Scenario{}, err
+	}
+	defer p.close()
 	alternate(ctx, targets, tallies, n, func(i int) {
-		openLoopWindow(ctx, targets[i], tallies[i], rate, perWindow, o)
+		if err == nil {
+			err = openLoopWindow(ctx, p, targets[i], tallies[i], rate, perWindow, o)
+		}
 	})
+	if err != nil {
+		return Scenario{}, err
+	}
 	return Scenario{
 		Name: fmt.Sprintf("open loop %d/s", rate),
 		Kind: kindOpenLoop,
 		Rate: rate,
-		Method: fmt.Sprintf("non-streaming at a constant %d/s, latency from the scheduled send time; %d rounds of one %s window (%d requests) per target, at most %d in flight",
-			rate, n, o.rateWindow, perWindow, min(o.workers, perWindow)),
+		Method: fmt.Sprintf("non-streaming at a constant %d/s, latency from the scheduled send time; %d rounds of one %s window (%d requests, the first %s not measured) per target, at most %d in flight (-workers)",
+			rate, n, o.rateWindow, perWindow, o.leadIn, min(o.workers, perWindow)),
 		Rows: buildRows(targets, tallies, 0),
-	}
+	}, nil
 }
 
 // openLoopWindow sends count requests to t at rate per second, starting
-// now, and returns when all have answered or timed out.
-func openLoopWindow(ctx context.Context, t *target, tl *tally, rate, count int, o *options) {
+// now, and returns when all have answered or timed out. Requests due in
+// the first o.leadIn are not measured, only counted. The caller's
+// goroutine keeps the schedule and hands each due time to an idle worker,
+// starting a new worker only when none is idle, up to o.workers: a burst
+// of goroutine starts would delay the schedule it serves. With every
+// worker busy the due times queue, and their wait counts in the latency.
+func openLoopWindow(ctx context.Context, p *pacer, t *target, tl *tally, rate, count int, o *options) error {
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(o.workers, count) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, resp := t.request(false), new(fasthttp.Response)
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= count {
-					return
-				}
-				due := sendTime(start, rate, k)
-				if d := time.Until(due); d > 0 {
-					time.Sleep(d)
-				}
-				if err := ctx.Err(); err != nil {
-					tl.fail(fmt.Errorf("not sent: %w", err))
-					continue
-				}
-				sent := time.Now()
-				err := t.call(req, resp, due.Add(o.timeout))
-				done := time.Now()
-				tl.mu.Lock()
-				record(tl.lag, sent.Sub(due))
-				tl.mu.Unlock()
-				if err != nil {
-					tl.fail(err)
-					continue
-				}
-				tl.add(done.Sub(due))
+	measureFrom := start.Add(o.leadIn)
+	due := make(chan time.Time, count)
+	var (
+		wg      sync.WaitGroup
+		idle    atomic.Int64
+		workers int
+	)
+	work := func() {
+		defer wg.Done()
+		req, resp := t.request(false), new(fasthttp.Response)
+		for {
+			idle.Add(1)
+			at, ok := <-due
+			idle.Add(-1)
+			if !ok {
+				return
 			}
-		}()
+			sent := time.Now()
+			err := t.call(req, resp, at.Add(o.timeout))
+			done := time.Now()
+			switch {
+			case err != nil:
+				tl.fail(err)
+			case at.Before(measureFrom):
+				tl.addUnmeasured()
+			default:
+				tl.mu.Lock()
+				record(tl.lag, sent.Sub(at))
+				tl.mu.Unlock()
+				tl.add(done.Sub(at))
+			}
+		}
 	}
-	wg.Wait()
+	defer wg.Wait()
+	defer close(due)
+	for k := range count {
+		at := sendTime(start, rate, k)
+		if err := ctx.Err(); err != nil {
+			tl.fail(fmt.Errorf("%d requests not sent: %w", count-k, err))
+			tl.mu.Lock()
+			tl.errs += int64(count - k - 1)
+			tl.mu.Unlock()
+			return nil
+		}
+		if err := p.waitUntil(at); err != nil {
+			return err
+		}
+		if idle.Load() == 0 && workers < o.workers {
+			workers++
+			wg.Add(1)
+			go work()
+		}
+		due <- at
+	}
+	return nil
 }
 
 // windowRequests returns how many requests a window of length w holds at

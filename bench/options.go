@@ -27,6 +27,7 @@ type options struct {
 	latencyDur   time.Duration
 	rates        rateList
 	rateWindow   time.Duration
+	leadIn       time.Duration
 	rateDur      time.Duration
 	workers      int
 	streamDur    time.Duration
@@ -121,7 +122,7 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	}
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary to run; default: build the module root with `go build`")
 	fs.BoolVar(&o.noGateway, "no-gateway", false, "measure only direct, floor and -target targets")
-	fs.Var(&o.targets, "target", "extra OpenAI-compatible gateway as `name=URL`, configured for the mock; repeatable")
+	fs.Var(&o.targets, "target", "extra OpenAI-compatible gateway as `name=URL`, already configured for the mock (see -mock-listen); repeatable. Start it pinned to the proxy CPU (taskset -c 1) for comparable figures")
 	fs.StringVar(&o.targetModel, "target-model", "mock-model", "model name extra targets are called with")
 	fs.StringVar(&o.key, "key", gatewayKey, "bearer token for extra targets")
 	fs.StringVar(&o.mockListen, "mock-listen", "127.0.0.1:0", "address of the mock provider")
@@ -134,6 +135,7 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.DurationVar(&o.latencyDur, "latency-duration", 15*time.Second, "c=1 latency scenario: total time")
 	fs.Var(&o.rates, "rates", "open-loop scenario: comma-separated `rates` per second; empty skips it (default 1000,5000)")
 	fs.DurationVar(&o.rateWindow, "rate-window", 500*time.Millisecond, "open-loop scenario: length of each target's turn")
+	fs.DurationVar(&o.leadIn, "lead-in", 100*time.Millisecond, "open-loop scenario: the start of each window, sent on schedule but not measured (errors still count), so that a target waking from its idle turn does not put the wake-up in its tail")
 	fs.DurationVar(&o.rateDur, "rate-duration", 10*time.Second, "open-loop scenario: total time per rate")
 	fs.IntVar(&o.workers, "workers", 512, "open-loop scenario: most requests in flight per target")
 	fs.DurationVar(&o.streamDur, "stream-duration", 10*time.Second, "streaming scenario: total time; 0 skips it")
@@ -163,6 +165,7 @@ func (o *options) validate() error {
 	check(o.window >= time.Millisecond, "-window: want >= 1ms, got %s", o.window)
 	check(o.latencyDur >= 0, "-latency-duration: want >= 0, got %s", o.latencyDur)
 	check(o.rateWindow >= 10*time.Millisecond, "-rate-window: want >= 10ms, got %s", o.rateWindow)
+	check(o.leadIn >= 0 && o.leadIn < o.rateWindow, "-lead-in: want >= 0 and shorter than -rate-window (%s), got %s", o.rateWindow, o.leadIn)
 	check(o.rateDur >= 0, "-rate-duration: want >= 0, got %s", o.rateDur)
 	check(o.workers >= 1, "-workers: want >= 1, got %d", o.workers)
 	check(o.streamDur >= 0, "-stream-duration: want >= 0, got %s", o.streamDur)

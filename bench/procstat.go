@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -40,7 +41,7 @@ func parseStatTicks(stat []byte) (int64, error) {
 	var total int64
 	for _, f := range [][]byte{fields[utime], fields[stime]} {
 		n, err := strconv.ParseInt(string(f), 10, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > math.MaxInt64/2 {
 			return 0, fmt.Errorf("cannot parse /proc stat CPU field %q: want a tick count", f)
 		}
 		total += n
@@ -70,7 +71,7 @@ func parseVmHWM(status []byte) (int64, error) {
 			return 0, fmt.Errorf("cannot parse %q: want VmHWM: N kB", bytes.TrimSpace(line))
 		}
 		kb, err := strconv.ParseInt(string(fields[0]), 10, 64)
-		if err != nil || kb < 0 {
+		if err != nil || kb < 0 || kb > math.MaxInt64>>10 {
 			return 0, fmt.Errorf("cannot parse %q: want VmHWM: N kB", bytes.TrimSpace(line))
 		}
 		return kb << 10, nil

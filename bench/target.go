@@ -62,7 +62,7 @@ func chatBody(model string, stream bool) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"model":"`)
 	b.WriteString(model)
-	b.WriteString(`","messages":[{"role":"system","content":"You are a careful senior engineer. Answer briefly, show code when it helps, and say when you are unsure. Prefer the standard library; explain trade-offs in one or two sentences."},`)
+	b.WriteString(`","messages":[{"role":"system","content":"You are a careful senior engineer. Answer briefly, show code when it helps, and say when you are unsure. Prefer the standard library; explain trade-offs in one or two sentences. The user works in Go 1.26 on Linux and runs go vet and gofmt before every commit."},`)
 	b.WriteString(`{"role":"user","content":"Here is a Go function that parses a duration from a config file and falls back to a default:\n\nfunc parse(s string) time.Duration {\n\td, err := time.ParseDuration(s)\n\tif err != nil {\n\t\treturn 30 * time.Second\n\t}\n\treturn d\n}\n\nIs silently falling back a good idea?"},`)
 	b.WriteString(`{"role":"assistant","content":"Usually not: a typo in the config becomes a silent 30s timeout. Return the error and let the caller report the field and the bad value."},`)
 	b.WriteString(`{"role":"user","content":"Show me the version that returns the error, with a message naming the field, and a table test for it."}],`)
@@ -93,6 +93,7 @@ func (t *target) request(stream bool) *fasthttp.Request {
 // call sends req and reads the whole answer into resp. Anything but a 200
 // with a chat completion is an error.
 func (t *target) call(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	resp.StreamBody = false
 	if err := t.client.DoDeadline(req, resp, deadline); err != nil {
 		return fmt.Errorf("%s: %w", t.name, err)
 	}

@@ -18,7 +18,8 @@ type tally struct {
 	lag      *hdrhistogram.Histogram // open loop: actual minus scheduled send time
 	ttfb     *hdrhistogram.Histogram // streams: time to the first content chunk
 	gap      *hdrhistogram.Histogram // streams: mean gap between content chunks
-	ok       int64
+	ok       int64                   // requests answered and measured
+	served   int64                   // requests answered, measured or not (open-loop lead-in)
 	errs     int64
 	firstErr string
 
@@ -36,6 +37,14 @@ func (t *tally) add(d time.Duration) {
 	t.mu.Lock()
 	record(t.lat, d)
 	t.ok++
+	t.served++
+	t.mu.Unlock()
+}
+
+// addUnmeasured counts a successful request whose latency does not count.
+func (t *tally) addUnmeasured() {
+	t.mu.Lock()
+	t.served++
 	t.mu.Unlock()
 }
 

@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestOpenReadyClose(t *testing.T) {
 	dir := t.TempDir()
@@ -36,3 +39,55 @@ func TestOpenTwiceFails(t *testing.T) {
 		t.Fatal("second open of a locked store succeeded")
 	}
 }
+
+// openTest opens a store in a fresh directory and closes it at the end of
+// the test.
+func openTest(t testing.TB) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, dir
+}
+
+// reopen closes s (leaving open reservations in the journal, as a crash
+// would) and opens dir again.
+func reopen(t testing.TB, s *Store, dir string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	return s2
+}
+
+// dollars parses a test amount.
+func dollars(t testing.TB, s string) Money {
+	t.Helper()
+	m, err := ParseMoney(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mustAccount(t testing.TB, s *Store, id string) Account {
+	t.Helper()
+	if err := s.Flush(); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	a, err := s.Account(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)

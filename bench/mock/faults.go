@@ -36,23 +36,9 @@ const (
 	maxSleep  = 10 * time.Minute
 )
 
-// parse applies a list of directives separated by sep to f. The directives
-// are:
-//
-//	status=N        answer N (400-599) with an OpenAI error body
-//	retry_after=S   with status: also send `retry-after: S` (seconds)
-//	delay=DUR       sleep DUR before the response headers
-//	ttft=DUR        streaming: headers at once, first chunk after DUR;
-//	                non-streaming: added to delay
-//	chunks=N        N content chunks instead of Options.Chunks
-//	gap=DUR         DUR between streamed chunks instead of Options.ChunkDelay
-//	reset=N         streaming: reset the TCP connection after N chunks;
-//	                non-streaming: reset without answering
-//	tools=N         answer with a get_weather tool call whose arguments are
-//	                split over N streamed deltas
-//	gzip, zstd      compress a non-streamed body with that Content-Encoding
-//
-// Empty items are skipped; anything else is an error naming the item.
+// parse applies a list of directives separated by sep to f; the package
+// documentation lists them. Empty items are skipped; anything else that is
+// not a directive is an error naming the item.
 func (f *faults) parse(list string, sep byte) error {
 	for list != "" {
 		item := list

@@ -4,9 +4,32 @@
 // OpenAI chunk format, and injects faults (status codes, delays, slow first
 // tokens, connection resets, tool calls, compressed bodies) on request.
 //
+// Every endpoint is served with and without the /v1 prefix:
+// POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings and
+// GET /v1/models. Requests without `Authorization: Bearer <anything>` get
+// 401. Answers echo the request's model; content chunk i is "chunk i ", so
+// the default answer is "chunk 0 chunk 1 ... chunk 7 ". Usage counts about
+// a token per four bytes of request body and two per chunk.
+//
 // Faults are selected by directives appended to the model name after `+`
 // (`mock-model+status=500+delay=50ms`) or by the header
-// `x-mock: status=500,delay=50ms`; see the README-style list on parseFaults.
+// `x-mock: status=500,delay=50ms`; both lists apply:
+//
+//	status=N        answer N (400-599) with an OpenAI error body
+//	retry_after=S   with status: also send `retry-after: S`
+//	delay=DUR       sleep DUR before the response headers
+//	ttft=DUR        streaming: headers at once, first chunk after DUR;
+//	                non-streaming: added to delay
+//	chunks=N        N content chunks instead of Options.Chunks
+//	gap=DUR         DUR between streamed chunks instead of Options.ChunkDelay
+//	reset=N         streaming: reset the TCP connection after N events
+//	                (the first N chunks); non-streaming: reset without
+//	                answering
+//	tools=N         chat: answer with a get_weather tool call whose
+//	                arguments are split over N streamed deltas
+//	gzip, zstd      compress a non-streamed body with that Content-Encoding
+//
+// An unknown or malformed directive gets 400.
 package mock
 
 import (

@@ -20,8 +20,9 @@ var (
 // stream (SetBodyStreamWriter would add one).
 //
 // Timing: the first event waits ttft; events 1 to timed-1 (the content or
-// tool-call deltas) wait gap; the closing events (finish, usage, [DONE])
-// follow at once. With reset >= 0 the connection is reset instead of
+// tool-call deltas) are due gap apart, counted from the first event so
+// that late timer wake-ups do not add up, the way a model emits tokens at
+// a steady rate; the closing events (finish, usage, [DONE]) follow at once. With reset >= 0 the connection is reset instead of
 // sending event number reset, so reset=N delivers exactly N events; a reset
 // beyond the last event never happens.
 type sseStream struct {
@@ -34,9 +35,10 @@ type sseStream struct {
 	timed int
 	reset int
 
-	next int // index of the next event to start
-	off  int // bytes of buf.b sent
-	end  int // end offset of the event being sent
+	first time.Time // when the first event went out
+	next  int       // index of the next event to start
+	off   int       // bytes of buf.b sent
+	end   int       // end offset of the event being sent
 }
 
 // event appends "data: " to the buffer; finish the event with endEvent.
@@ -67,10 +69,13 @@ func (st *sseStream) Read(p []byte) (int, error) {
 		case st.next == 0:
 			wait = st.ttft
 		case st.next < st.timed:
-			wait = st.gap
+			wait = time.Until(st.first.Add(time.Duration(st.next) * st.gap))
 		}
 		if !st.s.sleep(wait) {
 			return 0, errServerClosed
+		}
+		if st.next == 0 {
+			st.first = time.Now()
 		}
 		st.end = st.ends[st.next]
 		st.next++

@@ -1,0 +1,92 @@
+package main
+
+import "fmt"
+
+// Goal is one of the overhead targets in DESIGN.md and how this run did.
+type Goal struct {
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Status   string `json:"status"` // "pass", "fail" or "not measured"
+}
+
+// The overhead targets of DESIGN.md that this bench measures.
+const (
+	goalOverFloorP50   = 20.0  // µs at c=1
+	goalOverFloorP99   = 60.0  // µs at c=1
+	goalCPUVsFloor     = 1.5   // gateway CPU per request over the floor's, busy
+	goalRate           = 10000 // requests per second on one core...
+	goalRateP99        = 5000  // ...with p99 under this many µs
+	goalStreamTTFTOver = 30.0  // µs added to time to first token over the floor
+)
+
+// checkGoals compares the gateway's rows with the targets of DESIGN.md.
+// It returns nothing when the gateway was not measured.
+func checkGoals(scenarios []Scenario) []Goal {
+	var goals []Goal
+	find := func(kind string, ok func(Scenario) bool) (gw, fl *Row) {
+		for i := len(scenarios) - 1; i >= 0; i-- {
+			s := scenarios[i]
+			if s.Kind == kind && ok(s) {
+				return findRow(s.Rows, targetGateway), findRow(s.Rows, targetFloor)
+			}
+		}
+		return nil, nil
+	}
+	all := func(Scenario) bool { return true }
+	status := func(pass bool) string {
+		if pass {
+			return "pass"
+		}
+		return "fail"
+	}
+	notMeasured := func(goal, why string) {
+		goals = append(goals, Goal{Goal: goal, Measured: why, Status: "not measured"})
+	}
+
+	measured := false
+	for _, s := range scenarios {
+		measured = measured || findRow(s.Rows, targetGateway) != nil
+	}
+	if !measured {
+		return nil
+	}
+
+	const p50Goal, p99Goal = "c=1 over floor p50 ≤ +20 µs", "c=1 over floor p99 ≤ +60 µs"
+	if gw, _ := find(kindLatency, all); gw != nil && gw.OverFloor != nil {
+		goals = append(goals,
+			Goal{Goal: p50Goal, Measured: signed(&gw.OverFloor.P50) + " µs", Status: status(gw.OverFloor.P50 <= goalOverFloorP50)},
+			Goal{Goal: p99Goal, Measured: signed(&gw.OverFloor.P99) + " µs", Status: status(gw.OverFloor.P99 <= goalOverFloorP99)})
+	} else {
+		notMeasured(p50Goal, "no c=1 run with floor and gateway")
+		notMeasured(p99Goal, "no c=1 run with floor and gateway")
+	}
+
+	const cpuGoal = "CPU per request ≤ 1.5× the floor's, busy"
+	if gw, fl := find(kindOpenLoop, all); gw != nil && fl != nil && gw.CPUPerRequest != nil && fl.CPUPerRequest != nil && *fl.CPUPerRequest > 0 {
+		ratio := *gw.CPUPerRequest / *fl.CPUPerRequest
+		goals = append(goals, Goal{Goal: cpuGoal,
+			Measured: fmt.Sprintf("%.1f vs %.1f µs (%.2f×) at the highest open-loop rate", *gw.CPUPerRequest, *fl.CPUPerRequest, ratio),
+			Status:   status(ratio <= goalCPUVsFloor)})
+	} else {
+		notMeasured(cpuGoal, "no open-loop run with CPU times of floor and gateway")
+	}
+
+	const rateGoal = "≥ 10k req/s on one core with p99 < 5 ms"
+	if gw, _ := find(kindOpenLoop, func(s Scenario) bool { return s.Rate >= goalRate }); gw != nil {
+		pass := gw.Errors == 0 && gw.RPS >= 0.97*goalRate && gw.Latency.P99 < goalRateP99
+		goals = append(goals, Goal{Goal: rateGoal,
+			Measured: fmt.Sprintf("%.0f req/s, p99 %s µs, %d errors", gw.RPS, us(gw.Latency.P99), gw.Errors),
+			Status:   status(pass)})
+	} else {
+		notMeasured(rateGoal, "no open-loop rate ≥ 10000 (add -rates 10000)")
+	}
+
+	const ttftGoal = "streaming TTFB over floor ≤ +30 µs (p50)"
+	if gw, _ := find(kindStream, all); gw != nil && gw.TTFBOverFloor != nil {
+		goals = append(goals, Goal{Goal: ttftGoal, Measured: signed(&gw.TTFBOverFloor.P50) + " µs",
+			Status: status(gw.TTFBOverFloor.P50 <= goalStreamTTFTOver)})
+	} else {
+		notMeasured(ttftGoal, "no streaming run with floor and gateway")
+	}
+	return goals
+}

@@ -1,0 +1,225 @@
+// Command bench measures the latency and CPU time the Switchboard gateway
+// adds to OpenAI-compatible calls, the way DESIGN.md defines it: the same
+// requests go straight to a mock provider ("direct"), through a bare
+// fasthttp proxy ("floor") and through the gateway, the targets taking
+// turns in short windows, and every figure is reported over direct and
+// over floor.
+//
+//	go run ./bench                     # build the gateway, run all scenarios
+//	go run ./bench -json               # the same report as JSON
+//	go run ./bench -mock-listen 127.0.0.1:9999 -target other=http://127.0.0.1:4000
+//
+// Scenarios: c=1 latency (non-streaming), open loop at constant rates
+// (-rates; latency from the scheduled send time), and c=1 streaming (time
+// to the first content chunk, per-chunk relay delay). The CPU time per
+// request of the floor and the gateway comes from their /proc/PID/stat,
+// their peak memory from VmHWM.
+//
+// On Linux with two CPUs or more the bench re-runs itself under
+// `taskset -c 0` with the mock, and starts the floor and the gateway under
+// `taskset -c 1`. The bench process does not collect garbage below 1 GiB of
+// heap, so that its own pauses do not land in a target's tail. Each
+// scenario reports how much CPU time other processes took meanwhile.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"switchboard/bench/mock"
+)
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
+	if o.floorListen != "" {
+		err = serveFloor(o.floorListen, o.floorUpstream)
+	} else {
+		err = run(o, os.Args[1:])
+	}
+	var code exitCode
+	switch {
+	case errors.As(err, &code):
+		os.Exit(int(code))
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run measures, or re-runs itself pinned to a CPU and lets that process
+// measure. args are the command-line arguments, to pass on.
+func run(o *options, args []string) error {
+	p, err := checkPinning(o.pin)
+	if err != nil {
+		return err
+	}
+	if !p.reexec {
+		return measure(o, p)
+	}
+	// Build with every CPU before pinning to one.
+	var extra []string
+	if !o.noGateway && o.gatewayBin == "" {
+		dir, err := os.MkdirTemp("", "switchboard-bench-build-")
+		if err != nil {
+			return fmt.Errorf("cannot create build directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		bin, err := buildGateway(dir)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, "-gateway-bin", bin)
+	}
+	return reexecPinned(p, args, extra)
+}
+
+// measure starts the mock, the floor and the gateway, runs the scenarios
+// and prints the report.
+func measure(o *options, p pinning) error {
+	// The load generator and the mock allocate a few hundred bytes a
+	// request. A collection on the one bench CPU stalls the requests in
+	// flight for milliseconds (mark assists), noise that would land in the
+	// tails of whichever target has its turn; a default run allocates well
+	// under the limit, so it never collects.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(benchMemoryLimit)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "switchboard-bench-")
+	if err != nil {
+		return fmt.Errorf("cannot create work directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	if !o.noGateway && o.gatewayBin == "" {
+		if o.gatewayBin, err = buildGateway(dir); err != nil {
+			return err
+		}
+	}
+
+	m, err := mock.Start(o.mockListen, mock.Options{Chunks: mockChunks, ChunkDelay: o.streamGap})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	logf("mock provider at %s (point -target gateways at %s/v1, model %q)", m.URL(), m.URL(), o.targetModel)
+
+	targets, children, err := startTargets(ctx, o, p, dir, m.URL())
+	for _, c := range children {
+		defer c.stop()
+	}
+	if err != nil {
+		return err
+	}
+	if err := warmUp(targets, o); err != nil {
+		return err
+	}
+
+	r := Report{Machine: describeMachine(p), Mock: m.URL()}
+	np := noiseProbe{p: p, children: children}
+	scenario := func(name string, d time.Duration, run func() (Scenario, error)) error {
+		logf("%s, %s", name, d)
+		before, errBefore := np.sample()
+		s, err := run()
+		if err != nil {
+			return err
+		}
+		if after, errAfter := np.sample(); errBefore == nil && errAfter == nil {
+			s.Noise = ptr(np.noise(before, after))
+		}
+		r.Scenarios = append(r.Scenarios, s)
+		return nil
+	}
+	if o.latencyDur > 0 {
+		_ = scenario("c=1 latency", o.latencyDur, func() (Scenario, error) { return runLatency(ctx, targets, o), nil })
+	}
+	for _, rate := range o.rates {
+		if o.rateDur <= 0 || ctx.Err() != nil {
+			break
+		}
+		if err := scenario(fmt.Sprintf("open loop at %d/s", rate), o.rateDur, func() (Scenario, error) { return runOpenLoop(ctx, targets, rate, o) }); err != nil {
+			return err
+		}
+	}
+	if o.streamDur > 0 && ctx.Err() == nil {
+		_ = scenario("streaming c=1", o.streamDur, func() (Scenario, error) { return runStream(ctx, targets, o), nil })
+	}
+	if ctx.Err() != nil {
+		logf("interrupted: the report covers what ran")
+	}
+	r.Goals = checkGoals(r.Scenarios)
+	if o.jsonOut {
+		return r.writeJSON(os.Stdout)
+	}
+	return r.writeMarkdown(os.Stdout)
+}
+
+// benchMemoryLimit is the heap size at which the bench process collects
+// garbage.
+const benchMemoryLimit = 1 << 30
+
+// mockChunks is the number of content chunks the mock streams.
+const mockChunks = 8
+
+// startTargets starts the floor and the gateway and returns every target:
+// direct, floor, gateway, then the -target gateways. The children are
+// returned even on error, to be stopped.
+func startTargets(ctx context.Context, o *options, p pinning, dir, mockURL string) ([]*target, []*child, error) {
+	var children []*child
+	add := func(name, base, key, model string, proc *child) (*target, error) {
+		return newTarget(name, base, key, model, proc, o.workers, o.timeout)
+	}
+	direct, err := add(targetDirect, mockURL, gatewayKey, mockModel, nil)
+	if err != nil {
+		return nil, children, err
+	}
+	targets := []*target{direct}
+
+	fc, floorURL, err := startFloor(ctx, p, dir, mockURL)
+	if err != nil {
+		return nil, children, err
+	}
+	children = append(children, fc)
+	t, err := add(targetFloor, floorURL, gatewayKey, mockModel, fc)
+	if err != nil {
+		return nil, children, err
+	}
+	targets = append(targets, t)
+
+	if !o.noGateway {
+		gc, gatewayURL, err := startGateway(ctx, p, dir, o.gatewayBin, mockURL)
+		if err != nil {
+			return nil, children, err
+		}
+		children = append(children, gc)
+		if t, err = add(targetGateway, gatewayURL, gatewayKey, mockModel, gc); err != nil {
+			return nil, children, err
+		}
+		targets = append(targets, t)
+	}
+	for _, x := range o.targets {
+		if t, err = add(x.name, x.url, o.key, o.targetModel, nil); err != nil {
+			return nil, children, err
+		}
+		targets = append(targets, t)
+	}
+	return targets, children, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlagsDefaults(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rates.String() != "1000,5000" || o.window != 200*time.Millisecond || !o.pin || o.streamChunks != mockChunks {
+		t.Fatalf("defaults: %+v", o)
+	}
+	// The default scenarios, without warm-up and start-up, fit well inside
+	// the two minutes `make bench` may take.
+	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur
+	if total > 80*time.Second {
+		t.Fatalf("default scenarios take %s", total)
+	}
+}
+
+func TestTargetFlag(t *testing.T) {
+	o, err := parseFlags([]string{"-target", "bifrost=http://127.0.0.1:8081", "-target", "litellm=http://localhost:4000/"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.targets.String(); got != "bifrost=http://127.0.0.1:8081,litellm=http://localhost:4000" {
+		t.Fatalf("targets = %s", got)
+	}
+	for _, bad := range []string{"noequals", "=http://x:1", "x=ftp://x:1", "x=http://x:1/v1", "direct=http://x:1", "floor=http://x:1", "switchboard=http://x:1"} {
+		if _, err := parseFlags([]string{"-target", bad}, io.Discard); err == nil {
+			t.Errorf("-target %q accepted", bad)
+		}
+	}
+	if _, err := parseFlags([]string{"-target", "a=http://x:1", "-target", "a=http://x:2"}, io.Discard); err == nil {
+		t.Error("a target name given twice was accepted")
+	}
+}
+
+func TestRatesFlag(t *testing.T) {
+	o, err := parseFlags([]string{"-rates", " 2000, 10000 "}, io.Discard)
+	if err != nil || o.rates.String() != "2000,10000" {
+		t.Fatalf("rates %v, %v", o.rates, err)
+	}
+	if o, err := parseFlags([]string{"-rates", ""}, io.Discard); err != nil || len(o.rates) != 0 {
+		t.Fatalf("empty -rates: %v, %v", o.rates, err)
+	}
+	for _, bad := range []string{"0", "-5", "fast", "1000,x"} {
+		if _, err := parseFlags([]string{"-rates", bad}, io.Discard); err == nil {
+			t.Errorf("-rates %q accepted", bad)
+		}
+	}
+}
+
+func TestValidateReportsEveryBadFlag(t *testing.T) {
+	_, err := parseFlags([]string{"-timeout", "0s", "-window", "0s", "-workers", "0", "-floor-listen", "127.0.0.1:1", "-lead-in", "1s"}, io.Discard)
+	if err == nil {
+		t.Fatal("bad flags accepted")
+	}
+	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestParsePinnedEnv(t *testing.T) {
+	p, err := parsePinnedEnv("2,3,8")
+	if err != nil {
+		if strings.Contains(err.Error(), "taskset") {
+			t.Skip("no taskset")
+		}
+		t.Fatal(err)
+	}
+	if !p.on || p.benchCPU != 2 || p.proxyCPU != 3 || p.cpus != 8 || !strings.Contains(p.note, "CPU 3") {
+		t.Fatalf("pinning %+v", p)
+	}
+	for _, bad := range []string{"", "1", "0,1", "0,1,x", "0,-1,2", "0,1,2,3"} {
+		if _, err := parsePinnedEnv(bad); err == nil || !strings.Contains(err.Error(), pinnedEnv) {
+			t.Errorf("parsePinnedEnv(%q) = %v, want an error naming %s", bad, err, pinnedEnv)
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// Scenario kinds.
+const (
+	kindLatency  = "latency"
+	kindOpenLoop = "open_loop"
+	kindStream   = "stream"
+)
+
+// Report is everything one bench run measured.
+type Report struct {
+	Machine   Machine    `json:"machine"`
+	Mock      string     `json:"mock"`
+	Scenarios []Scenario `json:"scenarios"`
+	Goals     []Goal     `json:"goals,omitempty"`
+}
+
+// Scenario is one way of loading the targets and what each target did.
+type Scenario struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Rate   int    `json:"rate,omitempty"` // open loop: requests per second asked
+	Method string `json:"method"`
+	Noise  *Noise `json:"noise,omitempty"`
+	Rows   []Row  `json:"rows"`
+}
+
+// Row is one target's result in a scenario. Latencies are microseconds;
+// "over" fields are the target's percentile minus the reference's
+// percentile, absent for the reference itself. Requests counts the
+// measured answers; RPS and CPU time per request count every answer,
+// including the open loop's unmeasured lead-in.
+type Row struct {
+	Target     string       `json:"target"`
+	Requests   int64        `json:"requests"`
+	Errors     int64        `json:"errors"`
+	FirstError string       `json:"first_error,omitempty"`
+	RPS        float64      `json:"rps"`
+	Latency    Percentiles  `json:"latency_us"`
+	OverDirect *Percentiles `json:"over_direct_us,omitempty"`
+	OverFloor  *Percentiles `json:"over_floor_us,omitempty"`
+	// CPUPerRequest is the CPU time of the target's process per request,
+	// absent when the bench did not start the process.
+	CPUPerRequest *float64 `json:"cpu_us_per_request,omitempty"`
+	CPUError      string   `json:"cpu_error,omitempty"`
+	PeakRSS       int64    `json:"peak_rss_bytes,omitempty"`
+
+	// SendLag is, in the open loop, how late the bench sent requests.
+	SendLag *Percentiles `json:"send_lag_us,omitempty"`
+
+	// TTFB is, for streams, the time to the first content chunk.
+	TTFB           *Percentiles `json:"ttfb_us,omitempty"`
+	TTFBOverDirect *Percentiles `json:"ttfb_over_direct_us,omitempty"`
+	TTFBOverFloor  *Percentiles `json:"ttfb_over_floor_us,omitempty"`
+	// ChunkDelay is, for streams, the mean gap between content chunks
+	// minus the mock's gap: what relaying adds to each chunk.
+	ChunkDelay           *float64 `json:"chunk_delay_us,omitempty"`
+	ChunkDelayOverDirect *float64 `json:"chunk_delay_over_direct_us,omitempty"`
+	ChunkDelayOverFloor  *float64 `json:"chunk_delay_over_floor_us,omitempty"`
+}
+
+// buildRows turns the tallies of a scenario into rows, comparing each
+// target with direct and floor. mockGap is the mock's chunk gap in stream
+// scenarios, 0 otherwise.
+func buildRows(targets []*target, tallies []*tally, mockGap time.Duration) []Row {
+	rows := make([]Row, len(targets))
+	for i, t := range targets {
+		tl := tallies[i]
+		r := Row{
+			Target:     t.name,
+			Requests:   tl.ok,
+			Errors:     tl.errs,
+			FirstError: tl.firstErr,
+			RPS:        rate(tl.served, tl.busy),
+			Latency:    percentiles(tl.lat),
+		}
+		if tl.lag.TotalCount() > 0 {
+			r.SendLag = ptr(percentiles(tl.lag))
+		}
+		if tl.ttfb.TotalCount() > 0 {
+			r.TTFB = ptr(percentiles(tl.ttfb))
+			r.ChunkDelay = ptr((tl.gap.Mean() - float64(mockGap)) / 1e3)
+		}
+		if t.proc != nil {
+			if tl.cpuErr != nil {
+				r.CPUError = tl.cpuErr.Error()
+			} else if us, ok := perRequest(tl.ticks, tl.served); ok {
+				r.CPUPerRequest = &us
+			}
+			if rss, err := peakRSS(t.proc.pid); err == nil {
+				r.PeakRSS = rss
+			}
+		}
+		rows[i] = r
+	}
+	for _, ref := range []string{targetDirect, targetFloor} {
+		base := findRow(rows, ref)
+		if base == nil || base.Requests == 0 {
+			continue
+		}
+		for i := range rows {
+			r := &rows[i]
+			if r.Target == ref || r.Requests == 0 {
+				continue
+			}
+			over := ptr(r.Latency.minus(base.Latency))
+			var ttfb *Percentiles
+			var chunk *float64
+			if r.TTFB != nil && base.TTFB != nil {
+				ttfb = ptr(r.TTFB.minus(*base.TTFB))
+				chunk = ptr(*r.ChunkDelay - *base.ChunkDelay)
+			}
+			if ref == targetDirect {
+				r.OverDirect, r.TTFBOverDirect, r.ChunkDelayOverDirect = over, ttfb, chunk
+			} else {
+				r.OverFloor, r.TTFBOverFloor, r.ChunkDelayOverFloor = over, ttfb, chunk
+			}
+		}
+	}
+	return rows
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// findRow returns the row of target name, or nil.
+func findRow(rows []Row, name string) *Row {
+	for i := range rows {
+		if rows[i].Target == name {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+// writeJSON writes r as indented JSON.
+func (r *Report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("cannot write the JSON report: %w", err)
+	}
+	return nil
+}
+
+// writeMarkdown writes r as markdown: the machine, a table per scenario,
+// the errors, and the goals.
+func (r *Report) writeMarkdown(w io.Writer) error {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "## Switchboard overhead bench\n\n")
+	fmt.Fprintf(&b, "- CPU: %s, %d CPUs available\n", m.CPU, m.CPUs)
+	if m.Kernel != "" {
+		fmt.Fprintf(&b, "- Linux %s\n", m.Kernel)
+	}
+	fmt.Fprintf(&b, "- Go: %s\n", m.GoVersion)
+	fmt.Fprintf(&b, "- Pinning: %s\n", m.Pinning)
+	fmt.Fprintf(&b, "- Mock provider: %s\n", r.Mock)
+	fmt.Fprintf(&b, "- Latencies in µs; \"over direct\" and \"over floor\" are the target's percentile minus the reference's, as p50 / p90 / p99 / p99.9\n")
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(&b, "\n### %s\n\n%s\n\n", s.Name, s.Method)
+		if n := s.Noise; n != nil && n.Pinned {
+			fmt.Fprintf(&b, "Other processes and interrupts took %.1f%% of the bench CPU and %.1f%% of the proxy CPU meanwhile.\n\n", n.BenchCPU, n.ProxyCPU)
+		} else if n != nil {
+			fmt.Fprintf(&b, "Other processes and interrupts took %.1f%% of the CPUs meanwhile.\n\n", n.BenchCPU)
+		}
+		if s.Kind == kindStream {
+			writeStreamTable(&b, s.Rows)
+			b.WriteString("\nTTFB: until the first content chunk. Chunk delay: mean gap between content chunks minus the mock's gap; it includes the mock's timer overshoot, so compare it across targets.\n")
+		} else {
+			writeLatencyTable(&b, s)
+		}
+		for _, row := range s.Rows {
+			if row.Errors > 0 {
+				fmt.Fprintf(&b, "\n%s: %d errors, first: %s\n", row.Target, row.Errors, row.FirstError)
+			}
+			if row.CPUError != "" {
+				fmt.Fprintf(&b, "\n%s: CPU time not measured: %s\n", row.Target, row.CPUError)
+			}
+		}
+	}
+	if len(r.Goals) > 0 {
+		fmt.Fprintf(&b, "\n### Goals (DESIGN.md)\n\n| goal | measured | status |\n|---|---|---|\n")
+		for _, g := range r.Goals {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Goal, g.Measured, g.Status)
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("cannot write the report: %w", err)
+	}
+	return nil
+}
+
+func writeLatencyTable(b *strings.Builder, s Scenario) {
+	lag := s.Kind == kindOpenLoop
+	b.WriteString("| target | ok | errors | req/s | p50 | p90 | p99 | p99.9 | over direct | over floor | CPU µs/req | peak RSS |")
+	if lag {
+		b.WriteString(" send lag p50 / p99 |")
+	}
+	b.WriteString("\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	if lag {
+		b.WriteString("--:|")
+	}
+	b.WriteByte('\n')
+	for _, r := range s.Rows {
+		fmt.Fprintf(b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |",
+			r.Target, r.Requests, r.Errors, r.RPS,
+			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.P999),
+			added(r.OverDirect), added(r.OverFloor), cpu(r.CPUPerRequest), mib(r.PeakRSS))
+		if lag {
+			if r.SendLag != nil {
+				fmt.Fprintf(b, " %s / %s |", us(r.SendLag.P50), us(r.SendLag.P99))
+			} else {
+				b.WriteString(" — |")
+			}
+		}
+		b.WriteByte('\n')
+	}
+}
+
+func writeStreamTable(b *strings.Builder, rows []Row) {
+	b.WriteString("| target | ok | errors | TTFB p50 | p90 | p99 | p99.9 | TTFB over direct | TTFB over floor | chunk delay | over direct | over floor | stream p50 | CPU µs/stream | peak RSS |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range rows {
+		t := Percentiles{P50: math.NaN(), P90: math.NaN(), P99: math.NaN(), P999: math.NaN()}
+		if r.TTFB != nil {
+			t = *r.TTFB
+		}
+		fmt.Fprintf(b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Target, r.Requests, r.Errors, us(t.P50), us(t.P90), us(t.P99), us(t.P999),
+			added(r.TTFBOverDirect), added(r.TTFBOverFloor),
+			signed(r.ChunkDelay), signed(r.ChunkDelayOverDirect), signed(r.ChunkDelayOverFloor),
+			us(r.Latency.P50), cpu(r.CPUPerRequest), mib(r.PeakRSS))
+	}
+}
+
+// us formats microseconds: one decimal below 100, none above.
+func us(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case math.Abs(v) < 100:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// signed formats microseconds with a sign; "—" for nil.
+func signed(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	if *v >= 0 {
+		return "+" + us(*v)
+	}
+	return us(*v)
+}
+
+// added formats the four added latencies as "+a / +b / +c / +d".
+func added(p *Percentiles) string {
+	if p == nil {
+		return "—"
+	}
+	return signed(&p.P50) + " / " + signed(&p.P90) + " / " + signed(&p.P99) + " / " + signed(&p.P999)
+}
+
+func cpu(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f", *v)
+}
+
+func mib(bytes int64) string {
+	if bytes <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20))
+}

@@ -1,0 +1,347 @@
+package router
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"switchboard/configs"
+)
+
+func embeddedCatalog(t testing.TB) *Catalog {
+	t.Helper()
+	c, err := LoadCatalog(configs.Catalog)
+	if err != nil {
+		t.Fatalf("embedded catalog: %v", err)
+	}
+	return c
+}
+
+func TestEmbeddedCatalogCoversTheMainProviders(t *testing.T) {
+	c := embeddedCatalog(t)
+	if c.Len() < 300 {
+		t.Errorf("catalog has %d entries; want at least 300", c.Len())
+	}
+	if n := len(c.Providers()); n < 30 {
+		t.Errorf("catalog has %d providers; want at least 30", n)
+	}
+	for _, p := range []string{"openai", "anthropic", "gemini", "mistral", "deepseek", "xai", "groq", "together",
+		"fireworks", "cerebras", "perplexity", "cohere", "deepinfra", "openrouter", "qwen", "moonshot", "zhipu",
+		"minimax", "ai21", "bedrock", "azure"} {
+		if len(c.Provider(p)) == 0 {
+			t.Errorf("no models for provider %q", p)
+		}
+	}
+	t.Logf("%d entries, %d providers", c.Len(), len(c.Providers()))
+}
+
+// TestEmbeddedCatalogIsSane checks what the loader cannot: prices that
+// are plausible relative to each other.
+func TestEmbeddedCatalogIsSane(t *testing.T) {
+	c := embeddedCatalog(t)
+	free := map[string]bool{"zhipu/glm-4.5-flash": true}
+	n := 0
+	for _, prov := range c.Providers() {
+		for _, m := range c.Provider(prov) {
+			n++
+			name := m.Provider + "/" + m.ID
+			p := m.Price
+			switch {
+			case p.Input == 0 && !free[name]:
+				t.Errorf("%s: no input price", name)
+			case p.Output == 0 && m.MaxOutput > 0 && !free[name]:
+				t.Errorf("%s: no output price", name)
+			case p.Output != 0 && m.MaxOutput == 0:
+				t.Errorf("%s: an output price but no max_output", name)
+			case p.CacheRead > p.Input:
+				t.Errorf("%s: cache reads (%s) cost more than input (%s)", name, p.CacheRead, p.Input)
+			case p.CacheWrite != 0 && p.CacheWrite < p.Input:
+				t.Errorf("%s: cache writes (%s) cost less than input (%s)", name, p.CacheWrite, p.Input)
+			case p.Input > 200*NanosPerDollar || p.Output > 1000*NanosPerDollar:
+				t.Errorf("%s: implausible price %s/%s", name, p.Input, p.Output)
+			case len(m.Modalities) == 0 || m.Modalities[0] != "text":
+				t.Errorf("%s: modalities %v do not start with text", name, m.Modalities)
+			}
+			if got, ok := c.Lookup(m.Provider, m.ID); !ok || got != m {
+				t.Errorf("%s: Lookup does not find it", name)
+			}
+			if !slices.Contains(c.Offering(m.ID), m) {
+				t.Errorf("%s: Offering(%q) does not list it", name, m.ID)
+			}
+		}
+	}
+	if n != c.Len() {
+		t.Errorf("providers hold %d entries; Len is %d", n, c.Len())
+	}
+}
+
+func TestEmbeddedCatalogPrices(t *testing.T) {
+	c := embeddedCatalog(t)
+	f := func(provider, id, input, output, cacheRead, cacheWrite string, context, maxOutput int) {
+		t.Helper()
+		m, ok := c.Lookup(provider, id)
+		if !ok {
+			t.Fatalf("%s/%s not in the catalog", provider, id)
+		}
+		got := strings.Join([]string{m.Price.Input.String(), m.Price.Output.String(), m.Price.CacheRead.String(), m.Price.CacheWrite.String()}, " ")
+		if want := strings.Join([]string{input, output, cacheRead, cacheWrite}, " "); got != want {
+			t.Errorf("%s/%s prices %s; want %s", provider, id, got, want)
+		}
+		if m.Context != context || m.MaxOutput != maxOutput {
+			t.Errorf("%s/%s context %d max_output %d; want %d %d", provider, id, m.Context, m.MaxOutput, context, maxOutput)
+		}
+	}
+	f("openai", "gpt-4o", "$2.50", "$10.00", "$1.25", "$0.00", 128000, 16384)
+	f("openai", "gpt-4o-mini", "$0.15", "$0.60", "$0.075", "$0.00", 128000, 16384)
+	f("openai", "gpt-5", "$1.25", "$10.00", "$0.125", "$0.00", 400000, 128000)
+	f("anthropic", "claude-sonnet-4-5", "$3.00", "$15.00", "$0.30", "$3.75", 200000, 64000)
+	f("anthropic", "claude-haiku-4-5", "$1.00", "$5.00", "$0.10", "$1.25", 200000, 64000)
+	f("gemini", "gemini-2.5-pro", "$1.25", "$10.00", "$0.125", "$0.00", 1048576, 65536)
+	f("deepseek", "deepseek-chat", "$0.28", "$0.42", "$0.028", "$0.00", 131072, 8192)
+	f("cohere", "command-r7b-12-2024", "$0.0375", "$0.15", "$0.00", "$0.00", 128000, 4000)
+	f("openrouter", "anthropic/claude-sonnet-4.5", "$3.00", "$15.00", "$0.30", "$3.75", 200000, 64000)
+	f("azure", "gpt-4o", "$2.50", "$10.00", "$1.25", "$0.00", 128000, 16384)
+	f("openai", "text-embedding-3-small", "$0.02", "$0.00", "$0.00", "$0.00", 8191, 0)
+
+	m, _ := c.Lookup("gemini", "gemini-2.5-flash")
+	if !slices.Equal(m.Modalities, []string{"text", "image", "audio", "video", "file"}) {
+		t.Errorf("gemini-2.5-flash modalities %v", m.Modalities)
+	}
+}
+
+func TestOfferingListsEveryProviderInCatalogOrder(t *testing.T) {
+	c := embeddedCatalog(t)
+	providers := func(id string) string {
+		var out []string
+		for _, m := range c.Offering(id) {
+			out = append(out, m.Provider)
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := providers("gpt-4o"), "openai azure"; got != want {
+		t.Errorf("Offering(gpt-4o) = %s; want %s", got, want)
+	}
+	if got := providers("openai/gpt-oss-120b"); !strings.HasPrefix(got, "groq together deepinfra") {
+		t.Errorf("Offering(openai/gpt-oss-120b) = %s", got)
+	}
+	if got := c.Offering("no-such-model"); len(got) != 0 {
+		t.Errorf("Offering(no-such-model) = %v", got)
+	}
+	if _, ok := c.Lookup("azure", "claude-sonnet-4-5"); ok {
+		t.Error("Lookup found a model under the wrong provider")
+	}
+}
+
+// TestDefaultConfigModelsArePriced checks that every model the embedded
+// gateway config serves by bare name has a catalog price.
+func TestDefaultConfigModelsArePriced(t *testing.T) {
+	c := embeddedCatalog(t)
+	cfg, err := configs.Load(configs.Default, func(name string) string {
+		if name == "SWITCHBOARD_API_KEY" {
+			return "sk-sb-test"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cfg.Providers {
+		for _, id := range p.Models {
+			if _, ok := c.Lookup(p.Name, id); !ok {
+				t.Errorf("config provider %s serves %q, which has no catalog entry", p.Name, id)
+			}
+		}
+	}
+}
+
+func TestLoadCatalogReportsProblemsWithLines(t *testing.T) {
+	f := func(doc string, want ...string) {
+		t.Helper()
+		_, err := LoadCatalog([]byte(doc))
+		if err == nil {
+			t.Fatalf("LoadCatalog(%q) succeeded; want errors %q", doc, want)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Fatalf("LoadCatalog error\n%v\nlacks %q", err, w)
+			}
+		}
+	}
+	const ok = `{id: a, context: 100, max_output: 10, input: "1", output: "2"}`
+	f(``, "it is empty")
+	f(`[1, 2]`, "line 1: catalog: want a mapping")
+	f(`models: []`, "line 1: models: unknown field", "providers: missing")
+	f(`providers: [a]`, "line 1: providers: want a mapping")
+	f("providers:\n  Open AI:\n    models: ["+ok+"]", "line 2: providers.Open AI: want a provider name")
+	f("providers:\n  x:\n    modles: []", "line 3: providers.x.modles: unknown field", "line 3: providers.x.models: missing")
+	f("providers:\n  x:\n    models: []", "line 3: providers.x.models: want a list of one or more models")
+	f("providers:\n  x:\n    models:\n      - "+ok+"\n      - "+ok,
+		"line 5: providers.x.models[1] (a): duplicate id, first at line 4")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, max_output: 10, output: \"2\"}",
+		"line 4: providers.x.models[0] (a).input: missing")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"2\"}",
+		"line 4: providers.x.models[0] (a).output: missing")
+	f("providers:\n  x:\n    models:\n      - {context: 100, input: \"1\", output: \"2\"}",
+		"line 4: providers.x.models[0].id: missing")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 0, input: \"1\", output: \"2\"}",
+		`line 4: providers.x.models[0] (a).context: want a positive number of tokens, got "0"`)
+	f("providers:\n  x:\n    models:\n      - {id: a, context: -5, input: \"1\", output: \"2\"}",
+		`providers.x.models[0] (a).context: want a positive number of tokens, got "-5"`)
+	f("providers:\n  x:\n    models:\n      - {id: a, input: \"1\", output: \"2\"}",
+		"providers.x.models[0] (a).context: missing")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, max_output: 200, input: \"1\", output: \"2\"}",
+		"providers.x.models[0] (a).max_output: 200 is more than the context window of 100")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"-1\", output: \"2\"}",
+		`line 4: providers.x.models[0] (a).input: want a decimal dollar amount like "2.50", got "-1"`)
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: 1e-3, output: \"2\"}",
+		`providers.x.models[0] (a).input: want a decimal dollar amount like "2.50", got "1e-3"`)
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", cache_read: \"0.0000000001\"}",
+		"providers.x.models[0] (a).cache_read: want at most 9 decimal places")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", modalities: [text, smell]}",
+		`line 4: providers.x.models[0] (a).modalities: unknown modality "smell"`)
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", modalities: [text, text]}",
+		`providers.x.models[0] (a).modalities: duplicate modality "text"`)
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", modalities: text}",
+		"providers.x.models[0] (a).modalities: want a list")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", price: \"3\"}",
+		"line 4: providers.x.models[0] (a).price: unknown field")
+	f("providers:\n  x:\n    models:\n      - {id: \"a b\", context: 100, input: \"1\", output: \"2\"}",
+		`providers.x.models[0] (a b).id: want a model id without spaces, got "a b"`)
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: [1], output: \"2\"}",
+		"providers.x.models[0] (a).input: want a single value")
+	f("providers:\n  x:\n    models:\n      - just-a-string",
+		"line 4: providers.x.models[0]: want a mapping")
+	f("providers:\n  x:\n    models: [{id: a}]\n  x:\n    models: []", "line 4: providers.x: defined twice, first at line 2")
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", input: \"2\", output: \"2\"}",
+		"line 4: providers.x.models[0] (a).input: defined twice, first at line 4")
+	// Every problem is reported at once, not just the first.
+	f("providers:\n  x:\n    models:\n      - {id: a, context: 0, input: \"1\", output: \"2\"}\n      - {id: b, context: 10, input: \"x\", output: \"2\"}",
+		"line 4: providers.x.models[0] (a).context", "line 5: providers.x.models[1] (b).input")
+}
+
+func TestLoadCatalogDefaults(t *testing.T) {
+	c, err := LoadCatalog([]byte(`
+providers:
+  x:
+    models:
+      - id: chat
+        context: 1000
+        max_output: 100
+        input: 2.5
+        output: "10"
+      - id: embed
+        context: 512
+        input: "0.02"
+        output: "0"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := c.Lookup("x", "chat")
+	if !ok {
+		t.Fatal("chat not found")
+	}
+	// An unquoted YAML number is read from its source text, still exactly.
+	if m.Price.Input != 2_500_000_000 || m.Price.Output != 10*NanosPerDollar || m.Price.CacheRead != 0 || m.Price.CacheWrite != 0 {
+		t.Errorf("price %+v", m.Price)
+	}
+	if !slices.Equal(m.Modalities, []string{"text"}) {
+		t.Errorf("modalities %v; want [text]", m.Modalities)
+	}
+	if e, _ := c.Lookup("x", "embed"); e.MaxOutput != 0 || e.Context != 512 {
+		t.Errorf("embed %+v", e)
+	}
+	if c.Len() != 2 || !slices.Equal(c.Providers(), []string{"x"}) {
+		t.Errorf("Len %d providers %v", c.Len(), c.Providers())
+	}
+}
+
+func TestNilCatalogIsEmpty(t *testing.T) {
+	var c *Catalog
+	if _, ok := c.Lookup("openai", "gpt-4o"); ok || c.Len() != 0 || c.Offering("gpt-4o") != nil || c.Provider("openai") != nil {
+		t.Fatal("nil catalog is not empty")
+	}
+	in := "1"
+	if err := c.Override("x", "y", PriceOverride{Input: &in, Output: &in}); err == nil {
+		t.Fatal("Override on a nil catalog succeeded")
+	}
+}
+
+func TestOverride(t *testing.T) {
+	c := embeddedCatalog(t)
+	s := func(v string) *string { return &v }
+	n := c.Len()
+
+	// Replace a subset of the prices; the rest stays.
+	if err := c.Override("openai", "gpt-4o", PriceOverride{Input: s("2.00"), CacheRead: s("0.50")}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := c.Lookup("openai", "gpt-4o")
+	if want := (Price{Input: 2 * NanosPerDollar, Output: 10 * NanosPerDollar, CacheRead: 500_000_000}); m.Price != want {
+		t.Errorf("after override: %+v; want %+v", m.Price, want)
+	}
+	if m.Context != 128000 {
+		t.Errorf("override changed the context window to %d", m.Context)
+	}
+
+	// A bad price changes nothing, even when other fields are fine.
+	err := c.Override("openai", "gpt-4o", PriceOverride{Input: s("9"), Output: s("-1")})
+	if err == nil || !strings.Contains(err.Error(), `price override openai/gpt-4o: output: want a decimal dollar amount like "2.50", got "-1"`) {
+		t.Fatalf("bad override: %v", err)
+	}
+	if m.Price.Input != 2*NanosPerDollar {
+		t.Errorf("failed override changed input to %s", m.Price.Input)
+	}
+
+	// A model the catalog lacks is added, given input and output prices.
+	if err := c.Override("ollama", "llama3:8b", PriceOverride{Input: s("0"), Output: s("0")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Override("vllm", "my-model", PriceOverride{Input: s("0.10"), Output: s("0.20"), CacheWrite: s("0.125")}); err != nil {
+		t.Fatal(err)
+	}
+	added, ok := c.Lookup("vllm", "my-model")
+	if !ok || added.Price.Output != 200_000_000 || added.Price.CacheWrite != 125_000_000 || added.Context != 0 || !slices.Equal(added.Modalities, []string{"text"}) {
+		t.Fatalf("added model %+v, %v", added, ok)
+	}
+	if c.Len() != n+2 || c.Providers()[len(c.Providers())-1] != "vllm" || len(c.Offering("my-model")) != 1 {
+		t.Errorf("Len %d (want %d), providers %v", c.Len(), n+2, c.Providers())
+	}
+
+	for _, tc := range []struct {
+		provider, id string
+		o            PriceOverride
+		want         string
+	}{
+		{"vllm", "other", PriceOverride{Input: s("1")}, "price override vllm/other: the model is not in the catalog, so it needs input and output prices"},
+		{"Bad Name", "m", PriceOverride{Input: s("1"), Output: s("1")}, "want a provider name"},
+		{"x", "", PriceOverride{Input: s("1"), Output: s("1")}, "want a model id without spaces"},
+		{"openai", "gpt-4o", PriceOverride{CacheWrite: s("1e3")}, "cache_write: want a decimal dollar amount"},
+	} {
+		if err := c.Override(tc.provider, tc.id, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Override(%q, %q): %v; want %q", tc.provider, tc.id, err, tc.want)
+		}
+	}
+	if c.Len() != n+2 {
+		t.Errorf("failed overrides added models: Len %d", c.Len())
+	}
+}
+
+func TestCatalogDoesNotAllocate(t *testing.T) {
+	c := embeddedCatalog(t)
+	var m *Model
+	var cost Cost
+	u := Usage{Input: 1200, CacheRead: 50000, CacheWrite: 3000, Output: 900, Reasoning: 300}
+	provider, id := "anthropic", "claude-sonnet-4-5"
+	if n := testing.AllocsPerRun(100, func() {
+		m, _ = c.Lookup(provider, id)
+		cost = m.Price.Cost(u)
+		_ = m.Price.Worst(54200, 64000)
+		_ = c.Offering(id)
+	}); n != 0 {
+		t.Errorf("Lookup and Cost allocate %.0f times", n)
+	}
+	if cost.Total == 0 {
+		t.Fatal("no cost")
+	}
+}

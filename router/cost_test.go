@@ -1,0 +1,385 @@
+package router
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output of the golden files in testdata/")
+
+// TestCostGolden runs the Pebble-style command file testdata/cost: a
+// command line, input lines, "----", the expected output, a blank line.
+// go test -run CostGolden -update rewrites the expected output.
+func TestCostGolden(t *testing.T) {
+	runGolden(t, "testdata/cost", func(t *testing.T, cmd string, args map[string]string, input []string) []string {
+		var out []string
+		switch cmd {
+		case "parse":
+			for _, in := range input {
+				n, err := ParseDollars(in)
+				if err != nil {
+					out = append(out, fmt.Sprintf("%s -> error: %v", in, err))
+					continue
+				}
+				out = append(out, fmt.Sprintf("%s -> %s (%d)", in, n, int64(n)))
+			}
+		case "cost":
+			p := goldenPrice(t, args)
+			for _, in := range input {
+				c := p.Cost(goldenUsage(t, in))
+				out = append(out, fmt.Sprintf("%s -> input %s output %s cache_read %s cache_write %s total %s",
+					in, c.Input, c.Output, c.CacheRead, c.CacheWrite, c.Total))
+			}
+		case "worst":
+			p := goldenPrice(t, args)
+			for _, in := range input {
+				kv := goldenArgs(t, in)
+				out = append(out, fmt.Sprintf("%s -> %s", in, p.Worst(goldenInt(t, kv["prompt"]), goldenInt(t, kv["max_output"]))))
+			}
+		case "estimate":
+			for _, in := range input {
+				n, err := strconv.Atoi(in)
+				if err != nil {
+					t.Fatalf("bad byte count %q", in)
+				}
+				out = append(out, fmt.Sprintf("%s bytes -> %d tokens", in, EstimateTokens(n)))
+			}
+		default:
+			t.Fatalf("unknown command %q", cmd)
+		}
+		return out
+	})
+}
+
+func goldenArgs(t *testing.T, s string) map[string]string {
+	t.Helper()
+	kv := map[string]string{}
+	for _, f := range strings.Fields(s) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			t.Fatalf("want key=value, got %q", f)
+		}
+		kv[k] = v
+	}
+	return kv
+}
+
+func goldenInt(t *testing.T, s string) int64 {
+	t.Helper()
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("bad number %q", s)
+	}
+	return n
+}
+
+func goldenPrice(t *testing.T, args map[string]string) Price {
+	t.Helper()
+	var p Price
+	for k, v := range args {
+		n, err := ParseDollars(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch k {
+		case "input":
+			p.Input = n
+		case "output":
+			p.Output = n
+		case "cache_read":
+			p.CacheRead = n
+		case "cache_write":
+			p.CacheWrite = n
+		default:
+			t.Fatalf("unknown price field %q", k)
+		}
+	}
+	return p
+}
+
+func goldenUsage(t *testing.T, s string) Usage {
+	t.Helper()
+	var u Usage
+	for k, v := range goldenArgs(t, s) {
+		n := goldenInt(t, v)
+		switch k {
+		case "input":
+			u.Input = n
+		case "output":
+			u.Output = n
+		case "cache_read":
+			u.CacheRead = n
+		case "cache_write":
+			u.CacheWrite = n
+		case "reasoning":
+			u.Reasoning = n
+		default:
+			t.Fatalf("unknown usage field %q", k)
+		}
+	}
+	return u
+}
+
+// runGolden runs a command file: blank lines and '#' comments separate
+// cases; a case is "cmd key=value...", input lines, "----" and the
+// expected output lines. With -update it rewrites the expected output.
+func runGolden(t *testing.T, path string, run func(t *testing.T, cmd string, args map[string]string, input []string) []string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	var rewritten []string
+	for i := 0; i < len(lines); {
+		if l := lines[i]; l == "" || strings.HasPrefix(l, "#") {
+			rewritten = append(rewritten, l)
+			i++
+			continue
+		}
+		start := i
+		header := lines[i]
+		i++
+		var input []string
+		for i < len(lines) && lines[i] != "----" {
+			input = append(input, lines[i])
+			i++
+		}
+		if i == len(lines) {
+			t.Fatalf("%s:%d: case has no ----", path, start+1)
+		}
+		i++
+		var want []string
+		for i < len(lines) && lines[i] != "" {
+			want = append(want, lines[i])
+			i++
+		}
+		cmd, rest, _ := strings.Cut(header, " ")
+		got := run(t, cmd, goldenArgs(t, rest), input)
+		rewritten = append(rewritten, header)
+		rewritten = append(rewritten, input...)
+		rewritten = append(rewritten, "----")
+		rewritten = append(rewritten, got...)
+		if !*update && strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:%d: %s\n got:\n%s\nwant:\n%s", path, start+1, header, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(strings.Join(rewritten, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestParseDollars(t *testing.T) {
+	ok := func(in string, want Nanos) {
+		t.Helper()
+		got, err := ParseDollars(in)
+		if err != nil || got != want {
+			t.Fatalf("ParseDollars(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	ok("2.50", 2_500_000_000)
+	ok("0.075", 75_000_000)
+	ok("15", 15_000_000_000)
+	ok("0.0375", 37_500_000)
+	ok("0", 0)
+	ok("0.000000001", 1)
+	ok("007.10", 7_100_000_000)
+	ok("9223372036.854775807", math.MaxInt64)
+
+	bad := func(in, why string) {
+		t.Helper()
+		_, err := ParseDollars(in)
+		if err == nil || !strings.Contains(err.Error(), why) {
+			t.Fatalf("ParseDollars(%q) = %v; want an error with %q", in, err, why)
+		}
+	}
+	bad("", "want a decimal dollar amount")
+	bad("-1", "want a decimal dollar amount")
+	bad("+1", "want a decimal dollar amount")
+	bad("1e-3", "want a decimal dollar amount")
+	bad("1E3", "want a decimal dollar amount")
+	bad(".5", "want a decimal dollar amount")
+	bad("5.", "want digits after the decimal point")
+	bad("0.0000000001", "at most 9 decimal places")
+	bad(" 1", "want a decimal dollar amount")
+	bad("1 ", "want a decimal dollar amount")
+	bad("1,000", "want a decimal dollar amount")
+	bad("1_000", "want a decimal dollar amount")
+	bad("1.2.3", "want a decimal dollar amount")
+	bad("$1", "want a decimal dollar amount")
+	bad("NaN", "want a decimal dollar amount")
+	bad("9223372036.854775808", "too large")
+	bad("9223372037", "too large")
+	bad("99999999999999999999999", "too large")
+}
+
+func TestNanosString(t *testing.T) {
+	f := func(n Nanos, want string) {
+		t.Helper()
+		if got := n.String(); got != want {
+			t.Fatalf("Nanos(%d).String() = %q; want %q", int64(n), got, want)
+		}
+	}
+	f(0, "$0.00")
+	f(75_000, "$0.000075")
+	f(1, "$0.000000001")
+	f(2_500_000_000, "$2.50")
+	f(15*NanosPerDollar, "$15.00")
+	f(37_500_000, "$0.0375")
+	f(-1_250_000_000, "-$1.25")
+	f(math.MaxInt64, "$9223372036.854775807")
+	f(math.MinInt64, "-$9223372036.854775808")
+}
+
+// TestCostRoundsUpExactly checks every component against exact big.Int
+// arithmetic: ceil(tokens*price/1e6), saturated at math.MaxInt64.
+func TestCostRoundsUpExactly(t *testing.T) {
+	exact := func(tokens int64, price Nanos) Nanos {
+		if tokens <= 0 || price <= 0 {
+			return 0
+		}
+		n := new(big.Int).Mul(big.NewInt(tokens), big.NewInt(int64(price)))
+		n.Add(n, big.NewInt(999_999))
+		n.Quo(n, big.NewInt(1_000_000))
+		if !n.IsInt64() {
+			return math.MaxInt64
+		}
+		return Nanos(n.Int64())
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	edges := []int64{0, 1, 2, 999_999, 1_000_000, 1_000_001, 1e9, 1e12, math.MaxInt64 / 1_000_000, math.MaxInt64 - 1, math.MaxInt64, -1}
+	draw := func() int64 {
+		switch r.IntN(3) {
+		case 0:
+			return edges[r.IntN(len(edges))]
+		case 1:
+			return r.Int64N(1e7)
+		default:
+			return r.Int64() >> r.IntN(63)
+		}
+	}
+	for range 200_000 {
+		tokens, price := draw(), Nanos(draw())
+		if got, want := perMillion(tokens, price), exact(tokens, price); got != want {
+			t.Fatalf("perMillion(%d, %d) = %d; want %d", tokens, int64(price), got, want)
+		}
+	}
+}
+
+func TestCostHugeCountsDoNotOverflow(t *testing.T) {
+	p := Price{Input: 1000 * NanosPerDollar, Output: 1000 * NanosPerDollar, CacheWrite: 1250 * NanosPerDollar}
+	c := p.Cost(Usage{Input: 1e9, Output: 1e9, CacheWrite: 1e9})
+	// 1e9 tokens at $1000/M is $1,000,000: 1e21 before the division, past int64.
+	if c.Input != 1e6*NanosPerDollar || c.Output != 1e6*NanosPerDollar || c.CacheWrite != 1.25e6*NanosPerDollar {
+		t.Fatalf("cost = %+v", c)
+	}
+	if c.Total != 3.25e6*NanosPerDollar {
+		t.Fatalf("total = %s", c.Total)
+	}
+	huge := Usage{Input: math.MaxInt64, Output: math.MaxInt64, CacheWrite: math.MaxInt64}
+	if c := p.Cost(huge); c.Total != math.MaxInt64 || c.Input != math.MaxInt64 {
+		t.Fatalf("cost of MaxInt64 tokens = %+v; want saturation", c)
+	}
+	if w := p.Worst(math.MaxInt64, math.MaxInt64); w != math.MaxInt64 {
+		t.Fatalf("Worst(MaxInt64) = %d; want saturation", w)
+	}
+}
+
+func TestCostChargesNothingForCacheReads(t *testing.T) {
+	p := Price{Input: 3 * NanosPerDollar, Output: 15 * NanosPerDollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
+	c := p.Cost(Usage{CacheRead: 1e9})
+	if c != (Cost{}) {
+		t.Fatalf("a call that only reads the cache costs %+v; want nothing", c)
+	}
+}
+
+// TestWorstCoversEveryUsage checks the reservation invariant: no split of
+// the prompt between input, cache reads and cache writes, and no output up
+// to the budget, costs more than Worst.
+func TestWorstCoversEveryUsage(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	prices := []Price{
+		{Input: 3 * NanosPerDollar, Output: 15 * NanosPerDollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000},
+		{Input: 2_500_000_000, Output: 10 * NanosPerDollar, CacheRead: 1_250_000_000},
+		{Input: 1, Output: 1, CacheWrite: 1},
+		{Input: 37_500_000, Output: 150_000_000},
+		{Input: 0, Output: 0},
+		{Input: 499_999, Output: 1, CacheWrite: 500_001},
+	}
+	for range 100_000 {
+		p := prices[r.IntN(len(prices))]
+		if r.IntN(2) == 0 {
+			p = Price{Input: Nanos(r.Int64N(2e10)), Output: Nanos(r.Int64N(2e11)), CacheWrite: Nanos(r.Int64N(3e10))}
+		}
+		prompt, maxOut := r.Int64N(3e6), r.Int64N(2e5)
+		cw := r.Int64N(prompt + 1)
+		cr := r.Int64N(prompt - cw + 1)
+		u := Usage{Input: prompt - cw - cr, CacheRead: cr, CacheWrite: cw, Output: r.Int64N(maxOut + 1)}
+		if c, w := p.Cost(u), p.Worst(prompt, maxOut); c.Total > w {
+			t.Fatalf("price %+v usage %+v costs %s, more than Worst(%d, %d) = %s", p, u, c.Total, prompt, maxOut, w)
+		}
+	}
+}
+
+func TestEstimateTokens(t *testing.T) {
+	for in, want := range map[int]int64{-5: 0, 0: 0, 1: 1, 2: 1, 3: 1, 4: 2, 3000: 1000, 3001: 1001} {
+		if got := EstimateTokens(in); got != want {
+			t.Errorf("EstimateTokens(%d) = %d; want %d", in, got, want)
+		}
+	}
+}
+
+var dollarSyntax = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,9})?$`)
+
+// FuzzParseDollars checks ParseDollars against big.Rat: it accepts exactly
+// the plain decimal strings that fit, reads them exactly, and String
+// formats the result back to the same value.
+func FuzzParseDollars(f *testing.F) {
+	for _, s := range []string{"2.50", "0.075", "15", "0.0375", "0", "0.000000001", "9223372036.854775807",
+		"9223372036.854775808", "-1", "1e3", ".5", "5.", "1.2.3", "0.0000000001", "", " 1", "+1", "00.10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseDollars(s)
+		if !dollarSyntax.MatchString(s) {
+			if err == nil {
+				t.Fatalf("ParseDollars(%q) = %d; want an error", s, n)
+			}
+			return
+		}
+		r, ok := new(big.Rat).SetString(s)
+		if !ok {
+			t.Fatalf("big.Rat cannot read %q", s)
+		}
+		r.Mul(r, big.NewRat(1e9, 1))
+		if !r.IsInt() {
+			t.Fatalf("%q is not a whole number of nano-dollars", s)
+		}
+		want := r.Num()
+		if !want.IsInt64() {
+			if err == nil {
+				t.Fatalf("ParseDollars(%q) = %d; want too large", s, n)
+			}
+			return
+		}
+		if err != nil || int64(n) != want.Int64() {
+			t.Fatalf("ParseDollars(%q) = %d, %v; want %s", s, n, err, want)
+		}
+		back, err := ParseDollars(strings.TrimPrefix(n.String(), "$"))
+		if err != nil || back != n {
+			t.Fatalf("String round trip of %q: %q -> %d, %v", s, n.String(), back, err)
+		}
+	})
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTopUpIsIdempotent(t *testing.T) {
+	s, dir := openTest(t)
+	for range 3 {
+		if err := s.TopUp("team", 10*Dollar, "pay-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := mustAccount(t, s, "team"); a.Credits != 10*Dollar || a.ToppedUp != 10*Dollar {
+		t.Fatalf("after 3 top-ups with one key: credits %s, topped up %s, want $10", a.Credits, a.ToppedUp)
+	}
+	if err := s.TopUp("team", 11*Dollar, "pay-1"); err == nil || !strings.Contains(err.Error(), "was used for a top-up") {
+		t.Fatalf("same key, other amount: %v", err)
+	}
+	if err := s.TopUp("other", 10*Dollar, "pay-1"); err == nil {
+		t.Fatal("same key, other account: no error")
+	}
+	// Unkeyed top-ups are never deduplicated.
+	for range 2 {
+		if err := s.TopUp("team", Dollar, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopen(t, s, dir)
+	if err := s.TopUp("team", 10*Dollar, "pay-1"); err != nil {
+		t.Fatal(err)
+	}
+	if a := mustAccount(t, s, "team"); a.Credits != 12*Dollar {
+		t.Fatalf("replay after reopen: credits %s, want $12", a.Credits)
+	}
+	if _, err := s.Account("other"); err == nil {
+		t.Fatal("a refused top-up created an account")
+	}
+}
+
+func TestAccountWritesRejectBadInput(t *testing.T) {
+	s, _ := openTest(t)
+	f := func(err error, want string) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error = %v, want it to mention %q", err, want)
+		}
+	}
+	f(s.TopUp("team", -Dollar, "k"), "must be positive")
+	f(s.TopUp("team", 0, "k"), "must be positive")
+	f(s.TopUp("", Dollar, "k"), "account is empty")
+	f(s.TopUp("team", Dollar, "a\x00"), "NUL")
+	f(s.SetCredits("team", -1), "must not be negative")
+	f(s.AssignPlan("team", "pro", -Dollar, Monthly, t0), "out of range")
+	f(s.AssignPlan("team", "pro", Dollar, -time.Hour, t0), "must be positive")
+	if err := s.TopUp("team", MaxMoney, ""); err != nil {
+		t.Fatal(err)
+	}
+	f(s.TopUp("team", 1, ""), "overflow")
+	if len(s.Accounts()) != 1 {
+		t.Fatalf("accounts: %+v", s.Accounts())
+	}
+}
+
+// settleNow reserves worst and settles cost at time at.
+func settleNow(t *testing.T, s *Store, account, id string, worst, cost Money, at time.Time) {
+	t.Helper()
+	r, err := s.Reserve(account, id, worst, at)
+	if err != nil {
+		t.Fatalf("reserve %s: %v", id, err)
+	}
+	if err := s.Settle(r, Entry{Cost: cost}); err != nil {
+		t.Fatalf("settle %s: %v", id, err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPlanAllowanceIsTwicePriceAndDrawnBeforeCredits(t *testing.T) {
+	s, _ := openTest(t)
+	if err := s.SetCredits("team", 5*Dollar); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AssignPlan("team", "pro", 12*Dollar, Monthly, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Available("team", t0); got != 29*Dollar {
+		t.Fatalf("available with $5 credits and a $12 plan: %s, want $29", got)
+	}
+	settleNow(t, s, "team", "r1", 25*Dollar, 20*Dollar, t0.Add(time.Hour))
+	a := mustAccount(t, s, "team")
+	if a.PlanUsed != 20*Dollar || a.Credits != 5*Dollar || a.Spent != 20*Dollar {
+		t.Fatalf("after $20: %+v", a)
+	}
+	settleNow(t, s, "team", "r2", 9*Dollar, 6*Dollar, t0.Add(2*time.Hour))
+	a = mustAccount(t, s, "team")
+	if a.PlanUsed != 24*Dollar || a.Credits != 3*Dollar || a.Spent != 26*Dollar {
+		t.Fatalf("after $6 more (4 from plan, 2 from credits): %+v", a)
+	}
+	e1, _ := s.Entry("r1")
+	e2, _ := s.Entry("r2")
+	if e1.PaidByPlan != 20*Dollar || e2.PaidByPlan != 4*Dollar {
+		t.Fatalf("PaidByPlan = %s, %s; want $20, $4", e1.PaidByPlan, e2.PaidByPlan)
+	}
+	if _, err := s.Reserve("team", "r3", 3*Dollar+1, t0.Add(3*time.Hour)); err == nil {
+		t.Fatal("reserved beyond the credits with the plan used up")
+	}
+	// Removing the plan leaves the credits.
+	if err := s.AssignPlan("team", "", 0, 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	if a := mustAccount(t, s, "team"); a.Plan != "" || a.PlanUsed != 0 || a.Credits != 3*Dollar || !a.PeriodEnd.IsZero() {
+		t.Fatalf("after removing the plan: %+v", a)
+	}
+}
+
+func TestPlanPeriodRollsOverOnFirstChargeAfterItEnds(t *testing.T) {
+	s, dir := openTest(t)
+	day := 24 * time.Hour
+	if err := s.AssignPlan("team", "daily", 5*Dollar, day, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCredits("team", Dollar); err != nil {
+		t.Fatal(err)
+	}
+	settleNow(t, s, "team", "r1", 10*Dollar, 10*Dollar, t0.Add(time.Hour))
+	if got, _ := s.Available("team", t0.Add(2*time.Hour)); got != Dollar {
+		t.Fatalf("available with the allowance used: %s, want $1", got)
+	}
+	// Once the period ended, the next charge would roll it over: the whole
+	// allowance is available before any charge happened.
+	if got, _ := s.Available("team", t0.Add(day)); got != 11*Dollar {
+		t.Fatalf("available at the period's end: %s, want $11", got)
+	}
+	if a := mustAccount(t, s, "team"); !a.PeriodEnd.Equal(t0.Add(day)) || a.PlanUsed != 10*Dollar {
+		t.Fatalf("period moved without a charge: %+v", a)
+	}
+	// The first charge, two and a half periods later, lands in the third
+	// period; the second one is skipped, not accumulated.
+	s = reopen(t, s, dir)
+	at := t0.Add(2*day + 12*time.Hour)
+	settleNow(t, s, "team", "r2", 3*Dollar, 3*Dollar, at)
+	a := mustAccount(t, s, "team")
+	if !a.PeriodStart.Equal(t0.Add(2*day)) || !a.PeriodEnd.Equal(t0.Add(3*day)) || a.PlanUsed != 3*Dollar || a.Credits != Dollar {
+		t.Fatalf("after rollover: %+v", a)
+	}
+}
+
+func TestMonthlyPlanPeriods(t *testing.T) {
+	d := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	f := func(since, at, wantStart, wantEnd string) {
+		t.Helper()
+		start, end := planPeriod(d(since), Monthly, d(at))
+		if !start.Equal(d(wantStart)) || !end.Equal(d(wantEnd)) {
+			t.Errorf("period of plan since %s at %s = [%s, %s), want [%s, %s)", since, at, start, end, wantStart, wantEnd)
+		}
+	}
+	f("2026-01-31T10:00:00Z", "2026-01-31T10:00:00Z", "2026-01-31T10:00:00Z", "2026-02-28T10:00:00Z")
+	f("2026-01-31T10:00:00Z", "2026-02-28T09:59:59Z", "2026-01-31T10:00:00Z", "2026-02-28T10:00:00Z")
+	f("2026-01-31T10:00:00Z", "2026-02-28T10:00:00Z", "2026-02-28T10:00:00Z", "2026-03-31T10:00:00Z")
+	f("2026-01-31T10:00:00Z", "2026-03-05T00:00:00Z", "2026-02-28T10:00:00Z", "2026-03-31T10:00:00Z")
+	f("2026-01-31T10:00:00Z", "2026-04-30T10:00:00Z", "2026-04-30T10:00:00Z", "2026-05-31T10:00:00Z")
+	f("2026-01-31T10:00:00Z", "2028-02-29T12:00:00Z", "2028-02-29T10:00:00Z", "2028-03-31T10:00:00Z")
+	f("2026-03-15T00:00:00Z", "2027-03-14T23:59:59Z", "2027-02-15T00:00:00Z", "2027-03-15T00:00:00Z")
+	f("2026-03-15T00:00:00Z", "2026-01-01T00:00:00Z", "2026-03-15T00:00:00Z", "2026-04-15T00:00:00Z")
+	// Fixed-length periods count from the assignment too.
+	start, end := planPeriod(d("2026-03-15T00:00:00Z"), 7*24*time.Hour, d("2026-03-30T00:00:00Z"))
+	if !start.Equal(d("2026-03-29T00:00:00Z")) || !end.Equal(d("2026-04-05T00:00:00Z")) {
+		t.Errorf("weekly period: [%s, %s)", start, end)
+	}
+}
+
+func TestEnsureAccountCreatesOnce(t *testing.T) {
+	s, dir := openTest(t)
+	if _, err := s.Reserve("team", "r0", 0, t0); err == nil {
+		t.Fatal("reserved on an account without a record")
+	}
+	if err := s.EnsureAccount("team"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reserve("team", "r1", 0, t0); err != nil {
+		t.Fatalf("a free request on an empty account: %v", err)
+	}
+	if err := s.TopUp("team", Dollar, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureAccount("team"); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s, dir)
+	if a := mustAccount(t, s, "team"); a.Credits != Dollar || a.ID != "team" {
+		t.Fatalf("EnsureAccount changed an existing account: %+v", a)
+	}
+}

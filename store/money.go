@@ -1,0 +1,114 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Money is an amount in nano-dollars (1e-9 USD). Money is never a float.
+//
+// A nano-dollar is fine enough for per-token prices (the cheapest models
+// cost a few cents per million tokens, i.e. tens of nano-dollars per
+// token) and an int64 still holds about 9.2 billion dollars.
+type Money int64
+
+// Dollar is one US dollar.
+const Dollar Money = 1e9
+
+// MaxMoney is the largest amount Money holds.
+const MaxMoney Money = math.MaxInt64
+
+// String formats m as exact dollars with all nine decimals:
+// 1234567890 -> "$1.234567890", -5e8 -> "-$0.500000000".
+func (m Money) String() string {
+	return string(m.AppendDollars(nil))
+}
+
+// AppendDollars appends m as in String to dst.
+func (m Money) AppendDollars(dst []byte) []byte {
+	u := uint64(m)
+	if m < 0 {
+		dst = append(dst, '-')
+		u = uint64(-m) // math.MinInt64 negates to itself; as uint64 it is right
+	}
+	dst = append(dst, '$')
+	dst = strconv.AppendUint(dst, u/1e9, 10)
+	var frac [10]byte
+	frac[0] = '.'
+	f := u % 1e9
+	for i := 9; i >= 1; i-- {
+		frac[i] = byte('0' + f%10)
+		f /= 10
+	}
+	return append(dst, frac[:]...)
+}
+
+// ParseMoney parses decimal dollars with at most nine decimals: "12.5",
+// "0.000001", "-3", and String's own form "$1.234567890". It rejects
+// floats' exponent notation, empty parts ("1.", ".5") and amounts beyond
+// MaxMoney.
+func ParseMoney(s string) (Money, error) {
+	in := s
+	neg := false
+	if len(s) > 0 && s[0] == '-' {
+		neg = true
+		s = s[1:]
+	}
+	if len(s) > 0 && s[0] == '$' {
+		s = s[1:]
+	}
+	whole, frac := s, ""
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			whole, frac = s[:i], s[i+1:]
+			if frac == "" {
+				return 0, fmt.Errorf("cannot parse money %q: no digits after the decimal point", in)
+			}
+			break
+		}
+	}
+	if whole == "" {
+		return 0, fmt.Errorf("cannot parse money %q: want decimal dollars like 12.5", in)
+	}
+	if len(frac) > 9 {
+		return 0, fmt.Errorf("cannot parse money %q: more than 9 decimals (nano-dollars)", in)
+	}
+	const maxWhole = uint64(MaxMoney / Dollar)
+	var n uint64
+	for i := 0; i < len(whole); i++ {
+		c := whole[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("cannot parse money %q: want decimal dollars like 12.5", in)
+		}
+		if n > maxWhole {
+			return 0, fmt.Errorf("cannot parse money %q: %w", in, errMoneyRange)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n > maxWhole {
+		return 0, fmt.Errorf("cannot parse money %q: %w", in, errMoneyRange)
+	}
+	var f uint64
+	for i := 0; i < 9; i++ {
+		f *= 10
+		if i < len(frac) {
+			c := frac[i]
+			if c < '0' || c > '9' {
+				return 0, fmt.Errorf("cannot parse money %q: want decimal dollars like 12.5", in)
+			}
+			f += uint64(c - '0')
+		}
+	}
+	total := n*uint64(Dollar) + f
+	if total > uint64(MaxMoney) {
+		return 0, fmt.Errorf("cannot parse money %q: %w", in, errMoneyRange)
+	}
+	if neg {
+		return -Money(total), nil
+	}
+	return Money(total), nil
+}
+
+var errMoneyRange = errors.New("beyond the largest amount, $9223372036.854775807")
