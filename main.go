@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,6 +58,9 @@ func run(args []string, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	logger := log.New(stderr, "switchboard: ", log.LstdFlags)
@@ -162,6 +166,9 @@ func runMock(args []string) int {
 	chunks := fs.Int("chunks", 8, "content chunks per streamed answer")
 	gap := fs.Duration("chunk-delay", 0, "delay between streamed chunks")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	fmt.Fprintf(os.Stderr, "mock provider on http://%s/v1\n", *listen)

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckFlag(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(good, []byte("auth: {disabled: true}\nproviders:\n  - {name: a, base_url: 'http://127.0.0.1:1/v1'}\n"), 0o600)
+	_ = os.WriteFile(bad, []byte("auth: {disabled: true}\nproviders:\n  - {name: a, base_url: 'ftp://x'}\n"), 0o600)
+	f := func(args []string, wantCode int, wantOut string) {
+		t.Helper()
+		var out bytes.Buffer
+		if code := run(args, &out); code != wantCode || !strings.Contains(out.String(), wantOut) {
+			t.Fatalf("run(%q) = %d, output %q; want %d with %q", args, code, out.String(), wantCode, wantOut)
+		}
+	}
+	f([]string{"-check", "-config", good}, 0, "ok (1 providers enabled)")
+	f([]string{"-check", "-config", bad}, 1, `line 3: providers[0].base_url: want http(s) URL, got "ftp://x"`)
+	f([]string{"-check", "-config", filepath.Join(dir, "missing.yaml")}, 1, "cannot read config")
+	f([]string{"-help"}, 0, "switchboard mock")
+	f([]string{"-bogus"}, 2, "flag provided but not defined")
+}
