@@ -92,6 +92,11 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("%s: %v", source, err)
 		return 1
 	}
+	catalog, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
+	if err != nil {
+		logger.Printf("%s: %v", source, err)
+		return 1
+	}
 	if *check {
 		fmt.Fprintf(stderr, "%s: ok (%d providers enabled)\n", source, countEnabled(providers))
 		return 0
@@ -108,7 +113,11 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("cannot listen on %q: %v", cfg.Listen, err)
 		return 1
 	}
-	srv := proxy.New(cfg, rt, st, stderr)
+	srv, err := proxy.New(cfg, rt, catalog, st, stderr)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
 	logger.Printf("serving on http://%s (%s, %d providers enabled, auth %s)",
 		ln.Addr(), source, countEnabled(providers), map[bool]string{true: "off", false: "on"}[cfg.Auth.Disabled])
 	for _, p := range providers {

@@ -26,6 +26,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Auth lists the gateway keys.
 	Auth Auth `yaml:"auth"`
+	// Billing holds plans, price overrides and reservation defaults.
+	Billing Billing `yaml:"billing"`
 	// Aliases map a model name to "provider/model".
 	Aliases map[string]string `yaml:"aliases"`
 	// Routes give a model name an ordered list of targets.
@@ -64,16 +66,63 @@ type Log struct {
 type Auth struct {
 	// Disabled serves requests without a gateway key (local sidecar use).
 	Disabled bool `yaml:"disabled"`
-	// Keys are the accepted gateway keys.
+	// MasterKey authenticates the admin API (/api/v1/admin/...); empty
+	// turns the admin API off.
+	MasterKey Secret `yaml:"master_key"`
+	// Keys are operator keys from the config, beside the keys the admin
+	// API creates in the store.
 	Keys []Key `yaml:"keys"`
 }
 
-// Key is one gateway key.
+// Key is one operator gateway key. Its requests are metered in the
+// ledger like any other, but its account is never refused for credit.
 type Key struct {
 	// Name labels the key in logs and metrics.
 	Name string `yaml:"name"`
 	// Key is the secret, starting with "sk-sb-".
 	Key Secret `yaml:"key"`
+	// Account is charged for the key's requests. Default "operator".
+	Account string `yaml:"account"`
+	// RPM and TPM limit requests and tokens per minute; 0 = unlimited.
+	RPM int `yaml:"rpm"`
+	TPM int `yaml:"tpm"`
+}
+
+// Billing configures what requests cost and what plans exist.
+type Billing struct {
+	// Unpriced says what happens to a model with no catalog price when a
+	// metered key calls it: "refuse" (403, the default) or "free".
+	// Operator keys may always call it, at $0.
+	Unpriced string `yaml:"unpriced"`
+	// DefaultMaxOutput is the output budget a reservation assumes when
+	// neither the request's max_tokens nor the catalog gives one.
+	// Default 4096.
+	DefaultMaxOutput int `yaml:"default_max_output"`
+	// Plans are the subscription plans the admin API can assign.
+	Plans []Plan `yaml:"plans"`
+	// Prices override or add catalog prices, keyed by "provider/model".
+	Prices map[string]PriceOverride `yaml:"prices"`
+}
+
+// Plan is a subscription plan: each period it gives an allowance worth
+// twice its price, drawn before pay-as-you-go credits.
+type Plan struct {
+	// Name is how the admin API refers to it.
+	Name string `yaml:"name"`
+	// Price is what the plan costs per period, in dollars: "25".
+	Price Dollars `yaml:"price"`
+	// Period is "monthly" (calendar months, the default) or a duration
+	// such as "168h".
+	Period string `yaml:"period"`
+}
+
+// PriceOverride replaces some prices of a catalog model, or adds a model
+// (input and output required). Values are dollars per million tokens.
+type PriceOverride struct {
+	Input      *string `yaml:"input"`
+	Output     *string `yaml:"output"`
+	CacheRead  *string `yaml:"cache_read"`
+	CacheWrite *string `yaml:"cache_write"`
 }
 
 // Route gives Model an ordered list of "provider/model" targets.
@@ -308,6 +357,14 @@ func (c *Config) applyDefaults() {
 		d := Duration(15 * time.Second)
 		s.SSEKeepalive = &d
 	}
+	setDefault(&c.Billing.Unpriced, "refuse")
+	setDefault(&c.Billing.DefaultMaxOutput, 4096)
+	for i := range c.Auth.Keys {
+		setDefault(&c.Auth.Keys[i].Account, "operator")
+	}
+	for i := range c.Billing.Plans {
+		setDefault(&c.Billing.Plans[i].Period, "monthly")
+	}
 	if c.Log.Access == nil {
 		on := true
 		c.Log.Access = &on
@@ -322,6 +379,55 @@ func (c *Config) applyDefaults() {
 		setDefault(&t.Idle, Duration(120*time.Second))
 		setDefault(&t.Total, Duration(10*time.Minute))
 	}
+}
+
+func (b *Billing) validate() []problem {
+	var ps []problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, problem{path, path + ": " + fmt.Sprintf(format, args...)})
+	}
+	if b.Unpriced != "refuse" && b.Unpriced != "free" {
+		add("billing.unpriced", `want "refuse" or "free", got %q`, b.Unpriced)
+	}
+	if b.DefaultMaxOutput < 0 {
+		add("billing.default_max_output", "must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, p := range b.Plans {
+		at := fmt.Sprintf("billing.plans[%d]", i)
+		switch {
+		case p.Name == "":
+			add(at+".name", "want a plan name")
+		case seen[p.Name]:
+			add(at+".name", "duplicate plan %q", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Price <= 0 {
+			add(at+".price", "want a positive price")
+		}
+		if _, err := p.PeriodDuration(); err != nil {
+			add(at+".period", "%v", err)
+		}
+	}
+	for target := range b.Prices {
+		if prov, model, ok := strings.Cut(target, "/"); !ok || prov == "" || model == "" {
+			add("billing.prices", "want provider/model keys, got %q", target)
+		}
+	}
+	return ps
+}
+
+// PeriodDuration returns the plan period as a duration; 0 means calendar
+// months (store.Monthly).
+func (p Plan) PeriodDuration() (time.Duration, error) {
+	if p.Period == "monthly" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(p.Period)
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf(`want "monthly" or a duration of at least 1h, got %q`, p.Period)
+	}
+	return d, nil
 }
 
 func setDefault[T comparable](v *T, def T) {
@@ -367,7 +473,14 @@ func (c *Config) validate() []problem {
 			add(at, "duplicate key")
 		}
 		seenKeys[k.Key] = true
+		if k.RPM < 0 || k.TPM < 0 {
+			add(fmt.Sprintf("auth.keys[%d]", i), "rpm and tpm must not be negative")
+		}
 	}
+	if m := c.Auth.MasterKey; m != "" && (!strings.HasPrefix(string(m), "sk-sb-") || seenKeys[m]) {
+		add("auth.master_key", `want a key starting with "sk-sb-" that is not also a gateway key`)
+	}
+	ps = append(ps, c.Billing.validate()...)
 
 	providers := map[string]bool{}
 	for i := range c.Providers {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"switchboard/store"
 )
 
 // Duration is a time.Duration written as "30s" or "2m" in YAML.
@@ -46,6 +48,20 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 		return fmt.Errorf("line %d: want a size like 1048576 or \"32MiB\", got %q", n.Line, n.Value)
 	}
 	*b = ByteSize(v * mult)
+	return nil
+}
+
+// Dollars is an exact amount of money written as decimal dollars: "25",
+// "0.50". It never passes through a float.
+type Dollars store.Money
+
+// UnmarshalYAML parses decimal dollars.
+func (d *Dollars) UnmarshalYAML(n *yaml.Node) error {
+	m, err := store.ParseMoney(n.Value)
+	if err != nil || m < 0 {
+		return fmt.Errorf("line %d: want a non-negative dollar amount like \"25\" or \"0.50\", got %q", n.Line, n.Value)
+	}
+	*d = Dollars(m)
 	return nil
 }
 

@@ -5,39 +5,149 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/store"
 )
 
-// errUnauthorized is a missing or unknown gateway key (401).
-var errUnauthorized = errors.New("invalid or missing gateway key: send it as Authorization: Bearer sk-sb-... or x-api-key")
+var (
+	// errUnauthorized is a missing or unknown gateway key (401).
+	errUnauthorized = errors.New("invalid or missing gateway key: send it as Authorization: Bearer sk-sb-... or x-api-key")
+	errKeyRevoked   = errors.New("this gateway key has been revoked")
+	errKeyExpired   = errors.New("this gateway key has expired")
+	// errModelNotAllowed is a model outside the key's allowed list (403).
+	errModelNotAllowed = errors.New("this gateway key may not call this model")
+)
 
-// Key is an accepted gateway key, known by the SHA-256 of its secret.
+// Key is an accepted gateway key and what it may do. Keys are immutable:
+// a change through the admin API builds a new Key and a new index.
 type Key struct {
+	// ID is the key's visible id: the store's "sk-sb-XXXXXX" prefix, or
+	// "config:<name>" for an operator key from the config.
+	ID string
 	// Name labels the key in logs.
 	Name string
-	hash [sha256.Size]byte
+	// Account is charged for the key's requests; "" when billing is off
+	// (auth disabled).
+	Account string
+	// Operator keys come from the config: their account is never refused
+	// for credit and they may call models without a catalog price.
+	Operator bool
+
+	allowed      []string // model strings the key may call; empty = all
+	rpm, tpm     int      // per-minute limits; 0 = none
+	dailyLimit   store.Money
+	monthlyLimit store.Money
+	expiresAt    time.Time
+	revoked      bool
+	limits       *keyLimits // nil = no RPM/TPM limit
+	hash         [sha256.Size]byte
+}
+
+// allows reports whether the key may call model, given as the client's
+// model name (suffixes cut) or as the provider and model id serving it.
+func (k *Key) allows(model, provider, upstreamModel string) bool {
+	if len(k.allowed) == 0 {
+		return true
+	}
+	for _, a := range k.allowed {
+		if a == model {
+			return true
+		}
+		if p, m, ok := strings.Cut(a, "/"); ok && p == provider && m == upstreamModel {
+			return true
+		}
+	}
+	return false
 }
 
 // keyIndex finds gateway keys by the hash of the presented secret, so the
-// lookup learns nothing from how much of a guess matched. It is immutable
-// and safe for concurrent use.
+// lookup learns nothing from how much of a guess matched. Lookups read an
+// immutable table through an atomic pointer; reload swaps in a new one
+// built from the config's operator keys and the store's keys.
 type keyIndex struct {
 	disabled bool
-	byHash   map[[sha256.Size]byte]*Key
+	config   []*Key
+	table    atomic.Pointer[map[[sha256.Size]byte]*Key]
+
+	mu     sync.Mutex            // serializes reload
+	limits map[string]*keyLimits // by key ID, kept across reloads
 }
 
-var anonymous = &Key{Name: "-"}
+// anonymous is the key of every request when auth is disabled: an
+// operator key, so calls are metered but never refused for credit.
+var anonymous = &Key{ID: "anonymous", Name: "-", Account: "anonymous", Operator: true}
 
 func newKeyIndex(cfg configs.Auth) *keyIndex {
-	ki := &keyIndex{disabled: cfg.Disabled, byHash: make(map[[sha256.Size]byte]*Key, len(cfg.Keys))}
+	ki := &keyIndex{disabled: cfg.Disabled, limits: map[string]*keyLimits{}}
 	for _, k := range cfg.Keys {
-		key := &Key{Name: k.Name, hash: sha256.Sum256([]byte(k.Key))}
-		ki.byHash[key.hash] = key
+		ki.config = append(ki.config, &Key{
+			ID:       "config:" + k.Name,
+			Name:     k.Name,
+			Account:  k.Account,
+			Operator: true,
+			hash:     sha256.Sum256([]byte(k.Key)),
+			rpm:      k.RPM,
+			tpm:      k.TPM,
+			limits:   ki.limitsFor("config:"+k.Name, k.RPM, k.TPM),
+		})
 	}
 	return ki
+}
+
+// limitsFor returns the key's limiter, reusing the one it had when its
+// limits did not change, so a reload does not reset anyone's window.
+// Callers hold mu, or own ki exclusively.
+func (ki *keyIndex) limitsFor(id string, rpm, tpm int) *keyLimits {
+	if rpm == 0 && tpm == 0 {
+		delete(ki.limits, id)
+		return nil
+	}
+	if kl := ki.limits[id]; kl != nil && kl.requests.limit == int64(rpm) && kl.tokens.limit == int64(tpm) {
+		return kl
+	}
+	kl := newKeyLimits(rpm, tpm)
+	ki.limits[id] = kl
+	return kl
+}
+
+// reload rebuilds the table from the store's keys and the config's; a
+// config key wins over a store key with the same secret.
+func (ki *keyIndex) reload(st *store.Store) error {
+	keys, err := st.Keys()
+	if err != nil {
+		return err
+	}
+	ki.mu.Lock()
+	defer ki.mu.Unlock()
+	table := make(map[[sha256.Size]byte]*Key, len(keys)+len(ki.config))
+	for _, sk := range keys {
+		table[sk.Hash] = &Key{
+			ID:           sk.ID,
+			Name:         sk.Name,
+			Account:      sk.Account,
+			allowed:      sk.AllowedModels,
+			dailyLimit:   sk.DailyLimit,
+			monthlyLimit: sk.MonthlyLimit,
+			expiresAt:    sk.ExpiresAt,
+			revoked:      sk.Revoked,
+			hash:         sk.Hash,
+			rpm:          sk.RPM,
+			tpm:          sk.TPM,
+			limits:       ki.limitsFor(sk.ID, sk.RPM, sk.TPM),
+		}
+	}
+	for _, k := range ki.config {
+		table[k.hash] = k
+	}
+	ki.table.Store(&table)
+	return nil
 }
 
 var (
@@ -45,12 +155,9 @@ var (
 	headerAPIKey = []byte("x-api-key")
 )
 
-// authenticate returns the key the request presents, from
-// `Authorization: Bearer` or `x-api-key`.
-func (ki *keyIndex) authenticate(h *fasthttp.RequestHeader) (*Key, error) {
-	if ki.disabled {
-		return anonymous, nil
-	}
+// presentedSecret returns the secret a request presents, from
+// `x-api-key` or `Authorization: Bearer`, or nil.
+func presentedSecret(h *fasthttp.RequestHeader) []byte {
 	secret := h.PeekBytes(headerAPIKey)
 	if len(secret) == 0 {
 		auth := h.Peek(fasthttp.HeaderAuthorization)
@@ -58,13 +165,29 @@ func (ki *keyIndex) authenticate(h *fasthttp.RequestHeader) (*Key, error) {
 			secret = bytes.TrimSpace(auth[len(bearerPrefix):])
 		}
 	}
+	return secret
+}
+
+// authenticate returns the key the request presents, refusing unknown,
+// revoked and expired keys.
+func (ki *keyIndex) authenticate(h *fasthttp.RequestHeader, now time.Time) (*Key, error) {
+	if ki.disabled {
+		return anonymous, nil
+	}
+	secret := presentedSecret(h)
 	if len(secret) == 0 {
 		return nil, errUnauthorized
 	}
 	sum := sha256.Sum256(secret)
-	k, ok := ki.byHash[sum]
+	k, ok := (*ki.table.Load())[sum]
 	if !ok || subtle.ConstantTimeCompare(k.hash[:], sum[:]) != 1 {
 		return nil, errUnauthorized
+	}
+	switch {
+	case k.revoked:
+		return nil, errKeyRevoked
+	case !k.expiresAt.IsZero() && !now.Before(k.expiresAt):
+		return nil, errKeyExpired
 	}
 	return k, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/router"
+	"switchboard/store"
 )
 
 // call is the state of one proxied request, pooled. A non-streaming call
@@ -37,7 +38,18 @@ type call struct {
 	status     int
 	usage      usage
 	errMsg     string
-	relay      relay
+
+	// Billing (billing.go).
+	resv      *store.Reservation // held from admit until settle
+	reached   bool               // the provider may have served the call
+	price     router.Price
+	tokens    router.Usage
+	cost      router.Cost
+	costed    bool
+	limits    limitState
+	hasLimits bool
+
+	relay relay
 }
 
 var callPool = sync.Pool{New: func() any {
@@ -57,11 +69,9 @@ func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface string) *call {
 	c.start = time.Now()
 	c.key = anonymous
 	c.path = append(c.path[:0], ctx.Path()...)
-	if id := ctx.Request.Header.Peek(headerRequestID); len(id) > 0 && len(id) <= 128 {
-		c.requestID = append(c.requestID[:0], id...)
-	} else {
-		c.requestID = s.appendRequestID(c.requestID[:0])
-	}
+	// Always the gateway's own id, never the client's x-request-id: it
+	// keys the ledger entry, and a replayed id would not be billed.
+	c.requestID = s.appendRequestID(c.requestID[:0])
 	ctx.Response.Header.SetBytesV(headerRequestID, c.requestID)
 	return c
 }
@@ -73,6 +83,7 @@ func (c *call) finish() {
 	s := c.srv
 	s.metrics.record(labels{surface: c.surface, model: c.route.Model, provider: c.provider(), status: c.status},
 		now.Sub(c.start), c.upstreamTime(now), c.usage.prompt, c.usage.completion)
+	s.billing.settle(c, now)
 	if s.log != nil {
 		s.log.write(c, now)
 	}
@@ -88,6 +99,8 @@ func (c *call) release() {
 	c.target = router.Target{}
 	c.sent, c.received, c.firstEvent = time.Time{}, time.Time{}, time.Time{}
 	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
+	c.resv, c.reached, c.costed, c.hasLimits = nil, false, false, false
+	c.price, c.tokens, c.cost, c.limits = router.Price{}, router.Usage{}, router.Cost{}, limitState{}
 	if cap(c.body) > maxPooledBuffer {
 		c.body = nil
 	}
@@ -96,7 +109,7 @@ func (c *call) release() {
 		r.in = make([]byte, 0, 8<<10)
 	}
 	r.in, r.head, r.pending, r.scratch = r.in[:0], 0, nil, r.scratch[:0]
-	r.dropUsage, r.done, r.sawFirst = false, false, false
+	r.dropUsage, r.done, r.sawFirst, r.events = false, false, false, 0
 	callPool.Put(c)
 }
 

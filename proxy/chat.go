@@ -30,6 +30,7 @@ func (s *Server) passThrough(ctx *fasthttp.RequestCtx, surface string, ep upstre
 		writeError(ctx, err)
 		ctx.Response.Header.SetBytesV(headerRequestID, c.requestID)
 	}
+	c.setLimitHeaders()
 	if c.streaming {
 		return // the relay finishes the call when the stream ends
 	}
@@ -44,13 +45,17 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	if !ctx.IsPost() {
 		return errMethodNotAllowed
 	}
-	key, err := s.keys.authenticate(&ctx.Request.Header)
+	key, err := s.keys.authenticate(&ctx.Request.Header, c.start)
 	if err != nil {
 		return err
 	}
 	c.key = key
-	out, err := s.prepare(c, ctx.PostBody())
+	body := ctx.PostBody()
+	out, err := s.prepare(c, body)
 	if err != nil {
+		return err
+	}
+	if err := s.billing.admit(c, body); err != nil {
 		return err
 	}
 	p := c.target.Provider
@@ -60,8 +65,10 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	c.sent = time.Now()
 	err = p.Do(&c.req, &c.resp)
 	if err != nil {
+		c.reached = reachedProvider(err)
 		return err
 	}
+	c.reached = true
 	resp := &c.resp
 	ctx.Response.Header.Set(headerProvider, p.Name)
 	if c.fields.stream && resp.StatusCode() == fasthttp.StatusOK &&
@@ -77,8 +84,10 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 		return &upstream.Error{Provider: p.Name, Status: fasthttp.StatusBadGateway, Err: err}
 	}
 	c.status = resp.StatusCode()
-	if c.status == fasthttp.StatusOK {
-		readUsage(respBody, &c.usage, &c.fields.node)
+	if c.status == fasthttp.StatusOK && readUsage(respBody, &c.usage, &c.fields.node) {
+		c.computeCost()
+		c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
+		respBody = c.scratch
 	}
 	ctx.SetStatusCode(c.status)
 	if ct := resp.Header.ContentType(); len(ct) > 0 {

@@ -53,15 +53,19 @@ func TestChatNonStreaming(t *testing.T) {
 	}
 }
 
-func TestRequestIDIsPreserved(t *testing.T) {
+// TestRequestIDIsTheGatewaysOwn: the request id keys the ledger entry, so
+// a client cannot choose it (a replayed id would go unbilled); error
+// answers carry it too.
+func TestRequestIDIsTheGatewaysOwn(t *testing.T) {
 	g := startGateway(t, mock.Options{}, "")
 	r := g.post(t, "/v1/chat/completions", chatBody, "X-Request-Id", "client-id-42")
-	if r.header["x-request-id"] != "client-id-42" {
-		t.Fatalf("x-request-id = %q, want the client's", r.header["x-request-id"])
+	id := r.header["x-request-id"]
+	if !strings.HasPrefix(id, "req_") {
+		t.Fatalf("x-request-id = %q, want the gateway's own", id)
 	}
-	r = g.post(t, "/v1/chat/completions", `{"model":"nope"}`, "X-Request-Id", "client-id-43")
-	if r.status != 404 || r.header["x-request-id"] != "client-id-43" {
-		t.Fatalf("error answer lost x-request-id: %d %q", r.status, r.header["x-request-id"])
+	r = g.post(t, "/v1/chat/completions", `{"model":"nope"}`, "X-Request-Id", id)
+	if r.status != 404 || !strings.HasPrefix(r.header["x-request-id"], "req_") || r.header["x-request-id"] == id {
+		t.Fatalf("error answer: %d x-request-id %q", r.status, r.header["x-request-id"])
 	}
 }
 
@@ -295,7 +299,12 @@ func TestToolCallStreamPassesThroughIntact(t *testing.T) {
 		t.Fatalf("status via %d, direct %d", via.status, direct.status)
 	}
 	a, b := mockID.ReplaceAllString(via.body, "ID"), mockID.ReplaceAllString(direct.body, "ID")
-	if a != b {
+	// The one change: the usage chunk says what the call cost (an unpriced
+	// model, so $0, for an operator key).
+	if strings.Count(a, `,"cost":0}}`) != 1 {
+		t.Fatalf("the usage chunk has no cost:\n%s", a)
+	}
+	if a = strings.Replace(a, `,"cost":0}}`, `}}`, 1); a != b {
 		t.Fatalf("stream changed on the way:\nvia gateway:\n%s\ndirect:\n%s", a, b)
 	}
 	if strings.Count(a, `"tool_calls"`) < 7 {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -18,7 +19,7 @@ var benchBody = `{"model":"alias-model","messages":[{"role":"system","content":"
 // the bytes go upstream: key lookup, field reads, routing, splice, and the
 // upstream request's URL and headers.
 func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte) error {
-	if _, err := s.keys.authenticate(h); err != nil {
+	if _, err := s.keys.authenticate(h, time.Now()); err != nil {
 		return err
 	}
 	out, err := s.prepare(c, body)

@@ -5,28 +5,16 @@ import (
 	"testing"
 
 	"github.com/bytedance/sonic/ast"
-)
 
-func TestAppendDollars(t *testing.T) {
-	f := func(nanos int64, want string) {
-		t.Helper()
-		if got := string(appendDollars(nil, nanos)); got != want {
-			t.Fatalf("appendDollars(%d) = %s, want %s", nanos, got, want)
-		}
-	}
-	f(0, "0")
-	f(1, "0.000000001")
-	f(1234, "0.000001234")
-	f(2_500_000_000, "2.5")
-	f(12_000_000_000, "12")
-	f(-75_000, "-0.000075")
-}
+	"switchboard/store"
+)
 
 func TestAppendWithCost(t *testing.T) {
 	var n ast.Node
+	cost := store.Money(75_000)
 	f := func(doc, want string) {
 		t.Helper()
-		got := string(appendWithCost(nil, []byte(doc), 75_000, &n))
+		got := string(appendWithCost(nil, []byte(doc), cost, &n))
 		if got != want {
 			t.Fatalf("appendWithCost(%s)\n got %s\nwant %s", doc, got, want)
 		}
@@ -39,4 +27,7 @@ func TestAppendWithCost(t *testing.T) {
 	f(`{"usage":null}`, `{"usage":null}`)
 	f(`{"a":{"usage":{}}}`, `{"a":{"usage":{}}}`)
 	f(`not json`, `not json`)
+
+	cost = 12 * store.Dollar
+	f(`{"usage":{"total_tokens":9}}`, `{"usage":{"total_tokens":9,"cost":12}}`)
 }

@@ -23,6 +23,7 @@ type apiError struct {
 // one place that decides statuses.
 func toAPIError(err error) apiError {
 	var ue *upstream.Error
+	var rl *rateLimitError
 	switch {
 	case errors.Is(err, errBadRequest):
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error()}
@@ -40,6 +41,16 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestTimeout, "invalid_request_error", "request_timeout", err.Error()}
 	case errors.Is(err, errUnauthorized):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_api_key", err.Error()}
+	case errors.Is(err, errKeyRevoked), errors.Is(err, errKeyExpired):
+		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "key_disabled", err.Error()}
+	case errors.Is(err, errModelNotAllowed), errors.Is(err, errUnpricedModel):
+		return apiError{fasthttp.StatusForbidden, "permission_error", "model_not_allowed", err.Error()}
+	case errors.As(err, &rl):
+		return apiError{fasthttp.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded", err.Error()}
+	case errors.Is(err, errBudget):
+		return apiError{fasthttp.StatusPaymentRequired, "insufficient_quota", "budget_exceeded", err.Error()}
+	case errors.Is(err, errNoCredit):
+		return apiError{fasthttp.StatusPaymentRequired, "insufficient_quota", "insufficient_credits", err.Error()}
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return apiError{fasthttp.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "request body is larger than the gateway's limit (server.max_body_bytes)"}
 	case errors.As(err, &ue):

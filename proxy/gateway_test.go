@@ -101,6 +101,10 @@ func startGatewayConfig(t testing.TB, m *mock.Server, text string) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cat, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, err := store.Open(cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +114,10 @@ func startGatewayConfig(t testing.TB, m *mock.Server, text string) *gateway {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv := New(cfg, rt, st, logs)
+	srv, err := New(cfg, rt, cat, st, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"time"
+
 	"github.com/valyala/fasthttp"
 
 	"switchboard/router"
@@ -42,7 +44,7 @@ func (s *Server) models(ctx *fasthttp.RequestCtx, id string) {
 		writeError(ctx, errMethodNotAllowed)
 		return
 	}
-	if _, err := s.keys.authenticate(&ctx.Request.Header); err != nil {
+	if _, err := s.keys.authenticate(&ctx.Request.Header, time.Now()); err != nil {
 		writeError(ctx, err)
 		return
 	}

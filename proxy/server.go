@@ -6,6 +6,7 @@ package proxy
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -31,6 +32,8 @@ type Server struct {
 	router       *router.Router
 	modelList    *modelList
 	keys         *keyIndex
+	billing      *billing
+	masterHash   [32]byte // SHA-256 of auth.master_key; zero = admin API off
 	store        *store.Store
 	metrics      metricCache
 	log          *accessLog
@@ -42,20 +45,34 @@ type Server struct {
 	http         *fasthttp.Server
 }
 
-// New builds a Server for cfg. Access-log lines (when enabled) and error
+// New builds a Server for cfg, pricing calls from cat and metering them
+// in st. It loads the store's keys and marks the accounts of the config's
+// operator keys unlimited. Access-log lines (when enabled) and error
 // lines go to logOut.
-func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Writer) *Server {
+func New(cfg *configs.Config, r *router.Router, cat *router.Catalog, st *store.Store, logOut io.Writer) (*Server, error) {
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
 		router:       r,
 		modelList:    newModelList(r.Models()),
 		keys:         newKeyIndex(cfg.Auth),
+		billing:      newBilling(cfg, cat, st),
 		store:        st,
 		errLog:       log.New(logOut, "switchboard: ", log.LstdFlags),
 		keepalive:    cfg.Server.SSEKeepalive.D(),
 		writeTimeout: cfg.Server.WriteTimeout.D(),
 		idPrefix:     []byte(hex.EncodeToString(prefix[:])),
+	}
+	if cfg.Auth.MasterKey != "" {
+		s.masterHash = sha256.Sum256([]byte(cfg.Auth.MasterKey))
+	}
+	if err := s.keys.reload(st); err != nil {
+		return nil, fmt.Errorf("cannot load keys: %w", err)
+	}
+	for _, k := range append(s.keys.config, anonymous) {
+		if err := st.SetUnlimited(k.Account); err != nil {
+			return nil, fmt.Errorf("cannot open operator account %q: %w", k.Account, err)
+		}
 	}
 	if *cfg.Log.Access {
 		s.log = newAccessLog(logOut)
@@ -74,7 +91,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		CloseOnShutdown:               true,
 		DisableHeaderNamesNormalizing: false,
 	}
-	return s
+	return s, nil
 }
 
 // Serve accepts connections on ln until Shutdown.

@@ -116,6 +116,7 @@ type relay struct {
 	dropUsage bool
 	done      bool
 	sawFirst  bool
+	events    int64 // data events relayed, to estimate missing usage
 }
 
 // Read hands fasthttp the next events to send.
@@ -157,6 +158,7 @@ func (r *relay) filter(ev []byte) []byte {
 		r.sawFirst = true
 		r.c.firstEvent = time.Now()
 	}
+	r.events++
 	if !bytes.Contains(data, usageKey) {
 		return ev
 	}
@@ -164,7 +166,7 @@ func (r *relay) filter(ev []byte) []byte {
 		if r.dropUsage && bytes.Contains(data, emptyChoices) {
 			return nil
 		}
-		return ev
+		return r.withCost(ev, data)
 	}
 	if r.dropUsage {
 		// Without include_usage a provider leaves "usage" out of chunks;
@@ -175,6 +177,18 @@ func (r *relay) filter(ev []byte) []byte {
 		}
 	}
 	return ev
+}
+
+// withCost returns the usage event ev, whose payload is data, with the
+// call's cost added to its usage object.
+func (r *relay) withCost(ev, data []byte) []byte {
+	c := r.c
+	c.computeCost()
+	at := cap(ev) - cap(data) // data is ev[at : at+len(data)]
+	r.scratch = append(r.scratch[:0], ev[:at]...)
+	r.scratch = appendWithCost(r.scratch, data, c.cost.Total, &c.fields.node)
+	r.scratch = append(r.scratch, ev[at+len(data):]...)
+	return r.scratch
 }
 
 // fill reads more upstream bytes, or sets pending to a keep-alive comment,

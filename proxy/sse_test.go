@@ -5,6 +5,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"switchboard/router"
+	"switchboard/store"
 )
 
 func TestNextEvent(t *testing.T) {
@@ -84,6 +87,7 @@ func relayOver(t testing.TB, upstreamBody string, dropUsage bool) (string, *call
 		t.Fatal(err)
 	}
 	c.relay.dropUsage = dropUsage
+	c.price = router.Price{Input: store.Dollar, Output: 2 * store.Dollar} // per million tokens
 	var out bytes.Buffer
 	buf := make([]byte, 64) // small, to split events across reads
 	for {
@@ -112,9 +116,12 @@ func TestRelayHidesUsageChunkAndKeepsUsage(t *testing.T) {
 	if c.usage.prompt != 7 || c.usage.completion != 3 || c.usage.cached != 5 {
 		t.Fatalf("usage = %+v", c.usage)
 	}
+	// With usage requested the stream passes unchanged but for the cost:
+	// 2 uncached prompt tokens at $1/M + 3 output tokens at $2/M; the 5
+	// cached ones are free.
 	out, _ = relayOver(t, in, false)
-	if out != in {
-		t.Fatalf("with usage requested the stream must pass unchanged:\n%q", out)
+	if want := strings.Replace(in, `{"cached_tokens":5}}`, `{"cached_tokens":5},"cost":0.000008}`, 1); out != want {
+		t.Fatalf("relayed\n%q\nwant\n%q", out, want)
 	}
 }
 

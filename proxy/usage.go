@@ -10,10 +10,13 @@ import (
 
 // usage is the token count a provider reported for one call.
 type usage struct {
-	prompt     int64
-	completion int64
+	prompt     int64 // every prompt token, cached ones included
+	completion int64 // every output token, reasoning included
 	cached     int64 // prompt tokens read from the provider's cache
+	cacheWrite int64 // prompt tokens written to the provider's cache
+	reasoning  int64 // of completion, the reasoning tokens
 	seen       bool  // the response carried a usage object
+	estimated  bool  // no usage came: the gateway estimated it
 }
 
 // readUsage reads the top-level "usage" object of an OpenAI-format JSON
@@ -37,6 +40,11 @@ func readUsage(doc []byte, u *usage, n *ast.Node) bool {
 	u.prompt = intAt(obj, n, "prompt_tokens")
 	u.completion = intAt(obj, n, "completion_tokens")
 	u.cached = intAt(obj, n, "prompt_tokens_details", "cached_tokens")
+	if u.cached == 0 { // DeepSeek's names
+		u.cached = intAt(obj, n, "prompt_cache_hit_tokens")
+	}
+	u.cacheWrite = intAt(obj, n, "prompt_tokens_details", "cache_write_tokens")
+	u.reasoning = intAt(obj, n, "completion_tokens_details", "reasoning_tokens")
 	return true
 }
 

@@ -9,22 +9,24 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"switchboard/store"
 )
 
 // Price is a model's price per million tokens.
 type Price struct {
 	// Input is the price of prompt tokens not read from or written to the
 	// provider's cache.
-	Input Nanos
+	Input store.Money
 	// Output is the price of completion tokens, reasoning included.
-	Output Nanos
+	Output store.Money
 	// CacheRead is the provider's price of prompt tokens read from its
 	// cache. The gateway does not charge it (see Price.Cost); it is kept
 	// to report what caching saved.
-	CacheRead Nanos
+	CacheRead store.Money
 	// CacheWrite is the price of prompt tokens written to the cache; 0
 	// where the provider charges nothing extra for it.
-	CacheWrite Nanos
+	CacheWrite store.Money
 }
 
 // Model is one catalog entry.
@@ -79,7 +81,7 @@ var catalogProviderName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 // of configs/catalog.yaml) and validates it. The error lists every problem
 // with its line, provider and model index:
 //
-//	line 12: providers.openai.models[3] (gpt-4o).input: want a decimal dollar amount like "2.50", got "-1"
+//	line 12: providers.openai.models[3] (gpt-4o).input: cannot parse price "-1": want plain decimal dollars like 2.50, without sign or "$"
 func LoadCatalog(data []byte) (*Catalog, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -159,7 +161,7 @@ func (c *Catalog) Override(provider, id string, o PriceOverride) error {
 	if c == nil {
 		return fmt.Errorf("price override %s: no catalog", at)
 	}
-	var p [4]Nanos
+	var p [4]store.Money
 	for i, f := range []struct {
 		name string
 		val  *string
@@ -167,14 +169,14 @@ func (c *Catalog) Override(provider, id string, o PriceOverride) error {
 		if f.val == nil {
 			continue
 		}
-		v, err := ParseDollars(*f.val)
+		v, err := parsePrice(*f.val)
 		if err != nil {
 			return fmt.Errorf("price override %s: %s: %w", at, f.name, err)
 		}
 		p[i] = v
 	}
 	if m, ok := c.byKey[modelKey{provider, id}]; ok {
-		set := func(dst *Nanos, val *string, v Nanos) {
+		set := func(dst *store.Money, val *string, v store.Money) {
 			if val != nil {
 				*dst = v
 			}
@@ -414,12 +416,22 @@ func (l *catalogLoader) tokens(v *yaml.Node, path string) int {
 	return n
 }
 
-func (l *catalogLoader) price(v *yaml.Node, path string) Nanos {
-	p, err := ParseDollars(v.Value)
+func (l *catalogLoader) price(v *yaml.Node, path string) store.Money {
+	p, err := parsePrice(v.Value)
 	if err != nil {
 		l.fail(v, path, "%v", err)
 	}
 	return p
+}
+
+// parsePrice parses a catalog or override price: plain non-negative
+// decimal dollars such as "2.50" or "0.0375", exact to the nano-dollar.
+// It is store.ParseMoney without the sign and "$" that ParseMoney takes.
+func parsePrice(s string) (store.Money, error) {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, fmt.Errorf("cannot parse price %q: want plain decimal dollars like 2.50, without sign or \"$\"", s)
+	}
+	return store.ParseMoney(s)
 }
 
 func (l *catalogLoader) modalities(v *yaml.Node, path string) []string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"switchboard/configs"
+	"switchboard/store"
 )
 
 func embeddedCatalog(t testing.TB) *Catalog {
@@ -57,7 +58,7 @@ func TestEmbeddedCatalogIsSane(t *testing.T) {
 				t.Errorf("%s: cache reads (%s) cost more than input (%s)", name, p.CacheRead, p.Input)
 			case p.CacheWrite != 0 && p.CacheWrite < p.Input:
 				t.Errorf("%s: cache writes (%s) cost less than input (%s)", name, p.CacheWrite, p.Input)
-			case p.Input > 200*NanosPerDollar || p.Output > 1000*NanosPerDollar:
+			case p.Input > 200*store.Dollar || p.Output > 1000*store.Dollar:
 				t.Errorf("%s: implausible price %s/%s", name, p.Input, p.Output)
 			case len(m.Modalities) == 0 || m.Modalities[0] != "text":
 				t.Errorf("%s: modalities %v do not start with text", name, m.Modalities)
@@ -83,9 +84,16 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s/%s not in the catalog", provider, id)
 		}
-		got := strings.Join([]string{m.Price.Input.String(), m.Price.Output.String(), m.Price.CacheRead.String(), m.Price.CacheWrite.String()}, " ")
-		if want := strings.Join([]string{input, output, cacheRead, cacheWrite}, " "); got != want {
-			t.Errorf("%s/%s prices %s; want %s", provider, id, got, want)
+		money := func(s string) store.Money {
+			t.Helper()
+			v, err := store.ParseMoney(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if want := (Price{money(input), money(output), money(cacheRead), money(cacheWrite)}); m.Price != want {
+			t.Errorf("%s/%s prices %+v; want %+v", provider, id, m.Price, want)
 		}
 		if m.Context != context || m.MaxOutput != maxOutput {
 			t.Errorf("%s/%s context %d max_output %d; want %d %d", provider, id, m.Context, m.MaxOutput, context, maxOutput)
@@ -192,11 +200,11 @@ func TestLoadCatalogReportsProblemsWithLines(t *testing.T) {
 	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, max_output: 200, input: \"1\", output: \"2\"}",
 		"providers.x.models[0] (a).max_output: 200 is more than the context window of 100")
 	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"-1\", output: \"2\"}",
-		`line 4: providers.x.models[0] (a).input: want a decimal dollar amount like "2.50", got "-1"`)
+		`line 4: providers.x.models[0] (a).input: cannot parse price "-1": want plain decimal dollars like 2.50, without sign or "$"`)
 	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: 1e-3, output: \"2\"}",
-		`providers.x.models[0] (a).input: want a decimal dollar amount like "2.50", got "1e-3"`)
+		`providers.x.models[0] (a).input: cannot parse money "1e-3": want decimal dollars like 12.5`)
 	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", cache_read: \"0.0000000001\"}",
-		"providers.x.models[0] (a).cache_read: want at most 9 decimal places")
+		"providers.x.models[0] (a).cache_read: cannot parse money \"0.0000000001\": more than 9 decimals")
 	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", modalities: [text, smell]}",
 		`line 4: providers.x.models[0] (a).modalities: unknown modality "smell"`)
 	f("providers:\n  x:\n    models:\n      - {id: a, context: 100, input: \"1\", output: \"2\", modalities: [text, text]}",
@@ -242,7 +250,7 @@ providers:
 		t.Fatal("chat not found")
 	}
 	// An unquoted YAML number is read from its source text, still exactly.
-	if m.Price.Input != 2_500_000_000 || m.Price.Output != 10*NanosPerDollar || m.Price.CacheRead != 0 || m.Price.CacheWrite != 0 {
+	if m.Price.Input != 2_500_000_000 || m.Price.Output != 10*store.Dollar || m.Price.CacheRead != 0 || m.Price.CacheWrite != 0 {
 		t.Errorf("price %+v", m.Price)
 	}
 	if !slices.Equal(m.Modalities, []string{"text"}) {
@@ -277,7 +285,7 @@ func TestOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := c.Lookup("openai", "gpt-4o")
-	if want := (Price{Input: 2 * NanosPerDollar, Output: 10 * NanosPerDollar, CacheRead: 500_000_000}); m.Price != want {
+	if want := (Price{Input: 2 * store.Dollar, Output: 10 * store.Dollar, CacheRead: 500_000_000}); m.Price != want {
 		t.Errorf("after override: %+v; want %+v", m.Price, want)
 	}
 	if m.Context != 128000 {
@@ -286,10 +294,10 @@ func TestOverride(t *testing.T) {
 
 	// A bad price changes nothing, even when other fields are fine.
 	err := c.Override("openai", "gpt-4o", PriceOverride{Input: s("9"), Output: s("-1")})
-	if err == nil || !strings.Contains(err.Error(), `price override openai/gpt-4o: output: want a decimal dollar amount like "2.50", got "-1"`) {
+	if err == nil || !strings.Contains(err.Error(), `price override openai/gpt-4o: output: cannot parse price "-1": want plain decimal dollars like 2.50`) {
 		t.Fatalf("bad override: %v", err)
 	}
-	if m.Price.Input != 2*NanosPerDollar {
+	if m.Price.Input != 2*store.Dollar {
 		t.Errorf("failed override changed input to %s", m.Price.Input)
 	}
 
@@ -316,7 +324,8 @@ func TestOverride(t *testing.T) {
 		{"vllm", "other", PriceOverride{Input: s("1")}, "price override vllm/other: the model is not in the catalog, so it needs input and output prices"},
 		{"Bad Name", "m", PriceOverride{Input: s("1"), Output: s("1")}, "want a provider name"},
 		{"x", "", PriceOverride{Input: s("1"), Output: s("1")}, "want a model id without spaces"},
-		{"openai", "gpt-4o", PriceOverride{CacheWrite: s("1e3")}, "cache_write: want a decimal dollar amount"},
+		{"openai", "gpt-4o", PriceOverride{CacheWrite: s("1e3")}, "cache_write: cannot parse money \"1e3\": want decimal dollars"},
+		{"openai", "gpt-4o", PriceOverride{Input: s("$1")}, "input: cannot parse price \"$1\": want plain decimal dollars"},
 	} {
 		if err := c.Override(tc.provider, tc.id, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Override(%q, %q): %v; want %q", tc.provider, tc.id, err, tc.want)

@@ -1,96 +1,10 @@
 package router
 
 import (
-	"fmt"
-	"math"
 	"math/bits"
-	"strconv"
+
+	"switchboard/store"
 )
-
-// Nanos is an amount of money in nano-dollars (1e-9 USD).
-//
-// Money is integers everywhere, never float64. A nano-dollar is fine enough
-// that every published price per million tokens is exact ($0.0375/M is
-// 37,500,000), and an int64 holds ±9.2 billion dollars.
-type Nanos int64
-
-// NanosPerDollar is one dollar.
-const NanosPerDollar Nanos = 1e9
-
-// String formats n as exact dollars with at least two decimals and no
-// trailing zeros beyond them: "$2.50", "$0.000075", "$0.000000001",
-// "-$1.25".
-func (n Nanos) String() string {
-	var buf [32]byte
-	dst := buf[:0]
-	u := uint64(n)
-	if n < 0 {
-		dst = append(dst, '-')
-		u = -u // also right for math.MinInt64
-	}
-	dst = append(dst, '$')
-	dst = strconv.AppendUint(dst, u/1e9, 10)
-	dst = append(dst, '.')
-	frac := u % 1e9
-	var digits [9]byte
-	for i := 8; i >= 0; i-- {
-		digits[i] = byte('0' + frac%10)
-		frac /= 10
-	}
-	end := 9
-	for end > 2 && digits[end-1] == '0' {
-		end--
-	}
-	return string(append(dst, digits[:end]...))
-}
-
-// ParseDollars parses a decimal amount of dollars such as "2.50", "0.075",
-// "15" or "0.0375" exactly into nano-dollars. It takes one or more digits,
-// optionally followed by '.' and one to nine digits; it rejects signs,
-// exponents, spaces, digit separators, more than nine decimal places (finer
-// than a nano-dollar) and amounts that do not fit in Nanos.
-func ParseDollars(s string) (Nanos, error) {
-	whole, frac, dot := s, "", false
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			whole, frac, dot = s[:i], s[i+1:], true
-			break
-		}
-	}
-	switch {
-	case whole == "":
-		return 0, fmt.Errorf("want a decimal dollar amount like \"2.50\", got %q", s)
-	case dot && frac == "":
-		return 0, fmt.Errorf("want digits after the decimal point, got %q", s)
-	case len(frac) > 9:
-		return 0, fmt.Errorf("want at most 9 decimal places (a nano-dollar), got %q", s)
-	}
-	var n uint64
-	for i := 0; i < len(whole); i++ {
-		c := whole[i]
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("want a decimal dollar amount like \"2.50\", got %q", s)
-		}
-		n = n*10 + uint64(c-'0')
-		if n > math.MaxInt64/1_000_000_000 {
-			return 0, fmt.Errorf("dollar amount %q is too large", s)
-		}
-	}
-	n *= 1e9
-	scale := uint64(1e8)
-	for i := 0; i < len(frac); i++ {
-		c := frac[i]
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("want a decimal dollar amount like \"2.50\", got %q", s)
-		}
-		n += uint64(c-'0') * scale
-		scale /= 10
-	}
-	if n > math.MaxInt64 {
-		return 0, fmt.Errorf("dollar amount %q is too large", s)
-	}
-	return Nanos(n), nil
-}
 
 // Usage is what a call consumed, in tokens. Negative counts (a broken
 // upstream) count as zero.
@@ -105,7 +19,7 @@ type Usage struct {
 // Cost is what a call costs the user, by component. Total is the sum of
 // the others.
 type Cost struct {
-	Input, Output, CacheRead, CacheWrite, Total Nanos
+	Input, Output, CacheRead, CacheWrite, Total store.Money
 }
 
 // Cost returns what u costs at price p. The gateway bills at provider
@@ -124,15 +38,15 @@ type Cost struct {
 // and at most 1e-9 USD more per component. The product is taken in 128
 // bits (math/bits), so no token count or price can overflow: 1e9 tokens at
 // $1000/M is 1e21 before division, beyond int64 but far inside 128 bits.
-// A component or total that would exceed math.MaxInt64 nano-dollars
-// (9.2 billion dollars) saturates there. Cost does not allocate.
+// A component or total that would exceed store.MaxMoney (9.2 billion
+// dollars) saturates there. Cost does not allocate.
 func (p Price) Cost(u Usage) Cost {
 	c := Cost{
 		Input:      perMillion(u.Input, p.Input),
 		Output:     perMillion(u.Output, p.Output),
 		CacheWrite: perMillion(u.CacheWrite, p.CacheWrite),
 	}
-	c.Total = addNanos(addNanos(c.Input, c.Output), c.CacheWrite)
+	c.Total = addMoney(addMoney(c.Input, c.Output), c.CacheWrite)
 	return c
 }
 
@@ -147,10 +61,10 @@ func (p Price) Cost(u Usage) Cost {
 // set, one nano-dollar more covers the rounding of a prompt split between
 // the two components. So Worst(p, o) >= Cost(u).Total for every u with
 // u.Input+u.CacheRead+u.CacheWrite <= p and u.Output <= o.
-func (p Price) Worst(promptTokens, maxOutput int64) Nanos {
-	w := addNanos(perMillion(promptTokens, max(p.Input, p.CacheWrite)), perMillion(maxOutput, p.Output))
+func (p Price) Worst(promptTokens, maxOutput int64) store.Money {
+	w := addMoney(perMillion(promptTokens, max(p.Input, p.CacheWrite)), perMillion(maxOutput, p.Output))
 	if promptTokens > 0 && p.Input > 0 && p.CacheWrite > 0 {
-		w = addNanos(w, 1)
+		w = addMoney(w, 1)
 	}
 	return w
 }
@@ -170,13 +84,13 @@ func EstimateTokens(bodyBytes int) int64 {
 }
 
 // perMillion returns tokens × price / 1e6 rounded up, where price is per
-// million tokens, saturating at math.MaxInt64. Non-positive inputs give 0.
+// million tokens, saturating at store.MaxMoney. Non-positive inputs give 0.
 //
 // Both factors are below 2^63, so the 128-bit product is below 2^126 and
 // adding 1e6-1 for the rounding cannot overflow it. The quotient fits in
 // 64 bits exactly when the high word is below the divisor (bits.Div64
 // panics otherwise, so that case saturates first).
-func perMillion(tokens int64, price Nanos) Nanos {
+func perMillion(tokens int64, price store.Money) store.Money {
 	if tokens <= 0 || price <= 0 {
 		return 0
 	}
@@ -185,20 +99,20 @@ func perMillion(tokens int64, price Nanos) Nanos {
 	lo, carry = bits.Add64(lo, 1e6-1, 0)
 	hi += carry
 	if hi >= 1e6 {
-		return math.MaxInt64
+		return store.MaxMoney
 	}
 	q, _ := bits.Div64(hi, lo, 1e6)
-	if q > math.MaxInt64 {
-		return math.MaxInt64
+	if q > uint64(store.MaxMoney) {
+		return store.MaxMoney
 	}
-	return Nanos(q)
+	return store.Money(q)
 }
 
-// addNanos returns a+b for non-negative a and b, saturating at
-// math.MaxInt64.
-func addNanos(a, b Nanos) Nanos {
+// addMoney returns a+b for non-negative a and b, saturating at
+// store.MaxMoney.
+func addMoney(a, b store.Money) store.Money {
 	if s := a + b; s >= a {
 		return s
 	}
-	return math.MaxInt64
+	return store.MaxMoney
 }

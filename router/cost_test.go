@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"switchboard/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output of the golden files in testdata/")
@@ -24,7 +26,7 @@ func TestCostGolden(t *testing.T) {
 		switch cmd {
 		case "parse":
 			for _, in := range input {
-				n, err := ParseDollars(in)
+				n, err := parsePrice(in)
 				if err != nil {
 					out = append(out, fmt.Sprintf("%s -> error: %v", in, err))
 					continue
@@ -88,7 +90,7 @@ func goldenPrice(t *testing.T, args map[string]string) Price {
 	t.Helper()
 	var p Price
 	for k, v := range args {
-		n, err := ParseDollars(v)
+		n, err := parsePrice(v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,12 +183,12 @@ func runGolden(t *testing.T, path string, run func(t *testing.T, cmd string, arg
 	}
 }
 
-func TestParseDollars(t *testing.T) {
-	ok := func(in string, want Nanos) {
+func TestParsePrice(t *testing.T) {
+	ok := func(in string, want store.Money) {
 		t.Helper()
-		got, err := ParseDollars(in)
+		got, err := parsePrice(in)
 		if err != nil || got != want {
-			t.Fatalf("ParseDollars(%q) = %d, %v; want %d", in, got, err, want)
+			t.Fatalf("parsePrice(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	ok("2.50", 2_500_000_000)
@@ -196,57 +198,43 @@ func TestParseDollars(t *testing.T) {
 	ok("0", 0)
 	ok("0.000000001", 1)
 	ok("007.10", 7_100_000_000)
-	ok("9223372036.854775807", math.MaxInt64)
+	ok("9223372036.854775807", store.MaxMoney)
 
 	bad := func(in, why string) {
 		t.Helper()
-		_, err := ParseDollars(in)
+		_, err := parsePrice(in)
 		if err == nil || !strings.Contains(err.Error(), why) {
-			t.Fatalf("ParseDollars(%q) = %v; want an error with %q", in, err, why)
+			t.Fatalf("parsePrice(%q) = %v; want an error with %q", in, err, why)
 		}
 	}
-	bad("", "want a decimal dollar amount")
-	bad("-1", "want a decimal dollar amount")
-	bad("+1", "want a decimal dollar amount")
-	bad("1e-3", "want a decimal dollar amount")
-	bad("1E3", "want a decimal dollar amount")
-	bad(".5", "want a decimal dollar amount")
-	bad("5.", "want digits after the decimal point")
-	bad("0.0000000001", "at most 9 decimal places")
-	bad(" 1", "want a decimal dollar amount")
-	bad("1 ", "want a decimal dollar amount")
-	bad("1,000", "want a decimal dollar amount")
-	bad("1_000", "want a decimal dollar amount")
-	bad("1.2.3", "want a decimal dollar amount")
-	bad("$1", "want a decimal dollar amount")
-	bad("NaN", "want a decimal dollar amount")
-	bad("9223372036.854775808", "too large")
-	bad("9223372037", "too large")
-	bad("99999999999999999999999", "too large")
-}
-
-func TestNanosString(t *testing.T) {
-	f := func(n Nanos, want string) {
-		t.Helper()
-		if got := n.String(); got != want {
-			t.Fatalf("Nanos(%d).String() = %q; want %q", int64(n), got, want)
-		}
-	}
-	f(0, "$0.00")
-	f(75_000, "$0.000075")
-	f(1, "$0.000000001")
-	f(2_500_000_000, "$2.50")
-	f(15*NanosPerDollar, "$15.00")
-	f(37_500_000, "$0.0375")
-	f(-1_250_000_000, "-$1.25")
-	f(math.MaxInt64, "$9223372036.854775807")
-	f(math.MinInt64, "-$9223372036.854775808")
+	bad("", "want plain decimal dollars")
+	bad("-1", "want plain decimal dollars")
+	bad("-0", "want plain decimal dollars")
+	bad("+1", "want plain decimal dollars")
+	bad("$1", "want plain decimal dollars")
+	bad("-$1", "want plain decimal dollars")
+	bad(".5", "want plain decimal dollars")
+	bad(" 1", "want plain decimal dollars")
+	bad("NaN", "want plain decimal dollars")
+	bad("1e-3", "want decimal dollars")
+	bad("1E3", "want decimal dollars")
+	bad("1$", "want decimal dollars")
+	bad("1 ", "want decimal dollars")
+	bad("1,000", "want decimal dollars")
+	bad("1_000", "want decimal dollars")
+	bad("1.2.3", "want decimal dollars")
+	bad("1.-5", "want decimal dollars")
+	bad("5.", "no digits after the decimal point")
+	bad("0.0000000001", "more than 9 decimals")
+	bad("9223372036.854775808", "beyond the largest amount")
+	bad("9223372037", "beyond the largest amount")
+	bad("99999999999999999999999", "beyond the largest amount")
 }
 
 // TestCostRoundsUpExactly checks every component against exact big.Int
 // arithmetic: ceil(tokens*price/1e6), saturated at math.MaxInt64.
 func TestCostRoundsUpExactly(t *testing.T) {
-	exact := func(tokens int64, price Nanos) Nanos {
+	exact := func(tokens int64, price store.Money) store.Money {
 		if tokens <= 0 || price <= 0 {
 			return 0
 		}
@@ -256,7 +244,7 @@ func TestCostRoundsUpExactly(t *testing.T) {
 		if !n.IsInt64() {
 			return math.MaxInt64
 		}
-		return Nanos(n.Int64())
+		return store.Money(n.Int64())
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	edges := []int64{0, 1, 2, 999_999, 1_000_000, 1_000_001, 1e9, 1e12, math.MaxInt64 / 1_000_000, math.MaxInt64 - 1, math.MaxInt64, -1}
@@ -271,7 +259,7 @@ func TestCostRoundsUpExactly(t *testing.T) {
 		}
 	}
 	for range 200_000 {
-		tokens, price := draw(), Nanos(draw())
+		tokens, price := draw(), store.Money(draw())
 		if got, want := perMillion(tokens, price), exact(tokens, price); got != want {
 			t.Fatalf("perMillion(%d, %d) = %d; want %d", tokens, int64(price), got, want)
 		}
@@ -279,13 +267,13 @@ func TestCostRoundsUpExactly(t *testing.T) {
 }
 
 func TestCostHugeCountsDoNotOverflow(t *testing.T) {
-	p := Price{Input: 1000 * NanosPerDollar, Output: 1000 * NanosPerDollar, CacheWrite: 1250 * NanosPerDollar}
+	p := Price{Input: 1000 * store.Dollar, Output: 1000 * store.Dollar, CacheWrite: 1250 * store.Dollar}
 	c := p.Cost(Usage{Input: 1e9, Output: 1e9, CacheWrite: 1e9})
 	// 1e9 tokens at $1000/M is $1,000,000: 1e21 before the division, past int64.
-	if c.Input != 1e6*NanosPerDollar || c.Output != 1e6*NanosPerDollar || c.CacheWrite != 1.25e6*NanosPerDollar {
+	if c.Input != 1e6*store.Dollar || c.Output != 1e6*store.Dollar || c.CacheWrite != 1.25e6*store.Dollar {
 		t.Fatalf("cost = %+v", c)
 	}
-	if c.Total != 3.25e6*NanosPerDollar {
+	if c.Total != 3.25e6*store.Dollar {
 		t.Fatalf("total = %s", c.Total)
 	}
 	huge := Usage{Input: math.MaxInt64, Output: math.MaxInt64, CacheWrite: math.MaxInt64}
@@ -298,7 +286,7 @@ func TestCostHugeCountsDoNotOverflow(t *testing.T) {
 }
 
 func TestCostChargesNothingForCacheReads(t *testing.T) {
-	p := Price{Input: 3 * NanosPerDollar, Output: 15 * NanosPerDollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
+	p := Price{Input: 3 * store.Dollar, Output: 15 * store.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
 	c := p.Cost(Usage{CacheRead: 1e9})
 	if c != (Cost{}) {
 		t.Fatalf("a call that only reads the cache costs %+v; want nothing", c)
@@ -311,8 +299,8 @@ func TestCostChargesNothingForCacheReads(t *testing.T) {
 func TestWorstCoversEveryUsage(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	prices := []Price{
-		{Input: 3 * NanosPerDollar, Output: 15 * NanosPerDollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000},
-		{Input: 2_500_000_000, Output: 10 * NanosPerDollar, CacheRead: 1_250_000_000},
+		{Input: 3 * store.Dollar, Output: 15 * store.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000},
+		{Input: 2_500_000_000, Output: 10 * store.Dollar, CacheRead: 1_250_000_000},
 		{Input: 1, Output: 1, CacheWrite: 1},
 		{Input: 37_500_000, Output: 150_000_000},
 		{Input: 0, Output: 0},
@@ -321,7 +309,7 @@ func TestWorstCoversEveryUsage(t *testing.T) {
 	for range 100_000 {
 		p := prices[r.IntN(len(prices))]
 		if r.IntN(2) == 0 {
-			p = Price{Input: Nanos(r.Int64N(2e10)), Output: Nanos(r.Int64N(2e11)), CacheWrite: Nanos(r.Int64N(3e10))}
+			p = Price{Input: store.Money(r.Int64N(2e10)), Output: store.Money(r.Int64N(2e11)), CacheWrite: store.Money(r.Int64N(3e10))}
 		}
 		prompt, maxOut := r.Int64N(3e6), r.Int64N(2e5)
 		cw := r.Int64N(prompt + 1)
@@ -343,19 +331,19 @@ func TestEstimateTokens(t *testing.T) {
 
 var dollarSyntax = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,9})?$`)
 
-// FuzzParseDollars checks ParseDollars against big.Rat: it accepts exactly
-// the plain decimal strings that fit, reads them exactly, and String
-// formats the result back to the same value.
-func FuzzParseDollars(f *testing.F) {
+// FuzzParsePrice checks parsePrice against big.Rat: it accepts exactly
+// the plain decimal strings that fit, reads them exactly, and String and
+// AppendDecimal format the result back to the same value.
+func FuzzParsePrice(f *testing.F) {
 	for _, s := range []string{"2.50", "0.075", "15", "0.0375", "0", "0.000000001", "9223372036.854775807",
-		"9223372036.854775808", "-1", "1e3", ".5", "5.", "1.2.3", "0.0000000001", "", " 1", "+1", "00.10"} {
+		"9223372036.854775808", "-1", "1e3", ".5", "5.", "1.2.3", "0.0000000001", "", " 1", "+1", "00.10", "$1", "-$1", "1.-5"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseDollars(s)
+		n, err := parsePrice(s)
 		if !dollarSyntax.MatchString(s) {
 			if err == nil {
-				t.Fatalf("ParseDollars(%q) = %d; want an error", s, n)
+				t.Fatalf("parsePrice(%q) = %d; want an error", s, n)
 			}
 			return
 		}
@@ -370,16 +358,20 @@ func FuzzParseDollars(f *testing.F) {
 		want := r.Num()
 		if !want.IsInt64() {
 			if err == nil {
-				t.Fatalf("ParseDollars(%q) = %d; want too large", s, n)
+				t.Fatalf("parsePrice(%q) = %d; want too large", s, n)
 			}
 			return
 		}
 		if err != nil || int64(n) != want.Int64() {
-			t.Fatalf("ParseDollars(%q) = %d, %v; want %s", s, n, err, want)
+			t.Fatalf("parsePrice(%q) = %d, %v; want %s", s, n, err, want)
 		}
-		back, err := ParseDollars(strings.TrimPrefix(n.String(), "$"))
+		back, err := parsePrice(strings.TrimPrefix(n.String(), "$"))
 		if err != nil || back != n {
 			t.Fatalf("String round trip of %q: %q -> %d, %v", s, n.String(), back, err)
+		}
+		dec := string(n.AppendDecimal(nil))
+		if back, err := parsePrice(dec); err != nil || back != n {
+			t.Fatalf("AppendDecimal round trip of %q: %q -> %d, %v", s, dec, back, err)
 		}
 	})
 }

@@ -27,6 +27,8 @@ type account struct {
 	mu       sync.Mutex
 	a        Account
 	reserved Money
+	// unlimited accounts are never refused for credit (see SetUnlimited).
+	unlimited bool
 }
 
 func (ac *account) available(now time.Time) Money {
@@ -99,7 +101,7 @@ func (s *Store) Reserve(account, requestID string, worst Money, now time.Time) (
 		return nil, fmt.Errorf("account %q has no balance: %w", account, ErrInsufficientCredit)
 	}
 	ac.mu.Lock()
-	if avail := ac.available(now); avail < worst {
+	if avail := ac.available(now); avail < worst && !ac.unlimited {
 		ac.mu.Unlock()
 		return nil, fmt.Errorf("account %q has %s available, request %q needs up to %s: %w",
 			account, avail, requestID, worst, ErrInsufficientCredit)
@@ -179,6 +181,27 @@ func (s *Store) Release(r *Reservation) error {
 	r.acct.mu.Lock()
 	r.acct.reserved -= r.Worst
 	r.acct.mu.Unlock()
+	return nil
+}
+
+// SetUnlimited creates the account if needed and marks it, for this
+// process, as never refused for credit: Reserve always holds, charges
+// still draw on the plan and then on credits, which go negative. The
+// gateway uses it for the accounts of operator keys from its config; the
+// mark is not stored, so it lasts as long as the config says so.
+func (s *Store) SetUnlimited(id string) error {
+	if err := s.EnsureAccount(id); err != nil {
+		return err
+	}
+	s.acctMu.RLock()
+	ac := s.accts[id]
+	s.acctMu.RUnlock()
+	if ac == nil {
+		return fmt.Errorf("account %q: %w", id, ErrNotFound)
+	}
+	ac.mu.Lock()
+	ac.unlimited = true
+	ac.mu.Unlock()
 	return nil
 }
 

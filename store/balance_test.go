@@ -550,3 +550,35 @@ func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 		t.Fatalf("late: %+v, %v", e, err)
 	}
 }
+
+// TestUnlimitedAccount: an operator account reserves beyond its balance,
+// and its charges still reach the ledger and its credits.
+func TestUnlimitedAccount(t *testing.T) {
+	s, _ := openTest(t)
+	if err := s.SetUnlimited("operator"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Reserve("operator", "op-1", 5*Dollar, t0)
+	if err != nil {
+		t.Fatalf("unlimited account refused: %v", err)
+	}
+	if err := s.Settle(r, Entry{Cost: 2 * Dollar}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	a := mustAccount(t, s, "operator")
+	if a.Credits != -2*Dollar || a.Spent != 2*Dollar {
+		t.Fatalf("credits %s spent %s; want -$2 and $2", a.Credits, a.Spent)
+	}
+	if _, err := s.Entry("op-1"); err != nil {
+		t.Fatalf("entry: %v", err)
+	}
+	if err := s.TopUp("metered", Dollar, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reserve("metered", "m-1", 2*Dollar, t0); !errors.Is(err, ErrInsufficientCredit) {
+		t.Fatalf("a metered account was not refused: %v", err)
+	}
+}

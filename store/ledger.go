@@ -60,14 +60,19 @@ type Entry struct {
 	// gateway's response cache answered.
 	Status   int
 	CacheHit bool
-	// Settled is "" for a normal entry and SettledCrash for a reservation
-	// settled at its reserved cost by Open after a crash.
+	// Settled is "" for a normal entry, SettledCrash for a reservation
+	// settled at its reserved cost by Open after a crash, and
+	// SettledEstimate for usage the gateway had to estimate.
 	Settled string
 }
 
 // SettledCrash marks an entry Open wrote for a reservation a crash left
 // open: Cost is the reserved worst case and the usage fields are zero.
 const SettledCrash = "crash"
+
+// SettledEstimate marks an entry whose usage the provider did not report
+// (a stream the client cut short): the gateway estimated the tokens.
+const SettledEstimate = "estimated"
 
 // Query selects ledger entries for Entries.
 type Query struct {

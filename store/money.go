@@ -28,21 +28,49 @@ func (m Money) String() string {
 
 // AppendDollars appends m as in String to dst.
 func (m Money) AppendDollars(dst []byte) []byte {
-	u := uint64(m)
-	if m < 0 {
+	neg, whole, frac := m.digits()
+	if neg {
 		dst = append(dst, '-')
-		u = uint64(-m) // math.MinInt64 negates to itself; as uint64 it is right
 	}
 	dst = append(dst, '$')
-	dst = strconv.AppendUint(dst, u/1e9, 10)
-	var frac [10]byte
-	frac[0] = '.'
+	dst = strconv.AppendUint(dst, whole, 10)
+	dst = append(dst, '.')
+	return append(dst, frac[:]...)
+}
+
+// AppendDecimal appends m to dst as plain decimal dollars, a JSON number
+// without "$" or trailing fractional zeros: 1234 -> 0.000001234,
+// 2_500_000_000 -> 2.5, 0 -> 0, -5e8 -> -0.5. ParseMoney reads it back.
+func (m Money) AppendDecimal(dst []byte) []byte {
+	neg, whole, frac := m.digits()
+	if neg {
+		dst = append(dst, '-')
+	}
+	dst = strconv.AppendUint(dst, whole, 10)
+	n := len(frac)
+	for n > 0 && frac[n-1] == '0' {
+		n--
+	}
+	if n == 0 {
+		return dst
+	}
+	dst = append(dst, '.')
+	return append(dst, frac[:n]...)
+}
+
+// digits splits m into its sign, whole dollars and nine decimal digits.
+func (m Money) digits() (neg bool, whole uint64, frac [9]byte) {
+	u := uint64(m)
+	if m < 0 {
+		neg = true
+		u = -u // math.MinInt64 negates to itself; as uint64 it is right
+	}
 	f := u % 1e9
-	for i := 9; i >= 1; i-- {
+	for i := len(frac) - 1; i >= 0; i-- {
 		frac[i] = byte('0' + f%10)
 		f /= 10
 	}
-	return append(dst, frac[:]...)
+	return neg, u / 1e9, frac
 }
 
 // ParseMoney parses decimal dollars with at most nine decimals: "12.5",

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -19,6 +21,69 @@ func TestMoneyString(t *testing.T) {
 	f(-Dollar/2, "-$0.500000000")
 	f(MaxMoney, "$9223372036.854775807")
 	f(-MaxMoney-1, "-$9223372036.854775808")
+}
+
+func TestMoneyAppendDecimal(t *testing.T) {
+	f := func(m Money, want string) {
+		t.Helper()
+		if got := string(m.AppendDecimal(nil)); got != want {
+			t.Errorf("Money(%d).AppendDecimal = %q, want %q", int64(m), got, want)
+		}
+	}
+	f(0, "0")
+	f(1, "0.000000001")
+	f(1234, "0.000001234")
+	f(75_000, "0.000075")
+	f(2_500_000_000, "2.5")
+	f(12*Dollar, "12")
+	f(1234567890, "1.23456789")
+	f(-Dollar/2, "-0.5")
+	f(-75_000, "-0.000075")
+	f(-3*Dollar, "-3")
+	f(MaxMoney, "9223372036.854775807")
+	f(math.MinInt64, "-9223372036.854775808")
+
+	if got := string(Money(2_500_000_000).AppendDecimal([]byte(`"cost":`))); got != `"cost":2.5` {
+		t.Errorf("AppendDecimal to a prefix = %q", got)
+	}
+}
+
+// TestMoneyAppendDecimalRoundTrips checks that ParseMoney reads back what
+// AppendDecimal writes, over edge values and random ones of every size
+// (math.MinInt64 is beyond what ParseMoney reads).
+func TestMoneyAppendDecimalRoundTrips(t *testing.T) {
+	ms := []Money{0, 1, -1, 9, 10, Dollar - 1, Dollar, Dollar + 1, -Dollar, 100 * Dollar,
+		MaxMoney, MaxMoney - 1, math.MinInt64 + 1, math.MinInt64 + 2}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 100_000 {
+		m := Money(r.Int64() >> r.IntN(63)) // non-negative
+		if r.IntN(2) == 0 {
+			m = -m
+		}
+		ms = append(ms, m)
+	}
+	var buf []byte
+	for _, m := range ms {
+		buf = m.AppendDecimal(buf[:0])
+		back, err := ParseMoney(string(buf))
+		if err != nil || back != m {
+			t.Fatalf("Money(%d).AppendDecimal = %s, which parses to %d, %v", int64(m), buf, back, err)
+		}
+	}
+}
+
+func TestMoneyAppendDecimalDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race; make test checks the budget in its non-race run")
+	}
+	buf := make([]byte, 0, 32)
+	m := Money(math.MinInt64)
+	if allocs := testing.AllocsPerRun(100, func() {
+		buf = m.AppendDecimal(buf[:0])
+		m += 123_456_789
+	}); allocs != 0 {
+		t.Fatalf("AppendDecimal allocates %.1f times with room in dst", allocs)
+	}
 }
 
 func TestParseMoney(t *testing.T) {

@@ -74,6 +74,20 @@ var ErrEventTooLong = errors.New("provider sent a stream event over the size lim
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Unsent reports whether the request surely never reached the provider:
+// no connection could be made, or the provider is disabled. Any other
+// failure may have been served, and billed, upstream.
+func (e *Error) Unsent() bool {
+	var te *TimeoutError
+	if errors.As(e.Err, &te) {
+		return te.Phase == PhaseConnect
+	}
+	var oe *net.OpError
+	var dns *net.DNSError
+	return errors.As(e.Err, &oe) && oe.Op == "dial" || errors.As(e.Err, &dns) ||
+		errors.Is(e.Err, syscall.ECONNREFUSED) || errors.Is(e.Err, errDisabled)
+}
+
 // ErrKeepaliveTick is returned by Stream.Read when the upstream stayed
 // silent for the keep-alive interval. The stream is intact: the caller may
 // send its client a keep-alive and read again.

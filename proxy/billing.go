@@ -1,0 +1,284 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/bytedance/sonic/ast"
+	"github.com/valyala/fasthttp"
+
+	"switchboard/configs"
+	"switchboard/router"
+	"switchboard/store"
+	"switchboard/upstream"
+)
+
+// billing meters the request path: a key's model list, rate limits and
+// budgets, the reservation of a request's worst-case cost before it is
+// forwarded, and its ledger entry after the last byte.
+type billing struct {
+	store            *store.Store
+	catalog          *router.Catalog
+	freeUnpriced     bool
+	defaultMaxOutput int64
+	plans            map[string]configs.Plan
+}
+
+func newBilling(cfg *configs.Config, cat *router.Catalog, st *store.Store) *billing {
+	b := &billing{
+		store:            st,
+		catalog:          cat,
+		freeUnpriced:     cfg.Billing.Unpriced == "free",
+		defaultMaxOutput: int64(cfg.Billing.DefaultMaxOutput),
+		plans:            map[string]configs.Plan{},
+	}
+	for _, p := range cfg.Billing.Plans {
+		b.plans[p.Name] = p
+	}
+	return b
+}
+
+var (
+	errBudget        = errors.New("budget reached")
+	errNoCredit      = errors.New("insufficient credit")
+	errUnpricedModel = errors.New("this model has no price in the catalog, so a metered key may not call it; the operator can add one under billing.prices")
+)
+
+// rateLimitError is a request refused by its key's RPM or TPM limit (429).
+type rateLimitError struct{ st limitState }
+
+func (e *rateLimitError) Error() string {
+	what := "requests"
+	if e.st.limitTokens > 0 && e.st.remainingTokens == 0 {
+		what = "tokens"
+	}
+	return fmt.Sprintf("rate limit reached for %s on this gateway key; retry after %s", what, e.st.retryAfter.Round(time.Millisecond))
+}
+
+// admit decides whether the call's key may make it, after its route is
+// known: the key's model list, its rate limits, its daily and monthly
+// budgets, and a reservation of the worst case on its account. It leaves
+// the reservation in c.resv.
+func (b *billing) admit(c *call, body []byte) error {
+	k := c.key
+	t := c.target
+	if !k.allows(c.route.Model, t.Provider.Name, t.Model) {
+		return fmt.Errorf("%w: %q", errModelNotAllowed, c.route.Model)
+	}
+	if k.limits != nil {
+		st, ok := k.limits.admit(c.start)
+		c.limits, c.hasLimits = st, true
+		if !ok {
+			return &rateLimitError{st}
+		}
+	}
+	if k.dailyLimit > 0 {
+		if spent := b.store.Spend(k.ID, c.start); spent >= k.dailyLimit {
+			return fmt.Errorf("%w: this key spent %s of its %s daily limit", errBudget, spent, k.dailyLimit)
+		}
+	}
+	if k.monthlyLimit > 0 {
+		y, m, _ := c.start.UTC().Date()
+		month := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+		if spent := b.store.Spend(k.ID, month); spent >= k.monthlyLimit {
+			return fmt.Errorf("%w: this key spent %s of its %s monthly limit", errBudget, spent, k.monthlyLimit)
+		}
+	}
+
+	model, priced := b.catalog.Lookup(t.Provider.Name, t.Model)
+	if !priced && !k.Operator && !b.freeUnpriced {
+		return errUnpricedModel
+	}
+	var worst store.Money
+	if priced {
+		c.price = model.Price
+		worst = model.Price.Worst(b.promptTokens(model, body), b.outputTokens(c, model, body))
+	}
+	r, err := b.store.Reserve(k.Account, string(c.requestID), worst, c.start)
+	if errors.Is(err, store.ErrInsufficientCredit) {
+		avail, _ := b.store.Available(k.Account, c.start)
+		return fmt.Errorf("%w: this request may cost up to %s and the account has %s available; top up, or lower max_tokens", errNoCredit, worst, max(avail, 0))
+	}
+	if err != nil {
+		return err
+	}
+	c.resv = r
+	return nil
+}
+
+// promptTokens estimates the prompt from the body's size, at most the
+// model's context window.
+func (b *billing) promptTokens(m *router.Model, body []byte) int64 {
+	n := router.EstimateTokens(len(body))
+	if m.Context > 0 {
+		n = min(n, int64(m.Context))
+	}
+	return n
+}
+
+// outputTokens is the output budget of the call: the request's own
+// max_completion_tokens or max_tokens, else the model's maximum, else
+// the configured default. Embeddings produce none.
+func (b *billing) outputTokens(c *call, m *router.Model, body []byte) int64 {
+	if c.surface == "embeddings" {
+		return 0
+	}
+	limit := int64(m.MaxOutput)
+	if limit == 0 {
+		limit = b.defaultMaxOutput
+	}
+	if n := maxTokens(body, &c.fields.node); n > 0 && n < limit {
+		return n
+	}
+	return limit
+}
+
+var maxFieldPrefix = []byte(`"max_`)
+
+// maxTokens reads max_completion_tokens, else max_tokens, from a body, or
+// 0. A byte search spares bodies without either a lazy JSON search.
+func maxTokens(body []byte, n *ast.Node) int64 {
+	if !bytes.Contains(body, maxFieldPrefix) {
+		return 0
+	}
+	src := unsafe.String(unsafe.SliceData(body), len(body))
+	for _, field := range [...]string{"max_completion_tokens", "max_tokens"} {
+		if v := intAt(src, n, field); v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+// settle ends the call's reservation after its last byte: a ledger entry
+// at the real cost when the provider may have served it, a release when
+// it surely did not. It also charges the key's token rate limit.
+func (b *billing) settle(c *call, now time.Time) {
+	r := c.resv
+	if r == nil {
+		return
+	}
+	c.resv = nil
+	if !c.reached {
+		if err := b.store.Release(r); err != nil {
+			c.srv.errLog.Printf("release %s: %v", r.RequestID, err)
+		}
+		return
+	}
+	if c.status == fasthttp.StatusOK && !c.usage.seen {
+		c.estimateUsage()
+	}
+	if c.status == fasthttp.StatusOK && !c.costed {
+		c.computeCost()
+	}
+	u := c.usage
+	if c.key.limits != nil {
+		c.key.limits.chargeTokens(now, u.prompt+u.completion)
+	}
+	e := store.Entry{
+		KeyID:            c.key.ID,
+		ModelRequested:   strings.Clone(c.fields.model),
+		Provider:         c.provider(),
+		UpstreamModel:    strings.Clone(c.target.Model),
+		InputTokens:      c.tokens.Input,
+		OutputTokens:     c.tokens.Output,
+		CacheReadTokens:  c.tokens.CacheRead,
+		CacheWriteTokens: c.tokens.CacheWrite,
+		ReasoningTokens:  c.tokens.Reasoning,
+		CostInput:        c.cost.Input,
+		CostOutput:       c.cost.Output,
+		CostCacheRead:    c.cost.CacheRead,
+		CostCacheWrite:   c.cost.CacheWrite,
+		Cost:             c.cost.Total,
+		LatencyMicros:    now.Sub(c.start).Microseconds(),
+		OverheadMicros:   c.overhead(now).Microseconds(),
+		Status:           c.status,
+	}
+	if c.usage.estimated {
+		e.Settled = store.SettledEstimate
+	}
+	if err := b.store.Settle(r, e); err != nil {
+		// The reservation stays open: the next start settles it at its
+		// worst case, so the request is billed, never lost.
+		c.srv.errLog.Printf("settle %s: %v", r.RequestID, err)
+	}
+}
+
+// computeCost prices the call's usage at the catalog price: prompt tokens
+// read from the provider's cache are free.
+func (c *call) computeCost() {
+	u := c.usage
+	c.tokens = router.Usage{
+		Input:      max(u.prompt-u.cached-u.cacheWrite, 0),
+		CacheRead:  u.cached,
+		CacheWrite: u.cacheWrite,
+		Output:     u.completion,
+		Reasoning:  u.reasoning,
+	}
+	c.cost = c.price.Cost(c.tokens)
+	c.costed = true
+}
+
+// estimateUsage stands in for usage a provider did not report (a stream
+// the client cut short, a host that omits it): the prompt estimated from
+// the body's size, and one output token per relayed stream event or per
+// three bytes of a buffered answer. The entry is marked estimated.
+func (c *call) estimateUsage() {
+	c.usage.prompt = router.EstimateTokens(len(c.ctx.PostBody()))
+	if c.streaming {
+		c.usage.completion = c.relay.events
+	} else {
+		c.usage.completion = router.EstimateTokens(len(c.ctx.Response.Body()))
+	}
+	c.usage.estimated = true
+}
+
+// reachedProvider reports whether a failed call may have been served
+// upstream, so that it must be settled rather than released.
+func reachedProvider(err error) bool {
+	var ue *upstream.Error
+	return errors.As(err, &ue) && !ue.Unsent()
+}
+
+// setLimitHeaders sets the x-ratelimit-* headers (and retry-after on a
+// refusal) for a key with limits, in OpenAI's names and formats.
+func (c *call) setLimitHeaders() {
+	if !c.hasLimits {
+		return
+	}
+	h := &c.ctx.Response.Header
+	st := &c.limits
+	if st.limitRequests > 0 {
+		c.setIntHeader("x-ratelimit-limit-requests", st.limitRequests)
+		c.setIntHeader("x-ratelimit-remaining-requests", st.remainingRequests)
+		h.Set("x-ratelimit-reset-requests", formatReset(st.resetRequests))
+	}
+	if st.limitTokens > 0 {
+		c.setIntHeader("x-ratelimit-limit-tokens", st.limitTokens)
+		c.setIntHeader("x-ratelimit-remaining-tokens", st.remainingTokens)
+		h.Set("x-ratelimit-reset-tokens", formatReset(st.resetTokens))
+	}
+	if st.retryAfter > 0 {
+		secs := int64((st.retryAfter + time.Second - 1) / time.Second)
+		c.setIntHeader("retry-after", secs)
+		c.setIntHeader("retry-after-ms", st.retryAfter.Milliseconds())
+	}
+}
+
+func (c *call) setIntHeader(name string, v int64) {
+	c.scratch = strconv.AppendInt(c.scratch[:0], v, 10)
+	c.ctx.Response.Header.SetBytesV(name, c.scratch)
+}
+
+// formatReset formats a reset time as OpenAI does: "1s", "6m0s", "20ms".
+func formatReset(d time.Duration) string {
+	if d < time.Second {
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
+	return d.Round(time.Second).String()
+}
