@@ -170,11 +170,15 @@ func (b *billing) settle(c *call, now time.Time) {
 		}
 		return
 	}
-	if c.status == fasthttp.StatusOK && !c.usage.seen {
-		c.estimateUsage()
-	}
-	if c.status == fasthttp.StatusOK && !c.costed {
-		c.computeCost()
+	// A stream is billed even when it failed midway: the provider billed
+	// what it sent.
+	if billable := c.status == fasthttp.StatusOK || c.streaming; billable {
+		if !c.usage.seen {
+			c.estimateUsage()
+		}
+		if !c.costed {
+			c.computeCost()
+		}
 	}
 	u := c.usage
 	if c.key.limits != nil {

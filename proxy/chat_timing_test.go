@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/bench/mock"
+	"switchboard/store"
 	"switchboard/upstream"
 )
 
@@ -16,40 +17,73 @@ var benchBody = `{"model":"alias-model","messages":[{"role":"system","content":"
 	`"},{"role":"user","content":"` + strings.Repeat("Summarise the file. ", 20) + `"}],"temperature":0.2,"stream":true}`
 
 // hotPath runs what the gateway does for one pass-through request before
-// the bytes go upstream: key lookup, field reads, routing, splice, and the
-// upstream request's URL and headers.
-func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte) error {
-	if _, err := s.keys.authenticate(h, time.Now()); err != nil {
+// the bytes go upstream: key lookup, field reads, routing, splice, the
+// upstream request's URL and headers and, when billed, the key's limits,
+// budgets and reservation (released again, a journal write like the
+// settle that ends a real call).
+func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed bool) error {
+	c.start = time.Now()
+	k, err := s.keys.authenticate(h, c.start)
+	if err != nil {
 		return err
 	}
+	c.key = k
 	out, err := s.prepare(c, body)
 	if err != nil {
 		return err
+	}
+	if billed {
+		if err := s.billing.admit(c, body); err != nil {
+			return err
+		}
+		if err := s.store.Release(c.resv); err != nil {
+			return err
+		}
+		c.resv = nil
 	}
 	c.target.Provider.SetRequest(&c.req, upstream.ChatCompletions, out)
 	return nil
 }
 
-func newHotPathFixture(t testing.TB) (*Server, *call, *fasthttp.RequestHeader) {
-	g := startGateway(t, mock.Options{}, "")
-	var h fasthttp.RequestHeader
-	h.Set("Authorization", "Bearer "+testKey)
+// hotPathCase is one way through the hot path.
+type hotPathCase struct {
+	name   string
+	body   []byte
+	billed bool
+	h      *fasthttp.RequestHeader
+}
+
+// newHotPathFixture starts a gateway and returns a call and the cases:
+// billing off, an operator key, and a metered key with RPM/TPM limits, a
+// daily budget and credit, calling a priced model.
+func newHotPathFixture(t testing.TB) (*Server, *call, []hotPathCase) {
+	g := startGateway(t, mock.Options{}, pricedYAML)
+	var op fasthttp.RequestHeader
+	op.Set("Authorization", "Bearer "+testKey)
+	secret := billingTestKey(t, g, "bench", 1000*store.Dollar, func(k *store.Key) {
+		k.RPM, k.TPM, k.DailyLimit = 1<<30, 1<<30, 1000*store.Dollar
+	})
+	var metered fasthttp.RequestHeader
+	metered.Set("Authorization", "Bearer "+secret)
 	c := callPool.Get().(*call)
-	return g.srv, c, &h
+	c.srv, c.surface = g.srv, "chat"
+	c.requestID = g.srv.appendRequestID(c.requestID[:0])
+	priced := []byte(strings.Replace(benchBody, "alias-model", "mock/mock-model", 1))
+	return g.srv, c, []hotPathCase{
+		{"billing-off", []byte(benchBody), false, &op},
+		{"operator", []byte(benchBody), true, &op},
+		{"metered", priced, true, &metered},
+	}
 }
 
 func BenchmarkHotPath(b *testing.B) {
-	s, c, h := newHotPathFixture(b)
-	for _, bc := range []struct{ name, body string }{
-		{"alias+stream", benchBody},
-		{"same-model", strings.Replace(strings.Replace(benchBody, "alias-model", "mock-model", 1), `,"stream":true`, "", 1)},
-	} {
-		body := []byte(bc.body)
-		b.Run(bc.name, func(b *testing.B) {
+	s, c, cases := newHotPathFixture(b)
+	for _, hc := range cases {
+		b.Run(hc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
+			b.SetBytes(int64(len(hc.body)))
 			for b.Loop() {
-				if err := hotPath(s, c, h, body); err != nil {
+				if err := hotPath(s, c, hc.h, hc.body, hc.billed); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -58,21 +92,26 @@ func BenchmarkHotPath(b *testing.B) {
 }
 
 // TestHotPathAllocationBudget holds the pre-upstream work of a
-// pass-through request to its allocation budget.
+// pass-through request to its allocation budget: none without billing;
+// with it, the reservation and its request id string.
 func TestHotPathAllocationBudget(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race; make test checks the budget in its non-race run")
 	}
-	s, c, h := newHotPathFixture(t)
-	body := []byte(benchBody)
-	const budget = 0
-	allocs := testing.AllocsPerRun(200, func() {
-		if err := hotPath(s, c, h, body); err != nil {
-			t.Fatal(err)
+	s, c, cases := newHotPathFixture(t)
+	for _, hc := range cases {
+		budget := 0.0
+		if hc.billed {
+			budget = 2
 		}
-	})
-	if allocs > budget {
-		t.Fatalf("hot path allocates %.1f times per request, budget %d", allocs, budget)
+		allocs := testing.AllocsPerRun(200, func() {
+			if err := hotPath(s, c, hc.h, hc.body, hc.billed); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > budget {
+			t.Errorf("%s: hot path allocates %.1f times per request, budget %.0f", hc.name, allocs, budget)
+		}
 	}
 }
 

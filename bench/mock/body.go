@@ -90,13 +90,18 @@ func promptTokens(body []byte) int {
 // tokensPerChunk is the completion tokens counted for each content chunk.
 const tokensPerChunk = 2
 
-func appendUsage(dst []byte, prompt, completion int) []byte {
+func appendUsage(dst []byte, prompt, completion, cached int) []byte {
 	dst = append(dst, `{"prompt_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(prompt), 10)
 	dst = append(dst, `,"completion_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(completion), 10)
 	dst = append(dst, `,"total_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(prompt+completion), 10)
+	if cached > 0 {
+		dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
+		dst = strconv.AppendInt(dst, int64(min(cached, prompt)), 10)
+		dst = append(dst, '}')
+	}
 	return append(dst, '}')
 }
 

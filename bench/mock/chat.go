@@ -35,7 +35,7 @@ func (s *Server) appendChat(dst []byte, c *call) []byte {
 	dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":"`...)
 	dst = append(dst, finish...)
 	dst = append(dst, `"}],"usage":`...)
-	dst = appendUsage(dst, promptTokens(c.ctx.Request.Body()), completion)
+	dst = appendUsage(dst, promptTokens(c.ctx.Request.Body()), completion, c.f.cached)
 	return append(dst, '}')
 }
 
@@ -123,7 +123,7 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 		st.event()
 		st.buf.b = append(st.buf.b, prefix.b[:len(prefix.b)-len(`"choices":[`)]...)
 		st.buf.b = append(st.buf.b, `"choices":[],"usage":`...)
-		st.buf.b = appendUsage(st.buf.b, promptTokens(c.ctx.Request.Body()), completion)
+		st.buf.b = appendUsage(st.buf.b, promptTokens(c.ctx.Request.Body()), completion, c.f.cached)
 		st.buf.b = append(st.buf.b, '}')
 		st.endEvent()
 	}

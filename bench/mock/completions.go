@@ -9,7 +9,7 @@ func (s *Server) appendCompletion(dst []byte, c *call) []byte {
 		dst = appendChunkText(dst, i)
 	}
 	dst = append(dst, `","index":0,"logprobs":null,"finish_reason":"stop"}],"usage":`...)
-	dst = appendUsage(dst, promptTokens(c.ctx.Request.Body()), n*tokensPerChunk)
+	dst = appendUsage(dst, promptTokens(c.ctx.Request.Body()), n*tokensPerChunk, c.f.cached)
 	return append(dst, '}')
 }
 
@@ -47,7 +47,7 @@ func (s *Server) completionEvents(st *sseStream, c *call) {
 		st.event()
 		st.buf.b = appendCompletionPrefix(st.buf.b, c)
 		st.buf.b = append(st.buf.b, `[],"usage":`...)
-		st.buf.b = appendUsage(st.buf.b, promptTokens(c.ctx.Request.Body()), n*tokensPerChunk)
+		st.buf.b = appendUsage(st.buf.b, promptTokens(c.ctx.Request.Body()), n*tokensPerChunk, c.f.cached)
 		st.buf.b = append(st.buf.b, '}')
 		st.endEvent()
 	}

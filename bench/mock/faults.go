@@ -20,9 +20,10 @@ type faults struct {
 	reset      int           // reset the connection after this many chunks; -1: no
 	tools      int           // answer with a tool call split over this many deltas; 0: no
 	encoding   string        // "gzip" or "zstd" body compression; "": none
+	cached     int           // prompt tokens reported as read from the cache
 }
 
-var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, gzip or zstd")
+var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, cached=, gzip or zstd")
 
 func noFaults() faults {
 	return faults{chunks: -1, gap: -1, reset: -1}
@@ -87,6 +88,8 @@ func (f *faults) apply(item string) error {
 		f.reset, err = parseInt(value, 0, maxChunks)
 	case "tools":
 		f.tools, err = parseInt(value, 1, maxTools)
+	case "cached":
+		f.cached, err = parseInt(value, 0, 1<<30)
 	default:
 		return errUnknownDirective
 	}

@@ -27,6 +27,8 @@
 //	                answering
 //	tools=N         chat: answer with a get_weather tool call whose
 //	                arguments are split over N streamed deltas
+//	cached=N        report N of the prompt tokens as read from the cache
+//	                (usage.prompt_tokens_details.cached_tokens)
 //	gzip, zstd      compress a non-streamed body with that Content-Encoding
 //
 // An unknown or malformed directive gets 400.
