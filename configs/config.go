@@ -90,6 +90,9 @@ type Key struct {
 
 // Billing configures what requests cost and what plans exist.
 type Billing struct {
+	// Disabled turns metering off: no reservations, budgets or ledger
+	// entries; responses still report usage.cost. For a pure proxy.
+	Disabled bool `yaml:"disabled"`
 	// Unpriced says what happens to a model with no catalog price when a
 	// metered key calls it: "refuse" (403, the default) or "free".
 	// Operator keys may always call it, at $0.

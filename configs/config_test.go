@@ -106,3 +106,43 @@ func TestSecretNeverPrints(t *testing.T) {
 		}
 	}
 }
+
+func TestBillingConfig(t *testing.T) {
+	base := "auth:\n  master_key: sk-sb-master\n  keys: [{name: a, key: sk-sb-a, rpm: 5}]\n"
+	c, err := Load([]byte(base+`billing:
+  plans: [{name: pro, price: "25"}, {name: weekly, price: "2.50", period: 168h}]
+  prices: {openai/gpt-4o: {input: "2", output: "8"}}
+`), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Billing.Unpriced != "refuse" || c.Billing.DefaultMaxOutput != 4096 || c.Auth.Keys[0].Account != "operator" || c.Auth.Keys[0].RPM != 5 {
+		t.Fatalf("defaults: %+v %+v", c.Billing, c.Auth.Keys[0])
+	}
+	pro, weekly := c.Billing.Plans[0], c.Billing.Plans[1]
+	if pro.Price != 25e9 || pro.Period != "monthly" || weekly.Price != 2.5e9 {
+		t.Fatalf("plans %+v", c.Billing.Plans)
+	}
+	if d, err := weekly.PeriodDuration(); err != nil || d != 168*time.Hour {
+		t.Fatalf("weekly period %v %v", d, err)
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"billing: {unpriced: maybe}", "billing.unpriced"},
+		{`billing: {plans: [{name: x, price: "-1"}]}`, "non-negative dollar amount"},
+		{`billing: {plans: [{name: x, price: "1e3"}]}`, "non-negative dollar amount"},
+		{`billing: {plans: [{name: x, price: "0"}]}`, "billing.plans[0].price"},
+		{`billing: {plans: [{name: x, price: "5", period: fortnightly}]}`, "billing.plans[0].period"},
+		{`billing: {plans: [{name: x, price: "5"}, {name: x, price: "6"}]}`, "duplicate plan"},
+		{`billing: {prices: {gpt-4o: {input: "1"}}}`, "provider/model"},
+		{"billing: {default_max_output: -1}", "default_max_output"},
+	} {
+		_, err := Load([]byte(base+bad.yaml), env())
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: error %v, want it to mention %q", bad.yaml, err, bad.want)
+		}
+	}
+	if _, err := Load([]byte("auth:\n  master_key: sk-sb-a\n  keys: [{name: a, key: sk-sb-a}]\n"), env()); err == nil ||
+		!strings.Contains(err.Error(), "auth.master_key") {
+		t.Errorf("master key equal to a gateway key: %v", err)
+	}
+}

@@ -22,6 +22,7 @@ import (
 // budgets, the reservation of a request's worst-case cost before it is
 // forwarded, and its ledger entry after the last byte.
 type billing struct {
+	disabled         bool
 	store            *store.Store
 	catalog          *router.Catalog
 	freeUnpriced     bool
@@ -31,6 +32,7 @@ type billing struct {
 
 func newBilling(cfg *configs.Config, cat *router.Catalog, st *store.Store) *billing {
 	b := &billing{
+		disabled:         cfg.Billing.Disabled,
 		store:            st,
 		catalog:          cat,
 		freeUnpriced:     cfg.Billing.Unpriced == "free",
@@ -63,7 +65,8 @@ func (e *rateLimitError) Error() string {
 // admit decides whether the call's key may make it, after its route is
 // known: the key's model list, its rate limits, its daily and monthly
 // budgets, and a reservation of the worst case on its account. It leaves
-// the reservation in c.resv.
+// the reservation in c.resv. With billing disabled it only checks the
+// model list and rate limits.
 func (b *billing) admit(c *call, body []byte) error {
 	k := c.key
 	t := c.target
@@ -76,6 +79,13 @@ func (b *billing) admit(c *call, body []byte) error {
 		if !ok {
 			return &rateLimitError{st}
 		}
+	}
+	model, priced := b.catalog.Lookup(t.Provider.Name, t.Model)
+	if priced {
+		c.price = model.Price
+	}
+	if b.disabled {
+		return nil
 	}
 	if k.dailyLimit > 0 {
 		if spent := b.store.Spend(k.ID, c.start); spent >= k.dailyLimit {
@@ -90,13 +100,11 @@ func (b *billing) admit(c *call, body []byte) error {
 		}
 	}
 
-	model, priced := b.catalog.Lookup(t.Provider.Name, t.Model)
 	if !priced && !k.Operator && !b.freeUnpriced {
 		return errUnpricedModel
 	}
 	var worst store.Money
 	if priced {
-		c.price = model.Price
 		worst = model.Price.Worst(b.promptTokens(model, body), b.outputTokens(c, model, body))
 	}
 	r, err := b.store.Reserve(k.Account, string(c.requestID), worst, c.start)

@@ -341,3 +341,18 @@ func TestDefaultConfigModelsArePriced(t *testing.T) {
 		}
 	}
 }
+
+func TestBillingDisabledMetersNothingButReportsCost(t *testing.T) {
+	g := startGateway(t, mock.Options{}, strings.Replace(pricedYAML, "billing:", "billing:\n  disabled: true", 1))
+	secret := billingTestKey(t, g, "broke", 0, nil)
+	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
+	if r.status != 200 || reportedCost(t, r.body) == 0 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if err := g.srv.store.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.srv.store.Entry(r.header["x-request-id"]); err == nil {
+		t.Fatal("billing is disabled but the call has a ledger entry")
+	}
+}
