@@ -356,3 +356,17 @@ func TestBillingDisabledMetersNothingButReportsCost(t *testing.T) {
 		t.Fatal("billing is disabled but the call has a ledger entry")
 	}
 }
+
+func TestTokenRateLimitRefusesOnceSpent(t *testing.T) {
+	g := startGateway(t, mock.Options{}, pricedYAML)
+	secret := billingTestKey(t, g, "team", store.Dollar, func(k *store.Key) { k.TPM = 10 })
+	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	entryOf(t, g, r) // the call's tokens (more than 10) are charged at settle
+	r = g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
+	if r.status != 429 || !strings.Contains(r.body, "tokens") || r.header["x-ratelimit-remaining-tokens"] != "0" {
+		t.Fatalf("status %d remaining-tokens %q: %s", r.status, r.header["x-ratelimit-remaining-tokens"], r.body)
+	}
+}
