@@ -119,13 +119,15 @@ func (ki *keyIndex) limitsFor(id string, rpm, tpm int) *keyLimits {
 
 // reload rebuilds the table from the store's keys and the config's; a
 // config key wins over a store key with the same secret.
+// Reading the store under mu keeps concurrent reloads in order: the last
+// table swapped in is never older than a change that finished before it.
 func (ki *keyIndex) reload(st *store.Store) error {
+	ki.mu.Lock()
+	defer ki.mu.Unlock()
 	keys, err := st.Keys()
 	if err != nil {
 		return err
 	}
-	ki.mu.Lock()
-	defer ki.mu.Unlock()
 	table := make(map[[sha256.Size]byte]*Key, len(keys)+len(ki.config))
 	for _, sk := range keys {
 		table[sk.Hash] = &Key{

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/router"
+	"switchboard/store"
 	"switchboard/upstream"
 )
 
@@ -53,6 +54,14 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusPaymentRequired, "insufficient_quota", "insufficient_credits", err.Error()}
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return apiError{fasthttp.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "request body is larger than the gateway's limit (server.max_body_bytes)"}
+	case errors.Is(err, errBadMasterKey):
+		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_master_key", err.Error()}
+	case errors.Is(err, errConflict):
+		return apiError{fasthttp.StatusConflict, "invalid_request_error", "conflict", err.Error()}
+	case errors.Is(err, store.ErrNotFound):
+		return apiError{fasthttp.StatusNotFound, "invalid_request_error", "not_found", err.Error()}
+	case errors.Is(err, store.ErrBadCursor):
+		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "invalid_cursor", err.Error()}
 	case errors.As(err, &ue):
 		typ, code := "upstream_error", "upstream_unreachable"
 		if ue.Status == fasthttp.StatusGatewayTimeout {

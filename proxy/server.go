@@ -124,6 +124,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		metrics.WritePrometheus(ctx, true)
 		return
 	}
+	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {
+		s.serveAPI(ctx, strings.Clone(rest)) // a copy: path must not escape
+		return
+	}
 	path = strings.TrimPrefix(path, "/v1")
 	switch path {
 	case "/chat/completions":
@@ -134,6 +138,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.passThrough(ctx, "embeddings", upstream.Embeddings)
 	case "/models":
 		s.models(ctx, "")
+	case "/dashboard/billing/credits":
+		s.serveAPI(ctx, "dashboard/billing/credits")
 	default:
 		if id, ok := strings.CutPrefix(path, "/models/"); ok {
 			s.models(ctx, id)

@@ -1,11 +1,16 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 )
+
+// ErrIdempotencyConflict: a top-up's idempotency key was already used for
+// another account or amount.
+var ErrIdempotencyConflict = errors.New("idempotency key reused with other values")
 
 // Account is a balance that keys charge their requests to: pay-as-you-go
 // credits and an optional subscription plan.
@@ -245,8 +250,8 @@ func (s *Store) stageTopUp(g *group, o *op) error {
 		}
 		if seen {
 			if prev.account != o.account || prev.amount != o.amount {
-				return fmt.Errorf("idempotency key %q was used for a top-up of %s to account %q, not %s to %q",
-					o.idem, prev.amount, prev.account, o.amount, o.account)
+				return fmt.Errorf("%w: idempotency key %q was used for a top-up of %s to account %q, not %s to %q",
+					ErrIdempotencyConflict, o.idem, prev.amount, prev.account, o.amount, o.account)
 			}
 			return nil // a replay: nothing changes
 		}

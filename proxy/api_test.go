@@ -1,0 +1,278 @@
+package proxy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bytedance/sonic"
+	"github.com/valyala/fasthttp"
+
+	"switchboard/store"
+)
+
+// served is one chat call as its client saw it.
+type served struct {
+	id                 string
+	prompt, completion string // usage's token counts, raw JSON
+	cost               store.Money
+}
+
+// chatAs makes a non-streamed chat call for model with secret and
+// returns what its answer said it cost.
+func (g *gateway) chatAs(t testing.TB, secret, model string) served {
+	t.Helper()
+	r := g.as(t, secret, "POST", "/v1/chat/completions", chat(model, ""))
+	if r.status != 200 {
+		t.Fatalf("chat: %d %s", r.status, r.body)
+	}
+	return served{
+		id:         r.header["x-request-id"],
+		prompt:     rawAt(t, r.body, "usage", "prompt_tokens"),
+		completion: rawAt(t, r.body, "usage", "completion_tokens"),
+		cost:       moneyAt(t, r.body, "usage", "cost"),
+	}
+}
+
+// flush waits until the gateway's ledger writes are durable and visible.
+func (g *gateway) flush(t testing.TB) {
+	t.Helper()
+	if err := g.srv.store.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeyHolderSeesWhatCallsCost(t *testing.T) {
+	g := startBillingGateway(t)
+	_, secret := g.newKey(t, `{"account":"team-a","name":"ci","monthly_limit":"3","rpm":60}`)
+	g.topUp(t, "team-a", "10")
+	var calls []served
+	var total store.Money
+	for range 3 {
+		c := g.chatAs(t, secret, "mock-model")
+		if c.cost <= 0 {
+			t.Fatalf("call %s cost %s: the mock model is priced", c.id, c.cost)
+		}
+		calls = append(calls, c)
+		total += c.cost
+	}
+	g.flush(t)
+
+	r := g.as(t, secret, "GET", "/api/v1/credits", "")
+	if r.status != 200 || moneyAt(t, r.body, "data", "total_usage") != total ||
+		moneyAt(t, r.body, "data", "total_credits") != 10*store.Dollar {
+		t.Fatalf("credits after calls costing %s: %d %s", total, r.status, r.body)
+	}
+
+	r = g.as(t, secret, "GET", "/api/v1/key", "")
+	for _, field := range []string{"usage", "usage_daily", "usage_monthly"} {
+		if got := moneyAt(t, r.body, "data", field); got != total {
+			t.Errorf("key %s = %s, want %s", field, got, total)
+		}
+	}
+	if moneyAt(t, r.body, "data", "limit") != 3*store.Dollar || moneyAt(t, r.body, "data", "limit_remaining") != 3*store.Dollar-total ||
+		rawAt(t, r.body, "data", "rate_limit") != `{"requests":60,"tokens":null,"interval":"1m"}` ||
+		rawAt(t, r.body, "data", "is_operator") != "false" || rawAt(t, r.body, "data", "expires_at") != "null" {
+		t.Errorf("key: %s", r.body)
+	}
+
+	for _, c := range calls {
+		r = g.as(t, secret, "GET", "/api/v1/generation?id="+c.id, "")
+		if r.status != 200 {
+			t.Fatalf("generation %s: %d %s", c.id, r.status, r.body)
+		}
+		if got := moneyAt(t, r.body, "data", "total_cost"); got != c.cost {
+			t.Errorf("generation %s total_cost %s, want the answer's usage.cost %s", c.id, got, c.cost)
+		}
+		breakdown := moneyAt(t, r.body, "data", "cost_breakdown", "input") + moneyAt(t, r.body, "data", "cost_breakdown", "output")
+		if breakdown != c.cost {
+			t.Errorf("generation %s breakdown sums to %s, want %s", c.id, breakdown, c.cost)
+		}
+		for field, want := range map[string]string{
+			"id": strconv.Quote(c.id), "tokens_prompt": c.prompt, "tokens_completion": c.completion,
+			"model": `"mock-model"`, "provider_name": `"mock"`, "status": "200", "settled": "null", "paid_by_plan": "0",
+		} {
+			if got := rawAt(t, r.body, "data", field); got != want {
+				t.Errorf("generation %s = %s, want %s", field, got, want)
+			}
+		}
+	}
+
+	// Another account's entries are not found, exactly like unknown ones.
+	_, other := g.newKey(t, `{"account":"team-b"}`)
+	g.topUp(t, "team-b", "1")
+	theirs := g.chatAs(t, other, "mock-model")
+	g.flush(t)
+	for _, id := range []string{theirs.id, "req_nosuch"} {
+		if r = g.as(t, secret, "GET", "/api/v1/generation?id="+id, ""); r.status != fasthttp.StatusNotFound {
+			t.Errorf("generation of %s: %d %s", id, r.status, r.body)
+		}
+	}
+	if r = g.as(t, other, "GET", "/api/v1/generation?id="+theirs.id, ""); r.status != 200 {
+		t.Errorf("own generation: %d %s", r.status, r.body)
+	}
+	if r = g.as(t, secret, "GET", "/api/v1/generation", ""); r.status != fasthttp.StatusBadRequest {
+		t.Errorf("generation without id: %d %s", r.status, r.body)
+	}
+}
+
+func TestUsageListing(t *testing.T) {
+	g := startBillingGateway(t)
+	_, secret := g.newKey(t, `{"account":"team-a"}`)
+	_, sibling := g.newKey(t, `{"account":"team-a"}`)
+	g.topUp(t, "team-a", "10")
+	start := time.Now().Add(-time.Second)
+	var ids, aliased []string
+	for i := range 5 {
+		model := "mock-model"
+		if i%2 == 1 {
+			model = "alias-model"
+		}
+		c := g.chatAs(t, secret, model)
+		ids = append(ids, c.id)
+		if model == "alias-model" {
+			aliased = append(aliased, c.id)
+		}
+	}
+	g.chatAs(t, sibling, "mock-model") // same account, another key
+	g.flush(t)
+
+	// walk lists every page of a listing, returning the ids in order.
+	walk := func(secret, path string) []string {
+		t.Helper()
+		var got []string
+		var page struct {
+			Data       []struct{ ID string }
+			NextCursor *string `json:"next_cursor"`
+		}
+		for pages := 0; pages == 0 || page.NextCursor != nil; pages++ {
+			if pages > 10 {
+				t.Fatalf("%s: no end of pages", path)
+			}
+			cursor := ""
+			if page.NextCursor != nil {
+				cursor = *page.NextCursor
+			}
+			r := g.as(t, secret, "GET", path+"&cursor="+cursor, "")
+			page.Data, page.NextCursor = nil, nil
+			if err := sonic.UnmarshalString(r.body, &page); r.status != 200 || err != nil {
+				t.Fatalf("%s: %d %s %v", path, r.status, r.body, err)
+			}
+			for _, e := range page.Data {
+				got = append(got, e.ID)
+			}
+		}
+		return got
+	}
+	newestFirst := slices.Clone(ids)
+	slices.Reverse(newestFirst)
+	if got := walk(secret, "/api/v1/usage?limit=2"); !slices.Equal(got, newestFirst) {
+		t.Errorf("pages of 2 = %q, want each entry once, newest first: %q", got, newestFirst)
+	}
+	slices.Reverse(aliased)
+	if got := walk(secret, "/api/v1/usage?model=alias-model"); !slices.Equal(got, aliased) {
+		t.Errorf("model=alias-model = %q, want %q", got, aliased)
+	}
+	if got := walk(secret, "/api/v1/usage?model=mock-model&limit=3"); len(got) != 5 {
+		t.Errorf("model=mock-model (the upstream model of all) = %q", got)
+	}
+	if got := walk(secret, "/api/v1/usage?model=other"); len(got) != 0 {
+		t.Errorf("model=other = %q", got)
+	}
+	from := strconv.FormatInt(start.Unix(), 10)
+	if got := walk(secret, "/api/v1/usage?from="+from); len(got) != 5 {
+		t.Errorf("from=%s (unix seconds) = %q", from, got)
+	}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if got := walk(secret, "/api/v1/usage?from="+future); len(got) != 0 {
+		t.Errorf("from=%s = %q", future, got)
+	}
+	if got := walk(secret, "/api/v1/usage?to="+future); len(got) != 5 {
+		t.Errorf("to=%s = %q", future, got)
+	}
+	// The admin ledger has the whole account, or one key of it.
+	r := g.admin(t, "GET", "/accounts/team-a/ledger?limit=1000", "")
+	if r.status != 200 || strings.Count(r.body, `"created_at"`) != 6 {
+		t.Errorf("account ledger: %d %s", r.status, r.body)
+	}
+
+	for _, path := range []string{"from=yesterday", "to=2026-13-01T00:00:00Z", "limit=-1", "cursor=AAAA"} {
+		if r := g.as(t, secret, "GET", "/api/v1/usage?"+path, ""); r.status != fasthttp.StatusBadRequest {
+			t.Errorf("usage?%s: %d %s", path, r.status, r.body)
+		}
+	}
+}
+
+func TestDashboardCreditsShowsThePlan(t *testing.T) {
+	g := startBillingGateway(t)
+	_, secret := g.newKey(t, `{"account":"team-a"}`)
+	g.topUp(t, "team-a", "2.5")
+	r := g.as(t, secret, "GET", "/v1/dashboard/billing/credits", "")
+	if r.status != 200 || rawAt(t, r.body, "subscription") != "null" || moneyAt(t, r.body, "total_available") != dollarsOf(t, "2.5") {
+		t.Fatalf("without a plan: %d %s", r.status, r.body)
+	}
+	if r = g.admin(t, "PUT", "/accounts/team-a/plan", `{"plan":"pro"}`); r.status != 200 {
+		t.Fatalf("assign plan: %d %s", r.status, r.body)
+	}
+	c := g.chatAs(t, secret, "mock-model")
+	g.flush(t)
+	for _, path := range []string{"/v1/dashboard/billing/credits", "/dashboard/billing/credits"} {
+		r = g.as(t, secret, "GET", path, "")
+		if r.status != 200 || stringAt(t, r.body, "object") != "credit_summary" {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+		for _, m := range []struct {
+			path []any
+			want store.Money
+		}{
+			{[]any{"subscription", "price"}, 25 * store.Dollar},
+			{[]any{"subscription", "allowance"}, 50 * store.Dollar},
+			{[]any{"subscription", "used"}, c.cost},
+			{[]any{"subscription", "remaining"}, 50*store.Dollar - c.cost},
+			{[]any{"pay_as_you_go", "balance"}, dollarsOf(t, "2.5")},
+			{[]any{"pay_as_you_go", "topped_up"}, dollarsOf(t, "2.5")},
+			{[]any{"total_used"}, c.cost},
+			{[]any{"total_available"}, dollarsOf(t, "52.5") - c.cost},
+			{[]any{"total_granted"}, dollarsOf(t, "52.5")},
+		} {
+			if got := moneyAt(t, r.body, m.path...); got != m.want {
+				t.Errorf("%s %v = %s, want %s", path, m.path, got, m.want)
+			}
+		}
+		if stringAt(t, r.body, "subscription", "plan") != "pro" {
+			t.Errorf("%s: %s", path, r.body)
+		}
+	}
+	r = g.as(t, secret, "GET", "/api/v1/generation?id="+c.id, "")
+	if moneyAt(t, r.body, "data", "paid_by_plan") != c.cost {
+		t.Errorf("a call within the plan's allowance: %s", r.body)
+	}
+}
+
+func TestKeyHolderAPIRefusesBadRequests(t *testing.T) {
+	g := startBillingGateway(t)
+	f := func(method, path, key string, status int) {
+		t.Helper()
+		r := g.as(t, key, method, path, "")
+		if r.status != status || !strings.Contains(r.body, `"error":{"message":`) {
+			t.Errorf("%s %s: %d %s, want %d in the error shape", method, path, r.status, r.body, status)
+		}
+	}
+	f("GET", "/api/v1/credits", "sk-sb-wrong", 401)
+	f("GET", "/api/v1/key", masterKey, 401)
+	f("GET", "/v1/dashboard/billing/credits", "", 401)
+	f("POST", "/api/v1/credits", testKey, 405)
+	f("DELETE", "/v1/dashboard/billing/credits", testKey, 405)
+	f("GET", "/api/v1/nope", testKey, 404)
+	f("GET", "/api/v1/", testKey, 404)
+	f("GET", "/api/v2/credits", testKey, 404)
+
+	// An operator key of the config sees its own account.
+	r := g.as(t, testKey, "GET", "/api/v1/key", "")
+	if r.status != 200 || rawAt(t, r.body, "data", "is_operator") != "true" || rawAt(t, r.body, "data", "account") != `"operator"` ||
+		rawAt(t, r.body, "data", "limit") != "null" {
+		t.Errorf("operator key: %d %s", r.status, r.body)
+	}
+}
