@@ -87,12 +87,12 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("%s: %v", source, err)
 		return 1
 	}
-	rt, err := router.New(providers, cfg.Aliases, cfg.Routes)
+	catalog, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
 	if err != nil {
 		logger.Printf("%s: %v", source, err)
 		return 1
 	}
-	catalog, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
+	rt, err := router.New(providers, cfg.Aliases, cfg.Routes, router.Options{Catalog: catalog})
 	if err != nil {
 		logger.Printf("%s: %v", source, err)
 		return 1

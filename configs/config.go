@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,12 +129,101 @@ type PriceOverride struct {
 	CacheWrite *string `yaml:"cache_write"`
 }
 
-// Route gives Model an ordered list of "provider/model" targets.
+// Route gives Model a list of targets and says how to choose among them
+// and how to fail over.
 type Route struct {
 	// Model is the name clients call.
 	Model string `yaml:"model"`
-	// Targets are tried in order; the first enabled one serves.
-	Targets []string `yaml:"targets"`
+	// Strategy orders the targets for each request. Default "priority".
+	//
+	//	priority    config order
+	//	weighted    random, in proportion to each target's weight
+	//	latency     lowest average time to first byte first
+	//	throughput  most output tokens per second first
+	//	price       lowest catalog price (input+output) first
+	//	default     random, in proportion to weight/price²: OpenRouter's
+	//	            load balancing, cheap targets get most calls
+	//
+	// Targets whose circuit breaker is open go last whatever the strategy.
+	Strategy string `yaml:"strategy"`
+	// Targets are "provider/model" strings or {target, weight} objects.
+	// At least one.
+	Targets []RouteTarget `yaml:"targets"`
+	// Fallbacks are model names (routes, aliases, model ids or
+	// provider/model) tried in order after every target of this route
+	// failed, or at once when a target says the prompt is too long for
+	// its context. They are not followed transitively.
+	Fallbacks []string `yaml:"fallbacks"`
+	// Retry bounds the failover of one request.
+	Retry Retry `yaml:"retry"`
+}
+
+// RouteStrategies are the values Route.Strategy accepts.
+var RouteStrategies = []string{"priority", "weighted", "latency", "throughput", "price", "default"}
+
+// RouteTarget is one target of a route. In YAML it is a "provider/model"
+// string (weight 1) or an object {target: provider/model, weight: 3}.
+type RouteTarget struct {
+	// Target is "provider/model".
+	Target string `yaml:"target"`
+	// Weight is the target's share under the weighted and default
+	// strategies, 1 to 1000000. Default 1.
+	Weight int `yaml:"weight"`
+}
+
+// UnmarshalYAML accepts a plain "provider/model" string or an object.
+func (t *RouteTarget) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*t = RouteTarget{Target: n.Value, Weight: 1}
+		return nil
+	}
+	type plain RouteTarget
+	p := plain{Weight: 1} // an explicit weight: 0 stays 0 and fails validation
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*t = RouteTarget(p)
+	return nil
+}
+
+// Retry bounds the failover of one request: how many upstream calls it may
+// make over all targets and fallbacks, for how long, and which upstream
+// statuses move it to the next target. Connect errors, resets and first-byte
+// timeouts always do. Nothing is retried once the first byte reached the
+// client.
+type Retry struct {
+	// Attempts is the most upstream calls per request, the first included,
+	// 1 to 10. Default 3.
+	Attempts int `yaml:"attempts"`
+	// Budget is the most time a request spends failing over; no new
+	// attempt starts after it. Default 60s.
+	Budget Duration `yaml:"budget"`
+	// OnStatus are the upstream statuses that are retried on the next
+	// target, each 400 to 599. Default [429, 500, 502, 503, 504]; [] retries
+	// only connection failures and timeouts. 400, 401, 403 and 404 may be
+	// listed but rarely belong: they mean the request, key or model id is
+	// wrong, which the next target tends to refuse the same way (listing
+	// 401/403 makes sense when targets use different keys). A 400 that says
+	// the prompt exceeds the context goes to Route.Fallbacks instead.
+	OnStatus []int `yaml:"on_status"`
+}
+
+// DefaultRetry returns the retry policy of a route that sets none, and of
+// models called without a route.
+func DefaultRetry() Retry {
+	return Retry{Attempts: 3, Budget: Duration(60 * time.Second), OnStatus: []int{429, 500, 502, 503, 504}}
+}
+
+// UnmarshalYAML starts from DefaultRetry so that omitted fields keep their
+// defaults and explicit zeros fail validation.
+func (r *Retry) UnmarshalYAML(n *yaml.Node) error {
+	type plain Retry
+	p := plain(DefaultRetry())
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*r = Retry(p)
+	return nil
 }
 
 // Provider is one upstream host speaking the OpenAI wire format.
@@ -372,6 +462,13 @@ func (c *Config) applyDefaults() {
 		on := true
 		c.Log.Access = &on
 	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		setDefault(&r.Strategy, "priority")
+		if r.Retry.Attempts == 0 && r.Retry.Budget == 0 && r.Retry.OnStatus == nil {
+			r.Retry = DefaultRetry()
+		}
+	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
@@ -418,6 +515,29 @@ func (b *Billing) validate() []problem {
 		}
 	}
 	return ps
+}
+
+// knownModel reports whether a fallback model name can resolve: a route,
+// an alias, a model id some provider lists, or provider/model of a
+// configured provider. Suffixes such as ":floor" are allowed.
+func (c *Config) knownModel(name string, routes map[string]bool) bool {
+	if prov, _, ok := strings.Cut(name, "/"); ok {
+		for _, p := range c.Providers {
+			if p.Name == prov {
+				return true
+			}
+		}
+	}
+	name, _, _ = strings.Cut(name, ":")
+	if routes[name] || c.Aliases[name] != "" {
+		return true
+	}
+	for _, p := range c.Providers {
+		if slices.Contains(p.Models, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // PeriodDuration returns the plan period as a duration; 0 means calendar
@@ -525,22 +645,58 @@ func (c *Config) validate() []problem {
 		checkTarget("aliases."+name, target)
 	}
 	routes := map[string]bool{}
+	for _, r := range c.Routes {
+		routes[r.Model] = true
+	}
+	seenRoutes := map[string]bool{}
 	for i, r := range c.Routes {
 		at := fmt.Sprintf("routes[%d]", i)
 		switch {
 		case r.Model == "" || strings.Contains(r.Model, ":"):
 			add(at+".model", "want a model name without ':', got %q", r.Model)
-		case routes[r.Model]:
+		case seenRoutes[r.Model]:
 			add(at+".model", "duplicate route %q", r.Model)
 		case c.Aliases[r.Model] != "":
 			add(at+".model", "%q is also an alias", r.Model)
 		}
-		routes[r.Model] = true
+		seenRoutes[r.Model] = true
+		if !slices.Contains(RouteStrategies, r.Strategy) {
+			add(at+".strategy", "want one of %s, got %q", strings.Join(RouteStrategies, ", "), r.Strategy)
+		}
 		if len(r.Targets) == 0 {
 			add(at+".targets", "want at least one provider/model target")
 		}
 		for j, t := range r.Targets {
-			checkTarget(fmt.Sprintf("%s.targets[%d]", at, j), t)
+			tat := fmt.Sprintf("%s.targets[%d]", at, j)
+			checkTarget(tat, t.Target)
+			if t.Weight < 1 || t.Weight > 1e6 {
+				add(tat+".weight", "want 1 to 1000000, got %d", t.Weight)
+			}
+		}
+		for j, fb := range r.Fallbacks {
+			fat := fmt.Sprintf("%s.fallbacks[%d]", at, j)
+			switch {
+			case fb == r.Model:
+				add(fat, "%q falls back to itself", fb)
+			case !c.knownModel(fb, routes):
+				add(fat, "%q is no route, alias, provider model or provider/model of a configured provider", fb)
+			}
+		}
+		rt := r.Retry
+		if rt.Attempts < 1 || rt.Attempts > 10 {
+			add(at+".retry.attempts", "want 1 to 10, got %d", rt.Attempts)
+		}
+		if rt.Budget <= 0 {
+			add(at+".retry.budget", "want a positive duration, got %v", rt.Budget.D())
+		}
+		for j, st := range rt.OnStatus {
+			sat := fmt.Sprintf("%s.retry.on_status[%d]", at, j)
+			switch {
+			case st < 400 || st > 599:
+				add(sat, "want an error status from 400 to 599, got %d", st)
+			case slices.Contains(rt.OnStatus[:j], st):
+				add(sat, "duplicate status %d", st)
+			}
 		}
 	}
 	return ps

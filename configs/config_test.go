@@ -146,3 +146,97 @@ func TestBillingConfig(t *testing.T) {
 		t.Errorf("master key equal to a gateway key: %v", err)
 	}
 }
+
+func TestRouteConfig(t *testing.T) {
+	base := "auth: {disabled: true}\nproviders:\n  - {name: a, base_url: 'http://x', models: [m1]}\n  - {name: b, base_url: 'http://y'}\n"
+	c, err := Load([]byte(base+`aliases: {fast: a/m1}
+routes:
+  - model: plain
+    targets: [a/m1, b/m2]
+  - model: tuned
+    strategy: default
+    targets: [a/m1, {target: b/m2, weight: 3}]
+    fallbacks: [plain, fast, m1, b/anything, plain:floor]
+    retry: {attempts: 5, on_status: [429, 529]}
+  - model: only-transport
+    targets: [a/m1]
+    retry: {on_status: []}
+`), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, tuned, transport := c.Routes[0], c.Routes[1], c.Routes[2]
+	def := DefaultRetry()
+	if plain.Strategy != "priority" || plain.Targets[1] != (RouteTarget{Target: "b/m2", Weight: 1}) ||
+		plain.Retry.Attempts != 3 || plain.Retry.Budget.D() != time.Minute || len(plain.Retry.OnStatus) != len(def.OnStatus) {
+		t.Fatalf("defaults: %+v", plain)
+	}
+	if tuned.Strategy != "default" || tuned.Targets[0].Weight != 1 || tuned.Targets[1] != (RouteTarget{Target: "b/m2", Weight: 3}) ||
+		len(tuned.Fallbacks) != 5 || tuned.Retry.Attempts != 5 || tuned.Retry.Budget.D() != time.Minute || len(tuned.Retry.OnStatus) != 2 {
+		t.Fatalf("tuned: %+v", tuned)
+	}
+	if transport.Retry.OnStatus == nil || len(transport.Retry.OnStatus) != 0 || transport.Retry.Attempts != 3 {
+		t.Fatalf("on_status: [] became %+v", transport.Retry)
+	}
+
+	f := func(routes string, want ...string) {
+		t.Helper()
+		_, err := Load([]byte(base+"routes:\n"+routes), env())
+		if err == nil {
+			t.Fatalf("%s: no error, want %q", routes, want)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not contain %q", err, w)
+			}
+		}
+	}
+	f("  - model: r\n    strategy: fastest\n    targets: [a/m1]\n",
+		`line 7: routes[0].strategy: want one of priority, weighted, latency, throughput, price, default, got "fastest"`)
+	f("  - model: r\n    targets: [{target: a/m1, weight: 0}]\n", "line 7: routes[0].targets[0].weight: want 1 to 1000000, got 0")
+	f("  - model: r\n    targets: [{target: a/m1, weight: -2}]\n", "routes[0].targets[0].weight: want 1 to 1000000, got -2")
+	f("  - model: r\n    targets: [{target: a/m1, wieght: 2}]\n", "line 7: routes[0].targets[0].wieght: unknown field")
+	f("  - model: r\n    targets: [{target: c/m1}]\n", `routes[0].targets[0]: unknown provider "c" in "c/m1"`)
+	f("  - model: r\n    targets: [{weight: 2}]\n", `routes[0].targets[0]: want provider/model, got ""`)
+	f("  - model: r\n    targets: [a/m1]\n    fallbacks: [r, nowhere, c/x]\n",
+		`routes[0].fallbacks[0]: "r" falls back to itself`,
+		`routes[0].fallbacks[1]: "nowhere" is no route, alias, provider model or provider/model`,
+		`routes[0].fallbacks[2]: "c/x" is no route`)
+	f("  - model: r\n    targets: [a/m1]\n    retry:\n      attempts: 0\n", "line 9: routes[0].retry.attempts: want 1 to 10, got 0")
+	f("  - model: r\n    targets: [a/m1]\n    retry: {attempts: 11}\n", "routes[0].retry.attempts: want 1 to 10, got 11")
+	f("  - model: r\n    targets: [a/m1]\n    retry: {budget: 0s}\n", "routes[0].retry.budget: want a positive duration, got 0s")
+	f("  - model: r\n    targets: [a/m1]\n    retry: {budget: soon}\n", `want a duration like "30s", got "soon"`)
+	f("  - model: r\n    targets: [a/m1]\n    retry: {on_status: [500, 200, 500, 600]}\n",
+		"routes[0].retry.on_status[1]: want an error status from 400 to 599, got 200",
+		"routes[0].retry.on_status[2]: duplicate status 500",
+		"routes[0].retry.on_status[3]: want an error status from 400 to 599, got 600")
+	f("  - model: r\n    targets: [a/m1]\n    retry: {tries: 2}\n", "routes[0].retry.tries: unknown field")
+}
+
+func TestRouteExampleInDefaultConfigLoads(t *testing.T) {
+	var example []string
+	on := false
+	for _, line := range strings.Split(string(Default), "\n") {
+		switch {
+		case strings.HasPrefix(line, "  #- model: coder"):
+			on = true
+		case on && !strings.HasPrefix(line, "  #"):
+			on = false
+		}
+		if on {
+			example = append(example, strings.Replace(line, "#", "", 1))
+		}
+	}
+	if len(example) == 0 {
+		t.Fatal("example route not found in switchboard.yaml")
+	}
+	text := strings.Replace(string(Default), "routes:\n", "routes:\n"+strings.Join(example, "\n")+"\n", 1)
+	c, err := Load([]byte(text), env("SWITCHBOARD_API_KEY", "sk-sb-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Routes[0]
+	if r.Model != "coder" || r.Strategy != "default" || r.Targets[0].Weight != 2 || r.Retry.Attempts != 4 || r.Retry.Budget.D() != 30*time.Second {
+		t.Fatalf("example route %+v", r)
+	}
+}

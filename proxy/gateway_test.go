@@ -97,11 +97,11 @@ func startGatewayConfig(t testing.TB, m *mock.Server, text string) *gateway {
 		}
 		providers = append(providers, p)
 	}
-	rt, err := router.New(providers, cfg.Aliases, cfg.Routes)
+	cat, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
+	rt, err := router.New(providers, cfg.Aliases, cfg.Routes, router.Options{Catalog: cat})
 	if err != nil {
 		t.Fatal(err)
 	}

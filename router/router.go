@@ -56,27 +56,67 @@ type Target struct {
 	Provider *upstream.Provider
 	// Model is the provider's own model id, spliced into the request body.
 	Model string
+	// Weight is the target's share under the weighted and default
+	// strategies; 1 unless a route sets it.
+	Weight uint32
+	// Entry is the target's catalog entry (prices, context window); nil
+	// when the catalog has none.
+	Entry *Model
+	// Health is the target's circuit breaker and latency averages, shared
+	// by every route with this provider and model. Nil for a provider/model
+	// that neither the config nor the catalog names; its methods accept a
+	// nil receiver.
+	Health *Health
 }
 
-// Route is a resolved model string. Targets are in the order to try.
+// Route is a resolved model string.
 type Route struct {
 	// Model is the requested model without suffixes.
 	Model string
-	// Targets are the enabled providers that can serve it, in order.
+	// Targets are the enabled providers that can serve it, in config
+	// order; Router.Order gives the order for one request. The slice may
+	// be shared with other requests: do not modify it.
 	Targets []Target
 	// Suffixes are the suffixes given.
 	Suffixes Suffixes
+	// Policy is the route's strategy, fallbacks and retry bounds; never
+	// nil after Resolve. Shared and read-only.
+	Policy *Policy
 
 	one [1]Target // backing store for a single target, to avoid allocation
 }
 
-// Router resolves model strings. It is immutable after New and safe for
-// concurrent use.
+// Router resolves model strings and orders their targets. It is immutable
+// after New and safe for concurrent use; the Health of its targets changes.
 type Router struct {
 	providers map[string]*upstream.Provider
-	named     map[string][]Target // aliases and routes
-	bare      map[string]Target   // model ids listed by enabled providers
+	names     []string               // provider names in config order
+	named     map[string]*namedRoute // aliases and routes
+	bare      map[string]Target      // model ids listed by enabled providers
+	targets   map[modelKey]Target    // every tracked provider/model, with its Health
+	tracked   []Target               // the same, in the order they were added
 	models    []ModelInfo
+	breaker   BreakerConfig
+	explore   uint64 // one in explore latency/throughput orders explores; 0 = never
+	policy    Policy // of aliases and models called without a route
+}
+
+type namedRoute struct {
+	targets []Target
+	policy  *Policy
+}
+
+// Options are the optional parts of a Router.
+type Options struct {
+	// Catalog prices the targets for the price and default strategies and
+	// for provider.max_price; nil leaves every target unpriced.
+	Catalog *Catalog
+	// Breaker tunes every target's circuit breaker.
+	Breaker BreakerConfig
+	// Explore is one in how many latency- or throughput-ordered requests
+	// puts a random target first, so that the averages of targets that
+	// lost the race stay fresh. Default 50; negative never explores.
+	Explore int
 }
 
 // ModelInfo is one entry of the model list.
@@ -88,15 +128,29 @@ type ModelInfo struct {
 }
 
 // New builds a Router over the given providers (in config order), aliases
-// and routes. Targets of disabled providers are left out of routes.
-func New(providers []*upstream.Provider, aliases map[string]string, routes []configs.Route) (*Router, error) {
+// and routes. Targets of disabled providers are left out of routes. Every
+// provider/model named by the config or by o.Catalog for a configured
+// provider gets a Health.
+func New(providers []*upstream.Provider, aliases map[string]string, routes []configs.Route, o Options) (*Router, error) {
 	r := &Router{
 		providers: make(map[string]*upstream.Provider, len(providers)),
-		named:     map[string][]Target{},
+		named:     map[string]*namedRoute{},
 		bare:      map[string]Target{},
+		targets:   map[modelKey]Target{},
+		breaker:   o.Breaker.withDefaults(),
+	}
+	switch {
+	case o.Explore == 0:
+		r.explore = 50
+	case o.Explore > 0:
+		r.explore = uint64(o.Explore)
+	}
+	if err := r.policy.set(configs.Route{}); err != nil {
+		panic("BUG: default route policy: " + err.Error())
 	}
 	for _, p := range providers {
 		r.providers[p.Name] = p
+		r.names = append(r.names, p.Name)
 	}
 	for _, p := range providers {
 		if p.Disabled {
@@ -104,43 +158,80 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 		}
 		for _, m := range p.Models {
 			if _, taken := r.bare[m]; !taken {
-				r.bare[m] = Target{Provider: p, Model: m}
+				r.bare[m] = r.target(p, m, o.Catalog)
 				r.models = append(r.models, ModelInfo{ID: m, OwnedBy: p.Name})
 			} else {
 				r.models = append(r.models, ModelInfo{ID: p.Name + "/" + m, OwnedBy: p.Name})
 			}
 		}
 	}
-	addNamed := func(name string, targets []string) error {
+	addNamed := func(name string, targets []configs.RouteTarget, policy *Policy) error {
 		var ts []Target
-		for _, t := range targets {
-			prov, model, _ := strings.Cut(t, "/")
+		for _, ct := range targets {
+			prov, model, _ := strings.Cut(ct.Target, "/")
 			p, ok := r.providers[prov]
 			if !ok {
 				return fmt.Errorf("model %q: unknown provider %q", name, prov)
 			}
+			if ct.Weight < 0 || ct.Weight > 1e6 {
+				return fmt.Errorf("model %q: target %q: weight %d is not 1 to 1000000", name, ct.Target, ct.Weight)
+			}
 			if !p.Disabled {
-				ts = append(ts, Target{Provider: p, Model: model})
+				t := r.target(p, model, o.Catalog)
+				t.Weight = uint32(max(ct.Weight, 1))
+				ts = append(ts, t)
 			}
 		}
-		r.named[name] = ts
+		r.named[name] = &namedRoute{targets: ts, policy: policy}
 		if len(ts) > 0 {
 			r.models = append(r.models, ModelInfo{ID: name, OwnedBy: ts[0].Provider.Name})
 		}
 		return nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(aliases)) {
-		if err := addNamed(name, []string{aliases[name]}); err != nil {
+		if err := addNamed(name, []configs.RouteTarget{{Target: aliases[name]}}, &r.policy); err != nil {
 			return nil, err
 		}
 	}
 	for _, rt := range routes {
-		if err := addNamed(rt.Model, rt.Targets); err != nil {
+		policy := new(Policy)
+		if err := policy.set(rt); err != nil {
+			return nil, fmt.Errorf("model %q: %w", rt.Model, err)
+		}
+		if err := addNamed(rt.Model, rt.Targets, policy); err != nil {
 			return nil, err
+		}
+	}
+	for _, name := range r.names {
+		p := r.providers[name]
+		if p.Disabled {
+			continue
+		}
+		for _, m := range o.Catalog.Provider(name) {
+			r.target(p, m.ID, o.Catalog)
 		}
 	}
 	return r, nil
 }
+
+// target returns the shared Target of provider p's model, with weight 1,
+// adding it and its Health on first use. Only New calls it.
+func (r *Router) target(p *upstream.Provider, model string, cat *Catalog) Target {
+	k := modelKey{p.Name, model}
+	if t, ok := r.targets[k]; ok {
+		return t
+	}
+	t := Target{Provider: p, Model: model, Weight: 1, Health: newHealth(&r.breaker)}
+	t.Entry, _ = cat.Lookup(p.Name, model)
+	r.targets[k] = t
+	r.tracked = append(r.tracked, t)
+	return t
+}
+
+// Tracked returns every target that has a Health, for metrics: the models
+// of routes, aliases and provider lists, and catalog models of enabled
+// providers. The slice belongs to the Router.
+func (r *Router) Tracked() []Target { return slices.Clip(r.tracked) }
 
 // Models lists what clients can call: each enabled provider's models (by
 // bare id for the provider that wins it, else as provider/id), then the
@@ -148,7 +239,8 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 func (r *Router) Models() []ModelInfo { return r.models }
 
 // Resolve fills rt for the model string s. rt.Targets may point into rt
-// and into s: keep both alive while using it. Errors wrap ErrUnknownModel
+// and into s: keep both alive while using it. Filling a second Route (for
+// a fallback model) leaves the first intact. Errors wrap ErrUnknownModel
 // or ErrBadModel.
 func (r *Router) Resolve(s string, rt *Route) error {
 	*rt = Route{}
@@ -180,11 +272,13 @@ func (r *Router) Resolve(s string, rt *Route) error {
 	}
 	rt.Model = name
 
-	if ts, ok := r.named[name]; ok {
-		if len(ts) == 0 {
+	rt.Policy = &r.policy
+	if n, ok := r.named[name]; ok {
+		if len(n.targets) == 0 {
 			return fmt.Errorf("%w: %q has no enabled provider; set the API keys of its targets", ErrUnknownModel, name)
 		}
-		rt.Targets = ts
+		rt.Targets = n.targets
+		rt.Policy = n.policy
 		return nil
 	}
 	if t, ok := r.bare[name]; ok {
@@ -199,7 +293,11 @@ func (r *Router) Resolve(s string, rt *Route) error {
 		if model == "" {
 			return fmt.Errorf("%w: %q names no model after the provider", ErrBadModel, s)
 		}
-		rt.one[0] = Target{Provider: p, Model: model}
+		t, ok := r.targets[modelKey{p.Name, model}]
+		if !ok {
+			t = Target{Provider: p, Model: model, Weight: 1}
+		}
+		rt.one[0] = t
 		rt.Targets = rt.one[:]
 		return nil
 	}

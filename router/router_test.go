@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"switchboard/configs"
 	"switchboard/upstream"
@@ -27,11 +28,20 @@ func testRouter(t testing.TB) *Router {
 	}
 	r, err := New(providers,
 		map[string]string{"smart": "openai/gpt-4o", "fast": "groq/llama-3.1-8b-instant"},
-		[]configs.Route{{Model: "default", Targets: []string{"groq/llama-3.1-8b-instant", "azure/gpt-4o", "openai/gpt-4o-mini"}}})
+		[]configs.Route{{Model: "default", Targets: targets("groq/llama-3.1-8b-instant", "azure/gpt-4o", "openai/gpt-4o-mini")}},
+		Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+func targets(names ...string) []configs.RouteTarget {
+	ts := make([]configs.RouteTarget, len(names))
+	for i, n := range names {
+		ts[i] = configs.RouteTarget{Target: n}
+	}
+	return ts
 }
 
 func describe(rt *Route) string {
@@ -91,6 +101,78 @@ func TestResolveErrors(t *testing.T) {
 	f("groq/llama-3.1-8b-instant", ErrUnknownModel, `provider "groq" is not enabled`)
 	f("openai/", ErrBadModel, "names no model")
 	f("meta-llama/Llama-3", ErrUnknownModel, "meta-llama/Llama-3")
+}
+
+func TestResolveFillsPolicy(t *testing.T) {
+	r := testRouter(t)
+	var rt Route
+	for _, in := range []string{"gpt-4o", "smart", "openai/o3", "default"} {
+		if err := r.Resolve(in, &rt); err != nil {
+			t.Fatal(err)
+		}
+		p := rt.Policy
+		if p == nil || p.Strategy != StrategyPriority || p.Attempts != 3 || p.Budget != 60*time.Second || !p.RetryOn(503) || p.RetryOn(400) {
+			t.Fatalf("Resolve(%q).Policy = %+v, want the default policy", in, p)
+		}
+	}
+}
+
+func TestResolveSecondRouteKeepsFirst(t *testing.T) {
+	r := testRouter(t)
+	var first, second Route
+	if err := r.Resolve("azure/gpt-4o", &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resolve("openai/o3:floor", &second); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(&first); got != "azure/gpt-4o model=azure/gpt-4o suffixes=0000" {
+		t.Fatalf("first route clobbered: %s", got)
+	}
+	if got := describe(&second); got != "openai/o3 model=openai/o3 suffixes=0100" {
+		t.Fatalf("second route: %s", got)
+	}
+}
+
+func TestTargetsShareHealth(t *testing.T) {
+	r := testRouter(t)
+	var viaRoute, bare, explicit, unknown Route
+	for in, rt := range map[string]*Route{"default": &viaRoute, "gpt-4o": &bare, "azure/gpt-4o": &explicit, "openai/o3": &unknown} {
+		if err := r.Resolve(in, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := viaRoute.Targets[0].Health // azure/gpt-4o
+	if h == nil || explicit.Targets[0].Health != h {
+		t.Fatalf("azure/gpt-4o via route and explicitly: Health %p and %p, want the same", h, explicit.Targets[0].Health)
+	}
+	if bare.Targets[0].Health == nil || bare.Targets[0].Health == h {
+		t.Fatalf("openai/gpt-4o has Health %p, want its own", bare.Targets[0].Health)
+	}
+	if unknown.Targets[0].Health != nil || unknown.Targets[0].Weight != 1 {
+		t.Fatalf("openai/o3 (neither configured nor in the catalog) = %+v, want no Health and weight 1", unknown.Targets[0])
+	}
+	if n := len(r.Tracked()); n != 3 {
+		t.Fatalf("Tracked() has %d targets, want 3 (openai/gpt-4o, openai/gpt-4o-mini, azure/gpt-4o)", n)
+	}
+}
+
+func TestNewRejectsBadRoutes(t *testing.T) {
+	p, err := upstream.New(configs.Provider{Name: "a", BaseURL: "http://127.0.0.1:1/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(rt configs.Route, want string) {
+		t.Helper()
+		_, err := New([]*upstream.Provider{p}, nil, []configs.Route{rt}, Options{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("New(%+v) = %v, want error containing %q", rt, err, want)
+		}
+	}
+	f(configs.Route{Model: "m", Targets: targets("b/x")}, `unknown provider "b"`)
+	f(configs.Route{Model: "m", Strategy: "fastest", Targets: targets("a/x")}, `unknown strategy "fastest"`)
+	f(configs.Route{Model: "m", Targets: []configs.RouteTarget{{Target: "a/x", Weight: -1}}}, "weight -1")
+	f(configs.Route{Model: "m", Targets: targets("a/x"), Retry: configs.Retry{OnStatus: []int{200}}}, "retry status 200")
 }
 
 func TestModelsListsEnabledOnly(t *testing.T) {
