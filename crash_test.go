@@ -612,8 +612,8 @@ func crashRound(t *testing.T) int {
 		switch e.Settled {
 		case store.SettledCrash:
 			crash++
-			if !crashWorst[e.Cost] || e.InputTokens != 0 || e.OutputTokens != 0 || e.Account != account {
-				t.Errorf("crash-settled entry %+v: want the worst case of one of the request bodies (%v) and no usage", e, crashWorst)
+			if !crashWorst[e.Cost] || e.InputTokens != 0 || e.OutputTokens != 0 || e.Account != account || e.KeyID != keyID {
+				t.Errorf("crash-settled entry %+v: want the worst case of one of the request bodies (%v), no usage, the key", e, crashWorst)
 			}
 		case "":
 			normal++
@@ -625,15 +625,10 @@ func crashRound(t *testing.T) int {
 	if n := int64(len(l.entries)); n > sent.Load() {
 		t.Errorf("%d entries for %d requests sent", n, sent.Load())
 	}
-	// The key's spend counts the entries made with it. A crash-settled
-	// entry has no KeyID (the reservation journal records only the
-	// account), so its cost is charged to the account but not counted in
-	// the key's budgets: key spend = Spent - the crash entries' cost.
-	if l.keySpend != keyCost {
-		t.Errorf("key spend %s, but its entries cost %s", l.keySpend, keyCost)
-	}
-	if gap := l.account.Spent - l.keySpend; gap != 0 {
-		t.Logf("the key's spend misses %s of crash-settled cost (account spent %s, key %s)", gap, l.account.Spent, l.keySpend)
+	// The key's spend counts every entry made with it, crash-settled ones
+	// included (the reservation journal records the key): all of them.
+	if l.keySpend != keyCost || l.keySpend != l.account.Spent {
+		t.Errorf("key spend %s, its entries cost %s, the account spent %s", l.keySpend, keyCost, l.account.Spent)
 	}
 
 	// Every 200 a client got has an entry: its real cost if the settle was

@@ -107,7 +107,7 @@ func (b *billing) admit(c *call, body []byte) error {
 	if priced {
 		worst = model.Price.Worst(b.promptTokens(model, body), b.outputTokens(c, model, body))
 	}
-	r, err := b.store.Reserve(k.Account, string(c.requestID), worst, c.start)
+	r, err := b.store.Reserve(k.Account, k.ID, string(c.requestID), worst, c.start)
 	if errors.Is(err, store.ErrInsufficientCredit) {
 		avail, _ := b.store.Available(k.Account, c.start)
 		return fmt.Errorf("%w: this request may cost up to %s and the account has %s available; top up, or lower max_tokens", errNoCredit, worst, max(avail, 0))

@@ -67,7 +67,7 @@ func TestAccountWritesRejectBadInput(t *testing.T) {
 // settleNow reserves worst and settles cost at time at.
 func settleNow(t *testing.T, s *Store, account, id string, worst, cost Money, at time.Time) {
 	t.Helper()
-	r, err := s.Reserve(account, id, worst, at)
+	r, err := s.Reserve(account, "", id, worst, at)
 	if err != nil {
 		t.Fatalf("reserve %s: %v", id, err)
 	}
@@ -105,7 +105,7 @@ func TestPlanAllowanceIsTwicePriceAndDrawnBeforeCredits(t *testing.T) {
 	if e1.PaidByPlan != 20*Dollar || e2.PaidByPlan != 4*Dollar {
 		t.Fatalf("PaidByPlan = %s, %s; want $20, $4", e1.PaidByPlan, e2.PaidByPlan)
 	}
-	if _, err := s.Reserve("team", "r3", 3*Dollar+1, t0.Add(3*time.Hour)); err == nil {
+	if _, err := s.Reserve("team", "", "r3", 3*Dollar+1, t0.Add(3*time.Hour)); err == nil {
 		t.Fatal("reserved beyond the credits with the plan used up")
 	}
 	// Removing the plan leaves the credits.
@@ -182,13 +182,13 @@ func TestMonthlyPlanPeriods(t *testing.T) {
 
 func TestEnsureAccountCreatesOnce(t *testing.T) {
 	s, dir := openTest(t)
-	if _, err := s.Reserve("team", "r0", 0, t0); err == nil {
+	if _, err := s.Reserve("team", "", "r0", 0, t0); err == nil {
 		t.Fatal("reserved on an account without a record")
 	}
 	if err := s.EnsureAccount("team"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Reserve("team", "r1", 0, t0); err != nil {
+	if _, err := s.Reserve("team", "", "r1", 0, t0); err != nil {
 		t.Fatalf("a free request on an empty account: %v", err)
 	}
 	if err := s.TopUp("team", Dollar, ""); err != nil {

@@ -41,8 +41,11 @@ func (ac *account) available(now time.Time) Money {
 type Reservation struct {
 	RequestID string
 	Account   string
-	Worst     Money
-	Time      time.Time
+	// KeyID is the key making the request: a crash-settled entry counts
+	// toward its budgets.
+	KeyID string
+	Worst Money
+	Time  time.Time
 
 	acct  *account
 	seg   *segment
@@ -55,8 +58,8 @@ const (
 	reservationReleased
 )
 
-// Reserve holds worst on the account for request requestID before it is
-// forwarded. It fails with ErrInsufficientCredit when the account's
+// Reserve holds worst on the account for request requestID of key keyID
+// ("" for none) before it is forwarded. It fails with ErrInsufficientCredit when the account's
 // available balance (credits + plan allowance left at now - open holds)
 // is below worst, and then holds nothing. Reserves on one account are
 // serialized by the account's mutex, so concurrent requests never hold
@@ -84,12 +87,17 @@ const (
 // process that SIGKILLed itself after a NoSync Set lost it on reopen).
 // pebble.Sync per request would put an fsync on the hot path.
 // TestReservationSurvivesSIGKILL checks the journal's guarantee.
-func (s *Store) Reserve(account, requestID string, worst Money, now time.Time) (*Reservation, error) {
+func (s *Store) Reserve(account, keyID, requestID string, worst Money, now time.Time) (*Reservation, error) {
 	if worst < 0 {
 		return nil, fmt.Errorf("reservation %q: worst case %s is negative", requestID, worst)
 	}
 	if err := checkID("request id", requestID); err != nil {
 		return nil, err
+	}
+	if keyID != "" {
+		if err := checkID("key id", keyID); err != nil {
+			return nil, err
+		}
 	}
 	if s.closed.Load() {
 		return nil, ErrClosed
@@ -109,7 +117,7 @@ func (s *Store) Reserve(account, requestID string, worst Money, now time.Time) (
 	ac.reserved += worst
 	ac.mu.Unlock()
 
-	r := &Reservation{RequestID: requestID, Account: account, Worst: worst, Time: now, acct: ac}
+	r := &Reservation{RequestID: requestID, Account: account, KeyID: keyID, Worst: worst, Time: now, acct: ac}
 	if err := s.journal.reserve(r); err != nil {
 		ac.mu.Lock()
 		ac.reserved -= worst
@@ -146,6 +154,9 @@ func (s *Store) Settle(r *Reservation, e Entry) error {
 	}
 	if e.Time.IsZero() {
 		e.Time = r.Time
+	}
+	if e.KeyID == "" {
+		e.KeyID = r.KeyID
 	}
 	if e.Cost < 0 {
 		return fmt.Errorf("settle %q: cost %s is negative", r.RequestID, e.Cost)
@@ -250,11 +261,12 @@ func (s *Store) settleCrashed(left []journalRecord) error {
 	}
 	ops := make([]op, len(left))
 	for i, jr := range left {
-		r := &Reservation{RequestID: jr.requestID, Account: jr.account, Worst: jr.worst, Time: jr.time}
+		r := &Reservation{RequestID: jr.requestID, Account: jr.account, KeyID: jr.keyID, Worst: jr.worst, Time: jr.time}
 		ops[i] = op{kind: opSettle, r: r, e: Entry{
 			RequestID: jr.requestID,
 			Time:      jr.time,
 			Account:   jr.account,
+			KeyID:     jr.keyID,
 			Cost:      jr.worst,
 			Settled:   SettledCrash,
 		}}

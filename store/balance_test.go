@@ -32,7 +32,7 @@ func TestConcurrentReservesNeverOverspend(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			r, err := s.Reserve("team", fmt.Sprintf("req-%03d", i), worst, t0)
+			r, err := s.Reserve("team", "", fmt.Sprintf("req-%03d", i), worst, t0)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -81,7 +81,7 @@ func TestConcurrentReserveSettleKeepsTheBooks(t *testing.T) {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("g%02d-%04d", g, i)
 				worst := Money(1+(g*7+i)%10) * Dollar / 100
-				r, err := s.Reserve("team", id, worst, t0)
+				r, err := s.Reserve("team", "", id, worst, t0)
 				if errors.Is(err, ErrInsufficientCredit) {
 					return
 				}
@@ -160,26 +160,26 @@ func journalFiles(t *testing.T, dir string) []string {
 
 func TestReserveRefusals(t *testing.T) {
 	s, _ := openTest(t)
-	if _, err := s.Reserve("ghost", "r1", 0, t0); !errors.Is(err, ErrInsufficientCredit) {
+	if _, err := s.Reserve("ghost", "", "r1", 0, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("unknown account: %v", err)
 	}
 	if err := s.TopUp("team", Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Reserve("team", "r1", Dollar+1, t0); !errors.Is(err, ErrInsufficientCredit) {
+	if _, err := s.Reserve("team", "", "r1", Dollar+1, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("beyond the balance: %v", err)
 	}
-	if _, err := s.Reserve("team", "r1", -1, t0); err == nil {
+	if _, err := s.Reserve("team", "", "r1", -1, t0); err == nil {
 		t.Fatal("negative worst case accepted")
 	}
-	if _, err := s.Reserve("team", "", 1, t0); err == nil {
+	if _, err := s.Reserve("team", "", "", 1, t0); err == nil {
 		t.Fatal("empty request id accepted")
 	}
-	r, err := s.Reserve("team", "r1", Dollar, t0)
+	r, err := s.Reserve("team", "", "r1", Dollar, t0)
 	if err != nil {
 		t.Fatalf("exactly the balance: %v", err)
 	}
-	if _, err := s.Reserve("team", "r2", 1, t0); !errors.Is(err, ErrInsufficientCredit) {
+	if _, err := s.Reserve("team", "", "r2", 1, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("with the balance held: %v", err)
 	}
 	if err := s.Settle(r, Entry{RequestID: "other"}); err == nil {
@@ -212,8 +212,8 @@ func TestReleaseWritesNoEntry(t *testing.T) {
 	if err := s.TopUp("team", Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	r1, _ := s.Reserve("team", "no-provider", Dollar/2, t0)
-	r2, _ := s.Reserve("team", "upstream-503", Dollar/2, t0)
+	r1, _ := s.Reserve("team", "", "no-provider", Dollar/2, t0)
+	r2, _ := s.Reserve("team", "", "upstream-503", Dollar/2, t0)
 	if err := s.Release(r1); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestReplayedEntryChangesNothing(t *testing.T) {
 	if err := s.TopUp("team", Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := s.Reserve("team", "req-1", Dollar/2, t0)
+	r, _ := s.Reserve("team", "", "req-1", Dollar/2, t0)
 	first := Entry{KeyID: "sk-sb-key001", ModelRequested: "gpt-4o", Cost: Dollar / 4}
 	if err := s.Settle(r, first); err != nil {
 		t.Fatal(err)
@@ -253,7 +253,7 @@ func TestReplayedEntryChangesNothing(t *testing.T) {
 		if i == 1 {
 			s = reopen(t, s, dir)
 		}
-		r, err := s.Reserve("team", "req-1", Dollar/2, t0)
+		r, err := s.Reserve("team", "", "req-1", Dollar/2, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,8 +275,8 @@ func TestReplayedEntryChangesNothing(t *testing.T) {
 		t.Fatalf("key spend %s, want $0.25", got)
 	}
 	// Two settles of one id in the same group: one entry.
-	a, _ := s.Reserve("team", "req-2", Dollar/10, t0)
-	b, _ := s.Reserve("team", "req-2", Dollar/10, t0)
+	a, _ := s.Reserve("team", "", "req-2", Dollar/10, t0)
+	b, _ := s.Reserve("team", "", "req-2", Dollar/10, t0)
 	_ = s.Settle(a, Entry{Cost: Dollar / 10})
 	_ = s.Settle(b, Entry{Cost: Dollar / 10})
 	if got := mustAccount(t, s, "team"); got.Credits != before.Credits-Dollar/10 {
@@ -295,10 +295,10 @@ func TestCrashLeftoversAreSettledAtWorstOnce(t *testing.T) {
 	if err := s.AssignPlan("team", "pro", Dollar, Monthly, t0); err != nil {
 		t.Fatal(err)
 	}
-	settled, _ := s.Reserve("team", "settled", 3*Dollar, t0)
-	released, _ := s.Reserve("team", "released", 3*Dollar, t0)
-	open1, _ := s.Reserve("team", "open-1", 3*Dollar, t0.Add(time.Second))
-	open2, _ := s.Reserve("team", "open-2", Dollar/2, t0.Add(2*time.Second))
+	settled, _ := s.Reserve("team", "", "settled", 3*Dollar, t0)
+	released, _ := s.Reserve("team", "", "released", 3*Dollar, t0)
+	open1, _ := s.Reserve("team", "", "open-1", 3*Dollar, t0.Add(time.Second))
+	open2, _ := s.Reserve("team", "", "open-2", Dollar/2, t0.Add(2*time.Second))
 	_ = s.Settle(settled, Entry{Cost: Dollar})
 	_ = s.Release(released)
 	_, _ = open1, open2
@@ -344,7 +344,7 @@ func TestCrashBetweenSettlementAndJournalCleanup(t *testing.T) {
 	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = s.Reserve("team", "open-1", 3*Dollar, t0)
+	_, _ = s.Reserve("team", "", "open-1", 3*Dollar, t0)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestJournalTornTailIsIgnored(t *testing.T) {
 	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = s.Reserve("team", "open-1", Dollar, t0)
+	_, _ = s.Reserve("team", "", "open-1", Dollar, t0)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -411,9 +411,9 @@ func TestJournalSegmentsRotateAndGo(t *testing.T) {
 	if err := s.TopUp("team", 100*Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	long, _ := s.Reserve("team", "long-stream", Dollar, t0) // keeps its segment
+	long, _ := s.Reserve("team", "", "long-stream", Dollar, t0) // keeps its segment
 	for i := range 50 {
-		r, err := s.Reserve("team", fmt.Sprintf("req-%02d", i), Dollar/10, t0)
+		r, err := s.Reserve("team", "", fmt.Sprintf("req-%02d", i), Dollar/10, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -480,10 +480,17 @@ func TestReservationSurvivesSIGKILL(t *testing.T) {
 	for _, e := range entries {
 		if e.Settled == SettledCrash {
 			crash++
+			if e.KeyID != "sk-sb-k1" {
+				t.Errorf("crash entry %s lost its key: %q", e.RequestID, e.KeyID)
+			}
 		}
 	}
 	if len(entries) != 4 || crash != 3 {
 		t.Fatalf("entries after SIGKILL: %d, %d crash; want 4, 3", len(entries), crash)
+	}
+	// The crash-settled costs count toward the key's budgets.
+	if got := s.Spend("sk-sb-k1", time.Time{}); got != 3*Dollar {
+		t.Fatalf("key spend after SIGKILL: %s, want $3", got)
 	}
 }
 
@@ -495,15 +502,15 @@ func killChild(dir string) {
 	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
 		os.Exit(4)
 	}
-	r, _ := s.Reserve("team", "settled-1", Dollar, t0)
+	r, _ := s.Reserve("team", "", "settled-1", Dollar, t0)
 	_ = s.Settle(r, Entry{Cost: Dollar / 10})
 	if err := s.Flush(); err != nil {
 		os.Exit(5)
 	}
-	r, _ = s.Reserve("team", "released-1", Dollar, t0)
+	r, _ = s.Reserve("team", "", "released-1", Dollar, t0)
 	_ = s.Release(r)
 	for i := range 3 { // after the last fsync: only the journal has them
-		if _, err := s.Reserve("team", fmt.Sprintf("inflight-%d", i), Dollar, t0); err != nil {
+		if _, err := s.Reserve("team", "sk-sb-k1", fmt.Sprintf("inflight-%d", i), Dollar, t0); err != nil {
 			os.Exit(6)
 		}
 	}
@@ -518,7 +525,7 @@ func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	late, _ := s.Reserve("team", "late", 2*Dollar, t0)
+	late, _ := s.Reserve("team", "", "late", 2*Dollar, t0)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +542,7 @@ func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 			t.Errorf("%s after close: %v, want ErrClosed", name, err)
 		}
 	}
-	if _, err := s.Reserve("team", "later", Dollar, t0); !errors.Is(err, ErrClosed) {
+	if _, err := s.Reserve("team", "", "later", Dollar, t0); !errors.Is(err, ErrClosed) {
 		t.Errorf("reserve after close: %v", err)
 	}
 	if _, err := s.KeyByID("sk-sb-abcdef"); !errors.Is(err, ErrClosed) {
@@ -558,7 +565,7 @@ func TestUnlimitedAccount(t *testing.T) {
 	if err := s.SetUnlimited("operator"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Reserve("operator", "op-1", 5*Dollar, t0)
+	r, err := s.Reserve("operator", "", "op-1", 5*Dollar, t0)
 	if err != nil {
 		t.Fatalf("unlimited account refused: %v", err)
 	}
@@ -578,7 +585,24 @@ func TestUnlimitedAccount(t *testing.T) {
 	if err := s.TopUp("metered", Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Reserve("metered", "m-1", 2*Dollar, t0); !errors.Is(err, ErrInsufficientCredit) {
+	if _, err := s.Reserve("metered", "", "m-1", 2*Dollar, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("a metered account was not refused: %v", err)
+	}
+}
+
+// TestJournalReadsVersion1Records: a journal written before records
+// carried the key ID still settles.
+func TestJournalReadsVersion1Records(t *testing.T) {
+	payload := []byte{journalRecordV1, journalReserve}
+	payload = appendString(payload, "req-old")
+	payload = appendString(payload, "team")
+	payload = appendVarint(payload, int64(Dollar))
+	payload = appendTime(payload, t0)
+	rec, kind, err := decodeJournalRecord(payload)
+	if err != nil || kind != journalReserve {
+		t.Fatalf("kind %c, err %v", kind, err)
+	}
+	if rec.requestID != "req-old" || rec.account != "team" || rec.keyID != "" || rec.worst != Dollar || !rec.time.Equal(t0) {
+		t.Fatalf("record %+v", rec)
 	}
 }

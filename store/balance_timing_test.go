@@ -33,7 +33,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := next.Add(1) - 1
-					r, err := s.Reserve(names[int(i)%accounts], ids[i], Dollar, t0)
+					r, err := s.Reserve(names[int(i)%accounts], "", ids[i], Dollar, t0)
 					if err != nil {
 						b.Error(err)
 						return
@@ -72,7 +72,7 @@ func BenchmarkReserveRelease(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r, err := s.Reserve("team", ids[next.Add(1)-1], Dollar, t0)
+			r, err := s.Reserve("team", "", ids[next.Add(1)-1], Dollar, t0)
 			if err != nil {
 				b.Error(err)
 				return
@@ -99,7 +99,7 @@ func BenchmarkReserve(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := s.Reserve("team", ids[i], Dollar, t0); err != nil {
+		if _, err := s.Reserve("team", "", ids[i], Dollar, t0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,7 +122,7 @@ func TestReserveAllocationBudget(t *testing.T) {
 	}
 	i := 0
 	allocs := testing.AllocsPerRun(300, func() {
-		r, err := s.Reserve("team", ids[i], Dollar, t0)
+		r, err := s.Reserve("team", "", ids[i], Dollar, t0)
 		if err != nil {
 			t.Fatal(err)
 		}

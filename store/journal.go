@@ -41,7 +41,8 @@ import (
 var journalSegmentMax int64 = 4 << 20
 
 const (
-	journalRecordV1 = 1
+	journalRecordV1 = 1 // without the key ID
+	journalRecordV2 = 2
 	journalReserve  = 'R'
 	journalRelease  = 'D'
 	journalHeader   = 6
@@ -73,6 +74,7 @@ type journal struct {
 type journalRecord struct {
 	requestID string
 	account   string
+	keyID     string
 	worst     Money
 	time      time.Time
 }
@@ -202,10 +204,11 @@ func (j *journal) close() error {
 func appendJournalRecord(dst []byte, kind byte, r *Reservation) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, 0, 0) // journalHeader: crc and length, set below
-	dst = append(dst, journalRecordV1, kind)
+	dst = append(dst, journalRecordV2, kind)
 	dst = appendString(dst, r.RequestID)
 	if kind == journalReserve {
 		dst = appendString(dst, r.Account)
+		dst = appendString(dst, r.KeyID)
 		dst = appendVarint(dst, int64(r.Worst))
 		dst = appendTime(dst, r.Time)
 	}
@@ -291,12 +294,15 @@ func readJournal(dir string) ([]journalRecord, []uint64, error) {
 func decodeJournalRecord(payload []byte) (journalRecord, byte, error) {
 	r := reader{b: payload}
 	var rec journalRecord
-	r.version("journal", journalRecordV1)
+	v := r.version("journal", journalRecordV1, journalRecordV2)
 	kind := r.byte()
 	rec.requestID = r.string()
 	switch kind {
 	case journalReserve:
 		rec.account = r.string()
+		if v >= journalRecordV2 {
+			rec.keyID = r.string()
+		}
 		rec.worst = r.money()
 		rec.time = r.time()
 	case journalRelease:

@@ -167,7 +167,7 @@ func TestSecretIsNeverStored(t *testing.T) {
 	if err := s.TopUp("team", Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Reserve("team", "req-1", Dollar/10, t0)
+	r, err := s.Reserve("team", "", "req-1", Dollar/10, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestLedgerScript(t *testing.T) {
 			// balance seen does not depend on the writer's timing.
 			flush()
 			id := c.arg(t, "id")
-			r, err := s.Reserve(c.arg(t, "acct"), id, money(c, "worst"), at(c, "at"))
+			r, err := s.Reserve(c.arg(t, "acct"), "", id, money(c, "worst"), at(c, "at"))
 			if err != nil {
 				return result(err)
 			}
@@ -178,7 +178,7 @@ func TestEntriesFiltersAndPages(t *testing.T) {
 	models := []string{"gpt-4o", "claude-sonnet-4", "gemini-2.5-pro"}
 	for i := range 30 {
 		at := t0.Add(time.Duration(i) * time.Minute)
-		r, err := s.Reserve("team", fmt.Sprintf("req-%02d", i), Dollar, at)
+		r, err := s.Reserve("team", "", fmt.Sprintf("req-%02d", i), Dollar, at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +187,7 @@ func TestEntriesFiltersAndPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, _ := s.Reserve("other", "other-1", Dollar, t0)
+	r, _ := s.Reserve("other", "", "other-1", Dollar, t0)
 	_ = s.Settle(r, Entry{ModelRequested: "gpt-4o"})
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func TestSpendMatchesTheLedger(t *testing.T) {
 		} else {
 			all = append(all, spent{at, cost})
 		}
-		r, err := s.Reserve("team", fmt.Sprintf("req-%03d", i), Dollar, at)
+		r, err := s.Reserve("team", "", fmt.Sprintf("req-%03d", i), Dollar, at)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ func BenchmarkSpend(b *testing.B) {
 	}
 	for i := range 1000 {
 		at := t0.Add(-time.Duration(i%40) * 24 * time.Hour)
-		r, err := s.Reserve("team", "req-"+strconv.Itoa(i), Dollar, at)
+		r, err := s.Reserve("team", "", "req-"+strconv.Itoa(i), Dollar, at)
 		if err != nil {
 			b.Fatal(err)
 		}
