@@ -113,7 +113,7 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("cannot listen on %q: %v", cfg.Listen, err)
 		return 1
 	}
-	srv, err := proxy.New(cfg, rt, catalog, st, stderr)
+	srv, err := proxy.New(cfg, rt, st, stderr)
 	if err != nil {
 		logger.Print(err)
 		return 1

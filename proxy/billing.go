@@ -24,17 +24,15 @@ import (
 type billing struct {
 	disabled         bool
 	store            *store.Store
-	catalog          *router.Catalog
 	freeUnpriced     bool
 	defaultMaxOutput int64
 	plans            map[string]configs.Plan
 }
 
-func newBilling(cfg *configs.Config, cat *router.Catalog, st *store.Store) *billing {
+func newBilling(cfg *configs.Config, st *store.Store) *billing {
 	b := &billing{
 		disabled:         cfg.Billing.Disabled,
 		store:            st,
-		catalog:          cat,
 		freeUnpriced:     cfg.Billing.Unpriced == "free",
 		defaultMaxOutput: int64(cfg.Billing.DefaultMaxOutput),
 		plans:            map[string]configs.Plan{},
@@ -62,15 +60,31 @@ func (e *rateLimitError) Error() string {
 	return fmt.Sprintf("rate limit reached for %s on this gateway key; retry after %s", what, e.st.retryAfter.Round(time.Millisecond))
 }
 
-// admit decides whether the call's key may make it, after its route is
-// known: the key's model list, its rate limits, its daily and monthly
-// budgets, and a reservation of the worst case on its account. It leaves
-// the reservation in c.resv. With billing disabled it only checks the
-// model list and rate limits.
+// admit decides whether the call's key may make it, after its targets are
+// ordered: it keeps the targets the key may call (its model list; a
+// metered key needs a catalog price), checks its rate limits and its
+// daily and monthly budgets, and reserves on its account the worst case
+// of the dearest target left. It leaves the reservation in c.resv. With
+// billing disabled it only checks the model list and rate limits.
 func (b *billing) admit(c *call, body []byte) error {
 	k := c.key
-	t := c.target
-	if !k.allows(c.route.Model, t.Provider.Name, t.Model) {
+	needPrice := !k.Operator && !b.freeUnpriced && !b.disabled
+	kept, unpriced := c.order[:0], false
+	for _, t := range c.order {
+		switch {
+		case !k.allows(c.route.Model, t.Provider.Name, t.Model):
+		case t.Entry == nil && needPrice:
+			unpriced = true
+		default:
+			kept = append(kept, t)
+		}
+	}
+	switch {
+	case len(kept) > 0:
+		c.order, c.target = kept, kept[0]
+	case unpriced:
+		return errUnpricedModel
+	default:
 		return fmt.Errorf("%w: %q", errModelNotAllowed, c.route.Model)
 	}
 	if k.limits != nil {
@@ -79,10 +93,6 @@ func (b *billing) admit(c *call, body []byte) error {
 		if !ok {
 			return &rateLimitError{st}
 		}
-	}
-	model, priced := b.catalog.Lookup(t.Provider.Name, t.Model)
-	if priced {
-		c.price = model.Price
 	}
 	if b.disabled {
 		return nil
@@ -100,12 +110,15 @@ func (b *billing) admit(c *call, body []byte) error {
 		}
 	}
 
-	if !priced && !k.Operator && !b.freeUnpriced {
-		return errUnpricedModel
-	}
 	var worst store.Money
-	if priced {
-		worst = model.Price.Worst(b.promptTokens(model, body), b.outputTokens(c, model, body))
+	requested := int64(-1) // max_tokens, read once if a target has a price
+	for _, t := range c.order {
+		if m := t.Entry; m != nil {
+			if requested < 0 {
+				requested = maxTokens(body, &c.fields.node)
+			}
+			worst = max(worst, m.Price.Worst(b.promptTokens(m, body), b.outputTokens(c.surface, m, requested)))
+		}
 	}
 	r, err := b.store.Reserve(k.Account, k.ID, string(c.requestID), worst, c.start)
 	if errors.Is(err, store.ErrInsufficientCredit) {
@@ -129,19 +142,20 @@ func (b *billing) promptTokens(m *router.Model, body []byte) int64 {
 	return n
 }
 
-// outputTokens is the output budget of the call: the request's own
-// max_completion_tokens or max_tokens, else the model's maximum, else
-// the configured default. Embeddings produce none.
-func (b *billing) outputTokens(c *call, m *router.Model, body []byte) int64 {
-	if c.surface == "embeddings" {
+// outputTokens is the output budget of a call to m: requested (the
+// request's max_completion_tokens or max_tokens; 0 if none) up to the
+// model's maximum, else that maximum, else the configured default.
+// Embeddings produce none.
+func (b *billing) outputTokens(surface string, m *router.Model, requested int64) int64 {
+	if surface == "embeddings" {
 		return 0
 	}
 	limit := int64(m.MaxOutput)
 	if limit == 0 {
 		limit = b.defaultMaxOutput
 	}
-	if n := maxTokens(body, &c.fields.node); n > 0 && n < limit {
-		return n
+	if requested > 0 && requested < limit {
+		return requested
 	}
 	return limit
 }
@@ -165,7 +179,7 @@ func maxTokens(body []byte, n *ast.Node) int64 {
 
 // settle ends the call's reservation after its last byte: a ledger entry
 // at the real cost when the provider may have served it, a release when
-// it surely did not. It also charges the key's token rate limit.
+// it surely did not.
 func (b *billing) settle(c *call, now time.Time) {
 	r := c.resv
 	if r == nil {
@@ -187,10 +201,6 @@ func (b *billing) settle(c *call, now time.Time) {
 		if !c.costed {
 			c.computeCost()
 		}
-	}
-	u := c.usage
-	if c.key.limits != nil {
-		c.key.limits.chargeTokens(now, u.prompt+u.completion)
 	}
 	e := store.Entry{
 		KeyID:            c.key.ID,

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -183,11 +184,45 @@ func fieldError(field string, err error) error {
 }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	return i
 }
+
+// memberSpan widens the span of a top-level member's value to the bytes
+// that removing the member takes out: its key, written exactly as key,
+// the colon and one neighbouring comma.
+func memberSpan(body []byte, value span, key []byte) (span, error) {
+	i := value.start - 1
+	for i >= 0 && isSpace(body[i]) {
+		i--
+	}
+	if i < 0 || body[i] != ':' {
+		return span{}, fmt.Errorf("%w: cannot find the key of %s", errBadRequest, key)
+	}
+	i--
+	for i >= 0 && isSpace(body[i]) {
+		i--
+	}
+	start := i + 1 - len(key)
+	if start < 0 || !bytes.Equal(body[start:i+1], key) {
+		return span{}, fmt.Errorf("%w: write the key %s without escapes", errBadRequest, key)
+	}
+	if j := skipSpace(body, value.end); j < len(body) && body[j] == ',' {
+		return span{start, j + 1}, nil // not the last member: take its comma
+	}
+	k := start - 1
+	for k >= 0 && isSpace(body[k]) {
+		k--
+	}
+	if k >= 0 && body[k] == ',' {
+		return span{k, value.end}, nil // the last member: take the comma before
+	}
+	return span{start, value.end}, nil // the only member
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
 // appendEdited appends body with the edits applied to dst. Edits must be
 // sorted by position and must not overlap.

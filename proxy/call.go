@@ -39,6 +39,17 @@ type call struct {
 	usage      usage
 	errMsg     string
 
+	// Routing (failover.go).
+	order      []router.Target // targets in the order to try
+	prefs      router.ProviderPrefs
+	strip      edit // removes "provider" from the upstream body
+	attempts   int
+	fallback   []byte // "provider/model=reason,..." of failed attempts
+	failStatus int
+	failBody   []byte
+	failType   []byte
+	failRetry  []byte
+
 	// Billing (billing.go).
 	resv      *store.Reservation // held from admit until settle
 	reached   bool               // the provider may have served the call
@@ -84,6 +95,9 @@ func (c *call) finish() {
 	s.metrics.record(labels{surface: c.surface, model: c.route.Model, provider: c.provider(), status: c.status},
 		now.Sub(c.start), c.upstreamTime(now), c.usage.prompt, c.usage.completion)
 	s.billing.settle(c, now)
+	if kl := c.key.limits; kl != nil {
+		kl.chargeTokens(now, c.usage.prompt+c.usage.completion)
+	}
 	if s.log != nil {
 		s.log.write(c, now)
 	}
@@ -100,6 +114,11 @@ func (c *call) release() {
 	c.sent, c.received, c.firstEvent = time.Time{}, time.Time{}, time.Time{}
 	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
 	c.resv, c.reached, c.costed, c.hasLimits = nil, false, false, false
+	c.order, c.prefs, c.strip, c.attempts, c.failStatus = c.order[:0], router.ProviderPrefs{}, edit{}, 0, 0
+	c.fallback, c.failBody, c.failType, c.failRetry = c.fallback[:0], c.failBody[:0], c.failType[:0], c.failRetry[:0]
+	if cap(c.failBody) > maxPooledBuffer {
+		c.failBody = nil
+	}
 	c.price, c.tokens, c.cost, c.limits = router.Price{}, router.Usage{}, router.Cost{}, limitState{}
 	if cap(c.body) > maxPooledBuffer {
 		c.body = nil

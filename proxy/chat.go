@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"switchboard/router"
 	"switchboard/upstream"
 )
 
@@ -31,6 +32,7 @@ func (s *Server) passThrough(ctx *fasthttp.RequestCtx, surface string, ep upstre
 		ctx.Response.Header.SetBytesV(headerRequestID, c.requestID)
 	}
 	c.setLimitHeaders()
+	c.setRoutingHeaders()
 	if c.streaming {
 		return // the relay finishes the call when the stream ends
 	}
@@ -51,29 +53,120 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	}
 	c.key = key
 	body := ctx.PostBody()
-	out, err := s.prepare(c, body)
-	if err != nil {
+	if err := s.resolve(c, body); err != nil {
 		return err
 	}
 	if err := s.billing.admit(c, body); err != nil {
 		return err
 	}
-	p := c.target.Provider
-	p.SetRequest(&c.req, ep, out)
+	return s.failover(c, ep, body)
+}
+
+// resolve reads the fields the gateway needs from a pass-through body,
+// resolves the model to its route and puts the targets in the order this
+// request tries them (strategy, health and the body's "provider"
+// preferences) in c.order.
+func (s *Server) resolve(c *call, body []byte) error {
+	if err := parseFields(body, &c.fields); err != nil {
+		return err
+	}
+	if err := s.router.Resolve(c.fields.model, &c.route); err != nil {
+		return err
+	}
+	var prefs *router.ProviderPrefs
+	value, strip, ok, err := providerField(body, &c.fields.node)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if c.prefs, err = router.ParseProviderPrefs(body[value.start:value.end]); err != nil {
+			return err
+		}
+		prefs, c.strip = &c.prefs, strip
+	}
+	order, err := s.router.Order(c.order[:0], &c.route, prefs, c.start, nil)
+	if err != nil {
+		return err
+	}
+	c.order = order
+	c.target = order[0]
+	return nil
+}
+
+// failover sends the call to its targets in order until one answers: a
+// connection failure, a timeout before the first byte or a status the
+// route retries on (429, 5xx) moves on to the next target, within the
+// route's attempt and time budget. Targets whose circuit breaker is open
+// are tried only after every other one failed. Once a target answered,
+// nothing is retried. When every attempt failed, the client gets the
+// last provider error (its status and body) or a 502/504.
+func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
+	pol := c.route.Policy
+	deadline := c.start.Add(pol.Budget)
+	var last error
+	var skipped uint64 // targets passed over for their breaker, by index
+	for pass := 0; pass < 2; pass++ {
+		for i := range c.order {
+			t := &c.order[i]
+			now := time.Now()
+			if pass == 0 && !t.Health.Allow(now) && i < 64 {
+				skipped |= 1 << i
+				continue
+			}
+			if pass == 1 && (i >= 64 || skipped&(1<<i) == 0) {
+				continue
+			}
+			if c.attempts == pol.Attempts || c.attempts > 0 && now.After(deadline) {
+				return c.failed(last)
+			}
+			if last != nil && c.target.Provider == t.Provider {
+				time.Sleep(pol.Backoff(c.attempts)) // the same host again: back off
+			}
+			done, err := s.try(c, ep, body, t)
+			if done {
+				return err
+			}
+			last = err
+		}
+	}
+	return c.failed(last)
+}
+
+// try makes one attempt at target t. done is false when the attempt
+// failed in a way the next target may fix; err is then why.
+func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, t *router.Target) (done bool, err error) {
+	c.attempts++
+	c.target = *t
+	c.price = router.Price{}
+	if t.Entry != nil {
+		c.price = t.Entry.Price
+	}
+	p := t.Provider
+	c.req.Reset()
+	c.resp.Reset()
+	p.SetRequest(&c.req, ep, s.upstreamBody(c, body))
 	c.resp.StreamBody = c.fields.stream
 
 	c.sent = time.Now()
 	err = p.Do(&c.req, &c.resp)
+	now := time.Now()
 	if err != nil {
-		c.reached = reachedProvider(err)
-		return err
+		c.reached = c.reached || reachedProvider(err)
+		t.Health.Failure(now)
+		c.noteFailure(t, err)
+		return false, err
 	}
 	c.reached = true
 	resp := &c.resp
+	status := resp.StatusCode()
+	if status != fasthttp.StatusOK && c.route.Policy.RetryOn(status) {
+		return false, c.keepFailure(t, now)
+	}
+	t.Health.Success(now, now.Sub(c.sent))
+	ctx := c.ctx
 	ctx.Response.Header.Set(headerProvider, p.Name)
-	if c.fields.stream && resp.StatusCode() == fasthttp.StatusOK &&
-		bytes.HasPrefix(resp.Header.ContentType(), contentTypeSSE) {
-		return s.startRelay(c)
+	if c.fields.stream && status == fasthttp.StatusOK && bytes.HasPrefix(resp.Header.ContentType(), contentTypeSSE) {
+		return true, s.startRelay(c)
 	}
 
 	// Buffered answer (or an upstream error for a stream request): pass it
@@ -81,15 +174,15 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	respBody, err := upstream.Body(resp)
 	c.received = time.Now()
 	if err != nil {
-		return &upstream.Error{Provider: p.Name, Status: fasthttp.StatusBadGateway, Err: err}
+		return true, &upstream.Error{Provider: p.Name, Status: fasthttp.StatusBadGateway, Err: err}
 	}
-	c.status = resp.StatusCode()
-	if c.status == fasthttp.StatusOK && readUsage(respBody, &c.usage, &c.fields.node) {
+	c.status = status
+	if status == fasthttp.StatusOK && readUsage(respBody, &c.usage, &c.fields.node) {
 		c.computeCost()
 		c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
 		respBody = c.scratch
 	}
-	ctx.SetStatusCode(c.status)
+	ctx.SetStatusCode(status)
 	if ct := resp.Header.ContentType(); len(ct) > 0 {
 		ctx.Response.Header.SetContentTypeBytes(ct)
 	} else {
@@ -99,22 +192,14 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 		ctx.Response.Header.SetBytesKV(headerRetryAfter, ra)
 	}
 	ctx.Response.SetBody(respBody)
-	return nil
+	return true, nil
 }
 
-// prepare reads the fields the gateway needs from a pass-through body,
-// resolves the route, and returns the body to send upstream: the client's
-// own bytes when nothing changes, else a copy in c.body with the model
-// (when the provider's id differs) and the usage option spliced in.
-func (s *Server) prepare(c *call, body []byte) ([]byte, error) {
-	if err := parseFields(body, &c.fields); err != nil {
-		return nil, err
-	}
-	if err := s.router.Resolve(c.fields.model, &c.route); err != nil {
-		return nil, err
-	}
-	c.target = c.route.Targets[0]
-	var edits [2]edit
+// upstreamBody returns the body to send c.target: the client's own bytes
+// when nothing changes, else a copy in c.body with the target's model id
+// (when it differs) and the usage option spliced in.
+func (s *Server) upstreamBody(c *call, body []byte) []byte {
+	var edits [3]edit
 	n := 0
 	if c.target.Model != c.fields.model {
 		c.scratch = appendJSONString(c.scratch[:0], c.target.Model)
@@ -123,16 +208,32 @@ func (s *Server) prepare(c *call, body []byte) ([]byte, error) {
 	}
 	if c.fields.usageEdit.text != "" {
 		edits[n] = c.fields.usageEdit
-		if n == 1 && edits[1].at.start < edits[0].at.start {
-			edits[0], edits[1] = edits[1], edits[0]
-		}
+		n++
+	}
+	if c.strip.at.end > 0 {
+		edits[n] = c.strip
 		n++
 	}
 	if n == 0 {
-		return body, nil
+		return body
 	}
+	sortEdits(edits[:n])
 	c.body = appendEdited(c.body[:0], body, edits[:n]...)
-	return c.body, nil
+	return c.body
+}
+
+// sortEdits sorts a few edits by position, an insertion before a removal
+// that starts where it inserts.
+func sortEdits(es []edit) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0; j-- {
+			a, b := es[j-1].at, es[j].at
+			if a.start < b.start || a.start == b.start && a.end <= b.end {
+				break
+			}
+			es[j-1], es[j] = es[j], es[j-1]
+		}
+	}
 }
 
 // startRelay hands a streaming upstream response to the relay.

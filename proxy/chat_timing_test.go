@@ -17,7 +17,8 @@ var benchBody = `{"model":"alias-model","messages":[{"role":"system","content":"
 	`"},{"role":"user","content":"` + strings.Repeat("Summarise the file. ", 20) + `"}],"temperature":0.2,"stream":true}`
 
 // hotPath runs what the gateway does for one pass-through request before
-// the bytes go upstream: key lookup, field reads, routing, splice, the
+// the bytes go upstream: key lookup, field reads, routing and target
+// order, splice, the
 // upstream request's URL and headers and, when billed, the key's limits,
 // budgets and reservation (released again, a journal write like the
 // settle that ends a real call).
@@ -28,8 +29,7 @@ func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed 
 		return err
 	}
 	c.key = k
-	out, err := s.prepare(c, body)
-	if err != nil {
+	if err := s.resolve(c, body); err != nil {
 		return err
 	}
 	if billed {
@@ -41,7 +41,7 @@ func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed 
 		}
 		c.resv = nil
 	}
-	c.target.Provider.SetRequest(&c.req, upstream.ChatCompletions, out)
+	c.target.Provider.SetRequest(&c.req, upstream.ChatCompletions, s.upstreamBody(c, body))
 	return nil
 }
 

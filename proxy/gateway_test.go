@@ -114,7 +114,7 @@ func startGatewayConfig(t testing.TB, m *mock.Server, text string) *gateway {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv, err := New(cfg, rt, cat, st, logs)
+	srv, err := New(cfg, rt, st, logs)
 	if err != nil {
 		t.Fatal(err)
 	}

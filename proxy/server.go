@@ -45,18 +45,18 @@ type Server struct {
 	http         *fasthttp.Server
 }
 
-// New builds a Server for cfg, pricing calls from cat and metering them
-// in st. It loads the store's keys and marks the accounts of the config's
+// New builds a Server for cfg that routes with r (whose targets carry
+// their catalog prices) and meters calls in st. It loads the store's keys and marks the accounts of the config's
 // operator keys unlimited. Access-log lines (when enabled) and error
 // lines go to logOut.
-func New(cfg *configs.Config, r *router.Router, cat *router.Catalog, st *store.Store, logOut io.Writer) (*Server, error) {
+func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Writer) (*Server, error) {
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
 		router:       r,
 		modelList:    newModelList(r.Models()),
 		keys:         newKeyIndex(cfg.Auth),
-		billing:      newBilling(cfg, cat, st),
+		billing:      newBilling(cfg, st),
 		store:        st,
 		errLog:       log.New(logOut, "switchboard: ", log.LstdFlags),
 		keepalive:    cfg.Server.SSEKeepalive.D(),

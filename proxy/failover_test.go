@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"switchboard/bench/mock"
+)
+
+// failoverYAML routes model names over targets that fail in one way each
+// (the mock's directives), then a healthy one. "slow" is the mock again
+// with a short first-byte timeout.
+const failoverYAML = `
+routes:
+  - {model: after-500, targets: [mock/mock-model+status=500, mock/mock-model]}
+  - {model: after-429, targets: [mock/mock-model+status=429+retry_after=30, mock/mock-model]}
+  - {model: after-reset, targets: [mock/mock-model+reset=0, mock/mock-model]}
+  - {model: after-stall, targets: [mock/mock-model+delay=5s, mock/mock-model]}
+  - {model: after-down, targets: [down/down-model, mock/mock-model]}
+  - {model: all-5xx, targets: [mock/mock-model+status=502, mock/mock-model+status=503]}
+  - {model: all-down, targets: [down/a, down/b]}
+  - {model: bad-request, targets: [mock/mock-model+status=400, mock/mock-model]}
+  - {model: mid-stream, targets: [mock/mock-model+reset=2, mock/mock-model]}
+  - model: pricey
+    targets: [mock/dear, mock/cheap]
+  - model: budget
+    targets: [down/a, down/b, down/c, mock/mock-model]
+    retry: {attempts: 2}
+billing:
+  prices:
+    mock/dear: {input: "10", output: "30"}
+    mock/cheap: {input: "0.1", output: "0.3"}
+`
+
+func TestFailoverBeforeTheFirstByte(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	for _, c := range []struct{ model, trail string }{
+		{"after-500", "mock/mock-model+status=500 (500)"},
+		{"after-429", "mock/mock-model+status=429+retry_after=30 (429)"},
+		{"after-reset", "mock/mock-model+reset=0 (error)"},
+		{"after-down", "down/down-model (unreachable)"},
+	} {
+		r := g.post(t, "/v1/chat/completions", chat(c.model, ""))
+		if r.status != 200 {
+			t.Fatalf("%s: status %d: %s", c.model, r.status, r.body)
+		}
+		if r.header[headerAttempts] != "2" || r.header[headerFallback] != c.trail {
+			t.Errorf("%s: attempts %q, fallback %q; want 2 and %q", c.model, r.header[headerAttempts], r.header[headerFallback], c.trail)
+		}
+		if got := g.Mock.LastRequest().Body; !strings.Contains(string(got), `"model":"mock-model"`) {
+			t.Errorf("%s: the last upstream call was %s", c.model, got)
+		}
+	}
+	var sb strings.Builder
+	metrics.WritePrometheus(&sb, false)
+	if !strings.Contains(sb.String(), `switchboard_upstream_failures_total{provider="down",model="other",reason="unreachable"}`) &&
+		!strings.Contains(sb.String(), `switchboard_upstream_failures_total{provider="down",model="down-model",reason="unreachable"}`) {
+		t.Errorf("no failure metric for the down target:\n%s", grepLines(sb.String(), "upstream_failures"))
+	}
+}
+
+// TestFailoverOnAStallUsesTheFirstByteTimeout: the mock provider's
+// first_byte timeout in the test config is 2s.
+func TestFailoverOnAStallUsesTheFirstByteTimeout(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	start := time.Now()
+	r := g.post(t, "/v1/chat/completions", chat("after-stall", ""))
+	if r.status != 200 || r.header[headerFallback] != "mock/mock-model+delay=5s (timeout-first)" {
+		t.Fatalf("status %d, fallback %q: %s", r.status, r.header[headerFallback], r.body)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("took %v: the stalled target was waited for", d)
+	}
+}
+
+func TestEveryTargetFailing(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	r := g.post(t, "/v1/chat/completions", chat("all-5xx", ""))
+	// The last provider answer goes to the client as it was.
+	if r.status != 503 || !strings.Contains(r.body, `"error"`) || r.header[headerAttempts] != "2" {
+		t.Fatalf("status %d attempts %q: %s", r.status, r.header[headerAttempts], r.body)
+	}
+	r = g.post(t, "/v1/chat/completions", chat("all-down", ""))
+	if r.status != 502 || !strings.Contains(r.body, `"code":"upstream_unreachable"`) || strings.Contains(r.body, "127.0.0.1") {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	// The attempt budget stops the failover: 2 of 4 targets tried.
+	r = g.post(t, "/v1/chat/completions", chat("budget", ""))
+	if r.status != 502 || r.header[headerAttempts] != "2" {
+		t.Fatalf("status %d attempts %q: %s", r.status, r.header[headerAttempts], r.body)
+	}
+}
+
+func TestClientErrorsAreNotRetried(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	r := g.post(t, "/v1/chat/completions", chat("bad-request", ""))
+	if r.status != 400 || r.header[headerAttempts] != "1" || g.Mock.Requests() != 1 {
+		t.Fatalf("status %d attempts %q upstream calls %d", r.status, r.header[headerAttempts], g.Mock.Requests())
+	}
+}
+
+func TestMidStreamFailureIsInBandAndNotRetried(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	r := g.post(t, "/v1/chat/completions", chat("mid-stream", `,"stream":true`))
+	if r.status != 200 || r.header[headerAttempts] != "1" {
+		t.Fatalf("status %d attempts %q", r.status, r.header[headerAttempts])
+	}
+	if !strings.Contains(r.body, `data: {"error":`) || strings.Contains(r.body, "[DONE]") || g.Mock.Requests() != 1 {
+		t.Fatalf("upstream calls %d, stream:\n%s", g.Mock.Requests(), r.body)
+	}
+}
+
+func TestBreakerSkipsAFailingTarget(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	// Five failures in a row open the breaker of mock/mock-model+status=500;
+	// after that the route goes straight to the healthy target.
+	for range 5 {
+		if r := g.post(t, "/v1/chat/completions", chat("after-500", "")); r.header[headerAttempts] != "2" {
+			t.Fatalf("attempts %q before the breaker opened", r.header[headerAttempts])
+		}
+	}
+	before := g.Mock.Requests()
+	r := g.post(t, "/v1/chat/completions", chat("after-500", ""))
+	if r.status != 200 || r.header[headerAttempts] != "1" || g.Mock.Requests() != before+1 {
+		t.Fatalf("status %d attempts %q upstream calls %d", r.status, r.header[headerAttempts], g.Mock.Requests()-before)
+	}
+}
+
+func TestProviderPreferencesAndFloor(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	r := g.post(t, "/v1/chat/completions", chat("pricey:floor", ""))
+	if r.status != 200 || !strings.Contains(string(g.Mock.LastRequest().Body), `"model":"cheap"`) {
+		t.Fatalf(":floor: status %d, upstream %s", r.status, g.Mock.LastRequest().Body)
+	}
+	r = g.post(t, "/v1/chat/completions", chat("pricey", ""))
+	if !strings.Contains(string(g.Mock.LastRequest().Body), `"model":"dear"`) {
+		t.Fatalf("priority order: upstream %s", g.Mock.LastRequest().Body)
+	}
+	// The provider object steers routing and never goes upstream.
+	for _, extra := range []string{
+		`,"provider":{"sort":"price"}`,
+		`,"provider":{"sort":"price"},"temperature":1`,
+	} {
+		r = g.post(t, "/v1/chat/completions", `{"model":"pricey"`+extra+`,"messages":[{"role":"user","content":"hi"}]}`)
+		up := string(g.Mock.LastRequest().Body)
+		if r.status != 200 || strings.Contains(up, "provider") || !strings.Contains(up, `"model":"cheap"`) {
+			t.Fatalf("%s: status %d, upstream %s", extra, r.status, up)
+		}
+	}
+	r = g.post(t, "/v1/chat/completions", chat("pricey", `,"provider":{"only":["nope"]}`))
+	if r.status != 400 || !strings.Contains(r.body, "nope") {
+		t.Fatalf("unknown provider in only: status %d: %s", r.status, r.body)
+	}
+	r = g.post(t, "/v1/chat/completions", chat("pricey", `,"provider":{"max_price":{"prompt":0.01}}`))
+	if r.status != 400 {
+		t.Fatalf("max_price below every target: status %d: %s", r.status, r.body)
+	}
+}
+
+func TestMemberSpan(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`{"provider":{"a":1},"model":"m"}`, `{"model":"m"}`},
+		{`{"model":"m", "provider" : {"a":1} }`, `{"model":"m" }`},
+		{`{"provider":{}}`, `{}`},
+		{`{"model":"m","provider":null,"x":1}`, `{"model":"m","x":1}`},
+	} {
+		body := []byte(c.body)
+		var f requestFields
+		_, strip, ok, err := providerField(body, &f.node)
+		if err != nil || !ok {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		if got := string(appendEdited(nil, body, strip)); got != c.want {
+			t.Errorf("%s -> %s, want %s", c.body, got, c.want)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
