@@ -596,8 +596,8 @@ func (c *Config) validate() []problem {
 			add(at, "duplicate key")
 		}
 		seenKeys[k.Key] = true
-		if k.RPM < 0 || k.TPM < 0 {
-			add(fmt.Sprintf("auth.keys[%d]", i), "rpm and tpm must not be negative")
+		if k.RPM < 0 || k.TPM < 0 || k.RPM > 1e9 || k.TPM > 1e9 {
+			add(fmt.Sprintf("auth.keys[%d]", i), "rpm and tpm must be between 0 (unlimited) and 1000000000")
 		}
 	}
 	if m := c.Auth.MasterKey; m != "" && (!strings.HasPrefix(string(m), "sk-sb-") || seenKeys[m]) {

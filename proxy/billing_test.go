@@ -344,7 +344,7 @@ func TestDefaultConfigModelsArePriced(t *testing.T) {
 
 func TestBillingDisabledMetersNothingButReportsCost(t *testing.T) {
 	g := startGateway(t, mock.Options{}, strings.Replace(pricedYAML, "billing:", "billing:\n  disabled: true", 1))
-	secret := billingTestKey(t, g, "broke", 0, nil)
+	secret := billingTestKey(t, g, "broke", 0, func(k *store.Key) { k.TPM = 10 })
 	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
 	if r.status != 200 || reportedCost(t, r.body) == 0 {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -354,6 +354,11 @@ func TestBillingDisabledMetersNothingButReportsCost(t *testing.T) {
 	}
 	if _, err := g.srv.store.Entry(r.header["x-request-id"]); err == nil {
 		t.Fatal("billing is disabled but the call has a ledger entry")
+	}
+	// The key's token limit still counts.
+	r = g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
+	if r.status != 429 {
+		t.Fatalf("over the TPM limit with billing disabled: status %d: %s", r.status, r.body)
 	}
 }
 

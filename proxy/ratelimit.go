@@ -23,7 +23,12 @@ type gcra struct {
 	tat      time.Time
 }
 
+// maxPerMinute caps a limit: one unit per 60 ns. A larger limit is
+// treated as this one (its interval would round to zero).
+const maxPerMinute = int(rateWindow / 60)
+
 func newGCRA(perMinute int) gcra {
+	perMinute = min(perMinute, maxPerMinute)
 	g := gcra{limit: int64(perMinute)}
 	if perMinute > 0 {
 		g.interval = rateWindow / time.Duration(perMinute)

@@ -81,3 +81,12 @@ func TestAdmitRetryAfter(t *testing.T) {
 		t.Fatalf("token debt: ok=%v retryAfter=%v", ok, st.retryAfter)
 	}
 }
+
+func TestHugeLimitIsClampedNotADivisionByZero(t *testing.T) {
+	kl := newKeyLimits(1<<62, 1<<62)
+	now := time.Unix(0, 0)
+	st, ok := kl.admit(now)
+	if !ok || st.remainingRequests <= 0 || st.remainingTokens <= 0 {
+		t.Fatalf("admit %v: %+v", ok, st)
+	}
+}

@@ -18,7 +18,10 @@ import (
 // commits it with pebble.Sync (one fsync for the group), and only then
 // applies the group to memory and answers the waiters. While it fsyncs,
 // new ops queue up and become the next group, so the group size follows
-// the load (one op when idle, hundreds under load) with no timer.
+// the load. When only settled entries are queued, the writer lingers up
+// to settleLinger before taking the queue, so that at low load a group
+// still holds several entries: nobody waits for those, and a crash in
+// the meantime settles their reservations from the journal.
 //
 // Invariants:
 //
@@ -54,8 +57,11 @@ import (
 //     (the handler after its last byte) or needs a goroutine to wait in.
 //   - pebble.NoSync ledger writes: a crash loses entries of requests that
 //     were served, which is money; see Reserve for what NoSync really keeps.
-//   - A timer (commit every N ms or M entries): adds latency when idle and
-//     nothing under load that the queue does not already give.
+//   - No linger (a group is whatever queued during the last fsync): at one
+//     request at a time every entry paid a whole commit, a Pebble sync of
+//     its own; the bench measured +370 µs of CPU and +450 µs of latency per
+//     request on a one-CPU gateway. Ops someone waits for (Flush, top-ups,
+//     admin changes) never linger.
 //   - A channel of ops: the slice lets the writer take the whole queue at
 //     once and reuse both backing arrays, with no allocation per op.
 //   - Charging in memory at Settle and compensating later: a duplicate
@@ -84,6 +90,10 @@ const (
 	// over a second of 10k requests/s while a disk stalls.
 	maxQueued = 1 << 14
 )
+
+// settleLinger is how long the writer lets settled entries gather before
+// it commits them, unless an op with a waiter or a full group arrives.
+var settleLinger = 5 * time.Millisecond
 
 type opKind uint8
 
@@ -119,12 +129,14 @@ type writer struct {
 	err     error     // the first commit error, reported by flush
 	drained sync.Cond // on mu: the writer took the queue
 	wake    chan struct{}
+	urgent  chan struct{} // an op with a waiter, a full group, or close
 	exited  chan struct{}
 }
 
 func (w *writer) start(s *Store) {
 	w.drained.L = &w.mu
 	w.wake = make(chan struct{}, 1)
+	w.urgent = make(chan struct{}, 1)
 	w.exited = make(chan struct{})
 	go s.writeLoop()
 }
@@ -142,12 +154,21 @@ func (w *writer) enqueue(o op) error {
 		return ErrClosed
 	}
 	w.queue = append(w.queue, o)
+	urgent := o.done != nil || len(w.queue) >= maxGroup
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default: // already poked
+	poke(w.wake)
+	if urgent {
+		poke(w.urgent)
 	}
 	return nil
+}
+
+// poke wakes the writer through ch unless it is poked already.
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // do queues o and waits until its group is durable.
@@ -174,10 +195,8 @@ func (w *writer) close() error {
 	w.closed = true
 	w.drained.Broadcast()
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	poke(w.wake)
+	poke(w.urgent)
 	<-w.exited
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -189,8 +208,16 @@ func (s *Store) writeLoop() {
 	defer close(w.exited)
 	g := newGroup()
 	var spare []op
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for range w.wake {
 		for {
+			linger.Reset(settleLinger)
+			select {
+			case <-linger.C:
+			case <-w.urgent:
+				linger.Stop()
+			}
 			w.mu.Lock()
 			ops, closed := w.queue, w.closed
 			if len(ops) > 0 {
