@@ -36,9 +36,42 @@ func buildGateway(dir string) (string, error) {
 	return bin, nil
 }
 
-// gatewayConfig returns the gateway config for the bench: one key, one
-// provider (the mock), no access log.
-func gatewayConfig(listen, dataDir, mockURL string) string {
+// benchGateway is one gateway the bench starts: a name for its row, its
+// files and its log, and whether it meters requests.
+type benchGateway struct {
+	name    string
+	billing bool
+}
+
+// benchGateways are the gateways the bench starts, all from the same
+// binary and the same config but for billing.disabled: the gateway as
+// shipped (billing on), whose rows the goals judge, and the gateway with
+// metering off, so that the report can tell what metering costs.
+var benchGateways = []benchGateway{
+	{name: targetGateway, billing: true},
+	{name: targetGatewayNoBill, billing: false},
+}
+
+// The bench key's rate limits, set so that the limiter runs on every
+// request as it does for a limited key: high enough never to refuse a
+// request of the bench (at most a few hundred thousand a minute, of a few
+// hundred tokens each), low enough that a minute divided by the limit is
+// a whole number of nanoseconds (600 ns, 60 ns): the limiter's interval.
+const (
+	benchKeyRPM = 100_000_000
+	benchKeyTPM = 1_000_000_000
+)
+
+// gatewayConfig returns the gateway config for the bench: one operator key
+// with rate limits, one provider (the mock) with a price for its model, no
+// access log. With billing, each request checks the key's limits,
+// reserves its worst-case cost on the key's account (a journal write)
+// before it goes upstream and leaves a ledger entry through the
+// group-commit writer after its last byte; operator keys are never
+// refused for credit, but are reserved and settled like any other.
+// Without, billing.disabled turns the reservation and the ledger entry
+// off; limits and usage.cost stay.
+func gatewayConfig(listen, dataDir, mockURL string, billing bool) string {
 	return fmt.Sprintf(`listen: %s
 data_dir: %s
 log:
@@ -47,26 +80,34 @@ auth:
   keys:
     - name: bench
       key: %s
+      rpm: %d
+      tpm: %d
+billing:
+  disabled: %t
+  prices:
+    mock/%s: {input: "1", output: "2"}
 providers:
   - name: mock
     base_url: %s/v1
     api_key: mock-upstream-key
     models: [%s]
-`, listen, dataDir, gatewayKey, mockURL, mockModel)
+`, listen, dataDir, gatewayKey, benchKeyRPM, benchKeyTPM, !billing, mockModel, mockURL, mockModel)
 }
 
-// startGateway writes the gateway's config into dir, starts bin and waits
-// for GET /readyz to answer 200. It returns the child and its base URL.
-func startGateway(ctx context.Context, p pinning, dir, bin, mockURL string) (*child, string, error) {
+// startGateway writes g's config into dir, starts bin with its own data
+// directory and port, and waits for GET /readyz to answer 200. It returns
+// the child and its base URL.
+func startGateway(ctx context.Context, p pinning, dir, bin, mockURL string, g benchGateway) (*child, string, error) {
 	listen, err := freeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	config := filepath.Join(dir, "gw.yaml")
-	if err := os.WriteFile(config, []byte(gatewayConfig(listen, filepath.Join(dir, "data"), mockURL)), 0o600); err != nil {
-		return nil, "", fmt.Errorf("cannot write gateway config: %w", err)
+	config := filepath.Join(dir, g.name+".yaml")
+	data := filepath.Join(dir, g.name+"-data")
+	if err := os.WriteFile(config, []byte(gatewayConfig(listen, data, mockURL, g.billing)), 0o600); err != nil {
+		return nil, "", fmt.Errorf("cannot write the config of %s: %w", g.name, err)
 	}
-	c, err := startChild(p, "gateway", filepath.Join(dir, "gateway.log"), bin, "-config", config)
+	c, err := startChild(p, g.name, filepath.Join(dir, g.name+".log"), bin, "-config", config)
 	if err != nil {
 		return nil, "", err
 	}

@@ -34,11 +34,13 @@ func runLatency(ctx context.Context, targets []*target, o *options) Scenario {
 			}
 		})
 	})
+	rows := buildRows(targets, tallies, 0)
 	return Scenario{
-		Name:   "c=1 latency",
-		Kind:   kindLatency,
-		Method: fmt.Sprintf("non-streaming, one request at a time; %d rounds of one %s window per target, its first request not measured", n, o.window),
-		Rows:   buildRows(targets, tallies, 0),
+		Name:    "c=1 latency",
+		Kind:    kindLatency,
+		Method:  fmt.Sprintf("non-streaming, one request at a time; %d rounds of one %s window per target, its first request not measured", n, o.window),
+		Rows:    rows,
+		Billing: billingDelta(rows),
 	}
 }
 

@@ -5,6 +5,14 @@
 // turns in short windows, and every figure is reported over direct and
 // over floor.
 //
+// The gateway runs twice, from one binary and one config: "switchboard",
+// billing on as shipped (each request checks its key's rate limits,
+// reserves its worst-case cost on the key's account and leaves a ledger
+// entry through the group-commit writer), and "switchboard-nobill", with
+// billing.disabled (no reservation, no ledger entry). Each scenario
+// reports the difference between the two, what metering costs; the goals
+// judge the billing-on gateway.
+//
 //	go run ./bench                     # build the gateway, run all scenarios
 //	go run ./bench -json               # the same report as JSON
 //	go run ./bench -mock-listen 127.0.0.1:9999 -target other=http://127.0.0.1:4000
@@ -12,14 +20,14 @@
 // Scenarios: c=1 latency (non-streaming), open loop at constant rates
 // (-rates; latency from the scheduled send time), and c=1 streaming (time
 // to the first content chunk, per-chunk relay delay). The CPU time per
-// request of the floor and the gateway comes from their /proc/PID/stat,
+// request of the floor and the gateways comes from their /proc/PID/stat,
 // their peak memory from VmHWM.
 //
 // On Linux with two CPUs or more the bench re-runs itself under
-// `taskset -c 0` with the mock, and starts the floor and the gateway under
-// `taskset -c 1`. The bench process does not collect garbage below 1 GiB of
-// heap, so that its own pauses do not land in a target's tail. Each
-// scenario reports how much CPU time other processes took meanwhile.
+// `taskset -c 0` with the mock, and starts the floor and the gateways
+// under `taskset -c 1`. The bench process does not collect garbage below
+// 1 GiB of heap, so that its own pauses do not land in a target's tail.
+// Each scenario reports how much CPU time other processes took meanwhile.
 package main
 
 import (
@@ -87,7 +95,7 @@ func run(o *options, args []string) error {
 	return reexecPinned(p, args, extra)
 }
 
-// measure starts the mock, the floor and the gateway, runs the scenarios
+// measure starts the mock, the floor and the gateways, runs the scenarios
 // and prints the report.
 func measure(o *options, p pinning) error {
 	// The load generator and the mock allocate a few hundred bytes a
@@ -175,8 +183,9 @@ const benchMemoryLimit = 1 << 30
 // mockChunks is the number of content chunks the mock streams.
 const mockChunks = 8
 
-// startTargets starts the floor and the gateway and returns every target:
-// direct, floor, gateway, then the -target gateways. The children are
+// startTargets starts the floor and the gateways and returns every target:
+// direct, floor, the gateway with billing on, the gateway with billing
+// off, then the -target gateways. The children are
 // returned even on error, to be stopped.
 func startTargets(ctx context.Context, o *options, p pinning, dir, mockURL string) ([]*target, []*child, error) {
 	var children []*child
@@ -201,15 +210,17 @@ func startTargets(ctx context.Context, o *options, p pinning, dir, mockURL strin
 	targets = append(targets, t)
 
 	if !o.noGateway {
-		gc, gatewayURL, err := startGateway(ctx, p, dir, o.gatewayBin, mockURL)
-		if err != nil {
-			return nil, children, err
+		for _, g := range benchGateways {
+			gc, gatewayURL, err := startGateway(ctx, p, dir, o.gatewayBin, mockURL, g)
+			if err != nil {
+				return nil, children, err
+			}
+			children = append(children, gc)
+			if t, err = add(g.name, gatewayURL, gatewayKey, mockModel, gc); err != nil {
+				return nil, children, err
+			}
+			targets = append(targets, t)
 		}
-		children = append(children, gc)
-		if t, err = add(targetGateway, gatewayURL, gatewayKey, mockModel, gc); err != nil {
-			return nil, children, err
-		}
-		targets = append(targets, t)
 	}
 	for _, x := range o.targets {
 		if t, err = add(x.name, x.url, o.key, o.targetModel, nil); err != nil {

@@ -32,13 +32,15 @@ func runOpenLoop(ctx context.Context, targets []*target, rate int, o *options) (
 	if err != nil {
 		return Scenario{}, err
 	}
+	rows := buildRows(targets, tallies, 0)
 	return Scenario{
 		Name: fmt.Sprintf("open loop %d/s", rate),
 		Kind: kindOpenLoop,
 		Rate: rate,
 		Method: fmt.Sprintf("non-streaming at a constant %d/s, latency from the scheduled send time; %d rounds of one %s window (%d requests, the first %s not measured) per target, at most %d in flight (-workers)",
 			rate, n, o.rateWindow, perWindow, o.leadIn, min(o.workers, perWindow)),
-		Rows: buildRows(targets, tallies, 0),
+		Rows:    rows,
+		Billing: billingDelta(rows),
 	}, nil
 }
 

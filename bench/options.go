@@ -64,7 +64,7 @@ func (l *targetList) Set(s string) error {
 		return fmt.Errorf("want name=URL, got %q", s)
 	}
 	switch name {
-	case targetDirect, targetFloor, targetGateway:
+	case targetDirect, targetFloor, targetGateway, targetGatewayNoBill:
 		return fmt.Errorf("name %q is taken by a built-in target", name)
 	}
 	for _, t := range *l {
@@ -117,26 +117,27 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: go run ./bench [flags]\n\n"+
 			"Measures the latency and CPU the gateway adds over calling the mock provider\n"+
-			"directly and over a bare fasthttp proxy (the floor). Prints markdown tables.\n\n")
+			"directly and over a bare fasthttp proxy (the floor), with billing on and off.\n"+
+			"Prints markdown tables.\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary to run; default: build the module root with `go build`")
-	fs.BoolVar(&o.noGateway, "no-gateway", false, "measure only direct, floor and -target targets")
+	fs.BoolVar(&o.noGateway, "no-gateway", false, "measure only direct, floor and -target targets (neither built-in gateway)")
 	fs.Var(&o.targets, "target", "extra OpenAI-compatible gateway as `name=URL`, already configured for the mock (see -mock-listen); repeatable. Start it pinned to the proxy CPU (taskset -c 1) for comparable figures")
 	fs.StringVar(&o.targetModel, "target-model", "mock-model", "model name extra targets are called with")
 	fs.StringVar(&o.key, "key", gatewayKey, "bearer token for extra targets")
 	fs.StringVar(&o.mockListen, "mock-listen", "127.0.0.1:0", "address of the mock provider")
-	fs.BoolVar(&o.pin, "pin", true, "on Linux with 2+ CPUs: bench and mock on CPU 0, gateway and floor on CPU 1")
+	fs.BoolVar(&o.pin, "pin", true, "on Linux with 2+ CPUs: bench and mock on CPU 0, gateways and floor on CPU 1")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.IntVar(&o.warmup, "warmup", 300, "unmeasured requests per target before the scenarios")
 	fs.IntVar(&o.maxRequests, "max-requests", 200000, "most requests per target in each scenario")
-	fs.DurationVar(&o.window, "window", 200*time.Millisecond, "c=1 scenarios: length of each target's turn")
+	fs.DurationVar(&o.window, "window", 150*time.Millisecond, "c=1 scenarios: length of each target's turn")
 	fs.DurationVar(&o.latencyDur, "latency-duration", 15*time.Second, "c=1 latency scenario: total time")
 	fs.Var(&o.rates, "rates", "open-loop scenario: comma-separated `rates` per second; empty skips it (default 1000,5000)")
 	fs.DurationVar(&o.rateWindow, "rate-window", 500*time.Millisecond, "open-loop scenario: length of each target's turn")
 	fs.DurationVar(&o.leadIn, "lead-in", 100*time.Millisecond, "open-loop scenario: the start of each window, sent on schedule but not measured (errors still count), so that a target waking from its idle turn does not put the wake-up in its tail")
-	fs.DurationVar(&o.rateDur, "rate-duration", 10*time.Second, "open-loop scenario: total time per rate")
+	fs.DurationVar(&o.rateDur, "rate-duration", 12*time.Second, "open-loop scenario: total time per rate")
 	fs.IntVar(&o.workers, "workers", 512, "open-loop scenario: most requests in flight per target")
 	fs.DurationVar(&o.streamDur, "stream-duration", 10*time.Second, "streaming scenario: total time; 0 skips it")
 	fs.DurationVar(&o.streamGap, "stream-gap", time.Millisecond, "streaming scenario: the mock's delay between chunks")

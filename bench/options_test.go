@@ -12,14 +12,32 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rates.String() != "1000,5000" || o.window != 200*time.Millisecond || !o.pin || o.streamChunks != mockChunks {
+	if o.rates.String() != "1000,5000" || o.window != 150*time.Millisecond || !o.pin || o.streamChunks != mockChunks {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// The default scenarios, without warm-up and start-up, fit well inside
-	// the two minutes `make bench` may take.
+	// the 70 s a default `make bench` should take on 2 vCPUs.
 	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur
-	if total > 80*time.Second {
+	if total > 55*time.Second {
 		t.Fatalf("default scenarios take %s", total)
+	}
+	// With the four built-in targets (direct, floor, the gateway with
+	// billing on and off), each still gets as many windows as each of three
+	// got before the second gateway: 25 at c=1, 6 per open-loop rate, 16
+	// streaming.
+	const builtIn = 4
+	for _, c := range []struct {
+		name          string
+		total, window time.Duration
+		want          int
+	}{
+		{"c=1 latency", o.latencyDur, o.window, 25},
+		{"open loop", o.rateDur, o.rateWindow, 6},
+		{"streaming", o.streamDur, o.window, 16},
+	} {
+		if got := rounds(c.total, c.window, builtIn); got < c.want {
+			t.Errorf("%s: %d rounds per target, want at least %d", c.name, got, c.want)
+		}
 	}
 }
 
@@ -31,7 +49,7 @@ func TestTargetFlag(t *testing.T) {
 	if got := o.targets.String(); got != "bifrost=http://127.0.0.1:8081,litellm=http://localhost:4000" {
 		t.Fatalf("targets = %s", got)
 	}
-	for _, bad := range []string{"noequals", "=http://x:1", "x=ftp://x:1", "x=http://x:1/v1", "direct=http://x:1", "floor=http://x:1", "switchboard=http://x:1"} {
+	for _, bad := range []string{"noequals", "=http://x:1", "x=ftp://x:1", "x=http://x:1/v1", "direct=http://x:1", "floor=http://x:1", "switchboard=http://x:1", "switchboard-nobill=http://x:1"} {
 		if _, err := parseFlags([]string{"-target", bad}, io.Discard); err == nil {
 			t.Errorf("-target %q accepted", bad)
 		}

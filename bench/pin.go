@@ -76,7 +76,7 @@ func parsePinnedEnv(env string) (pinning, error) {
 	}
 	return pinning{
 		on: true, taskset: taskset, benchCPU: n[0], proxyCPU: n[1], cpus: n[2],
-		note: fmt.Sprintf("bench and mock on CPU %d, gateway and floor on CPU %d (taskset)", n[0], n[1]),
+		note: fmt.Sprintf("bench and mock on CPU %d, gateways and floor on CPU %d (taskset)", n[0], n[1]),
 	}, nil
 }
 

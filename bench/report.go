@@ -32,6 +32,40 @@ type Scenario struct {
 	Method string `json:"method"`
 	Noise  *Noise `json:"noise,omitempty"`
 	Rows   []Row  `json:"rows"`
+	// Billing is what metering costs in this scenario, absent unless
+	// both built-in gateways answered.
+	Billing *BillingDelta `json:"billing_on_vs_off,omitempty"`
+}
+
+// BillingDelta is the billing-on gateway's figures minus the billing-off
+// gateway's, measured in the same scenario: what the reservation, the
+// ledger entry and their bookkeeping add. Like "over floor", latencies
+// are differences of percentiles, in microseconds.
+type BillingDelta struct {
+	Latency Percentiles `json:"latency_us"`
+	// TTFB is, for streams, the difference in time to the first content
+	// chunk, which the reservation precedes.
+	TTFB *Percentiles `json:"ttfb_us,omitempty"`
+	// CPUPerRequest is the difference in CPU time per request, absent
+	// unless both were measured.
+	CPUPerRequest *float64 `json:"cpu_us_per_request,omitempty"`
+}
+
+// billingDelta compares the billing-on and billing-off gateways' rows;
+// nil unless both answered.
+func billingDelta(rows []Row) *BillingDelta {
+	on, off := findRow(rows, targetGateway), findRow(rows, targetGatewayNoBill)
+	if on == nil || off == nil || on.Requests == 0 || off.Requests == 0 {
+		return nil
+	}
+	d := &BillingDelta{Latency: on.Latency.minus(off.Latency)}
+	if on.TTFB != nil && off.TTFB != nil {
+		d.TTFB = ptr(on.TTFB.minus(*off.TTFB))
+	}
+	if on.CPUPerRequest != nil && off.CPUPerRequest != nil {
+		d.CPUPerRequest = ptr(*on.CPUPerRequest - *off.CPUPerRequest)
+	}
+	return d
 }
 
 // Row is one target's result in a scenario. Latencies are microseconds;
@@ -178,6 +212,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		} else {
 			writeLatencyTable(&b, s)
 		}
+		if d := s.Billing; d != nil {
+			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))
+		}
 		for _, row := range s.Rows {
 			if row.Errors > 0 {
 				fmt.Fprintf(&b, "\n%s: %d errors, first: %s\n", row.Target, row.Errors, row.FirstError)
@@ -187,6 +224,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 			}
 		}
 	}
+	writeBillingTable(&b, r.Scenarios)
 	if len(r.Goals) > 0 {
 		fmt.Fprintf(&b, "\n### Goals (DESIGN.md)\n\n| goal | measured | status |\n|---|---|---|\n")
 		for _, g := range r.Goals {
@@ -239,6 +277,49 @@ func writeStreamTable(b *strings.Builder, rows []Row) {
 			added(r.TTFBOverDirect), added(r.TTFBOverFloor),
 			signed(r.ChunkDelay), signed(r.ChunkDelayOverDirect), signed(r.ChunkDelayOverFloor),
 			us(r.Latency.P50), cpu(r.CPUPerRequest), mib(r.PeakRSS))
+	}
+}
+
+// describe says what billing costs in a scenario of kind, in one line.
+func (d *BillingDelta) describe(kind string) string {
+	var b strings.Builder
+	if kind == kindStream && d.TTFB != nil {
+		fmt.Fprintf(&b, "TTFB %s µs, whole stream %s µs", added(d.TTFB), added(&d.Latency))
+	} else {
+		fmt.Fprintf(&b, "latency %s µs", added(&d.Latency))
+	}
+	b.WriteString(" (p50 / p90 / p99 / p99.9)")
+	if d.CPUPerRequest != nil {
+		unit := "request"
+		if kind == kindStream {
+			unit = "stream"
+		}
+		fmt.Fprintf(&b, ", CPU %s µs per %s", signed(d.CPUPerRequest), unit)
+	}
+	return b.String()
+}
+
+// writeBillingTable sums up what billing costs, one row per scenario that
+// measured both built-in gateways; for streams, the latency is the time
+// to the first content chunk.
+func writeBillingTable(b *strings.Builder, scenarios []Scenario) {
+	header := false
+	for _, s := range scenarios {
+		d := s.Billing
+		if d == nil {
+			continue
+		}
+		if !header {
+			header = true
+			fmt.Fprintf(b, "\n### Billing on vs off\n\n%s minus %s, same run, same windows: what the reservation, the ledger entry and the TPM limit's token charge add. Latencies in µs; for streams, the time to the first content chunk.\n\n", targetGateway, targetGatewayNoBill)
+			b.WriteString("| scenario | p50 | p90 | p99 | p99.9 | CPU µs/req |\n|---|--:|--:|--:|--:|--:|\n")
+		}
+		name, lat := s.Name, d.Latency
+		if s.Kind == kindStream && d.TTFB != nil {
+			name, lat = s.Name+" (TTFB)", *d.TTFB
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", name,
+			signed(&lat.P50), signed(&lat.P90), signed(&lat.P99), signed(&lat.P999), signed(d.CPUPerRequest))
 	}
 }
 

@@ -69,22 +69,30 @@ func TestBuildRowsForStreams(t *testing.T) {
 }
 
 func sampleReport() *Report {
-	cpu, ttfb := 31.5, Percentiles{P50: 300, P90: 350, P99: 500, P999: 800}
+	cpu, gwCPU, nobillCPU, ttfb := 31.5, 40.0, 36.5, Percentiles{P50: 300, P90: 350, P99: 500, P999: 800}
+	nobillTTFB := Percentiles{P50: 296, P90: 344, P99: 520, P999: 790}
 	over := Percentiles{P50: 12.5, P90: 20, P99: 45, P999: 130}
-	return &Report{
-		Machine: Machine{CPU: "Test CPU", CPUs: 2, GoVersion: "go1.26", Pinned: true, Pinning: "bench and mock on CPU 0, gateway and floor on CPU 1 (taskset)"},
+	nobillOver := Percentiles{P50: 8, P90: 15, P99: 50, P999: 100}
+	r := &Report{
+		Machine: Machine{CPU: "Test CPU", CPUs: 2, GoVersion: "go1.26", Pinned: true, Pinning: "bench and mock on CPU 0, gateways and floor on CPU 1 (taskset)"},
 		Mock:    "http://127.0.0.1:9999",
 		Scenarios: []Scenario{
 			{Name: "c=1 latency", Kind: kindLatency, Method: "m", Rows: []Row{
 				{Target: targetFloor, Requests: 10, RPS: 5000, Latency: Percentiles{P50: 180, P90: 200, P99: 250, P999: 400}, CPUPerRequest: &cpu, PeakRSS: 15 << 20},
-				{Target: targetGateway, Requests: 10, Errors: 2, FirstError: "status 502", RPS: 4800, Latency: Percentiles{P50: 192.5, P90: 220, P99: 295, P999: 530}, OverFloor: &over},
+				{Target: targetGateway, Requests: 10, Errors: 2, FirstError: "status 502", RPS: 4800, Latency: Percentiles{P50: 192.5, P90: 220, P99: 295, P999: 530}, OverFloor: &over, CPUPerRequest: &gwCPU},
+				{Target: targetGatewayNoBill, Requests: 10, RPS: 4900, Latency: Percentiles{P50: 188, P90: 215, P99: 300, P999: 500}, OverFloor: &nobillOver, CPUPerRequest: &nobillCPU},
 			}},
 			{Name: "streaming c=1", Kind: kindStream, Method: "s", Rows: []Row{
 				{Target: targetFloor, Requests: 5, TTFB: &ttfb},
 				{Target: targetGateway, Requests: 5, TTFB: &ttfb, TTFBOverFloor: &over},
+				{Target: targetGatewayNoBill, Requests: 5, TTFB: &nobillTTFB, TTFBOverFloor: &nobillOver},
 			}},
 		},
 	}
+	for i := range r.Scenarios {
+		r.Scenarios[i].Billing = billingDelta(r.Scenarios[i].Rows)
+	}
+	return r
 }
 
 func TestMarkdownReport(t *testing.T) {
@@ -97,10 +105,16 @@ func TestMarkdownReport(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"- CPU: Test CPU, 2 CPUs available",
-		"- Pinning: bench and mock on CPU 0, gateway and floor on CPU 1 (taskset)",
+		"- Pinning: bench and mock on CPU 0, gateways and floor on CPU 1 (taskset)",
 		"| floor | 10 | 0 | 5000 | 180 | 200 | 250 | 400 | — | — | 31.5 | 15.0 MiB |",
-		"| switchboard | 10 | 2 | 4800 | 192 | 220 | 295 | 530 | — | +12.5 / +20.0 / +45.0 / +130 | — | — |",
+		"| switchboard | 10 | 2 | 4800 | 192 | 220 | 295 | 530 | — | +12.5 / +20.0 / +45.0 / +130 | 40.0 | — |",
+		"| switchboard-nobill | 10 | 0 | 4900 | 188 | 215 | 300 | 500 | — | +8.0 / +15.0 / +50.0 / +100 | 36.5 | — |",
 		"switchboard: 2 errors, first: status 502",
+		"Billing on vs off (switchboard minus switchboard-nobill): latency +4.5 / +5.0 / -5.0 / +30.0 µs (p50 / p90 / p99 / p99.9), CPU +3.5 µs per request.",
+		"Billing on vs off (switchboard minus switchboard-nobill): TTFB +4.0 / +6.0 / -20.0 / +10.0 µs, whole stream +0.0 / +0.0 / +0.0 / +0.0 µs (p50 / p90 / p99 / p99.9).",
+		"### Billing on vs off",
+		"| c=1 latency | +4.5 | +5.0 | -5.0 | +30.0 | +3.5 |",
+		"| streaming c=1 (TTFB) | +4.0 | +6.0 | -20.0 | +10.0 | — |",
 		"| c=1 over floor p50 ≤ +20 µs | +12.5 µs | pass |",
 		"| c=1 over floor p99 ≤ +60 µs | +45.0 µs | pass |",
 		"| streaming TTFB over floor ≤ +30 µs (p50) | +12.5 µs | pass |",
@@ -126,18 +140,28 @@ func TestJSONReportRoundTrips(t *testing.T) {
 	if back.Machine.CPU != "Test CPU" || g.OverFloor == nil || g.OverFloor.P99 != 45 || g.Errors != 2 || back.Scenarios[1].Rows[1].TTFB.P50 != 300 {
 		t.Fatalf("round trip lost data: %s", b.String())
 	}
-	if !strings.Contains(b.String(), `"over_floor_us"`) || !strings.Contains(b.String(), `"p99_9"`) {
+	if d := back.Scenarios[0].Billing; d == nil || d.Latency.P50 != 4.5 || d.CPUPerRequest == nil || *d.CPUPerRequest != 3.5 || d.TTFB != nil {
+		t.Fatalf("round trip lost the billing delta: %s", b.String())
+	}
+	if d := back.Scenarios[1].Billing; d == nil || d.TTFB == nil || d.TTFB.P50 != 4 || d.CPUPerRequest != nil {
+		t.Fatalf("round trip lost the streaming billing delta: %s", b.String())
+	}
+	if !strings.Contains(b.String(), `"over_floor_us"`) || !strings.Contains(b.String(), `"p99_9"`) || !strings.Contains(b.String(), `"billing_on_vs_off"`) {
 		t.Fatalf("JSON field names: %s", b.String())
 	}
 }
 
 func TestGoalsFailAndSkip(t *testing.T) {
-	over := Percentiles{P50: 25, P99: 61}
-	gwCPU, floorCPU := 60.0, 30.0
+	over, nobillOver := Percentiles{P50: 25, P99: 61}, Percentiles{P50: 5, P99: 10}
+	gwCPU, nobillCPU, floorCPU := 60.0, 35.0, 30.0
+	// The billing-off gateway would pass the goals the billing-on one
+	// fails, and fail the one it passes: the goals judge the gateway as
+	// shipped, billing on.
 	scenarios := []Scenario{
-		{Kind: kindLatency, Rows: []Row{{Target: targetGateway, OverFloor: &over}}},
+		{Kind: kindLatency, Rows: []Row{{Target: targetGatewayNoBill, OverFloor: &nobillOver}, {Target: targetGateway, OverFloor: &over}}},
 		{Kind: kindOpenLoop, Rate: 10000, Rows: []Row{
 			{Target: targetFloor, CPUPerRequest: &floorCPU},
+			{Target: targetGatewayNoBill, RPS: 9000, Latency: Percentiles{P99: 6000}, CPUPerRequest: &nobillCPU},
 			{Target: targetGateway, RPS: 9990, Latency: Percentiles{P99: 4000}, CPUPerRequest: &gwCPU},
 		}},
 	}
@@ -157,7 +181,37 @@ func TestGoalsFailAndSkip(t *testing.T) {
 			t.Errorf("%s: %q, want %q", goal, status[goal], w)
 		}
 	}
-	if goals := checkGoals([]Scenario{{Kind: kindLatency, Rows: []Row{{Target: targetFloor}}}}); goals != nil {
-		t.Fatalf("goals without a gateway row: %v", goals)
+	if goals := checkGoals([]Scenario{{Kind: kindLatency, Rows: []Row{{Target: targetFloor}, {Target: targetGatewayNoBill, OverFloor: &nobillOver}}}}); goals != nil {
+		t.Fatalf("goals without a billing-on gateway row: %v", goals)
+	}
+}
+
+func TestBillingDeltaNeedsBothGateways(t *testing.T) {
+	on := Row{Target: targetGateway, Requests: 10, Latency: Percentiles{P50: 200, P90: 250, P99: 400, P999: 900}}
+	off := Row{Target: targetGatewayNoBill, Requests: 10, Latency: Percentiles{P50: 190, P90: 245, P99: 410, P999: 800}}
+	floor := Row{Target: targetFloor, Requests: 10}
+	for name, rows := range map[string][]Row{
+		"no gateway":       {floor},
+		"billing on only":  {floor, on},
+		"billing off only": {floor, off},
+		"off failed":       {floor, on, {Target: targetGatewayNoBill, Errors: 3}},
+	} {
+		if d := billingDelta(rows); d != nil {
+			t.Errorf("%s: delta %+v, want none", name, *d)
+		}
+	}
+	d := billingDelta([]Row{floor, off, on})
+	if d == nil || d.Latency != (Percentiles{P50: 10, P90: 5, P99: -10, P999: 100}) || d.CPUPerRequest != nil || d.TTFB != nil {
+		t.Fatalf("delta %+v", d)
+	}
+
+	// No delta, no billing section.
+	r := &Report{Scenarios: []Scenario{{Name: "c=1 latency", Kind: kindLatency, Rows: []Row{floor, on}}}}
+	var b bytes.Buffer
+	if err := r.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Billing on vs off") {
+		t.Fatalf("billing section without the billing-off gateway:\n%s", b.String())
 	}
 }

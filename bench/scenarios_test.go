@@ -178,3 +178,53 @@ func TestPacerWaitsUntilDue(t *testing.T) {
 		t.Fatalf("a past time: %v", err)
 	}
 }
+
+func TestScenariosCompareBillingOnAndOff(t *testing.T) {
+	targets, o := testTargets(t)
+	// Two more targets with the built-in gateways' names, both the floor:
+	// each scenario must then say what billing costs.
+	var floorBase string
+	for _, tg := range targets {
+		if tg.name == targetFloor {
+			floorBase = tg.base
+		}
+	}
+	var gateways []*target
+	for _, g := range benchGateways {
+		tg, err := newTarget(g.name, floorBase, gatewayKey, mockModel, nil, o.workers, o.timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gateways = append(gateways, tg)
+	}
+	if err := warmUp(gateways, o); err != nil {
+		t.Fatal(err)
+	}
+	targets = append(targets, gateways...)
+	o.latencyDur, o.rateDur, o.streamDur = 80*time.Millisecond, 160*time.Millisecond, 80*time.Millisecond
+	ctx := context.Background()
+
+	s := runLatency(ctx, targets, o)
+	checkRows(t, s, 4)
+	if s.Billing == nil || s.Billing.TTFB != nil || s.Billing.CPUPerRequest != nil {
+		t.Fatalf("c=1 billing delta %+v", s.Billing)
+	}
+	s, err := runOpenLoop(ctx, targets, 1000, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, s, 4)
+	if s.Billing == nil {
+		t.Fatal("open loop without a billing delta")
+	}
+	s = runStream(ctx, targets, o)
+	checkRows(t, s, 4)
+	if s.Billing == nil || s.Billing.TTFB == nil {
+		t.Fatalf("streaming billing delta %+v", s.Billing)
+	}
+
+	// Direct and floor alone: nothing to compare.
+	if s := runLatency(ctx, targets[:2], o); s.Billing != nil {
+		t.Fatalf("billing delta without the gateways: %+v", *s.Billing)
+	}
+}

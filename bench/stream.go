@@ -43,12 +43,14 @@ func runStream(ctx context.Context, targets []*target, o *options) Scenario {
 			}
 		})
 	})
+	rows := buildRows(targets, tallies, o.streamGap)
 	return Scenario{
 		Name: "streaming c=1",
 		Kind: kindStream,
 		Method: fmt.Sprintf("stream:true with include_usage, %d chunks %s apart; one stream at a time; %d rounds of one %s window per target, its first stream not measured",
 			o.streamChunks, o.streamGap, n, o.window),
-		Rows: buildRows(targets, tallies, o.streamGap),
+		Rows:    rows,
+		Billing: billingDelta(rows),
 	}
 }
 

@@ -9,11 +9,14 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Names of the built-in targets.
+// Names of the built-in targets. targetGateway is the gateway as shipped,
+// billing on; targetGatewayNoBill is the same gateway with billing
+// disabled, to tell what metering costs.
 const (
-	targetDirect  = "direct"
-	targetFloor   = "floor"
-	targetGateway = "switchboard"
+	targetDirect        = "direct"
+	targetFloor         = "floor"
+	targetGateway       = "switchboard"
+	targetGatewayNoBill = "switchboard-nobill"
 )
 
 // target is one OpenAI-compatible endpoint the bench calls.
