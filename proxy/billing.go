@@ -69,19 +69,30 @@ func (e *rateLimitError) Error() string {
 func (b *billing) admit(c *call, body []byte) error {
 	k := c.key
 	needPrice := !k.Operator && !b.freeUnpriced && !b.disabled
-	kept, unpriced := c.order[:0], false
-	for _, t := range c.order {
+	// Filter in place, keeping c.routeStarts right: starts is rewritten
+	// over it and never gets ahead of the reading.
+	kept, unpriced := 0, false
+	starts, next, route, lastRoute := c.routeStarts[:0], 0, -1, -1
+	for i, t := range c.order {
+		if next < len(c.routeStarts) && c.routeStarts[next] == i {
+			route, next = route+1, next+1
+		}
 		switch {
-		case !k.allows(c.route.Model, t.Provider.Name, t.Model):
+		case !k.allows(c.orderModel[i], t.Provider.Name, t.Model):
 		case t.Entry == nil && needPrice:
 			unpriced = true
 		default:
-			kept = append(kept, t)
+			if route != lastRoute {
+				starts, lastRoute = append(starts, kept), route
+			}
+			c.order[kept], c.orderModel[kept] = t, c.orderModel[i]
+			kept++
 		}
 	}
+	c.order, c.orderModel, c.routeStarts = c.order[:kept], c.orderModel[:kept], starts
 	switch {
-	case len(kept) > 0:
-		c.order, c.target = kept, kept[0]
+	case kept > 0:
+		c.target = c.order[0]
 	case unpriced:
 		return errUnpricedModel
 	default:

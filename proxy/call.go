@@ -40,15 +40,20 @@ type call struct {
 	errMsg     string
 
 	// Routing (failover.go).
-	order      []router.Target // targets in the order to try
-	prefs      router.ProviderPrefs
-	strip      edit // removes "provider" from the upstream body
-	attempts   int
-	fallback   []byte // "provider/model=reason,..." of failed attempts
-	failStatus int
-	failBody   []byte
-	failType   []byte
-	failRetry  []byte
+	order       []router.Target // targets in the order to try, fallback routes' after
+	orderModel  []string        // the model name each target serves, for key model lists
+	routeStarts []int           // where each route's targets start in order
+	fbRoute     router.Route    // a fallback model's route, being added
+	fbOrder     []router.Target
+	prefs       router.ProviderPrefs
+	strips      []edit // remove the gateway's own fields from the upstream body
+	edits       []edit
+	attempts    int
+	fallback    []byte // "provider/model (reason), ..." of failed attempts
+	failStatus  int
+	failBody    []byte
+	failType    []byte
+	failRetry   []byte
 
 	// Billing (billing.go).
 	resv      *store.Reservation // held from admit until settle
@@ -114,7 +119,8 @@ func (c *call) release() {
 	c.sent, c.received, c.firstEvent = time.Time{}, time.Time{}, time.Time{}
 	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
 	c.resv, c.reached, c.costed, c.hasLimits = nil, false, false, false
-	c.order, c.prefs, c.strip, c.attempts, c.failStatus = c.order[:0], router.ProviderPrefs{}, edit{}, 0, 0
+	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}
+	c.prefs, c.strips, c.attempts, c.failStatus = router.ProviderPrefs{}, c.strips[:0], 0, 0
 	c.fallback, c.failBody, c.failType, c.failRetry = c.fallback[:0], c.failBody[:0], c.failType[:0], c.failRetry[:0]
 	if cap(c.failBody) > maxPooledBuffer {
 		c.failBody = nil

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"time"
 	"unsafe"
 
@@ -74,7 +76,7 @@ func (s *Server) resolve(c *call, body []byte) error {
 		return err
 	}
 	var prefs *router.ProviderPrefs
-	value, strip, ok, err := providerField(body, &c.fields.node)
+	value, strip, ok, err := extensionField(body, providerKey, &c.fields.node)
 	if err != nil {
 		return err
 	}
@@ -82,14 +84,27 @@ func (s *Server) resolve(c *call, body []byte) error {
 		if c.prefs, err = router.ParseProviderPrefs(body[value.start:value.end]); err != nil {
 			return err
 		}
-		prefs, c.strip = &c.prefs, strip
+		prefs = &c.prefs
+		c.strips = append(c.strips, strip)
 	}
 	order, err := s.router.Order(c.order[:0], &c.route, prefs, c.start, nil)
 	if err != nil {
 		return err
 	}
 	c.order = order
-	c.target = order[0]
+	for range order {
+		c.orderModel = append(c.orderModel, c.route.Model)
+	}
+	c.routeStarts = append(c.routeStarts, 0)
+	if err := s.addFallbackModels(c, body, prefs); err != nil {
+		return err
+	}
+	for _, model := range c.route.Policy.Fallbacks {
+		if err := s.addRoute(c, model, prefs); err != nil {
+			s.errLog.Printf("route %s: fallback %s: %v", c.route.Model, model, err)
+		}
+	}
+	c.target = c.order[0]
 	return nil
 }
 
@@ -105,8 +120,12 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 	deadline := c.start.Add(pol.Budget)
 	var last error
 	var skipped uint64 // targets passed over for their breaker, by index
+	from := 0          // a context-length failure skips to the next route
 	for pass := 0; pass < 2; pass++ {
 		for i := range c.order {
+			if i < from {
+				continue
+			}
 			t := &c.order[i]
 			now := time.Now()
 			if pass == 0 && !t.Health.Allow(now) && i < 64 {
@@ -122,19 +141,23 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 			if last != nil && c.target.Provider == t.Provider {
 				time.Sleep(pol.Backoff(c.attempts)) // the same host again: back off
 			}
-			done, err := s.try(c, ep, body, t)
+			done, err := s.try(c, ep, body, i)
 			if done {
 				return err
 			}
 			last = err
+			if errors.Is(err, errContextLength) {
+				from = c.nextRoute(i)
+			}
 		}
 	}
 	return c.failed(last)
 }
 
-// try makes one attempt at target t. done is false when the attempt
-// failed in a way the next target may fix; err is then why.
-func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, t *router.Target) (done bool, err error) {
+// try makes one attempt at target c.order[i]. done is false when the
+// attempt failed in a way the next target may fix; err is then why.
+func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bool, err error) {
+	t := &c.order[i]
 	c.attempts++
 	c.target = *t
 	c.price = router.Price{}
@@ -160,7 +183,19 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, t *router.Targe
 	resp := &c.resp
 	status := resp.StatusCode()
 	if status != fasthttp.StatusOK && c.route.Policy.RetryOn(status) {
-		return false, c.keepFailure(t, now)
+		err := c.keepFailure(t, now, true)
+		c.noteFailure(t, err)
+		return false, err
+	}
+	if status == fasthttp.StatusBadRequest && c.nextRoute(i) < len(c.order) {
+		// A prompt too long for this model may fit the next route's.
+		err := c.keepFailure(t, now, false)
+		if !isContextLengthError(c.failBody) {
+			return true, c.failed(err)
+		}
+		err = fmt.Errorf("%w: %w", errContextLength, err)
+		c.noteFailure(t, err)
+		return false, err
 	}
 	t.Health.Success(now, now.Sub(c.sent))
 	ctx := c.ctx
@@ -177,10 +212,15 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, t *router.Targe
 		return true, &upstream.Error{Provider: p.Name, Status: fasthttp.StatusBadGateway, Err: err}
 	}
 	c.status = status
-	if status == fasthttp.StatusOK && readUsage(respBody, &c.usage, &c.fields.node) {
-		c.computeCost()
-		c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
-		respBody = c.scratch
+	if status == fasthttp.StatusOK {
+		// OpenRouter's additions: which provider served, and the cost.
+		c.body = appendWithProvider(c.body[:0], respBody, p.Name)
+		respBody = c.body
+		if readUsage(respBody, &c.usage, &c.fields.node) {
+			c.computeCost()
+			c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
+			respBody = c.scratch
+		}
 	}
 	ctx.SetStatusCode(status)
 	if ct := resp.Header.ContentType(); len(ct) > 0 {
@@ -199,7 +239,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, t *router.Targe
 // when nothing changes, else a copy in c.body with the target's model id
 // (when it differs) and the usage option spliced in.
 func (s *Server) upstreamBody(c *call, body []byte) []byte {
-	var edits [3]edit
+	var edits [2]edit
 	n := 0
 	if c.target.Model != c.fields.model {
 		c.scratch = appendJSONString(c.scratch[:0], c.target.Model)
@@ -210,15 +250,14 @@ func (s *Server) upstreamBody(c *call, body []byte) []byte {
 		edits[n] = c.fields.usageEdit
 		n++
 	}
-	if c.strip.at.end > 0 {
-		edits[n] = c.strip
-		n++
-	}
-	if n == 0 {
+	es := append(c.edits[:0], edits[:n]...)
+	es = append(es, c.strips...)
+	c.edits = es
+	if len(es) == 0 {
 		return body
 	}
-	sortEdits(edits[:n])
-	c.body = appendEdited(c.body[:0], body, edits[:n]...)
+	sortEdits(es)
+	c.body = appendEdited(c.body[:0], body, es...)
 	return c.body
 }
 

@@ -33,3 +33,20 @@ func appendWithCost(dst, doc []byte, cost store.Money, n *ast.Node) []byte {
 	dst = cost.AppendDecimal(dst)
 	return append(dst, doc[closing:]...)
 }
+
+// appendWithProvider appends the JSON object doc to dst with
+// "provider":<name> added as its first field, as OpenRouter answers. A doc
+// that is not an object is appended unchanged.
+func appendWithProvider(dst, doc []byte, provider string) []byte {
+	open := skipSpace(doc, 0)
+	if open >= len(doc) || doc[open] != '{' {
+		return append(dst, doc...)
+	}
+	dst = append(dst, doc[:open+1]...)
+	dst = append(dst, `"provider":`...)
+	dst = appendJSONString(dst, provider)
+	if next := skipSpace(doc, open+1); next < len(doc) && doc[next] != '}' {
+		dst = append(dst, ',')
+	}
+	return append(dst, doc[open+1:]...)
+}

@@ -31,3 +31,16 @@ func TestAppendWithCost(t *testing.T) {
 	cost = 12 * store.Dollar
 	f(`{"usage":{"total_tokens":9}}`, `{"usage":{"total_tokens":9,"cost":12}}`)
 }
+
+func TestAppendWithProvider(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"id":"x"}`, `{"provider":"groq","id":"x"}`},
+		{` { }`, ` {"provider":"groq" }`},
+		{`[1]`, `[1]`},
+		{``, ``},
+	} {
+		if got := string(appendWithProvider(nil, []byte(c.in), "groq")); got != c.want {
+			t.Errorf("%q -> %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -33,12 +35,16 @@ func (e *statusError) Error() string {
 	return "provider " + strconv.Quote(e.provider) + " answered " + strconv.Itoa(e.status)
 }
 
-var errNoTarget = errors.New("no target could be tried")
+var (
+	errNoTarget      = errors.New("no target could be tried")
+	errContextLength = errors.New("prompt too long for the model")
+)
 
-// keepFailure records a failed answer of target t: the breaker learns of
-// it (a 429 with retry-after pauses the target that long instead), and
-// the answer is kept for the client in case it is the last.
-func (c *call) keepFailure(t *router.Target, now time.Time) error {
+// keepFailure records a failed answer of target t: when the target is
+// at fault, the breaker learns of it (a 429 with retry-after pauses the
+// target that long instead), and the answer is kept for the client in
+// case it is the last.
+func (c *call) keepFailure(t *router.Target, now time.Time, targetFault bool) error {
 	resp := &c.resp
 	status := resp.StatusCode()
 	body, err := upstream.Body(resp) // reading it all frees the connection
@@ -49,14 +55,15 @@ func (c *call) keepFailure(t *router.Target, now time.Time) error {
 	c.failBody = append(c.failBody[:0], body...)
 	c.failType = append(c.failType[:0], resp.Header.ContentType()...)
 	c.failRetry = append(c.failRetry[:0], resp.Header.PeekBytes(headerRetryAfter)...)
-	if secs, err := strconv.Atoi(string(c.failRetry)); err == nil && status == fasthttp.StatusTooManyRequests && secs > 0 {
+	switch secs, err := strconv.Atoi(string(c.failRetry)); {
+	case !targetFault:
+		t.Health.Success(now, now.Sub(c.sent))
+	case err == nil && status == fasthttp.StatusTooManyRequests && secs > 0:
 		t.Health.Pause(now, now.Add(time.Duration(secs)*time.Second))
-	} else {
+	default:
 		t.Health.Failure(now)
 	}
-	e := &statusError{provider: t.Provider.Name, status: status}
-	c.noteFailure(t, e)
-	return e
+	return &statusError{provider: t.Provider.Name, status: status}
 }
 
 // failed ends a call whose every attempt failed: with the last provider
@@ -114,6 +121,8 @@ func failureReason(err error) string {
 	var te *upstream.TimeoutError
 	var ue *upstream.Error
 	switch {
+	case errors.Is(err, errContextLength):
+		return "context-length"
 	case errors.As(err, &se):
 		return strconv.Itoa(se.status)
 	case errors.As(err, &te):
@@ -149,31 +158,130 @@ func (c *call) setRoutingHeaders() {
 	}
 }
 
-var providerKey = []byte(`"provider"`)
+// Top-level fields of OpenRouter's (and Apertis') request extensions the
+// gateway acts on and removes from what goes upstream, where providers
+// refuse parameters they do not know.
+var (
+	providerKey       = []byte(`"provider"`)
+	modelsKey         = []byte(`"models"`)
+	fallbackModelsKey = []byte(`"fallback_models"`)
+)
 
-// providerField finds the "provider" preferences of a body (OpenRouter's
-// routing controls): the span of its value, and the edit that removes the
-// whole member from what goes upstream, where providers would refuse an
-// unknown parameter. ok is false when there is none; a byte search spares
-// bodies without one the lazy JSON search.
-func providerField(body []byte, n *ast.Node) (value span, strip edit, ok bool, err error) {
-	if !bytes.Contains(body, providerKey) {
+// extensionField finds the top-level member key (quotes included) of a
+// body: the span of its value and the edit that removes the whole member.
+// ok is false when there is none; a byte search spares bodies without
+// one the lazy JSON search.
+func extensionField(body, key []byte, n *ast.Node) (value span, strip edit, ok bool, err error) {
+	if !bytes.Contains(body, key) {
 		return span{}, edit{}, false, nil
 	}
+	name := unsafe.String(unsafe.SliceData(key[1:]), len(key)-2)
 	src := unsafe.String(unsafe.SliceData(body), len(body))
-	*n, err = sonic.GetFromString(src, "provider")
+	*n, err = sonic.GetFromString(src, name)
 	if errors.Is(err, ast.ErrNotExist) {
 		return span{}, edit{}, false, nil
 	}
 	if err != nil {
-		return span{}, edit{}, false, fieldError("provider", err)
+		return span{}, edit{}, false, fieldError(name, err)
 	}
 	if value, err = spanOf(src, n); err != nil {
 		return span{}, edit{}, false, err
 	}
-	member, err := memberSpan(body, value, providerKey)
+	member, err := memberSpan(body, value, key)
 	if err != nil {
 		return span{}, edit{}, false, err
 	}
 	return value, edit{at: member}, true, nil
+}
+
+// maxFallbackModels bounds a request's own fallback list.
+const maxFallbackModels = 8
+
+// addFallbackModels reads a body's "models" (OpenRouter) or
+// "fallback_models" (Apertis) list: model names to try, in order, after
+// the requested one. Each is resolved and its targets appended to c.order
+// after those already there; their removal from the upstream body is
+// added to c.strips.
+func (s *Server) addFallbackModels(c *call, body []byte, prefs *router.ProviderPrefs) error {
+	for _, key := range [...][]byte{modelsKey, fallbackModelsKey} {
+		value, strip, ok, err := extensionField(body, key, &c.fields.node)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		c.strips = append(c.strips, strip)
+		var names []string
+		if err := sonic.Unmarshal(body[value.start:value.end], &names); err != nil {
+			return fmt.Errorf("%w: %s must be a list of model names", errBadRequest, key)
+		}
+		if len(names) > maxFallbackModels {
+			return fmt.Errorf("%w: %s lists %d models, at most %d", errBadRequest, key, len(names), maxFallbackModels)
+		}
+		for _, name := range names {
+			if name == c.fields.model {
+				continue // OpenRouter lists the primary model too
+			}
+			if err := s.addRoute(c, name, prefs); err != nil {
+				return fmt.Errorf("%w: %s: %w", errBadRequest, key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// addRoute resolves model and appends its targets, in the order this
+// request tries them, to c.order; a target already there is not added
+// twice. The targets' first index marks a route start, where a
+// context-length failure skips to.
+func (s *Server) addRoute(c *call, model string, prefs *router.ProviderPrefs) error {
+	if err := s.router.Resolve(model, &c.fbRoute); err != nil {
+		return err
+	}
+	order, err := s.router.Order(c.fbOrder[:0], &c.fbRoute, prefs, c.start, nil)
+	c.fbOrder = order
+	if err != nil {
+		return nil // the preferences leave this fallback nothing: skip it
+	}
+	start := len(c.order)
+	for _, t := range order {
+		if !slices.ContainsFunc(c.order, func(o router.Target) bool { return o.Provider == t.Provider && o.Model == t.Model }) {
+			c.order = append(c.order, t)
+			c.orderModel = append(c.orderModel, c.fbRoute.Model)
+		}
+	}
+	if len(c.order) > start {
+		c.routeStarts = append(c.routeStarts, start)
+	}
+	return nil
+}
+
+// nextRoute returns the index in c.order where the route after the one
+// holding index i starts, or len(c.order).
+func (c *call) nextRoute(i int) int {
+	for _, at := range c.routeStarts {
+		if at > i {
+			return at
+		}
+	}
+	return len(c.order)
+}
+
+var contextTooLong = [][]byte{
+	[]byte("context_length_exceeded"),
+	[]byte("maximum context length"),
+	[]byte("prompt is too long"),
+	[]byte("too many tokens"),
+}
+
+// isContextLengthError reports whether a provider's 400 answer says the
+// prompt does not fit the model's context window.
+func isContextLengthError(body []byte) bool {
+	for _, m := range contextTooLong {
+		if bytes.Contains(body, m) {
+			return true
+		}
+	}
+	return false
 }

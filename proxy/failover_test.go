@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
 
 	"switchboard/bench/mock"
 )
@@ -59,6 +62,9 @@ func TestFailoverBeforeTheFirstByte(t *testing.T) {
 	if !strings.Contains(sb.String(), `switchboard_upstream_failures_total{provider="down",model="other",reason="unreachable"}`) &&
 		!strings.Contains(sb.String(), `switchboard_upstream_failures_total{provider="down",model="down-model",reason="unreachable"}`) {
 		t.Errorf("no failure metric for the down target:\n%s", grepLines(sb.String(), "upstream_failures"))
+	}
+	if !strings.Contains(sb.String(), `switchboard_target_breaker_state{provider="mock",model="mock-model"} 0`) {
+		t.Errorf("no breaker gauge for mock/mock-model:\n%s", grepLines(sb.String(), "breaker_state"))
 	}
 }
 
@@ -169,7 +175,7 @@ func TestMemberSpan(t *testing.T) {
 	} {
 		body := []byte(c.body)
 		var f requestFields
-		_, strip, ok, err := providerField(body, &f.node)
+		_, strip, ok, err := extensionField(body, providerKey, &f.node)
 		if err != nil || !ok {
 			t.Fatalf("%s: %v", c.body, err)
 		}
@@ -187,4 +193,75 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestRequestFallbackModels(t *testing.T) {
+	g := startGateway(t, mock.Options{}, failoverYAML)
+	for _, field := range []string{"models", "fallback_models"} {
+		r := g.post(t, "/v1/chat/completions", chat("all-down", `,"`+field+`":["all-down","mock/mock-model"]`))
+		up := string(g.Mock.LastRequest().Body)
+		if r.status != 200 || r.header[headerAttempts] != "3" || strings.Contains(up, field) {
+			t.Fatalf("%s: status %d attempts %q upstream %s", field, r.status, r.header[headerAttempts], up)
+		}
+	}
+	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", `,"models":["no-such-model"]`))
+	if r.status != 400 || !strings.Contains(r.body, "no-such-model") {
+		t.Fatalf("unknown fallback: status %d: %s", r.status, r.body)
+	}
+	r = g.post(t, "/v1/chat/completions", chat("mock/mock-model", `,"models":"mock-model"`))
+	if r.status != 400 {
+		t.Fatalf("models not a list: status %d: %s", r.status, r.body)
+	}
+}
+
+// TestContextLengthFallsBackToTheRoutesFallback: a provider saying the
+// prompt is too long sends the call to the route's fallback model; any
+// other 400 is the client's answer.
+func TestContextLengthFallsBackToTheRoutesFallback(t *testing.T) {
+	m, err := mock.Start("127.0.0.1:0", mock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	small := startStatusServer(t, 400, `{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`)
+	picky := startStatusServer(t, 400, `{"error":{"message":"temperature must be <= 2","type":"invalid_request_error","param":"temperature","code":null}}`)
+	g := startGatewayConfig(t, m, fmt.Sprintf(`
+listen: 127.0.0.1:0
+data_dir: %s
+auth: {keys: [{name: test, key: %s}]}
+routes:
+  - {model: small, targets: [small/m], fallbacks: [big]}
+  - {model: picky, targets: [picky/m], fallbacks: [big]}
+  - {model: big, targets: [mock/mock-model]}
+providers:
+  - {name: mock, base_url: %s/v1, api_key: k}
+  - {name: small, base_url: %s, api_key: k}
+  - {name: picky, base_url: %s, api_key: k}
+`, t.TempDir(), testKey, m.URL(), small, picky))
+	r := g.post(t, "/v1/chat/completions", chat("small", ""))
+	if r.status != 200 || r.header[headerFallback] != "small/m (context-length)" {
+		t.Fatalf("status %d fallback %q: %s", r.status, r.header[headerFallback], r.body)
+	}
+	r = g.post(t, "/v1/chat/completions", chat("picky", ""))
+	if r.status != 400 || !strings.Contains(r.body, "temperature") || r.header[headerAttempts] != "1" {
+		t.Fatalf("status %d attempts %q: %s", r.status, r.header[headerAttempts], r.body)
+	}
+}
+
+// startStatusServer serves every request with status and body on a
+// loopback port and returns its URL.
+func startStatusServer(t *testing.T, status int, body string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetStatusCode(status)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(body)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return "http://" + ln.Addr().String()
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"switchboard/router"
 )
 
 // Gateway-wide metrics, on the default VictoriaMetrics set served at
@@ -80,6 +82,21 @@ func (mc *metricCache) get(l labels) *callMetrics {
 
 func escapeLabel(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+// registerTargetGauges exports each tracked target's breaker state (0
+// closed, 1 open, 2 half-open) and first-byte latency average. A gauge
+// registered by an earlier Server in the process is kept.
+func registerTargetGauges(r *router.Router) {
+	for _, t := range r.Tracked() {
+		h := t.Health
+		if t.Provider.Disabled || h == nil {
+			continue
+		}
+		labels := `{provider="` + t.Provider.Name + `",model="` + escapeLabel(t.Model) + `"}`
+		metrics.GetOrCreateGauge(`switchboard_target_breaker_state`+labels, func() float64 { return float64(h.State()) })
+		metrics.GetOrCreateGauge(`switchboard_target_first_byte_seconds`+labels, func() float64 { return h.Latency().Seconds() })
+	}
 }
 
 // record adds one finished call to the metrics.

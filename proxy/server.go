@@ -74,6 +74,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 			return nil, fmt.Errorf("cannot open operator account %q: %w", k.Account, err)
 		}
 	}
+	registerTargetGauges(r)
 	if *cfg.Log.Access {
 		s.log = newAccessLog(logOut)
 	}
