@@ -40,13 +40,20 @@ billing:
 
 func TestFailoverBeforeTheFirstByte(t *testing.T) {
 	g := startGateway(t, mock.Options{}, failoverYAML)
-	for _, c := range []struct{ model, trail string }{
-		{"after-500", "mock/mock-model+status=500 (500)"},
-		{"after-429", "mock/mock-model+status=429+retry_after=30 (429)"},
-		{"after-reset", "mock/mock-model+reset=0 (error)"},
-		{"after-down", "down/down-model (unreachable)"},
+	for _, c := range []struct {
+		model, trail string
+		calls        int64 // requests the mock gets: every attempt is counted
+	}{
+		{"after-500", "mock/mock-model+status=500 (500)", 2},
+		{"after-429", "mock/mock-model+status=429+retry_after=30 (429)", 2},
+		{"after-reset", "mock/mock-model+reset=0 (error)", 2},
+		{"after-down", "down/down-model (unreachable)", 1},
 	} {
+		before := g.Mock.Requests()
 		r := g.post(t, "/v1/chat/completions", chat(c.model, ""))
+		if n := g.Mock.Requests() - before; n != c.calls {
+			t.Errorf("%s: the mock got %d requests, want %d", c.model, n, c.calls)
+		}
 		if r.status != 200 {
 			t.Fatalf("%s: status %d: %s", c.model, r.status, r.body)
 		}

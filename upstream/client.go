@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -99,8 +98,7 @@ func New(cfg configs.Provider) (*Provider, error) {
 		MaxIdleConnDuration:       30 * time.Second,
 		ReadBufferSize:            16 << 10,
 		MaxResponseBodySize:       maxResponseBodyBytes,
-		MaxIdemponentCallAttempts: 2,
-		RetryIfErr:                retryStaleConn,
+		MaxIdemponentCallAttempts: 1, // Do retries, and only stale connections
 		Dial: func(addr string) (net.Conn, error) {
 			c, err := fasthttp.DialTimeout(addr, connect)
 			if err != nil {
@@ -110,16 +108,6 @@ func New(cfg configs.Provider) (*Provider, error) {
 		},
 	}
 	return p, nil
-}
-
-// retryStaleConn retries once when a pooled keep-alive connection turns out
-// to be closed by the provider before any response byte: the request never
-// reached a live server. Timeouts and anything after the first byte are
-// not retried here.
-func retryStaleConn(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
-	stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-	return false, stale && attempts < 2
 }
 
 // SetRequest makes req a POST of body to the provider's endpoint, with the
@@ -138,6 +126,10 @@ func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
 	req.SetBodyRaw(body)
 }
 
+// maxStaleRetries bounds how many stale pooled connections one Do may
+// meet in a row.
+const maxStaleRetries = 2
+
 // Do sends req and reads the response. With resp.StreamBody set it returns
 // after the headers and the body is read through a Stream. Errors are
 // *Error.
@@ -145,7 +137,22 @@ func (p *Provider) Do(req *fasthttp.Request, resp *fasthttp.Response) error {
 	if p.client == nil {
 		return &Error{Provider: p.Name, Status: fasthttp.StatusServiceUnavailable, Err: errDisabled}
 	}
-	if err := p.client.Do(req, resp); err != nil {
+	stream := resp.StreamBody
+	for attempt := 0; ; attempt++ {
+		resp.Reset() // so that LocalAddr below is this attempt's connection
+		resp.StreamBody = stream
+		err := p.client.Do(req, resp)
+		if err == nil {
+			break
+		}
+		// A pooled keep-alive connection the provider closed while idle
+		// fails before the first byte of its answer: the request never
+		// reached a live server, so it is sent again, on another
+		// connection. The same failure on a new connection is not
+		// retried: the provider may have the request.
+		if tc := connOf(resp.LocalAddr()); tc != nil && tc.staleFailure && attempt < maxStaleRetries {
+			continue
+		}
 		return classify(p.Name, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -31,11 +32,16 @@ type timedConn struct {
 	addr                   connAddr
 	firstByte, idle, total time.Duration
 
-	writing  bool      // a request is being written; the next read waits for its first byte
-	gotFirst bool      // the response's first byte arrived
-	start    time.Time // first write of the current request
-	lastData time.Time // last read that returned data
-	tick     time.Duration
+	writing  bool // a request is being written; the next read waits for its first byte
+	gotFirst bool // the response's first byte arrived
+	answered bool // some earlier request on this connection got an answer
+	// staleFailure: the current request was not sent because the provider
+	// had closed this pooled connection while it was idle. Provider.Do
+	// reads it to send the request again (fasthttp's errors cannot tell).
+	staleFailure bool
+	start        time.Time // first write of the current request
+	lastData     time.Time // last read that returned data
+	tick         time.Duration
 }
 
 // connAddr is the LocalAddr of a timedConn. fasthttp copies a connection's
@@ -58,12 +64,44 @@ func (c *timedConn) LocalAddr() net.Addr { return &c.addr }
 // Write marks the start of a new request on the first write after a read.
 func (c *timedConn) Write(p []byte) (int, error) {
 	if !c.writing {
+		if c.answered && peerClosed(c.Conn) {
+			c.staleFailure = true
+			return 0, errStaleConn
+		}
 		c.writing = true
 		c.gotFirst = false
 		c.tick = 0
 		c.start = time.Now()
 	}
 	return c.Conn.Write(p)
+}
+
+// errStaleConn is a pooled connection the provider closed while idle,
+// found before a request was written to it.
+var errStaleConn = errors.New("the provider closed the idle keep-alive connection")
+
+// peerClosed reports whether the other end closed or reset conn: a read
+// that neither waits nor consumes (MSG_PEEK|MSG_DONTWAIT) sees the end of
+// the stream or an error. Pending bytes (say, a TLS session ticket) and
+// nothing to read both mean open. It is the check net/http makes, which
+// learns it from a read it keeps running on idle connections.
+func peerClosed(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var buf [1]byte
+	_ = rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n == 0 && err == nil || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
+		return true
+	})
+	return closed
 }
 
 // Read reads with the deadline of the current phase; see timedConn.
@@ -92,7 +130,7 @@ func (c *timedConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.gotFirst = true
+		c.gotFirst, c.answered = true, true
 		c.lastData = time.Now()
 	}
 	if err != nil && isTimeout(err) {
