@@ -63,16 +63,18 @@ const (
 )
 
 // gatewayConfig returns the gateway config for the bench: one operator key
-// with rate limits, one provider (the mock) with a price for its model, no
-// access log. With billing, each request checks the key's limits,
-// reserves its worst-case cost on the key's account (a journal write)
-// before it goes upstream and leaves a ledger entry through the
-// group-commit writer after its last byte; operator keys are never
-// refused for credit, but are reserved and settled like any other.
+// with rate limits, the mock as provider "mock" with a price for its
+// model, the chaos route (chaosRoute) over four more providers that are
+// the same mock, and no access log. With billing, each request checks the
+// key's limits, reserves its worst-case cost on the key's account (a
+// journal write) before it goes upstream and leaves a ledger entry
+// through the group-commit writer after its last byte; operator keys are
+// never refused for credit, but are reserved and settled like any other.
 // Without, billing.disabled turns the reservation and the ledger entry
 // off; limits and usage.cost stay.
 func gatewayConfig(listen, dataDir, mockURL string, billing bool) string {
-	return fmt.Sprintf(`listen: %s
+	var b strings.Builder
+	fmt.Fprintf(&b, `listen: %s
 data_dir: %s
 log:
   access: false
@@ -86,12 +88,30 @@ billing:
   disabled: %t
   prices:
     mock/%s: {input: "1", output: "2"}
-providers:
+`, listen, dataDir, gatewayKey, benchKeyRPM, benchKeyTPM, !billing, mockModel)
+	// The chaos targets cost what the plain model does, so that a chaos
+	// call does the same billing work as a plain one.
+	for _, t := range chaosTargets() {
+		fmt.Fprintf(&b, "    %s: {input: \"1\", output: \"2\"}\n", t)
+	}
+	fmt.Fprintf(&b, `providers:
   - name: mock
     base_url: %s/v1
     api_key: mock-upstream-key
     models: [%s]
-`, listen, dataDir, gatewayKey, benchKeyRPM, benchKeyTPM, !billing, mockModel, mockURL, mockModel)
+`, mockURL, mockModel)
+	for _, p := range chaosProviders {
+		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", p.name, mockURL)
+		if p.flaky {
+			fmt.Fprintf(&b, "    timeouts: {first_byte: %s}\n", chaosFirstByte)
+		}
+	}
+	fmt.Fprintf(&b, `routes:
+  - model: %s
+    targets: [%s]
+    retry: {attempts: %d, budget: %s}
+`, chaosModel, strings.Join(chaosTargets(), ", "), chaosAttempts, chaosBudget)
+	return b.String()
 }
 
 // startGateway writes g's config into dir, starts bin with its own data

@@ -89,5 +89,20 @@ func checkGoals(scenarios []Scenario) []Goal {
 	} else {
 		notMeasured(ttftGoal, "no streaming run with floor and gateway")
 	}
+
+	const chaosGoal = "chaos route: 100% of calls succeed (issue 5)"
+	var chaos *Chaos
+	for _, s := range scenarios {
+		if s.Kind == kindChaos && s.Chaos != nil {
+			chaos = s.Chaos
+		}
+	}
+	if chaos != nil && chaos.Calls > 0 {
+		goals = append(goals, Goal{Goal: chaosGoal,
+			Measured: fmt.Sprintf("%s of %d calls, p99 %s µs over plain", successRate(chaos.Successes, chaos.Calls), chaos.Calls, signed(&chaos.Added.P99)),
+			Status:   status(chaos.Successes == chaos.Calls)})
+	} else {
+		notMeasured(chaosGoal, "no chaos run")
+	}
 	return goals
 }

@@ -18,8 +18,13 @@
 //	go run ./bench -mock-listen 127.0.0.1:9999 -target other=http://127.0.0.1:4000
 //
 // Scenarios: c=1 latency (non-streaming), open loop at constant rates
-// (-rates; latency from the scheduled send time), and c=1 streaming (time
-// to the first content chunk, per-chunk relay delay). The CPU time per
+// (-rates; latency from the scheduled send time), c=1 streaming (time
+// to the first content chunk, per-chunk relay delay), and chaos: the
+// billing-on gateway's "chaos" route, two targets on which the mock fails
+// at random (500s, resets, stalls past a first-byte timeout) before two
+// healthy ones, against the plain model through the same gateway (the
+// success rate, the latency failover adds, attempts per call, the
+// circuit breakers' effect). The CPU time per
 // request of the floor and the gateways comes from their /proc/PID/stat,
 // their peak memory from VmHWM.
 //
@@ -119,7 +124,7 @@ func measure(o *options, p pinning) error {
 		}
 	}
 
-	m, err := mock.Start(o.mockListen, mock.Options{Chunks: mockChunks, ChunkDelay: o.streamGap})
+	m, err := mock.Start(o.mockListen, mock.Options{Chunks: mockChunks, ChunkDelay: o.streamGap, Seed: o.chaosSeed})
 	if err != nil {
 		return err
 	}
@@ -165,6 +170,11 @@ func measure(o *options, p pinning) error {
 	}
 	if o.streamDur > 0 && ctx.Err() == nil {
 		_ = scenario("streaming c=1", o.streamDur, func() (Scenario, error) { return runStream(ctx, targets, o), nil })
+	}
+	// Chaos last: its stalled mock handlers sleep on after the gateway
+	// gave up on them, and nothing else should share the mock with them.
+	if gw := findTarget(targets, targetGateway); gw != nil && o.chaosDur > 0 && ctx.Err() == nil {
+		_ = scenario(fmt.Sprintf("chaos c=%d", o.chaosWorkers), o.chaosDur, func() (Scenario, error) { return runChaos(ctx, gw, o, m.Injected), nil })
 	}
 	if ctx.Err() != nil {
 		logf("interrupted: the report covers what ran")
@@ -229,6 +239,16 @@ func startTargets(ctx context.Context, o *options, p pinning, dir, mockURL strin
 		targets = append(targets, t)
 	}
 	return targets, children, nil
+}
+
+// findTarget returns the target named name, or nil.
+func findTarget(targets []*target, name string) *target {
+	for _, t := range targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
 }
 
 func logf(format string, args ...any) {

@@ -34,6 +34,12 @@ type options struct {
 	streamGap    time.Duration
 	streamChunks int
 
+	chaosDur         time.Duration
+	chaosWindow      time.Duration
+	chaosWorkers     int
+	chaosMaxRequests int
+	chaosSeed        uint64
+
 	// Internal: run as the floor child process.
 	floorListen   string
 	floorUpstream string
@@ -64,7 +70,7 @@ func (l *targetList) Set(s string) error {
 		return fmt.Errorf("want name=URL, got %q", s)
 	}
 	switch name {
-	case targetDirect, targetFloor, targetGateway, targetGatewayNoBill:
+	case targetDirect, targetFloor, targetGateway, targetGatewayNoBill, targetChaos:
 		return fmt.Errorf("name %q is taken by a built-in target", name)
 	}
 	for _, t := range *l {
@@ -141,6 +147,11 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.IntVar(&o.workers, "workers", 512, "open-loop scenario: most requests in flight per target")
 	fs.DurationVar(&o.streamDur, "stream-duration", 10*time.Second, "streaming scenario: total time; 0 skips it")
 	fs.DurationVar(&o.streamGap, "stream-gap", time.Millisecond, "streaming scenario: the mock's delay between chunks")
+	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
+	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
+	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
+	fs.IntVar(&o.chaosMaxRequests, "chaos-max-requests", 5000, "chaos scenario: most calls per target")
+	fs.Uint64Var(&o.chaosSeed, "chaos-seed", 1, "chaos scenario: seed of the mock's random faults")
 	fs.StringVar(&o.floorListen, "floor-listen", "", "internal: serve the floor proxy on this address")
 	fs.StringVar(&o.floorUpstream, "floor-upstream", "", "internal: the floor's upstream URL")
 	if err := fs.Parse(args); err != nil {
@@ -171,6 +182,10 @@ func (o *options) validate() error {
 	check(o.workers >= 1, "-workers: want >= 1, got %d", o.workers)
 	check(o.streamDur >= 0, "-stream-duration: want >= 0, got %s", o.streamDur)
 	check(o.streamGap >= 0, "-stream-gap: want >= 0, got %s", o.streamGap)
+	check(o.chaosDur >= 0, "-chaos-duration: want >= 0, got %s", o.chaosDur)
+	check(o.chaosWindow >= 10*time.Millisecond, "-chaos-window: want >= 10ms, got %s", o.chaosWindow)
+	check(o.chaosWorkers >= 1 && o.chaosWorkers <= 64, "-chaos-workers: want 1 to 64, got %d", o.chaosWorkers)
+	check(o.chaosMaxRequests >= 1, "-chaos-max-requests: want >= 1, got %d", o.chaosMaxRequests)
 	check((o.floorListen == "") == (o.floorUpstream == ""), "-floor-listen and -floor-upstream go together")
 	if len(errs) > 0 {
 		return fmt.Errorf("bad flags:\n  %s", strings.Join(errs, "\n  "))

@@ -16,10 +16,15 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// The default scenarios, without warm-up and start-up, fit well inside
-	// the 70 s a default `make bench` should take on 2 vCPUs.
-	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur
-	if total > 55*time.Second {
+	// the 75 s a default `make bench` should take on 2 vCPUs.
+	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur + o.chaosDur
+	if total > 60*time.Second {
 		t.Fatalf("default scenarios take %s", total)
+	}
+	// The chaos run is bounded in time and calls, and gives each of its two
+	// targets 16 windows.
+	if o.chaosDur > 10*time.Second || o.chaosMaxRequests > 5000 || o.chaosWorkers > 8 || rounds(o.chaosDur, o.chaosWindow, 2) < 16 {
+		t.Errorf("chaos defaults: %s, %d calls per target, c=%d, %s windows", o.chaosDur, o.chaosMaxRequests, o.chaosWorkers, o.chaosWindow)
 	}
 	// With the four built-in targets (direct, floor, the gateway with
 	// billing on and off), each still gets as many windows as each of three
@@ -49,7 +54,7 @@ func TestTargetFlag(t *testing.T) {
 	if got := o.targets.String(); got != "bifrost=http://127.0.0.1:8081,litellm=http://localhost:4000" {
 		t.Fatalf("targets = %s", got)
 	}
-	for _, bad := range []string{"noequals", "=http://x:1", "x=ftp://x:1", "x=http://x:1/v1", "direct=http://x:1", "floor=http://x:1", "switchboard=http://x:1", "switchboard-nobill=http://x:1"} {
+	for _, bad := range []string{"noequals", "=http://x:1", "x=ftp://x:1", "x=http://x:1/v1", "direct=http://x:1", "floor=http://x:1", "switchboard=http://x:1", "switchboard-nobill=http://x:1", "switchboard chaos=http://x:1"} {
 		if _, err := parseFlags([]string{"-target", bad}, io.Discard); err == nil {
 			t.Errorf("-target %q accepted", bad)
 		}
@@ -75,11 +80,12 @@ func TestRatesFlag(t *testing.T) {
 }
 
 func TestValidateReportsEveryBadFlag(t *testing.T) {
-	_, err := parseFlags([]string{"-timeout", "0s", "-window", "0s", "-workers", "0", "-floor-listen", "127.0.0.1:1", "-lead-in", "1s"}, io.Discard)
+	_, err := parseFlags([]string{"-timeout", "0s", "-window", "0s", "-workers", "0", "-floor-listen", "127.0.0.1:1", "-lead-in", "1s",
+		"-chaos-duration", "-1s", "-chaos-window", "1ms", "-chaos-workers", "0", "-chaos-max-requests", "0"}, io.Discard)
 	if err == nil {
 		t.Fatal("bad flags accepted")
 	}
-	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in"} {
+	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in", "-chaos-duration", "-chaos-window", "-chaos-workers", "-chaos-max-requests"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

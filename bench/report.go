@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strings"
 	"time"
 )
@@ -14,6 +15,7 @@ const (
 	kindLatency  = "latency"
 	kindOpenLoop = "open_loop"
 	kindStream   = "stream"
+	kindChaos    = "chaos"
 )
 
 // Report is everything one bench run measured.
@@ -35,6 +37,8 @@ type Scenario struct {
 	// Billing is what metering costs in this scenario, absent unless
 	// both built-in gateways answered.
 	Billing *BillingDelta `json:"billing_on_vs_off,omitempty"`
+	// Chaos is the chaos scenario's failover figures.
+	Chaos *Chaos `json:"chaos,omitempty"`
 }
 
 // BillingDelta is the billing-on gateway's figures minus the billing-off
@@ -206,10 +210,13 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		} else if n != nil {
 			fmt.Fprintf(&b, "Other processes and interrupts took %.1f%% of the CPUs meanwhile.\n\n", n.BenchCPU)
 		}
-		if s.Kind == kindStream {
+		switch {
+		case s.Kind == kindStream:
 			writeStreamTable(&b, s.Rows)
 			b.WriteString("\nTTFB: until the first content chunk. Chunk delay: mean gap between content chunks minus the mock's gap; it includes the mock's timer overshoot, so compare it across targets.\n")
-		} else {
+		case s.Kind == kindChaos && s.Chaos != nil:
+			writeChaos(&b, s)
+		default:
 			writeLatencyTable(&b, s)
 		}
 		if d := s.Billing; d != nil {
@@ -278,6 +285,83 @@ func writeStreamTable(b *strings.Builder, rows []Row) {
 			signed(r.ChunkDelay), signed(r.ChunkDelayOverDirect), signed(r.ChunkDelayOverFloor),
 			us(r.Latency.P50), cpu(r.CPUPerRequest), mib(r.PeakRSS))
 	}
+}
+
+// writeChaos writes the chaos scenario: both targets' latencies and
+// attempts, the success rate, what failover adds, the breakers' effect
+// over time, and the faults seen on both sides.
+func writeChaos(b *strings.Builder, s Scenario) {
+	c := s.Chaos
+	b.WriteString("| target | ok | errors | req/s | p50 | p90 | p99 | p99.9 | mean attempts | CPU µs/req |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for i, r := range s.Rows {
+		attempts := c.PlainMeanAttempts
+		if i > 0 {
+			attempts = c.MeanAttempts
+		}
+		fmt.Fprintf(b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %.3f | %s |\n",
+			r.Target, r.Requests, r.Errors, r.RPS,
+			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.P999), attempts, cpu(r.CPUPerRequest))
+	}
+	fmt.Fprintf(b, "\nSuccess: %s of %d calls through the chaos route (%d failed; goal 100%%). Failover adds %s µs (p50 / p90 / p99 / p99.9, chaos minus plain).\n",
+		successRate(c.Successes, c.Calls), c.Calls, c.Calls-c.Successes, added(&c.Added))
+	fmt.Fprintf(b, "\nAttempts per call: mean %.3f, at most %d; %d calls (%s) needed more than one: %.1f%% in the first second of the chaos route's windows, %.1f%% in the last (circuit breakers: 5 failures in a row open a target for 30 s).\n",
+		c.MeanAttempts, c.MaxAttempts, c.Retried, share(c.Retried, c.Calls), c.FirstSecondRetried, c.LastSecondRetried)
+	fmt.Fprintf(b, "\nFailed attempts in x-switchboard-fallback: %s. Answered by (x-switchboard-provider): %s.\n", reasons(c.Fallbacks), reasons(c.Answered))
+	fmt.Fprintf(b, "\nThe mock received %d requests for the flaky targets and drew %d 500s, %d resets and %d stalls; the gateway reported %d attempts on them (failures plus answers)",
+		c.Injected.Draws, c.Injected.Fails, c.Injected.Resets, c.Injected.Stalls, c.FlakyAttempts)
+	if c.Uncounted != 0 {
+		fmt.Fprintf(b, ": %d requests no attempt accounts for, re-sent by the gateway's HTTP client on its own", c.Uncounted)
+	}
+	b.WriteString(".\n")
+	if len(c.Timeline) > 0 {
+		b.WriteString("\n| second | calls | >1 attempt | failed | p99 |\n|--:|--:|--:|--:|--:|\n")
+		for _, t := range c.Timeline {
+			fmt.Fprintf(b, "| %d | %d | %.1f%% | %d | %s |\n", t.Second, t.Calls, t.RetriedPct, t.Failed, us(t.P99))
+		}
+	}
+}
+
+// successRate formats succeeded of calls as a percentage that reads 100%
+// only when every call succeeded.
+func successRate(succeeded, calls int64) string {
+	switch {
+	case calls == 0:
+		return "—"
+	case succeeded == calls:
+		return "100%"
+	}
+	return fmt.Sprintf("%.3f%%", math.Floor(100000*float64(succeeded)/float64(calls))/1000)
+}
+
+// share formats n of total in percent.
+func share(n, total int64) string {
+	if total == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total))
+}
+
+// reasons formats fallback reason counts, most frequent first.
+func reasons(counts map[string]int64) string {
+	if len(counts) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s ×%d", k, counts[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // describe says what billing costs in a scenario of kind, in one line.

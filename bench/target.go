@@ -17,6 +17,8 @@ const (
 	targetFloor         = "floor"
 	targetGateway       = "switchboard"
 	targetGatewayNoBill = "switchboard-nobill"
+	// targetChaos is targetGateway called with the chaos route's model.
+	targetChaos = "switchboard chaos"
 )
 
 // target is one OpenAI-compatible endpoint the bench calls.

@@ -21,13 +21,23 @@ type faults struct {
 	tools      int           // answer with a tool call split over this many deltas; 0: no
 	encoding   string        // "gzip" or "zstd" body compression; "": none
 	cached     int           // prompt tokens reported as read from the cache
+
+	// Random faults: one draw per request picks at most one of them.
+	failP  float64       // probability of answering 500
+	resetP float64       // probability of resetting the connection unanswered
+	stallP float64       // probability of sleeping stall before the headers
+	stall  time.Duration // how long a stall lasts
 }
 
-var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, cached=, gzip or zstd")
+var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, cached=, fail=, resetp=, stallp=, stall=, gzip or zstd")
 
 func noFaults() faults {
-	return faults{chunks: -1, gap: -1, reset: -1}
+	return faults{chunks: -1, gap: -1, reset: -1, stall: defaultStall}
 }
+
+// defaultStall is how long a stallp= stall lasts without stall=: longer
+// than any sensible first-byte timeout, so that the client gives up first.
+const defaultStall = 30 * time.Second
 
 // Bounds on directive values, so that a typo cannot make the mock hang or
 // allocate without limit.
@@ -90,10 +100,66 @@ func (f *faults) apply(item string) error {
 		f.tools, err = parseInt(value, 1, maxTools)
 	case "cached":
 		f.cached, err = parseInt(value, 0, 1<<30)
+	case "fail":
+		f.failP, err = parseProbability(value)
+	case "resetp":
+		f.resetP, err = parseProbability(value)
+	case "stallp":
+		f.stallP, err = parseProbability(value)
+	case "stall":
+		f.stall, err = parseDuration(value)
 	default:
 		return errUnknownDirective
 	}
 	return err
+}
+
+// check reports faults that only the whole list can tell: random faults
+// whose probabilities add up to more than 1. It runs once every list of
+// the request has been parsed, since a later directive may lower an
+// earlier one.
+func (f *faults) check() error {
+	if sum := f.failP + f.resetP + f.stallP; sum > 1+1e-9 {
+		return fmt.Errorf("mock directives fail=%g, resetp=%g and stallp=%g: want probabilities adding up to at most 1, got %g", f.failP, f.resetP, f.stallP, sum)
+	}
+	return nil
+}
+
+// outcome is the random fault a request drew.
+type outcome int
+
+const (
+	outcomeNone outcome = iota
+	outcomeFail
+	outcomeReset
+	outcomeStall
+)
+
+// random reports whether f asks for a random fault, so that requests
+// without one leave the server's random sequence alone.
+func (f *faults) random() bool { return f.failP > 0 || f.resetP > 0 || f.stallP > 0 }
+
+// pick maps a uniform draw u in [0, 1) to the fault it selects: the
+// probabilities are consecutive slices of [0, 1), so the faults exclude
+// each other and each happens at exactly its own rate.
+func (f *faults) pick(u float64) outcome {
+	switch {
+	case u < f.failP:
+		return outcomeFail
+	case u < f.failP+f.resetP:
+		return outcomeReset
+	case u < f.failP+f.resetP+f.stallP:
+		return outcomeStall
+	}
+	return outcomeNone
+}
+
+func parseProbability(s string) (float64, error) {
+	p, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(p >= 0 && p <= 1) {
+		return 0, fmt.Errorf("want a probability in [0, 1] such as 0.2, got %q", s)
+	}
+	return p, nil
 }
 
 func parseInt(s string, lo, hi int) (int, error) {

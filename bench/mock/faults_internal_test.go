@@ -25,6 +25,55 @@ func TestParseFaults(t *testing.T) {
 	want = noFaults()
 	want.ttft, want.chunks, want.gap, want.reset, want.tools, want.encoding = time.Second, 3, time.Millisecond, 0, 4, "zstd"
 	f("ttft=1s+chunks=3+gap=1ms+reset=0+tools=4+gzip+zstd", '+', want)
+	want = noFaults()
+	want.failP, want.resetP, want.stallP, want.stall = 0.2, 0.05, 1, 5*time.Second
+	f("fail=0.2+resetp=0.05+stallp=1+stall=5s", '+', want)
+	if d := noFaults().stall; d != 30*time.Second {
+		t.Fatalf("default stall %s, want 30s", d)
+	}
+}
+
+func TestRandomFaultsCheckAndPick(t *testing.T) {
+	ok := func(list string) faults {
+		t.Helper()
+		f := noFaults()
+		if err := f.parse(list, '+'); err != nil {
+			t.Fatalf("parse(%q): %v", list, err)
+		}
+		return f
+	}
+	for _, list := range []string{"fail=0.6+stallp=0.5", "fail=1+resetp=0.01", "resetp=0.4+stallp=0.4+fail=0.3"} {
+		f := ok(list)
+		if err := f.check(); err == nil || !strings.Contains(err.Error(), "at most 1") {
+			t.Errorf("check(%q) = %v, want the sum refused", list, err)
+		}
+	}
+	// Sums that are 1 in decimal but not quite in binary pass.
+	for _, list := range []string{"fail=0.7+resetp=0.2+stallp=0.1", "fail=1", "", "stall=1s"} {
+		f := ok(list)
+		if err := f.check(); err != nil {
+			t.Errorf("check(%q): %v", list, err)
+		}
+	}
+	if f := ok("stall=1s+gzip"); f.random() {
+		t.Error("stall= alone asks for a random fault")
+	}
+
+	f := ok("fail=0.2+resetp=0.05+stallp=0.05")
+	if !f.random() {
+		t.Fatal("random() false with three probabilities")
+	}
+	for _, c := range []struct {
+		u    float64
+		want outcome
+	}{{0, outcomeFail}, {0.199, outcomeFail}, {0.2, outcomeReset}, {0.249, outcomeReset}, {0.25, outcomeStall}, {0.299, outcomeStall}, {0.3, outcomeNone}, {0.999, outcomeNone}} {
+		if got := f.pick(c.u); got != c.want {
+			t.Errorf("pick(%g) = %d, want %d", c.u, got, c.want)
+		}
+	}
+	if f := ok("stallp=1"); f.pick(0.9999) != outcomeStall {
+		t.Errorf("stallp=1 picked %d", f.pick(0.9999))
+	}
 }
 
 func TestSplitModel(t *testing.T) {
@@ -40,7 +89,7 @@ func TestSplitModel(t *testing.T) {
 }
 
 func FuzzParseFaults(f *testing.F) {
-	for _, s := range []string{"status=500,delay=1ms", "ttft=1s+chunks=3", "reset=0", "tools=2,gzip", "x=", "=", ",,"} {
+	for _, s := range []string{"status=500,delay=1ms", "ttft=1s+chunks=3", "reset=0", "tools=2,gzip", "x=", "=", ",,", "fail=0.2+resetp=0.05+stallp=0.05+stall=5s", "fail=NaN", "stallp=1e-3"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, list string) {
@@ -53,7 +102,8 @@ func FuzzParseFaults(f *testing.F) {
 				continue
 			}
 			if ff.status != 0 && (ff.status < 400 || ff.status > 599) || ff.delay < 0 || ff.delay > maxSleep ||
-				ff.ttft < 0 || ff.gap < -1 || ff.chunks < -1 || ff.chunks > maxChunks || ff.reset < -1 || ff.tools < 0 || ff.tools > maxTools {
+				ff.ttft < 0 || ff.gap < -1 || ff.chunks < -1 || ff.chunks > maxChunks || ff.reset < -1 || ff.tools < 0 || ff.tools > maxTools ||
+				!(ff.failP >= 0 && ff.failP <= 1) || !(ff.resetP >= 0 && ff.resetP <= 1) || !(ff.stallP >= 0 && ff.stallP <= 1) || ff.stall < 0 || ff.stall > maxSleep {
 				t.Fatalf("parse(%q) accepted out-of-bounds %+v", list, ff)
 			}
 		}

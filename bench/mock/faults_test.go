@@ -61,6 +61,20 @@ func TestBadDirectives(t *testing.T) {
 	f("mock-model", "chunks=-1")
 	f("mock-model", "tools=0")
 	f("mock-model", "retry_after=x")
+	f("mock-model+fail=1.5", "")
+	f("mock-model+fail=-0.1", "")
+	f("mock-model+fail=NaN", "")
+	f("mock-model+resetp=x", "")
+	f("mock-model", "stallp=2")
+	f("mock-model", "stall=-1s")
+	f("mock-model+fail=0.6+stallp=0.5", "")
+	f("mock-model+fail=0.6", "resetp=0.5")
+	// The sum is checked once both lists are read: the model's fail=0
+	// replaces the header's 0.9.
+	r := do(t, s, fasthttp.MethodPost, "/v1/chat/completions", `{"model":"mock-model+fail=0+stallp=0.5+stall=0s"}`, "x-mock", "fail=0.9")
+	if r.status != fasthttp.StatusOK {
+		t.Fatalf("fail=0.9 replaced by fail=0: status %d: %s", r.status, r.body)
+	}
 }
 
 func TestDelayDirective(t *testing.T) {

@@ -102,11 +102,22 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if err := c.f.check(); err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
 	stream := c.req.Stream && ep != endpointEmbeddings && ep != endpointModels
 
+	drawn := outcomeNone
+	if c.f.random() {
+		drawn = s.draw(&c.f)
+	}
 	wait := s.opts.Latency + c.f.delay
 	if !stream {
 		wait += c.f.ttft
+	}
+	if drawn == outcomeStall {
+		wait += c.f.stall
 	}
 	if !s.sleep(wait) {
 		ctx.SetConnectionClose()
@@ -120,7 +131,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, c.f.status, fmt.Sprintf("mock: injected status %d", c.f.status))
 		return
 	}
-	if c.f.reset >= 0 && !stream {
+	if drawn == outcomeFail {
+		writeError(ctx, fasthttp.StatusInternalServerError, "mock: injected random failure (fail=)")
+		return
+	}
+	if c.f.reset >= 0 && !stream || drawn == outcomeReset {
 		// Send nothing: fasthttp hands over the connection after the
 		// handler returns, and the hijack handler resets it.
 		conn := ctx.Conn()

@@ -30,12 +30,33 @@
 //	cached=N        report N of the prompt tokens as read from the cache
 //	                (usage.prompt_tokens_details.cached_tokens)
 //	gzip, zstd      compress a non-streamed body with that Content-Encoding
+//	fail=P          with probability P (0 to 1): answer 500 with an OpenAI
+//	                error body
+//	resetp=P        with probability P: reset the TCP connection without
+//	                answering (streaming too: before the headers)
+//	stallp=P        with probability P: sleep the stall before the response
+//	                headers, then answer as usual
+//	stall=DUR       how long a stallp= stall sleeps (default 30s); the mock
+//	                cannot tell that the client gave up, so only Close cuts
+//	                a stall short
+//
+// The random faults are drawn once per request that asks for any: one
+// uniform number picks at most one of them, so they exclude each other,
+// each happens at its own rate, and their probabilities may add up to at
+// most 1 (`fail=0.2+resetp=0.05+stallp=0.05`: 20% 500s, 5% resets, 5%
+// stalls, 70% answers). The draws come from one PCG generator per server
+// seeded with Options.Seed: requests sent one at a time draw the same
+// faults on every run; concurrent requests draw the same sequence, in
+// the order they arrive. Injected counts what was drawn. A drawn stall
+// adds to delay= and Options.Latency; status= answers instead of a drawn
+// 500 or reset.
 //
 // An unknown or malformed directive gets 400.
 package mock
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -53,6 +74,22 @@ type Options struct {
 	Chunks int
 	// ChunkDelay is the delay between streamed chunks. Default 0.
 	ChunkDelay time.Duration
+	// Seed seeds the generator of the random faults (fail=, resetp=,
+	// stallp=). Zero is a seed like any other: a mock is reproducible
+	// unless it is given a different one.
+	Seed uint64
+}
+
+// Injected counts the random faults a mock drew (fail=, resetp=,
+// stallp=).
+type Injected struct {
+	// Draws is the number of requests that asked for a random fault.
+	Draws int64 `json:"draws"`
+	// Fails, Resets and Stalls are the requests answered 500, reset and
+	// stalled.
+	Fails  int64 `json:"fails"`
+	Resets int64 `json:"resets"`
+	Stalls int64 `json:"stalls"`
 }
 
 const defaultChunks = 8
@@ -74,6 +111,12 @@ type Server struct {
 	seq      atomic.Int64
 	rec      recorder
 	conns    connSet
+
+	// rng draws the random faults; math/rand/v2 generators are not safe
+	// for concurrent use, so rngMu guards it.
+	rngMu    sync.Mutex
+	rng      *rand.Rand
+	injected [4]atomic.Int64 // by outcome; outcomeNone counts the draws
 
 	// done is closed by Close; sleeping handlers and streams watch it.
 	done      chan struct{}
@@ -118,6 +161,7 @@ func newServer(ln net.Listener, opts Options) *Server {
 	}
 	s := &Server{
 		opts:   opts,
+		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^seedMix)),
 		done:   make(chan struct{}),
 		served: make(chan struct{}),
 	}
@@ -143,6 +187,33 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Requests returns the number of requests received so far, answered or not.
 func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Injected returns the random faults drawn so far.
+func (s *Server) Injected() Injected {
+	return Injected{
+		Draws:  s.injected[outcomeNone].Load(),
+		Fails:  s.injected[outcomeFail].Load(),
+		Resets: s.injected[outcomeReset].Load(),
+		Stalls: s.injected[outcomeStall].Load(),
+	}
+}
+
+// seedMix makes the generator's second word differ from its first.
+const seedMix = 0x9e3779b97f4a7c15
+
+// draw picks the random fault of a request whose faults ask for one, and
+// counts it.
+func (s *Server) draw(f *faults) outcome {
+	s.rngMu.Lock()
+	u := s.rng.Float64()
+	s.rngMu.Unlock()
+	o := f.pick(u)
+	s.injected[outcomeNone].Add(1)
+	if o != outcomeNone {
+		s.injected[o].Add(1)
+	}
+	return o
+}
 
 // OpenConns returns the number of currently open TCP connections.
 func (s *Server) OpenConns() int64 { return s.conns.open.Load() }
