@@ -39,8 +39,11 @@ type timedConn struct {
 	// had closed this pooled connection while it was idle. Provider.Do
 	// reads it to send the request again (fasthttp's errors cannot tell).
 	staleFailure bool
-	start        time.Time // first write of the current request
-	lastData     time.Time // last read that returned data
+	raw          syscall.RawConn    // for peerClosed; nil if the conn has none
+	peek         func(uintptr) bool // c.peekFD
+	closed       bool               // peekFD's answer
+	start        time.Time          // first write of the current request
+	lastData     time.Time          // last read that returned data
 	tick         time.Duration
 }
 
@@ -55,6 +58,10 @@ type connAddr struct {
 func newTimedConn(c net.Conn, firstByte, idle, total time.Duration) *timedConn {
 	tc := &timedConn{Conn: c, firstByte: firstByte, idle: idle, total: total}
 	tc.addr = connAddr{Addr: c.LocalAddr(), conn: tc}
+	if sc, ok := c.(syscall.Conn); ok {
+		tc.raw, _ = sc.SyscallConn()
+		tc.peek = tc.peekFD
+	}
 	return tc
 }
 
@@ -64,7 +71,7 @@ func (c *timedConn) LocalAddr() net.Addr { return &c.addr }
 // Write marks the start of a new request on the first write after a read.
 func (c *timedConn) Write(p []byte) (int, error) {
 	if !c.writing {
-		if c.answered && peerClosed(c.Conn) {
+		if c.answered && c.peerClosed() {
 			c.staleFailure = true
 			return 0, errStaleConn
 		}
@@ -80,28 +87,27 @@ func (c *timedConn) Write(p []byte) (int, error) {
 // found before a request was written to it.
 var errStaleConn = errors.New("the provider closed the idle keep-alive connection")
 
-// peerClosed reports whether the other end closed or reset conn: a read
-// that neither waits nor consumes (MSG_PEEK|MSG_DONTWAIT) sees the end of
-// the stream or an error. Pending bytes (say, a TLS session ticket) and
-// nothing to read both mean open. It is the check net/http makes, which
-// learns it from a read it keeps running on idle connections.
-func peerClosed(conn net.Conn) bool {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
+// peerClosed reports whether the provider closed or reset the connection:
+// a read that neither waits nor consumes (MSG_PEEK|MSG_DONTWAIT) sees the
+// end of the stream or an error. Pending bytes (say, a TLS session ticket)
+// and nothing to read both mean open. It is the check net/http makes,
+// which learns it from a read it keeps running on idle connections.
+func (c *timedConn) peerClosed() bool {
+	if c.raw == nil {
 		return false
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	closed := false
+	c.closed = false
+	_ = c.raw.Read(c.peek)
+	return c.closed
+}
+
+// peekFD is c.peek: the syscall behind peerClosed, made a method value
+// once per connection so that a check does not allocate.
+func (c *timedConn) peekFD(fd uintptr) bool {
 	var buf [1]byte
-	_ = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		closed = n == 0 && err == nil || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
-		return true
-	})
-	return closed
+	n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	c.closed = n == 0 && err == nil || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
+	return true
 }
 
 // Read reads with the deadline of the current phase; see timedConn.
