@@ -156,6 +156,9 @@ type Route struct {
 	Fallbacks []string `yaml:"fallbacks"`
 	// Retry bounds the failover of one request.
 	Retry Retry `yaml:"retry"`
+	// Timeouts override the providers' own for this route's calls; a
+	// field left out keeps the provider's.
+	Timeouts Timeouts `yaml:"timeouts"`
 }
 
 // RouteStrategies are the values Route.Strategy accepts.
@@ -681,6 +684,9 @@ func (c *Config) validate() []problem {
 			case !c.knownModel(fb, routes):
 				add(fat, "%q is no route, alias, provider model or provider/model of a configured provider", fb)
 			}
+		}
+		if t := r.Timeouts; t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {
+			add(at+".timeouts", "durations must not be negative")
 		}
 		rt := r.Retry
 		if rt.Attempts < 1 || rt.Attempts > 10 {

@@ -138,6 +138,9 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 			if c.attempts == pol.Attempts || c.attempts > 0 && now.After(deadline) {
 				return c.failed(last)
 			}
+			if c.attempts > 0 && upstream.PeerClosed(c.ctx.Conn()) {
+				return errClientGone // nobody to answer: stop spending attempts
+			}
 			if last != nil && c.target.Provider == t.Provider {
 				time.Sleep(pol.Backoff(c.attempts)) // the same host again: back off
 			}

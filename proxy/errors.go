@@ -44,6 +44,8 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestTimeout, "invalid_request_error", "request_timeout", err.Error()}
 	case errors.Is(err, errUnauthorized):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_api_key", err.Error()}
+	case errors.Is(err, errClientGone):
+		return apiError{499, "invalid_request_error", "client_closed_request", err.Error()}
 	case errors.Is(err, errKeyRevoked), errors.Is(err, errKeyExpired):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "key_disabled", err.Error()}
 	case errors.Is(err, errModelNotAllowed), errors.Is(err, errUnpricedModel):

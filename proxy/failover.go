@@ -38,6 +38,7 @@ func (e *statusError) Error() string {
 var (
 	errNoTarget      = errors.New("no target could be tried")
 	errContextLength = errors.New("prompt too long for the model")
+	errClientGone    = errors.New("the client closed the connection")
 )
 
 // keepFailure records a failed answer of target t: when the target is

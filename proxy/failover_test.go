@@ -272,3 +272,45 @@ func startStatusServer(t *testing.T, status int, body string) string {
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return "http://" + ln.Addr().String()
 }
+
+// TestRouteTimeoutsOverrideTheProviders: the route's first-byte timeout
+// (300ms) cuts a stall the provider's (2s) would have waited out.
+func TestRouteTimeoutsOverrideTheProviders(t *testing.T) {
+	g := startGateway(t, mock.Options{}, `
+routes:
+  - model: quick
+    targets: [mock/mock-model+delay=1s, mock/mock-model]
+    timeouts: {first_byte: 300ms}
+`)
+	start := time.Now()
+	r := g.post(t, "/v1/chat/completions", chat("quick", ""))
+	if r.status != 200 || r.header[headerFallback] != "mock/mock-model+delay=1s (timeout-first)" {
+		t.Fatalf("status %d fallback %q: %s", r.status, r.header[headerFallback], r.body)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Fatalf("took %v: the provider's timeout applied, not the route's", d)
+	}
+	// The provider's own calls keep its timeout.
+	if r := g.post(t, "/v1/chat/completions", chat("mock/mock-model+delay=1s", "")); r.status != 200 {
+		t.Fatalf("outside the route: status %d: %s", r.status, r.body)
+	}
+}
+
+// TestClientGoneStopsTheFailover: once the client hung up, no further
+// target is tried.
+func TestClientGoneStopsTheFailover(t *testing.T) {
+	g := startGateway(t, mock.Options{}, `
+routes:
+  - model: slow-chain
+    targets: [mock/mock-model+delay=1500ms+status=500, mock/mock-model+status=503, mock/mock-model]
+`)
+	c := g.rawConn(t)
+	body := chat("slow-chain", "")
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
+	time.Sleep(200 * time.Millisecond)
+	_ = c.Close() // gone while the first target is still thinking
+	time.Sleep(2 * time.Second)
+	if n := g.Mock.Requests(); n != 1 {
+		t.Fatalf("the mock got %d requests: the failover went on without a client", n)
+	}
+}

@@ -165,8 +165,9 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 			}
 		}
 	}
-	addNamed := func(name string, targets []configs.RouteTarget, policy *Policy) error {
+	addNamed := func(name string, targets []configs.RouteTarget, policy *Policy, timeouts configs.Timeouts) error {
 		var ts []Target
+		own := map[string]*upstream.Provider{} // the route's timeouts' pools
 		for _, ct := range targets {
 			prov, model, _ := strings.Cut(ct.Target, "/")
 			p, ok := r.providers[prov]
@@ -179,6 +180,15 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 			if !p.Disabled {
 				t := r.target(p, model, o.Catalog)
 				t.Weight = uint32(max(ct.Weight, 1))
+				if timeouts != (configs.Timeouts{}) {
+					if own[prov] == nil {
+						var err error
+						if own[prov], err = p.WithTimeouts(timeouts); err != nil {
+							return fmt.Errorf("model %q: %w", name, err)
+						}
+					}
+					t.Provider = own[prov] // same name and Health, other timeouts
+				}
 				ts = append(ts, t)
 			}
 		}
@@ -189,7 +199,7 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 		return nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(aliases)) {
-		if err := addNamed(name, []configs.RouteTarget{{Target: aliases[name]}}, &r.policy); err != nil {
+		if err := addNamed(name, []configs.RouteTarget{{Target: aliases[name]}}, &r.policy, configs.Timeouts{}); err != nil {
 			return nil, err
 		}
 	}
@@ -198,7 +208,7 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 		if err := policy.set(rt); err != nil {
 			return nil, fmt.Errorf("model %q: %w", rt.Model, err)
 		}
-		if err := addNamed(rt.Model, rt.Targets, policy); err != nil {
+		if err := addNamed(rt.Model, rt.Targets, policy, rt.Timeouts); err != nil {
 			return nil, err
 		}
 	}

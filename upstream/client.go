@@ -54,11 +54,30 @@ type Provider struct {
 	auth    []byte
 	headers [][2][]byte
 	client  *fasthttp.HostClient
+	cfg     configs.Provider
+}
+
+// WithTimeouts returns a Provider like p whose calls have the timeouts of
+// t where t sets them, on a connection pool of its own (the timeouts
+// belong to the pooled connections). A route with its own timeouts uses
+// one.
+func (p *Provider) WithTimeouts(t configs.Timeouts) (*Provider, error) {
+	cfg := p.cfg
+	for _, f := range []struct{ dst, src *configs.Duration }{
+		{&cfg.Timeouts.Connect, &t.Connect}, {&cfg.Timeouts.FirstByte, &t.FirstByte},
+		{&cfg.Timeouts.Idle, &t.Idle}, {&cfg.Timeouts.Total, &t.Total},
+	} {
+		if *f.src > 0 {
+			*f.dst = *f.src
+		}
+	}
+	return New(cfg)
 }
 
 // New builds a Provider from its config. It does not connect.
 func New(cfg configs.Provider) (*Provider, error) {
 	p := &Provider{
+		cfg:           cfg,
 		Name:          cfg.Name,
 		Models:        cfg.Models,
 		ColonModelIDs: cfg.ColonModelIDs,

@@ -101,6 +101,23 @@ func (c *timedConn) peerClosed() bool {
 	return c.closed
 }
 
+// PeerClosed reports whether the other end of conn closed or reset it,
+// without waiting or consuming input (see timedConn.peerClosed). The proxy
+// asks it of a client before another failover attempt. It allocates.
+func PeerClosed(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tc := &timedConn{raw: raw}
+	tc.peek = tc.peekFD
+	return tc.peerClosed()
+}
+
 // peekFD is c.peek: the syscall behind peerClosed, made a method value
 // once per connection so that a check does not allocate.
 func (c *timedConn) peekFD(fd uintptr) bool {
