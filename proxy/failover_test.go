@@ -70,6 +70,9 @@ func TestFailoverBeforeTheFirstByte(t *testing.T) {
 		!strings.Contains(sb.String(), `switchboard_upstream_failures_total{provider="down",model="down-model",reason="unreachable"}`) {
 		t.Errorf("no failure metric for the down target:\n%s", grepLines(sb.String(), "upstream_failures"))
 	}
+	if !strings.Contains(sb.String(), `switchboard_upstream_attempts_total{provider="mock",model="mock-model"}`) {
+		t.Errorf("no attempts counter for mock/mock-model:\n%s", grepLines(sb.String(), "attempts_total"))
+	}
 	if !strings.Contains(sb.String(), `switchboard_target_breaker_state{provider="mock",model="mock-model"} 0`) {
 		t.Errorf("no breaker gauge for mock/mock-model:\n%s", grepLines(sb.String(), "breaker_state"))
 	}
@@ -312,5 +315,24 @@ routes:
 	time.Sleep(2 * time.Second)
 	if n := g.Mock.Requests(); n != 1 {
 		t.Fatalf("the mock got %d requests: the failover went on without a client", n)
+	}
+}
+
+// TestTimeBudgetStopsTheFailover: no attempt starts after the route's
+// budget; the client gets the last answer.
+func TestTimeBudgetStopsTheFailover(t *testing.T) {
+	g := startGateway(t, mock.Options{}, `
+routes:
+  - model: slow-fail
+    targets: [mock/mock-model+delay=300ms+status=500, mock/mock-model+delay=300ms+status=502, mock/mock-model]
+    retry: {attempts: 3, budget: 450ms}
+`)
+	start := time.Now()
+	r := g.post(t, "/v1/chat/completions", chat("slow-fail", ""))
+	if r.status != 502 || r.header[headerAttempts] != "2" {
+		t.Fatalf("status %d attempts %q: %s", r.status, r.header[headerAttempts], r.body)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("took %v", d)
 	}
 }

@@ -84,10 +84,19 @@ func escapeLabel(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 
-// registerTargetGauges exports each tracked target's breaker state (0
-// closed, 1 open, 2 half-open) and first-byte latency average. A gauge
-// registered by an earlier Server in the process is kept.
-func registerTargetGauges(r *router.Router) {
+// targetMetrics are the per-target series: breaker state (0 closed, 1
+// open, 2 half-open) and first-byte latency average as gauges, and the
+// upstream attempts, found by the target's Health without building names
+// on the hot path. Built once by New; read-only after.
+type targetMetrics struct {
+	attempts map[*router.Health]*metrics.Counter
+}
+
+// newTargetMetrics registers the series of every tracked target of an
+// enabled provider. Series registered by an earlier Server in the process
+// are kept.
+func newTargetMetrics(r *router.Router) *targetMetrics {
+	tm := &targetMetrics{attempts: map[*router.Health]*metrics.Counter{}}
 	for _, t := range r.Tracked() {
 		h := t.Health
 		if t.Provider.Disabled || h == nil {
@@ -96,7 +105,22 @@ func registerTargetGauges(r *router.Router) {
 		labels := `{provider="` + t.Provider.Name + `",model="` + escapeLabel(t.Model) + `"}`
 		metrics.GetOrCreateGauge(`switchboard_target_breaker_state`+labels, func() float64 { return float64(h.State()) })
 		metrics.GetOrCreateGauge(`switchboard_target_first_byte_seconds`+labels, func() float64 { return h.Latency().Seconds() })
+		tm.attempts[h] = metrics.GetOrCreateCounter(`switchboard_upstream_attempts_total` + labels)
 	}
+	return tm
+}
+
+// untrackedAttempts counts attempts at targets nobody tracks (a client's
+// "provider/anything").
+var untrackedAttempts = metrics.NewCounter(`switchboard_upstream_attempts_total{provider="other",model="other"}`)
+
+// attempt counts one upstream attempt at t.
+func (tm *targetMetrics) attempt(t *router.Target) {
+	if c := tm.attempts[t.Health]; c != nil {
+		c.Inc()
+		return
+	}
+	untrackedAttempts.Inc()
 }
 
 // record adds one finished call to the metrics.

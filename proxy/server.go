@@ -33,6 +33,7 @@ type Server struct {
 	modelList    *modelList
 	keys         *keyIndex
 	billing      *billing
+	targets      *targetMetrics
 	masterHash   [32]byte // SHA-256 of auth.master_key; zero = admin API off
 	store        *store.Store
 	metrics      metricCache
@@ -74,7 +75,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 			return nil, fmt.Errorf("cannot open operator account %q: %w", k.Account, err)
 		}
 	}
-	registerTargetGauges(r)
+	s.targets = newTargetMetrics(r)
 	if *cfg.Log.Access {
 		s.log = newAccessLog(logOut)
 	}
