@@ -161,6 +161,9 @@ type Route struct {
 	Timeouts Timeouts `yaml:"timeouts"`
 }
 
+// ProviderFormats are the values Provider.Format accepts.
+var ProviderFormats = []string{"openai", "anthropic"}
+
 // RouteStrategies are the values Route.Strategy accepts.
 var RouteStrategies = []string{"priority", "weighted", "latency", "throughput", "price", "default"}
 
@@ -202,7 +205,7 @@ type Retry struct {
 	// attempt starts after it. Default 60s.
 	Budget Duration `yaml:"budget"`
 	// OnStatus are the upstream statuses that are retried on the next
-	// target, each 400 to 599. Default [429, 500, 502, 503, 504]; [] retries
+	// target, each 400 to 599. Default [429, 500, 502, 503, 504, 529 (Anthropic's overloaded)]; [] retries
 	// only connection failures and timeouts. 400, 401, 403 and 404 may be
 	// listed but rarely belong: they mean the request, key or model id is
 	// wrong, which the next target tends to refuse the same way (listing
@@ -214,7 +217,7 @@ type Retry struct {
 // DefaultRetry returns the retry policy of a route that sets none, and of
 // models called without a route.
 func DefaultRetry() Retry {
-	return Retry{Attempts: 3, Budget: Duration(60 * time.Second), OnStatus: []int{429, 500, 502, 503, 504}}
+	return Retry{Attempts: 3, Budget: Duration(60 * time.Second), OnStatus: []int{429, 500, 502, 503, 504, 529}}
 }
 
 // UnmarshalYAML starts from DefaultRetry so that omitted fields keep their
@@ -235,6 +238,9 @@ type Provider struct {
 	Name string `yaml:"name"`
 	// BaseURL is the API root, e.g. https://api.openai.com/v1.
 	BaseURL string `yaml:"base_url"`
+	// Format is the wire format the provider speaks: "openai" (chat
+	// completions; the default) or "anthropic" (Messages, x-api-key).
+	Format string `yaml:"format"`
 	// APIKey is sent upstream as a Bearer token; empty sends none.
 	APIKey Secret `yaml:"api_key"`
 	// Headers are extra headers sent upstream on every request.
@@ -475,6 +481,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+		setDefault(&p.Format, "openai")
 		setDefault(&p.MaxConns, 512)
 		t := &p.Timeouts
 		setDefault(&t.Connect, Duration(5*time.Second))
@@ -622,6 +629,9 @@ func (c *Config) validate() []problem {
 			if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add(at+".base_url", "want http(s) URL, got %q", p.BaseURL)
 			}
+		}
+		if !slices.Contains(ProviderFormats, p.Format) {
+			add(at+".format", "want one of %s, got %q", strings.Join(ProviderFormats, ", "), p.Format)
 		}
 		if p.MaxConns < 0 {
 			add(at+".max_conns", "want a positive number, got %d", p.MaxConns)

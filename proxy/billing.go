@@ -69,27 +69,17 @@ func (e *rateLimitError) Error() string {
 func (b *billing) admit(c *call, body []byte) error {
 	k := c.key
 	needPrice := !k.Operator && !b.freeUnpriced && !b.disabled
-	// Filter in place, keeping c.routeStarts right: starts is rewritten
-	// over it and never gets ahead of the reading.
-	kept, unpriced := 0, false
-	starts, next, route, lastRoute := c.routeStarts[:0], 0, -1, -1
-	for i, t := range c.order {
-		if next < len(c.routeStarts) && c.routeStarts[next] == i {
-			route, next = route+1, next+1
-		}
+	unpriced := false
+	kept := c.keepTargets(func(t *router.Target, model string) bool {
 		switch {
-		case !k.allows(c.orderModel[i], t.Provider.Name, t.Model):
+		case !k.allows(model, t.Provider.Name, t.Model):
+			return false
 		case t.Entry == nil && needPrice:
 			unpriced = true
-		default:
-			if route != lastRoute {
-				starts, lastRoute = append(starts, kept), route
-			}
-			c.order[kept], c.orderModel[kept] = t, c.orderModel[i]
-			kept++
+			return false
 		}
-	}
-	c.order, c.orderModel, c.routeStarts = c.order[:kept], c.orderModel[:kept], starts
+		return true
+	})
 	switch {
 	case kept > 0:
 		c.target = c.order[0]
@@ -157,8 +147,8 @@ func (b *billing) promptTokens(m *router.Model, body []byte) int64 {
 // request's max_completion_tokens or max_tokens; 0 if none) up to the
 // model's maximum, else that maximum, else the configured default.
 // Embeddings produce none.
-func (b *billing) outputTokens(surface string, m *router.Model, requested int64) int64 {
-	if surface == "embeddings" {
+func (b *billing) outputTokens(sf *surface, m *router.Model, requested int64) int64 {
+	if sf == surfaceEmbeddings {
 		return 0
 	}
 	limit := int64(m.MaxOutput)

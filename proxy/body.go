@@ -41,9 +41,10 @@ type edit struct {
 
 const usageOptions = `"stream_options":{"include_usage":true},`
 
-// parseFields reads model, stream and stream_options from a JSON object
-// body. Errors wrap errBadRequest and name the field.
-func parseFields(body []byte, f *requestFields) error {
+// parseFields reads model, stream and (for an OpenAI-format stream,
+// openAIStream) stream_options from a JSON object body. Errors wrap
+// errBadRequest and name the field.
+func parseFields(body []byte, f *requestFields, openAIStream bool) error {
 	*f = requestFields{}
 	src := unsafe.String(unsafe.SliceData(body), len(body))
 	open := skipSpace(body, 0)
@@ -82,7 +83,7 @@ func parseFields(body []byte, f *requestFields) error {
 			return fmt.Errorf("%w: stream must be a boolean", errBadRequest)
 		}
 	}
-	if !f.stream {
+	if !f.stream || !openAIStream {
 		return nil
 	}
 

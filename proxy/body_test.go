@@ -12,7 +12,7 @@ func TestParseFields(t *testing.T) {
 		t.Helper()
 		var rf requestFields
 		b := []byte(body)
-		if err := parseFields(b, &rf); err != nil {
+		if err := parseFields(b, &rf, true); err != nil {
 			t.Fatalf("parseFields(%s): %v", body, err)
 		}
 		if rf.model != model || rf.stream != stream || rf.wantsUsage != wantsUsage {
@@ -50,7 +50,7 @@ func TestParseFieldsErrors(t *testing.T) {
 	f := func(body, want string) {
 		t.Helper()
 		var rf requestFields
-		err := parseFields([]byte(body), &rf)
+		err := parseFields([]byte(body), &rf, true)
 		if !errors.Is(err, errBadRequest) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("parseFields(%s) = %v, want bad request containing %q", body, err, want)
 		}
@@ -91,7 +91,7 @@ func FuzzSplice(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := string(body)
 		var rf requestFields
-		if err := parseFields(body, &rf); err != nil {
+		if err := parseFields(body, &rf, true); err != nil {
 			if !errors.Is(err, errBadRequest) {
 				t.Fatalf("untyped error %v", err)
 			}

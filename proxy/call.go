@@ -20,7 +20,7 @@ type call struct {
 	srv        *Server
 	ctx        *fasthttp.RequestCtx
 	start      time.Time
-	surface    string
+	surface    *surface
 	key        *Key
 	fields     requestFields
 	route      router.Route
@@ -79,7 +79,7 @@ var callPool = sync.Pool{New: func() any {
 // request does not pin its memory for good.
 const maxPooledBuffer = 1 << 20
 
-func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface string) *call {
+func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface *surface) *call {
 	c := callPool.Get().(*call)
 	c.srv, c.ctx, c.surface = s, ctx, surface
 	c.start = time.Now()
@@ -97,7 +97,7 @@ func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface string) *call {
 func (c *call) finish() {
 	now := time.Now()
 	s := c.srv
-	s.metrics.record(labels{surface: c.surface, model: c.route.Model, provider: c.provider(), status: c.status},
+	s.metrics.record(labels{surface: c.surface.name, model: c.route.Model, provider: c.provider(), status: c.status},
 		now.Sub(c.start), c.upstreamTime(now), c.usage.prompt, c.usage.completion)
 	s.billing.settle(c, now)
 	if kl := c.key.limits; kl != nil {

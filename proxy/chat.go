@@ -26,11 +26,11 @@ var (
 // upstream as bytes with only "model" rewritten (and, for streams,
 // stream_options.include_usage set so usage is always known), and the
 // answer comes back unchanged but for the hidden usage chunk.
-func (s *Server) passThrough(ctx *fasthttp.RequestCtx, surface string, ep upstream.Endpoint) {
-	c := s.acquireCall(ctx, surface)
-	if err := s.forward(c, ep); err != nil {
+func (s *Server) passThrough(ctx *fasthttp.RequestCtx, sf *surface) {
+	c := s.acquireCall(ctx, sf)
+	if err := s.forward(c, sf.endpoint); err != nil {
 		c.setError(err)
-		writeError(ctx, err)
+		writeErrorIn(ctx, sf.format, err)
 		ctx.Response.Header.SetBytesV(headerRequestID, c.requestID)
 	}
 	c.setLimitHeaders()
@@ -58,8 +58,10 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	if err := s.resolve(c, body); err != nil {
 		return err
 	}
-	if err := s.billing.admit(c, body); err != nil {
-		return err
+	if c.surface != surfaceCountTokens { // counting tokens is free
+		if err := s.billing.admit(c, body); err != nil {
+			return err
+		}
 	}
 	return s.failover(c, ep, body)
 }
@@ -69,7 +71,8 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 // request tries them (strategy, health and the body's "provider"
 // preferences) in c.order.
 func (s *Server) resolve(c *call, body []byte) error {
-	if err := parseFields(body, &c.fields); err != nil {
+	openAIStream := c.surface == surfaceChat || c.surface == surfaceCompletions
+	if err := parseFields(body, &c.fields, openAIStream); err != nil {
 		return err
 	}
 	if err := s.router.Resolve(c.fields.model, &c.route); err != nil {
@@ -103,6 +106,12 @@ func (s *Server) resolve(c *call, body []byte) error {
 		if err := s.addRoute(c, model, prefs); err != nil {
 			s.errLog.Printf("route %s: fallback %s: %v", c.route.Model, model, err)
 		}
+	}
+	// Until translation between wire formats exists, a call goes only to
+	// providers of the client's own format.
+	format := c.surface.format
+	if c.keepTargets(func(t *router.Target, _ string) bool { return t.Provider.Format == format }) == 0 {
+		return otherFormatError(c.surface, c.fields.model)
 	}
 	c.target = c.order[0]
 	return nil
@@ -172,6 +181,9 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	c.req.Reset()
 	c.resp.Reset()
 	p.SetRequest(&c.req, ep, s.upstreamBody(c, body))
+	if p.Format == upstream.FormatAnthropic {
+		setAnthropicHeaders(&c.req, &c.ctx.Request.Header)
+	}
 	c.resp.StreamBody = c.fields.stream
 
 	c.sent = time.Now()
@@ -220,7 +232,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		// OpenRouter's additions: which provider served, and the cost.
 		c.body = appendWithProvider(c.body[:0], respBody, p.Name)
 		respBody = c.body
-		if readUsage(respBody, &c.usage, &c.fields.node) {
+		if c.readUsage(respBody) {
 			c.computeCost()
 			c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
 			respBody = c.scratch
@@ -287,7 +299,7 @@ func (s *Server) startRelay(c *call) error {
 	}
 	c.streaming = true
 	c.status = fasthttp.StatusOK
-	c.relay.dropUsage = !c.fields.wantsUsage
+	c.relay.dropUsage = c.surface.format == upstream.FormatOpenAI && !c.fields.wantsUsage
 	openStreams.Inc()
 	h := &c.ctx.Response.Header
 	h.SetContentTypeBytes(contentTypeSSE)

@@ -66,7 +66,7 @@ func newHotPathFixture(t testing.TB) (*Server, *call, []hotPathCase) {
 	var metered fasthttp.RequestHeader
 	metered.Set("Authorization", "Bearer "+secret)
 	c := callPool.Get().(*call)
-	c.srv, c.surface = g.srv, "chat"
+	c.srv, c.surface = g.srv, surfaceChat
 	c.requestID = g.srv.appendRequestID(c.requestID[:0])
 	priced := []byte(strings.Replace(benchBody, "alias-model", "mock/mock-model", 1))
 	return g.srv, c, []hotPathCase{
@@ -132,7 +132,7 @@ var streamBody = func() string {
 // usage-chunk hiding. One op is one 12-event stream.
 func BenchmarkRelay(b *testing.B) {
 	c := callPool.Get().(*call)
-	c.srv = &Server{}
+	c.srv, c.surface = &Server{}, surfaceChat
 	buf := make([]byte, 4096)
 	r := strings.NewReader(streamBody)
 	b.ReportAllocs()

@@ -258,6 +258,31 @@ func (s *Server) addRoute(c *call, model string, prefs *router.ProviderPrefs) er
 	return nil
 }
 
+// keepTargets keeps the targets of c.order that keep says yes to (given
+// the target and the model name it serves), in order, keeping c.orderModel
+// and c.routeStarts in step, and returns how many are left.
+func (c *call) keepTargets(keep func(t *router.Target, model string) bool) int {
+	// starts is rewritten over c.routeStarts and never gets ahead of the
+	// reading.
+	kept := 0
+	starts, next, route, lastRoute := c.routeStarts[:0], 0, -1, -1
+	for i := range c.order {
+		if next < len(c.routeStarts) && c.routeStarts[next] == i {
+			route, next = route+1, next+1
+		}
+		if !keep(&c.order[i], c.orderModel[i]) {
+			continue
+		}
+		if route != lastRoute {
+			starts, lastRoute = append(starts, kept), route
+		}
+		c.order[kept], c.orderModel[kept] = c.order[i], c.orderModel[i]
+		kept++
+	}
+	c.order, c.orderModel, c.routeStarts = c.order[:kept], c.orderModel[:kept], starts
+	return kept
+}
+
 // nextRoute returns the index in c.order where the route after the one
 // holding index i starts, or len(c.order).
 func (c *call) nextRoute(i int) int {

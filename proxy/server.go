@@ -23,7 +23,6 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
-	"switchboard/upstream"
 )
 
 // Server serves the gateway's HTTP API. Create it with New; it is safe
@@ -133,11 +132,15 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	path = strings.TrimPrefix(path, "/v1")
 	switch path {
 	case "/chat/completions":
-		s.passThrough(ctx, "chat", upstream.ChatCompletions)
+		s.passThrough(ctx, surfaceChat)
 	case "/completions":
-		s.passThrough(ctx, "completions", upstream.Completions)
+		s.passThrough(ctx, surfaceCompletions)
 	case "/embeddings":
-		s.passThrough(ctx, "embeddings", upstream.Embeddings)
+		s.passThrough(ctx, surfaceEmbeddings)
+	case "/messages":
+		s.passThrough(ctx, surfaceMessages)
+	case "/messages/count_tokens":
+		s.passThrough(ctx, surfaceCountTokens)
 	case "/models":
 		s.models(ctx, "")
 	case "/dashboard/billing/credits":

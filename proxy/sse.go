@@ -159,6 +159,9 @@ func (r *relay) filter(ev []byte) []byte {
 		r.c.firstEvent = time.Now()
 	}
 	r.events++
+	if r.c.surface.format == upstream.FormatAnthropic {
+		return r.anthropicFilter(ev, data)
+	}
 	if !bytes.Contains(data, usageKey) {
 		return ev
 	}
@@ -225,7 +228,11 @@ func (r *relay) fill() {
 // fail ends the stream with an error event.
 func (r *relay) fail(err error) {
 	r.c.setError(err)
-	r.scratch = appendStreamError(r.scratch[:0], err)
+	if r.c.surface.format == upstream.FormatAnthropic {
+		r.scratch = appendAnthropicStreamError(r.scratch[:0], err)
+	} else {
+		r.scratch = appendStreamError(r.scratch[:0], err)
+	}
 	r.pending = r.scratch
 	r.done = true
 }

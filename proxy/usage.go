@@ -6,6 +6,8 @@ import (
 
 	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/ast"
+
+	"switchboard/upstream"
 )
 
 // usage is the token count a provider reported for one call.
@@ -46,6 +48,14 @@ func readUsage(doc []byte, u *usage, n *ast.Node) bool {
 	u.cacheWrite = intAt(obj, n, "prompt_tokens_details", "cache_write_tokens")
 	u.reasoning = intAt(obj, n, "completion_tokens_details", "reasoning_tokens")
 	return true
+}
+
+// readUsage reads the usage of a whole answer in the call's wire format.
+func (c *call) readUsage(doc []byte) bool {
+	if c.surface.format == upstream.FormatAnthropic {
+		return readAnthropicUsage(doc, &c.usage, &c.fields.node)
+	}
+	return readUsage(doc, &c.usage, &c.fields.node)
 }
 
 // hasUsageObject is a cheap pre-check: whether some "usage" key in doc has

@@ -19,14 +19,16 @@ import (
 	"switchboard/configs"
 )
 
-// Endpoint is an OpenAI-format API path below a provider's base URL.
+// Endpoint is an API path below a provider's base URL.
 type Endpoint uint8
 
 // The endpoints the gateway forwards.
 const (
-	ChatCompletions Endpoint = iota
-	Completions
-	Embeddings
+	ChatCompletions Endpoint = iota // OpenAI format
+	Completions                     // OpenAI format
+	Embeddings                      // OpenAI format
+	Messages                        // Anthropic format
+	CountTokens                     // Anthropic format: messages/count_tokens
 	endpointCount
 )
 
@@ -34,7 +36,24 @@ var endpointPaths = [endpointCount]string{
 	ChatCompletions: "/chat/completions",
 	Completions:     "/completions",
 	Embeddings:      "/embeddings",
+	Messages:        "/messages",
+	CountTokens:     "/messages/count_tokens",
 }
+
+// Format is the wire format a provider speaks.
+type Format uint8
+
+// The wire formats.
+const (
+	FormatOpenAI    Format = iota // chat completions, Bearer key
+	FormatAnthropic               // Messages, x-api-key and anthropic-version
+)
+
+// AnthropicVersion is the anthropic-version sent to Anthropic-format
+// providers when the client sent none.
+const AnthropicVersion = "2023-06-01"
+
+var headerXAPIKey = []byte("x-api-key")
 
 // maxResponseBodyBytes caps a buffered (non-streaming) upstream response.
 const maxResponseBodyBytes = 64 << 20
@@ -49,6 +68,8 @@ type Provider struct {
 	ColonModelIDs bool
 	// Disabled is set when the provider's key or URL is not configured.
 	Disabled bool
+	// Format is the wire format it speaks.
+	Format Format
 
 	urls    [endpointCount]string
 	auth    []byte
@@ -98,8 +119,14 @@ func New(cfg configs.Provider) (*Provider, error) {
 	for i, path := range endpointPaths {
 		p.urls[i] = cfg.BaseURL + path
 	}
+	if cfg.Format == "anthropic" {
+		p.Format = FormatAnthropic
+	}
 	if cfg.APIKey != "" {
 		p.auth = []byte("Bearer " + string(cfg.APIKey))
+		if p.Format == FormatAnthropic {
+			p.auth = []byte(cfg.APIKey)
+		}
 	}
 	for k, v := range cfg.Headers {
 		p.headers = append(p.headers, [2][]byte{[]byte(k), []byte(v)})
@@ -136,7 +163,11 @@ func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.SetRequestURI(p.urls[ep])
 	req.Header.SetContentType("application/json")
-	if p.auth != nil {
+	switch {
+	case p.auth == nil:
+	case p.Format == FormatAnthropic:
+		req.Header.SetBytesKV(headerXAPIKey, p.auth)
+	default:
 		req.Header.SetBytesV(fasthttp.HeaderAuthorization, p.auth)
 	}
 	for _, h := range p.headers {

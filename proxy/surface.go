@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"unsafe"
+
+	"github.com/bytedance/sonic"
+	"github.com/bytedance/sonic/ast"
+	"github.com/valyala/fasthttp"
+
+	"switchboard/upstream"
+)
+
+// surface is one client API the gateway serves: the upstream endpoint it
+// forwards to and the wire format its clients speak (errors, streams and
+// usage are in that format).
+type surface struct {
+	name     string // the metrics and log label
+	endpoint upstream.Endpoint
+	format   upstream.Format
+}
+
+// The surfaces.
+var (
+	surfaceChat        = &surface{"chat", upstream.ChatCompletions, upstream.FormatOpenAI}
+	surfaceCompletions = &surface{"completions", upstream.Completions, upstream.FormatOpenAI}
+	surfaceEmbeddings  = &surface{"embeddings", upstream.Embeddings, upstream.FormatOpenAI}
+	surfaceMessages    = &surface{"messages", upstream.Messages, upstream.FormatAnthropic}
+	surfaceCountTokens = &surface{"count_tokens", upstream.CountTokens, upstream.FormatAnthropic}
+)
+
+// errOtherFormat: every target of the model speaks another wire format
+// than the client, and translation between the two is not built yet.
+var errOtherFormat = errors.New("no provider of this model speaks this API's wire format")
+
+// writeErrorIn answers ctx with err in the error shape of format.
+func writeErrorIn(ctx *fasthttp.RequestCtx, format upstream.Format, err error) {
+	if format != upstream.FormatAnthropic {
+		writeError(ctx, err)
+		return
+	}
+	e := toAPIError(err)
+	ctx.Response.Reset()
+	ctx.SetStatusCode(e.status)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(appendAnthropicError(nil, e))
+}
+
+// appendAnthropicError appends e in Anthropic's error shape:
+// {"type":"error","error":{"type":...,"message":...}}.
+func appendAnthropicError(dst []byte, e apiError) []byte {
+	dst = append(dst, `{"type":"error","error":{"type":`...)
+	dst = appendJSONString(dst, anthropicErrorType(e.status))
+	dst = append(dst, `,"message":`...)
+	dst = appendJSONString(dst, e.message)
+	return append(dst, "}}"...)
+}
+
+// anthropicErrorType names an error status as Anthropic's API does.
+func anthropicErrorType(status int) string {
+	switch status {
+	case fasthttp.StatusBadRequest, fasthttp.StatusMethodNotAllowed, fasthttp.StatusRequestTimeout,
+		fasthttp.StatusRequestHeaderFieldsTooLarge, 499:
+		return "invalid_request_error"
+	case fasthttp.StatusUnauthorized:
+		return "authentication_error"
+	case fasthttp.StatusPaymentRequired:
+		return "billing_error"
+	case fasthttp.StatusForbidden:
+		return "permission_error"
+	case fasthttp.StatusNotFound:
+		return "not_found_error"
+	case fasthttp.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case fasthttp.StatusTooManyRequests:
+		return "rate_limit_error"
+	case fasthttp.StatusServiceUnavailable, 529:
+		return "overloaded_error"
+	}
+	return "api_error"
+}
+
+// appendAnthropicStreamError appends err as Anthropic's in-band stream
+// error event, for failures after the stream started.
+func appendAnthropicStreamError(dst []byte, err error) []byte {
+	dst = append(dst, "event: error\ndata: "...)
+	dst = appendAnthropicError(dst, toAPIError(err))
+	return append(dst, "\n\n"...)
+}
+
+var (
+	messageStartType = []byte(`"message_start"`)
+	messageDeltaType = []byte(`"message_delta"`)
+)
+
+// readAnthropicUsage reads the usage of an Anthropic Messages answer
+// into u: a whole message, or the message_start and message_delta stream
+// events (the first carries the prompt's counts, the second the output's,
+// cumulative). It reports whether doc completed the usage (a message or a
+// message_delta), so that the call's cost can be known. n is search
+// scratch space.
+func readAnthropicUsage(doc []byte, u *usage, n *ast.Node) bool {
+	if !hasUsageObject(doc) {
+		return false
+	}
+	src := unsafe.String(unsafe.SliceData(doc), len(doc))
+	var path []any
+	final := true
+	switch {
+	case bytes.Contains(doc, messageStartType):
+		path, final = []any{"message", "usage"}, false
+	default:
+		path = []any{"usage"}
+	}
+	var err error
+	if *n, err = sonic.GetFromString(src, path...); err != nil || n.TypeSafe() != ast.V_OBJECT {
+		return false
+	}
+	obj, err := n.Raw()
+	if err != nil {
+		return false
+	}
+	// Anthropic's input_tokens leaves out the tokens read from and written
+	// to the cache; the gateway's prompt count includes them.
+	input := intAt(obj, n, "input_tokens")
+	cacheRead := intAt(obj, n, "cache_read_input_tokens")
+	cacheWrite := intAt(obj, n, "cache_creation_input_tokens")
+	if input+cacheRead+cacheWrite > 0 || !final {
+		u.prompt, u.cached, u.cacheWrite = input+cacheRead+cacheWrite, cacheRead, cacheWrite
+	}
+	u.completion = intAt(obj, n, "output_tokens")
+	if final {
+		u.seen = true
+	}
+	return final
+}
+
+// anthropicFilter is the relay's filter for Anthropic streams: it keeps
+// the usage and adds the cost to the message_delta event's usage. The
+// events pass otherwise unchanged.
+func (r *relay) anthropicFilter(ev, data []byte) []byte {
+	if !bytes.Contains(data, usageKey) {
+		return ev
+	}
+	if readAnthropicUsage(data, &r.c.usage, &r.c.fields.node) {
+		return r.withCost(ev, data)
+	}
+	return ev
+}
+
+// setAnthropicHeaders forwards the client's anthropic-version (or the
+// default) and anthropic-beta to an Anthropic-format provider.
+func setAnthropicHeaders(req *fasthttp.Request, client *fasthttp.RequestHeader) {
+	v := client.Peek("anthropic-version")
+	if len(v) == 0 {
+		req.Header.Set("anthropic-version", upstream.AnthropicVersion)
+	} else {
+		req.Header.SetBytesV("anthropic-version", v)
+	}
+	if b := client.Peek("anthropic-beta"); len(b) > 0 {
+		req.Header.SetBytesV("anthropic-beta", b)
+	}
+}
+
+// formatName names a wire format in messages.
+func formatName(f upstream.Format) string {
+	switch f {
+	case upstream.FormatAnthropic:
+		return "Anthropic Messages"
+	case upstream.FormatOpenAI:
+		return "OpenAI chat completions"
+	}
+	return "format " + strconv.Itoa(int(f))
+}
+
+// otherFormatError explains why the call's targets were all left out.
+func otherFormatError(s *surface, model string) error {
+	return fmt.Errorf("%w: %q is served only by providers that do not speak %s; translation between wire formats is not available yet", errOtherFormat, model, formatName(s.format))
+}
