@@ -28,6 +28,8 @@ func toAPIError(err error) apiError {
 	switch {
 	case errors.Is(err, errBadRequest):
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error()}
+	case errors.Is(err, errOtherFormat):
+		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "unsupported_format", err.Error()}
 	case errors.Is(err, router.ErrBadPrefs):
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "invalid_provider_preferences", err.Error()}
 	case errors.Is(err, router.ErrBadModel):
