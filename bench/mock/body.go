@@ -51,21 +51,26 @@ func writeBody(ctx *fasthttp.RequestCtx, b *buffer, encoding string) error {
 func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
 	typ, code := errorKind(status)
 	b := acquireBuf()
-	b.b = append(b.b, `{"error":{"message":`...)
-	b.b = appendJSONString(b.b, msg)
-	b.b = append(b.b, `,"type":`...)
-	b.b = appendJSONString(b.b, typ)
-	b.b = append(b.b, `,"param":null,"code":`...)
-	if code == "" {
-		b.b = append(b.b, "null"...)
-	} else {
-		b.b = appendJSONString(b.b, code)
-	}
-	b.b = append(b.b, "}}"...)
+	b.b = appendOpenAIError(b.b, msg, typ, code)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b.b)
 	releaseBuf(b)
+}
+
+// appendOpenAIError appends an OpenAI error object; an empty code is null.
+func appendOpenAIError(dst []byte, msg, typ, code string) []byte {
+	dst = append(dst, `{"error":{"message":`...)
+	dst = appendJSONString(dst, msg)
+	dst = append(dst, `,"type":`...)
+	dst = appendJSONString(dst, typ)
+	dst = append(dst, `,"param":null,"code":`...)
+	if code == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendJSONString(dst, code)
+	}
+	return append(dst, "}}"...)
 }
 
 // errorKind returns the OpenAI error type and code for a status.

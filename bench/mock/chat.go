@@ -60,7 +60,9 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 		st.buf.b = append(st.buf.b, prefix.b...)
 		st.buf.b = append(st.buf.b, `{"index":0,"delta":`...)
 	}
-	end := func(finish string) {
+	// end finishes a chunk; delta says it carries a content or tool-call
+	// piece.
+	end := func(finish string, delta bool) {
 		st.buf.b = append(st.buf.b, `,"logprobs":null,"finish_reason":`...)
 		if finish == "" {
 			st.buf.b = append(st.buf.b, "null"...)
@@ -72,7 +74,11 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 			st.buf.b = append(st.buf.b, `,"usage":null`...)
 		}
 		st.buf.b = append(st.buf.b, '}')
-		st.endEvent()
+		if delta {
+			st.endDelta()
+		} else {
+			st.endEvent()
+		}
 	}
 
 	completion := 0
@@ -89,9 +95,8 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 			}
 			st.buf.b = appendJSONString(st.buf.b, toolArgs[len(toolArgs)*i/n:len(toolArgs)*(i+1)/n])
 			st.buf.b = append(st.buf.b, `}}]}`...)
-			end("")
+			end("", true)
 		}
-		st.timed = n
 		completion = toolTokens
 		finish = "tool_calls"
 	} else {
@@ -105,19 +110,18 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 			}
 			st.buf.b = appendChunkText(st.buf.b, i)
 			st.buf.b = append(st.buf.b, `"}`...)
-			end("")
+			end("", true)
 		}
-		st.timed = n
 		completion = n * tokensPerChunk
 	}
 
 	begin()
-	if st.timed == 0 {
+	if st.deltas == 0 {
 		st.buf.b = append(st.buf.b, `{"role":"assistant","content":""}`...)
 	} else {
 		st.buf.b = append(st.buf.b, `{}`...)
 	}
-	end(finish)
+	end(finish, false)
 
 	if usage {
 		st.event()

@@ -198,3 +198,123 @@ func streamBody(model string, usage bool) string {
 	return `{"model":"` + model + `","stream":true,"stream_options":{"include_usage":` +
 		strconv.FormatBool(usage) + `},"messages":[{"role":"user","content":"hi"}]}`
 }
+
+// Credentials of the Anthropic and Gemini surfaces, as header pairs for
+// do and doNamed; they drop the default Bearer token.
+var (
+	anthropicAuth = []string{"Authorization", "", "x-api-key", "sk-ant-test", "anthropic-version", "2023-06-01"}
+	geminiAuth    = []string{"Authorization", "", "x-goog-api-key", "g-test"}
+)
+
+// with returns headers followed by more pairs.
+func with(headers []string, more ...string) []string {
+	return append(append([]string(nil), headers...), more...)
+}
+
+// namedEvent is one SSE event: its event: name (empty if none), its data
+// and when it arrived.
+type namedEvent struct {
+	name string
+	data string
+	at   time.Time
+}
+
+// namedStream is an SSE response read to its end, with the raw bytes.
+type namedStream struct {
+	status  int
+	headers map[string]string
+	start   time.Time // when the request was sent
+	headed  time.Time // when the response headers arrived
+	raw     []byte
+	events  []namedEvent
+	err     error // what ended the stream early; nil after a clean end
+}
+
+// doNamed sends a POST and reads the answer as SSE events as they arrive.
+// Lines may end in "\r\n"; an event ends at a blank line.
+func doNamed(t *testing.T, s *mock.Server, path, body string, headers ...string) namedStream {
+	t.Helper()
+	req, resp := newRequest(s, fasthttp.MethodPost, path, body, headers...)
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	c := &fasthttp.HostClient{Addr: s.Addr(), StreamResponseBody: true, ReadTimeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	st := namedStream{start: time.Now(), headers: map[string]string{}}
+	if err := c.Do(req, resp); err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	st.headed = time.Now()
+	st.status = resp.StatusCode()
+	for k, v := range resp.Header.All() {
+		st.headers[strings.ToLower(string(k))] = string(v)
+	}
+	r := bufio.NewReader(resp.BodyStream())
+	var cur namedEvent
+	for {
+		line, err := r.ReadString('\n')
+		st.raw = append(st.raw, line...)
+		if err != nil {
+			if !errors.Is(err, io.EOF) || line != "" {
+				st.err = err
+			}
+			break
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		switch {
+		case line == "":
+			if cur.data != "" || cur.name != "" {
+				cur.at = time.Now()
+				st.events = append(st.events, cur)
+			}
+			cur = namedEvent{}
+		case strings.HasPrefix(line, "event: "):
+			cur.name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			cur.data = strings.TrimPrefix(line, "data: ")
+		default:
+			t.Fatalf("POST %s: unexpected SSE line %q", path, line)
+		}
+	}
+	// Hand the connection back before CloseIdleConnections runs, so that
+	// it closes it.
+	_ = resp.CloseBodyStream()
+	return st
+}
+
+// names returns the event names of st.
+func (st namedStream) names() []string {
+	var out []string
+	for _, e := range st.events {
+		out = append(out, e.name)
+	}
+	return out
+}
+
+// strict decodes data into v and fails on fields v does not name, so that
+// a typed struct checks the whole shape.
+func strict(t *testing.T, data []byte, v any) {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	if d.More() {
+		t.Fatalf("%s: trailing data", data)
+	}
+}
+
+// repeat returns f(0) + f(1) + ... + f(n-1).
+func repeat(n int, f func(int) string) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(f(i))
+	}
+	return b.String()
+}
+
+func chunkText(i int) string   { return "chunk " + strconv.Itoa(i) + " " }
+func thoughtText(i int) string { return "thought " + strconv.Itoa(i) + " " }
+
+// toolArgs are the arguments of the mock's get_weather call.
+const toolArgs = `{"location":"Paris, France","unit":"celsius"}`

@@ -40,9 +40,12 @@ func (s *Server) completionEvents(st *sseStream, c *call) {
 		st.buf.b = append(st.buf.b, `","index":0,"logprobs":null,"finish_reason":`...)
 		st.buf.b = append(st.buf.b, finish...)
 		st.buf.b = append(st.buf.b, "}]}"...)
-		st.endEvent()
+		if i < n {
+			st.endDelta()
+		} else {
+			st.endEvent()
+		}
 	}
-	st.timed = n
 	if c.req.StreamOptions.IncludeUsage {
 		st.event()
 		st.buf.b = appendCompletionPrefix(st.buf.b, c)

@@ -21,6 +21,8 @@ type faults struct {
 	tools      int           // answer with a tool call split over this many deltas; 0: no
 	encoding   string        // "gzip" or "zstd" body compression; "": none
 	cached     int           // prompt tokens reported as read from the cache
+	thinking   int           // thinking or reasoning pieces before the answer; 0: none
+	streamErr  int           // streaming: in-band error after this many deltas; -1: no
 
 	// Random faults: one draw per request picks at most one of them.
 	failP  float64       // probability of answering 500
@@ -29,10 +31,10 @@ type faults struct {
 	stall  time.Duration // how long a stall lasts
 }
 
-var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, cached=, fail=, resetp=, stallp=, stall=, gzip or zstd")
+var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, cached=, thinking=, reasoning=, streamerror=, fail=, resetp=, stallp=, stall=, gzip or zstd")
 
 func noFaults() faults {
-	return faults{chunks: -1, gap: -1, reset: -1, stall: defaultStall}
+	return faults{chunks: -1, gap: -1, reset: -1, streamErr: -1, stall: defaultStall}
 }
 
 // defaultStall is how long a stallp= stall lasts without stall=: longer
@@ -100,6 +102,10 @@ func (f *faults) apply(item string) error {
 		f.tools, err = parseInt(value, 1, maxTools)
 	case "cached":
 		f.cached, err = parseInt(value, 0, 1<<30)
+	case "thinking", "reasoning":
+		f.thinking, err = parseInt(value, 0, maxChunks)
+	case "streamerror":
+		f.streamErr, err = parseInt(value, 0, maxChunks)
 	case "fail":
 		f.failP, err = parseProbability(value)
 	case "resetp":

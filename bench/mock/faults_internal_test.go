@@ -28,6 +28,12 @@ func TestParseFaults(t *testing.T) {
 	want = noFaults()
 	want.failP, want.resetP, want.stallP, want.stall = 0.2, 0.05, 1, 5*time.Second
 	f("fail=0.2+resetp=0.05+stallp=1+stall=5s", '+', want)
+	want = noFaults()
+	want.thinking, want.streamErr = 2, 0
+	f("thinking=5+streamerror=0+reasoning=2", '+', want)
+	if noFaults().streamErr != -1 || noFaults().thinking != 0 {
+		t.Fatalf("noFaults asks for thinking or a stream error: %+v", noFaults())
+	}
 	if d := noFaults().stall; d != 30*time.Second {
 		t.Fatalf("default stall %s, want 30s", d)
 	}
@@ -89,7 +95,8 @@ func TestSplitModel(t *testing.T) {
 }
 
 func FuzzParseFaults(f *testing.F) {
-	for _, s := range []string{"status=500,delay=1ms", "ttft=1s+chunks=3", "reset=0", "tools=2,gzip", "x=", "=", ",,", "fail=0.2+resetp=0.05+stallp=0.05+stall=5s", "fail=NaN", "stallp=1e-3"} {
+	for _, s := range []string{"status=500,delay=1ms", "ttft=1s+chunks=3", "reset=0", "tools=2,gzip", "x=", "=", ",,", "fail=0.2+resetp=0.05+stallp=0.05+stall=5s", "fail=NaN", "stallp=1e-3",
+		"thinking=3+streamerror=0", "reasoning=-1", "streamerror=100001"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, list string) {
@@ -103,7 +110,8 @@ func FuzzParseFaults(f *testing.F) {
 			}
 			if ff.status != 0 && (ff.status < 400 || ff.status > 599) || ff.delay < 0 || ff.delay > maxSleep ||
 				ff.ttft < 0 || ff.gap < -1 || ff.chunks < -1 || ff.chunks > maxChunks || ff.reset < -1 || ff.tools < 0 || ff.tools > maxTools ||
-				!(ff.failP >= 0 && ff.failP <= 1) || !(ff.resetP >= 0 && ff.resetP <= 1) || !(ff.stallP >= 0 && ff.stallP <= 1) || ff.stall < 0 || ff.stall > maxSleep {
+				!(ff.failP >= 0 && ff.failP <= 1) || !(ff.resetP >= 0 && ff.resetP <= 1) || !(ff.stallP >= 0 && ff.stallP <= 1) || ff.stall < 0 || ff.stall > maxSleep ||
+				ff.thinking < 0 || ff.thinking > maxChunks || ff.streamErr < -1 || ff.streamErr > maxChunks {
 				t.Fatalf("parse(%q) accepted out-of-bounds %+v", list, ff)
 			}
 		}
@@ -128,6 +136,57 @@ func FuzzAppendJSONString(f *testing.F) {
 		_ = json.Unmarshal(wantJSON, &viaStd)
 		if got != viaStd && got != want {
 			t.Fatalf("appendJSONString(%q) decodes to %q, want %q", s, got, viaStd)
+		}
+	})
+}
+
+func TestRoute(t *testing.T) {
+	f := func(path string, ep endpoint, method, model string) {
+		t.Helper()
+		gotEp, gotMethod, gotModel := route([]byte(path))
+		if gotEp != ep || gotMethod != method || string(gotModel) != model {
+			t.Fatalf("route(%q) = %q %q %q, want %q %q %q", path, gotEp.surface(), gotMethod, gotModel, ep.surface(), method, model)
+		}
+	}
+	f("/v1/chat/completions", endpointChat, "POST", "")
+	f("/models", endpointModels, "GET", "")
+	f("/v1/messages", endpointMessages, "POST", "")
+	f("/messages", endpointMessages, "POST", "")
+	f("/v1/messages/count_tokens", endpointCountTokens, "POST", "")
+	f("/messages/count_tokens", endpointCountTokens, "POST", "")
+	f("/v1/responses", endpointResponses, "POST", "")
+	f("/responses", endpointResponses, "POST", "")
+	f("/v1beta/models/gemini-2.5-pro:generateContent", endpointGenerate, "POST", "gemini-2.5-pro")
+	f("/v1/models/gemini-2.5-pro:streamGenerateContent", endpointStreamGenerate, "POST", "gemini-2.5-pro")
+	f("/v1beta/models/m+delay=1s+chunks=2:countTokens", endpointGeminiCountTokens, "POST", "m+delay=1s+chunks=2")
+	f("/v1beta/models/a:b:generateContent", endpointGenerate, "POST", "a:b")
+	f("/v1beta/models/:generateContent", endpointGenerate, "POST", "")
+	f("/v1beta/models/m:embedContent", endpointNone, "", "")
+	f("/v1beta/models/m", endpointNone, "", "")
+	f("/v1/models/m", endpointNone, "", "")
+	f("/v1beta/models", endpointNone, "", "")
+	f("/v2/messages", endpointNone, "", "")
+	f("/v1/messages/batches", endpointNone, "", "")
+	if !isGeminiPath([]byte("/v1beta/models/m:embedContent")) || isGeminiPath([]byte("/v1/models")) {
+		t.Fatal("isGeminiPath")
+	}
+}
+
+func FuzzRoute(f *testing.F) {
+	for _, s := range []string{"/v1/messages", "/v1beta/models/m+tools=2:streamGenerateContent", "/v1/models/:countTokens", "/v1beta/models/::", "/v1/v1/responses", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		ep, method, model := route([]byte(path))
+		if ep < endpointNone || ep >= numEndpoints || (ep == endpointNone) != (method == "") {
+			t.Fatalf("route(%q) = %d %q", path, ep, method)
+		}
+		if ep.format() == formatGemini {
+			if !isGeminiPath([]byte(path)) || !strings.Contains(path, string(model)+":") {
+				t.Fatalf("route(%q): model %q is not the segment before the method", path, model)
+			}
+		} else if model != nil {
+			t.Fatalf("route(%q) = %q: a model outside Gemini", path, model)
 		}
 	})
 }

@@ -1,37 +1,97 @@
-// Package mock is a fast fake OpenAI-compatible provider for tests and the
-// overhead bench. It answers chat completions, text completions, embeddings
-// and the model list with deterministic content, streams SSE in the exact
-// OpenAI chunk format, and injects faults (status codes, delays, slow first
-// tokens, connection resets, tool calls, compressed bodies) on request.
+// Package mock is a fast fake AI provider for tests and the overhead
+// bench. It speaks OpenAI (chat completions, text completions, embeddings,
+// the model list, Responses), Anthropic Messages and Gemini with
+// deterministic content, streams each in its API's exact event format,
+// and injects faults (status codes, delays, slow first tokens, connection
+// resets, in-band stream errors, tool calls, thinking, compressed bodies)
+// on request.
 //
-// Every endpoint is served with and without the /v1 prefix:
-// POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings and
-// GET /v1/models. Requests without `Authorization: Bearer <anything>` get
-// 401. Answers echo the request's model; content chunk i is "chunk i ", so
-// the default answer is "chunk 0 chunk 1 ... chunk 7 ". Usage counts about
-// a token per four bytes of request body and two per chunk.
+// Endpoints; OpenAI and Anthropic ones are served with and without the
+// /v1 prefix:
+//
+//	POST /v1/chat/completions, /v1/completions, /v1/embeddings, GET /v1/models
+//	POST /v1/responses                       OpenAI Responses
+//	POST /v1/messages, /v1/messages/count_tokens
+//	                                         Anthropic Messages (?beta=true ok)
+//	POST /v1beta/models/{model}:generateContent
+//	POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
+//	POST /v1beta/models/{model}:countTokens  Gemini (also under /v1/models/)
+//
+// Credentials, any non-empty value accepted: OpenAI surfaces want
+// `Authorization: Bearer <key>` (else 401); Anthropic ones `x-api-key`
+// (else 401 authentication_error) and `anthropic-version` (else 400);
+// Gemini ones `x-goog-api-key` or `?key=` (else 403 PERMISSION_DENIED,
+// or 401 UNAUTHENTICATED if an Authorization header came instead). Every
+// error, refusal or injected, is in the surface's own shape: OpenAI
+// {"error":{"message","type","param","code"}}, Anthropic
+// {"type":"error","error":{"type","message"},"request_id"} (status 529 is
+// overloaded_error; Anthropic answers also carry a request-id header),
+// Google {"error":{"code","message","status"}}. Anthropic wants
+// max_tokens on /v1/messages, as the real API does.
+//
+// Answers echo the request's model (Gemini: the model path segment,
+// URL-decoded, as modelVersion); content chunk i is "chunk i ", so the
+// default answer is "chunk 0 chunk 1 ... chunk 7 ", and thinking piece i
+// is "thought i ". Usage counts about a token per four bytes of request
+// body and two per chunk or thinking piece; cached tokens are reported
+// the way each API does (OpenAI and Gemini count them inside the prompt
+// tokens, Anthropic's input_tokens leaves them out). Streams: OpenAI chat
+// and completions end with [DONE]; Anthropic sends message_start,
+// content_block_start, ping, content_block_delta..., content_block_stop,
+// message_delta, message_stop; Responses sends typed events numbered by
+// sequence_number from response.created to response.completed; Gemini
+// sends one GenerateContentResponse per chunk, as SSE events ending in
+// "\r\n\r\n" with alt=sse (as Google does) or else as one JSON array.
 //
 // Faults are selected by directives appended to the model name after `+`
-// (`mock-model+status=500+delay=50ms`) or by the header
-// `x-mock: status=500,delay=50ms`; both lists apply:
+// (`mock-model+status=500+delay=50ms`; for Gemini in the path,
+// `models/gemini-x+tools=1:generateContent`, `+` or %2B) or by the header
+// `x-mock: status=500,delay=50ms`; both lists apply, the model's last. All
+// work on every surface unless noted:
 //
-//	status=N        answer N (400-599) with an OpenAI error body
+//	status=N        answer N (400-599) with an error body
 //	retry_after=S   with status: also send `retry-after: S`
 //	delay=DUR       sleep DUR before the response headers
-//	ttft=DUR        streaming: headers at once, first chunk after DUR;
+//	ttft=DUR        streaming: headers at once, first event after DUR;
 //	                non-streaming: added to delay
 //	chunks=N        N content chunks instead of Options.Chunks
-//	gap=DUR         DUR between streamed chunks instead of Options.ChunkDelay
+//	gap=DUR         DUR between streamed deltas instead of
+//	                Options.ChunkDelay
 //	reset=N         streaming: reset the TCP connection after N events
-//	                (the first N chunks); non-streaming: reset without
-//	                answering
-//	tools=N         chat: answer with a get_weather tool call whose
-//	                arguments are split over N streamed deltas
+//	                (for chat, the first N chunks); non-streaming: reset
+//	                without answering
+//	tools=N         answer with a get_weather tool call whose arguments
+//	                are split over N streamed deltas (chat tool_calls,
+//	                Anthropic tool_use with input_json_delta and
+//	                stop_reason tool_use, a Responses function_call item;
+//	                Gemini sends one whole functionCall part); completions
+//	                and embeddings ignore it
+//	thinking=N      (alias reasoning=N) N thinking pieces before the
+//	                answer: an Anthropic thinking block (N thinking_delta,
+//	                then a signature_delta with a fixed base64 signature);
+//	                a Responses reasoning item (summary events and text if
+//	                the request sets reasoning.summary, a fixed
+//	                encrypted_content if include asks for
+//	                reasoning.encrypted_content, reasoning_tokens 2N);
+//	                Gemini thoughtsTokenCount 2N, and "thought": true parts
+//	                if thinkingConfig.includeThoughts; OpenAI chat,
+//	                completions and embeddings ignore it
 //	cached=N        report N of the prompt tokens as read from the cache
-//	                (usage.prompt_tokens_details.cached_tokens)
+//	                (prompt_tokens_details.cached_tokens,
+//	                cache_read_input_tokens,
+//	                input_tokens_details.cached_tokens,
+//	                cachedContentTokenCount)
+//	streamerror=N   streaming: after N deltas (or after the last one if
+//	                there are fewer) end the stream cleanly with the
+//	                surface's in-band error instead of the rest: OpenAI
+//	                chat and completions a data: {"error":{...}} event and
+//	                no [DONE]; Anthropic `event: error` with overloaded_error
+//	                "Overloaded"; Responses response.failed; Gemini a
+//	                {"error":{"code":503,...,"status":"UNAVAILABLE"}} chunk.
+//	                Non-streamed answers ignore it
 //	gzip, zstd      compress a non-streamed body with that Content-Encoding
-//	fail=P          with probability P (0 to 1): answer 500 with an OpenAI
-//	                error body
+//	fail=P          with probability P (0 to 1): answer 500 with an error
+//	                body
 //	resetp=P        with probability P: reset the TCP connection without
 //	                answering (streaming too: before the headers)
 //	stallp=P        with probability P: sleep the stall before the response
@@ -52,6 +112,12 @@
 // 500 or reset.
 //
 // An unknown or malformed directive gets 400.
+//
+// LastRequest and LastRequestTo return what was sent, with the Surface it
+// hit, so that gateway tests can check the headers (anthropic-version,
+// anthropic-beta) and the translated body that went upstream.
+//
+// The files for each surface cite the API references they follow.
 package mock
 
 import (
