@@ -193,9 +193,9 @@ func (b *billing) settle(c *call, now time.Time) {
 		}
 		return
 	}
-	// A stream is billed even when it failed midway: the provider billed
-	// what it sent.
-	if billable := c.status == fasthttp.StatusOK || c.streaming; billable {
+	// A stream is billed even when it failed midway, and a call whose
+	// client went away while the provider worked: the provider billed it.
+	if billable := c.status == fasthttp.StatusOK || c.streaming || c.canceled; billable {
 		if !c.usage.seen {
 			c.estimateUsage()
 		}
@@ -253,9 +253,12 @@ func (c *call) computeCost() {
 // three bytes of a buffered answer. The entry is marked estimated.
 func (c *call) estimateUsage() {
 	c.usage.prompt = router.EstimateTokens(len(c.ctx.PostBody()))
-	if c.streaming {
+	switch {
+	case c.canceled:
+		c.usage.completion = 0 // nothing came back
+	case c.streaming:
 		c.usage.completion = c.relay.events
-	} else {
+	default:
 		c.usage.completion = router.EstimateTokens(len(c.ctx.Response.Body()))
 	}
 	c.usage.estimated = true

@@ -10,6 +10,7 @@ import (
 
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/upstream"
 )
 
 // call is the state of one proxied request, pooled. A non-streaming call
@@ -58,6 +59,7 @@ type call struct {
 	// Billing (billing.go).
 	resv      *store.Reservation // held from admit until settle
 	reached   bool               // the provider may have served the call
+	canceled  bool               // the client went away while the provider worked
 	price     router.Price
 	tokens    router.Usage
 	cost      router.Cost
@@ -65,11 +67,13 @@ type call struct {
 	limits    limitState
 	hasLimits bool
 
-	relay relay
+	relay      relay
+	clientGone func() bool // c.clientHungUp, made once
 }
 
 var callPool = sync.Pool{New: func() any {
 	c := &call{}
+	c.clientGone = c.clientHungUp
 	c.relay.c = c
 	c.relay.in = make([]byte, 0, 8<<10)
 	return c
@@ -118,7 +122,7 @@ func (c *call) release() {
 	c.target = router.Target{}
 	c.sent, c.received, c.firstEvent = time.Time{}, time.Time{}, time.Time{}
 	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
-	c.resv, c.reached, c.costed, c.hasLimits = nil, false, false, false
+	c.resv, c.reached, c.costed, c.hasLimits, c.canceled = nil, false, false, false, false
 	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}
 	c.prefs, c.strips, c.attempts, c.failStatus = router.ProviderPrefs{}, c.strips[:0], 0, 0
 	c.fallback, c.failBody, c.failType, c.failRetry = c.fallback[:0], c.failBody[:0], c.failType[:0], c.failRetry[:0]
@@ -162,6 +166,9 @@ func (c *call) upstreamTime(now time.Time) time.Duration {
 func (c *call) overhead(now time.Time) time.Duration {
 	return now.Sub(c.start) - c.upstreamTime(now)
 }
+
+// clientHungUp reports whether the client closed its connection.
+func (c *call) clientHungUp() bool { return upstream.PeerClosed(c.ctx.Conn()) }
 
 // setError keeps a loggable description of err and the status it maps to.
 func (c *call) setError(err error) {

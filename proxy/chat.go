@@ -147,7 +147,7 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 			if c.attempts == pol.Attempts || c.attempts > 0 && now.After(deadline) {
 				return c.failed(last)
 			}
-			if c.attempts > 0 && upstream.PeerClosed(c.ctx.Conn()) {
+			if c.attempts > 0 && c.clientHungUp() {
 				return errClientGone // nobody to answer: stop spending attempts
 			}
 			if last != nil && c.target.Provider == t.Provider {
@@ -187,8 +187,15 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	c.resp.StreamBody = c.fields.stream
 
 	c.sent = time.Now()
-	err = p.Do(&c.req, &c.resp)
+	err = p.DoUntil(&c.req, &c.resp, c.clientGone)
 	now := time.Now()
+	if errors.Is(err, upstream.ErrCanceled) {
+		// The provider had the request: what it charges for the prompt
+		// is billed from an estimate.
+		c.reached, c.canceled = true, true
+		t.Health.Cancel(now)
+		return true, errClientGone
+	}
 	if err != nil {
 		c.reached = c.reached || reachedProvider(err)
 		t.Health.Failure(now)

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/bench/mock"
+	"switchboard/store"
 )
 
 // failoverYAML routes model names over targets that fail in one way each
@@ -334,5 +335,33 @@ routes:
 	}
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Fatalf("took %v", d)
+	}
+}
+
+// TestClientGoneCancelsTheUpstreamCall: a non-streaming call whose client
+// hangs up is dropped upstream within the check interval, not when the
+// provider answers; what the provider had is billed from an estimate.
+func TestClientGoneCancelsTheUpstreamCall(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "")
+	c := g.rawConn(t)
+	body := chat("mock/mock-model+delay=3s", "")
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
+	time.Sleep(300 * time.Millisecond)
+	_ = c.Close()
+	var entries []store.Entry
+	for deadline := time.Now().Add(3 * time.Second); len(entries) == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if err := g.srv.store.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		entries, _, _ = g.srv.store.Entries("operator", store.Query{})
+	}
+	if len(entries) != 1 {
+		t.Fatalf("%d ledger entries", len(entries))
+	}
+	// Dropped about 100ms after the client left at 300ms, not at 3s.
+	if e := entries[0]; e.Status != 499 || e.Settled != store.SettledEstimate || e.InputTokens == 0 ||
+		e.OutputTokens != 0 || e.LatencyMicros > 1_000_000 {
+		t.Fatalf("entry %+v", e)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -176,6 +177,10 @@ func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
 	req.SetBodyRaw(body)
 }
 
+// statusClientClosed is the status logged for a call whose client went
+// away (nginx's 499).
+const statusClientClosed = 499
+
 // maxStaleRetries bounds how many stale pooled connections one Do may
 // meet in a row.
 const maxStaleRetries = 2
@@ -184,13 +189,29 @@ const maxStaleRetries = 2
 // after the headers and the body is read through a Stream. Errors are
 // *Error.
 func (p *Provider) Do(req *fasthttp.Request, resp *fasthttp.Response) error {
+	return p.DoUntil(req, resp, nil)
+}
+
+// DoUntil is Do for a client that may go away: while the call waits for
+// the provider's first byte, gone (if not nil) is asked every
+// clientCheckEvery, and once it says yes the call ends with ErrCanceled
+// and its connection is closed, which is how a provider learns to stop.
+func (p *Provider) DoUntil(req *fasthttp.Request, resp *fasthttp.Response, gone func() bool) error {
 	if p.client == nil {
 		return &Error{Provider: p.Name, Status: fasthttp.StatusServiceUnavailable, Err: errDisabled}
 	}
+	w := watchBodies.Get().(*watchBody)
+	defer func() {
+		*w = watchBody{}
+		watchBodies.Put(w)
+	}()
+	w.body, w.resp, w.gone = req.Body(), resp, gone
 	stream := resp.StreamBody
 	for attempt := 0; ; attempt++ {
 		resp.Reset() // so that LocalAddr below is this attempt's connection
 		resp.StreamBody = stream
+		w.off = 0
+		req.SetBodyStream(w, len(w.body))
 		err := p.client.Do(req, resp)
 		if err == nil {
 			break
@@ -200,12 +221,44 @@ func (p *Provider) Do(req *fasthttp.Request, resp *fasthttp.Response) error {
 		// reached a live server, so it is sent again, on another
 		// connection. The same failure on a new connection is not
 		// retried: the provider may have the request.
-		if tc := connOf(resp.LocalAddr()); tc != nil && tc.staleFailure && attempt < maxStaleRetries {
+		tc := connOf(resp.LocalAddr())
+		switch {
+		case tc != nil && tc.staleFailure && attempt < maxStaleRetries:
 			continue
+		case tc != nil && tc.canceled: // fasthttp reports it as a closed connection
+			return &Error{Provider: p.Name, Status: statusClientClosed, Err: ErrCanceled}
 		}
 		return classify(p.Name, err)
 	}
 	return nil
+}
+
+// watchBody is a request body that, when fasthttp starts writing it,
+// tells the connection it goes out on (found through the response's
+// LocalAddr, set by then) whose client to watch: fasthttp picks the
+// connection inside Do, and this is the one moment the gateway's code
+// runs with both at hand.
+type watchBody struct {
+	body []byte
+	off  int
+	resp *fasthttp.Response
+	gone func() bool
+}
+
+var watchBodies = sync.Pool{New: func() any { return new(watchBody) }}
+
+func (w *watchBody) Read(b []byte) (int, error) {
+	if w.off == 0 {
+		if tc := connOf(w.resp.LocalAddr()); tc != nil {
+			tc.watch = w.gone
+		}
+	}
+	if w.off >= len(w.body) {
+		return 0, io.EOF
+	}
+	n := copy(b, w.body[w.off:])
+	w.off += n
+	return n, nil
 }
 
 // Body returns a buffered response body, decompressed when the provider

@@ -39,12 +39,17 @@ type timedConn struct {
 	// had closed this pooled connection while it was idle. Provider.Do
 	// reads it to send the request again (fasthttp's errors cannot tell).
 	staleFailure bool
-	raw          syscall.RawConn    // for peerClosed; nil if the conn has none
-	peek         func(uintptr) bool // c.peekFD
-	closed       bool               // peekFD's answer
-	start        time.Time          // first write of the current request
-	lastData     time.Time          // last read that returned data
-	tick         time.Duration
+	// watch, when set for the current request, says whether its client
+	// has gone; the wait for the first byte asks it every
+	// clientCheckEvery.
+	watch    func() bool
+	canceled bool               // watch said the client had gone: the call was dropped
+	raw      syscall.RawConn    // for peerClosed; nil if the conn has none
+	peek     func(uintptr) bool // c.peekFD
+	closed   bool               // peekFD's answer
+	start    time.Time          // first write of the current request
+	lastData time.Time          // last read that returned data
+	tick     time.Duration
 }
 
 // connAddr is the LocalAddr of a timedConn. fasthttp copies a connection's
@@ -148,10 +153,33 @@ func (c *timedConn) Read(p []byte) (int, error) {
 			deadline, ticking = t, true
 		}
 	}
+	for c.watch != nil && !c.gotFirst {
+		slice := now.Add(clientCheckEvery)
+		if !slice.Before(deadline) {
+			break // the phase ends first: read to its deadline
+		}
+		if err := c.Conn.SetReadDeadline(slice); err != nil {
+			return 0, err
+		}
+		n, err := c.Conn.Read(p)
+		if n > 0 || err == nil || !isTimeout(err) {
+			return c.got(n, err, phase, ticking)
+		}
+		if c.watch() {
+			c.canceled = true
+			return 0, ErrCanceled
+		}
+		now = time.Now()
+	}
 	if err := c.Conn.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
+	return c.got(n, err, phase, ticking)
+}
+
+// got accounts for a read of n bytes that ended with err, in phase.
+func (c *timedConn) got(n int, err error, phase Phase, ticking bool) (int, error) {
 	if n > 0 {
 		c.gotFirst, c.answered = true, true
 		c.lastData = time.Now()
@@ -164,6 +192,13 @@ func (c *timedConn) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// clientCheckEvery is how often a call waiting for its first byte asks
+// whether its client is still there.
+const clientCheckEvery = 100 * time.Millisecond
+
+// ErrCanceled ends an upstream call whose client went away.
+var ErrCanceled = errors.New("the client went away")
 
 // connOf returns the timedConn a response was read from, or nil.
 func connOf(addr net.Addr) *timedConn {
