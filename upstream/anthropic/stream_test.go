@@ -1,0 +1,135 @@
+package anthropic_test
+
+import (
+	"strings"
+	"testing"
+
+	"switchboard/upstream/anthropic"
+	"switchboard/upstream/canon"
+)
+
+// TestStreamEncoderNoEmptyTextBlock checks that a text block that never
+// gets text is not written, and that the blocks after it are numbered
+// as written.
+func TestStreamEncoderNoEmptyTextBlock(t *testing.T) {
+	var e anthropic.StreamEncoder
+	var out []byte
+	for _, ev := range []canon.Event{
+		{Type: canon.EventMessageStart, ID: "msg_1", Model: "m"},
+		{Type: canon.EventBlockStart, Index: 0, Kind: canon.BlockText},
+		{Type: canon.EventTextDelta, Index: 0, Text: ""},
+		{Type: canon.EventBlockStop, Index: 0},
+		{Type: canon.EventBlockStart, Index: 1, Kind: canon.BlockToolUse, ID: "call_1", Name: "f"},
+		{Type: canon.EventToolArgsDelta, Index: 1, Text: `{"a":1}`},
+		{Type: canon.EventBlockStart, Index: 2, Kind: canon.BlockText},
+		{Type: canon.EventTextDelta, Index: 2, Text: "done"},
+		{Type: canon.EventMessageDelta, StopReason: canon.StopToolUse},
+		{Type: canon.EventMessageStop},
+	} {
+		var err error
+		if out, err = e.Append(out, &ev); err != nil {
+			t.Fatalf("%s: %v", ev.Type, err)
+		}
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if d, ok := strings.CutPrefix(l, "data: "); ok && !strings.Contains(d, "message_") {
+			got = append(got, d)
+		}
+	}
+	want := []string{
+		`{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"call_1","name":"f","input":{}}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}`,
+		`{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"done"}}`,
+		`{"type":"content_block_stop","index":0}`,
+		`{"type":"content_block_stop","index":1}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestStreamEncoderRefusesEventsOutOfOrder(t *testing.T) {
+	var e anthropic.StreamEncoder
+	if _, err := e.Append(nil, &canon.Event{Type: canon.EventBlockStart, Kind: canon.BlockText}); err == nil {
+		t.Fatal("a block before message_start was accepted")
+	}
+	if _, err := e.Append(nil, &canon.Event{Type: canon.EventMessageStart}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Append(nil, &canon.Event{Type: canon.EventTextDelta, Index: 4, Text: "x"}); err == nil {
+		t.Fatal("a delta of a block that never started was accepted")
+	}
+	if _, err := e.Append(nil, &canon.Event{Type: canon.EventBlockStart, Kind: canon.BlockFile}); err == nil {
+		t.Fatal("a file block was accepted in a stream")
+	}
+	out, _ := e.Append(nil, &canon.Event{Type: canon.EventError, Error: canon.Error{Status: 429, Type: "rate_limit_exceeded", Message: "slow down"}})
+	if want := "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}\n\n"; string(out) != want {
+		t.Fatalf("error event: got %q, want %q", out, want)
+	}
+	if out, _ = e.Append(nil, &canon.Event{Type: canon.EventMessageStop}); len(out) != 0 {
+		t.Fatalf("an event after the error wrote %q", out)
+	}
+}
+
+// TestStreamDecoderUsage checks that usage from message_start and
+// message_delta is merged, the later value of a field winning.
+func TestStreamDecoderUsage(t *testing.T) {
+	var d anthropic.StreamDecoder
+	var evs []canon.Event
+	for _, p := range []string{
+		`{"type":"message_start","message":{"id":"m","model":"x","usage":{"input_tokens":10,"cache_read_input_tokens":100,"output_tokens":1}}}`,
+		`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"Hi"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{}}}`,
+		`{"type":"some_future_event"}`,
+		`{"type":"message_delta","delta":{"stop_reason":"pause_turn"},"usage":{"output_tokens":7}}`,
+		`{"type":"message_stop"}`,
+	} {
+		var err error
+		if evs, err = d.Decode(evs, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.End(nil); err != nil {
+		t.Fatal(err)
+	}
+	want := canon.Usage{Input: 10, CacheRead: 100, Output: 7}
+	if d.Usage() != want {
+		t.Fatalf("usage %+v, want %+v", d.Usage(), want)
+	}
+	var types []string
+	for _, ev := range evs {
+		types = append(types, ev.Type.String())
+	}
+	if got := strings.Join(types, " "); got != "message_start block_start text_delta message_delta message_stop" {
+		t.Fatalf("events: %s", got)
+	}
+	if evs[3].StopReason != canon.StopPauseTurn || evs[3].Usage != want {
+		t.Fatalf("message_delta %+v", evs[3])
+	}
+}
+
+func TestErrorBodies(t *testing.T) {
+	e := anthropic.DecodeError([]byte(`{"type":"error","error":{"type":"not_found_error","message":"The requested resource could not be found."},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}`), 404)
+	if e.Status != 404 || e.Type != "not_found_error" {
+		t.Fatalf("decoded %+v", e)
+	}
+	oe := canon.Error{Status: 500, Type: "server_error", Message: "boom"}
+	if got := string(anthropic.AppendError(nil, &oe)); got != `{"type":"error","error":{"type":"api_error","message":"boom"}}` {
+		t.Fatalf("encoded %s", got)
+	}
+	for status, typ := range map[int]string{400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+		403: "permission_error", 404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+		500: "api_error", 502: "api_error", 503: "overloaded_error", 504: "timeout_error", 529: "overloaded_error"} {
+		e := canon.Error{Status: status}
+		if got := string(anthropic.AppendError(nil, &e)); !strings.Contains(got, `"type":"`+typ+`"`) {
+			t.Errorf("status %d: %s, want type %s", status, got, typ)
+		}
+	}
+	var r canon.Response
+	err := anthropic.DecodeResponse([]byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`), &r)
+	if ce, ok := err.(*canon.Error); !ok || ce.Status != 529 {
+		t.Fatalf("an error answer decoded as %v", err)
+	}
+}

@@ -1,0 +1,180 @@
+package canon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/bytedance/sonic/decoder"
+	"github.com/bytedance/sonic/unquote"
+)
+
+// strictOptions decode client requests: an unknown field is an error,
+// so a field the codecs do not know is refused rather than silently
+// dropped. Strings point into the input (CopyString off) when they hold
+// no escape. ValidateString refuses raw control characters in strings,
+// also inside values kept as raw JSON (tool schemas), which are written
+// out as they came and must be valid.
+const strictOptions = decoder.OptionDisableUnknown | decoder.OptionCaseSensitive | decoder.OptionValidateString
+
+// lenientOptions decode provider answers and stream events, which grow
+// new fields all the time; unknown fields are skipped.
+const lenientOptions = decoder.OptionCaseSensitive | decoder.OptionValidateString
+
+// decoders pools sonic decoders: sonic.Unmarshal allocates one per call,
+// and a request decodes each message's content in a call of its own.
+var decoders = sync.Pool{New: func() any { return decoder.NewDecoder("") }}
+
+func decode(data []byte, v any, opts decoder.Options) error {
+	d := decoders.Get().(*decoder.Decoder)
+	d.Reset(view(data))
+	d.SetOptions(opts)
+	err := d.Decode(v)
+	if err == nil {
+		err = d.CheckTrailings()
+	}
+	d.Reset("") // drop the reference to data
+	decoders.Put(d)
+	return err
+}
+
+// DecodeStrict decodes the JSON text data into v, refusing unknown
+// fields; at is the path of data in the request for errors
+// ("messages[3].content"), "" for the whole body. Strings in v point
+// into data.
+func DecodeStrict(data []byte, v any, at string) error {
+	return decodeErr(decode(data, v, strictOptions), at)
+}
+
+// DecodeLenient decodes the JSON text data into v, skipping unknown
+// fields. Strings in v point into data.
+func DecodeLenient(data []byte, v any, at string) error {
+	return decodeErr(decode(data, v, lenientOptions), at)
+}
+
+// DecodeString returns the value of raw, a JSON string already checked
+// by a decode (a field kept as raw JSON): a view into raw when it holds
+// no escape, else an unescaped copy.
+func DecodeString(raw []byte) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", errors.New("want a JSON string")
+	}
+	in := raw[1 : len(raw)-1]
+	if bytes.IndexByte(in, '\\') < 0 {
+		return view(in), nil
+	}
+	s, perr := unquote.String(view(in))
+	if perr != 0 {
+		return "", errors.New("invalid escape in a JSON string")
+	}
+	return s, nil
+}
+
+// IsObject reports whether s is one valid JSON object (sonic.Valid lets
+// raw control characters in strings pass; encoding/json.Valid, which
+// allocates nothing, does not).
+func IsObject(s string) bool {
+	t := strings.TrimLeft(s, " \t\r\n")
+	return t != "" && t[0] == '{' && json.Valid(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// view returns b as a string without copying; b must not change while
+// the string is in use.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// decodeErr turns sonic's errors into short ones: an unknown field
+// becomes a *FieldError naming it, and a syntax error keeps only its
+// first line (sonic's message goes on with a copy of the input, which
+// may hold a prompt).
+func decodeErr(err error, at string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, `json: unknown field `); ok {
+		if n, uerr := strconv.Unquote(name); uerr == nil {
+			name = n
+		}
+		return &FieldError{Field: Path(at, name), Reason: "unknown field, no translation"}
+	}
+	var described interface{ Description() string }
+	if errors.As(err, &described) {
+		msg = described.Description()
+	}
+	msg, _, _ = strings.Cut(msg, "\n")
+	if at == "" {
+		at = "body"
+	}
+	return &FieldError{Field: at, Reason: "invalid JSON: " + msg}
+}
+
+// Path joins a field path and a member name: Path("messages[2]",
+// "content") is "messages[2].content", Path("", "model") is "model".
+func Path(at, name string) string {
+	if at == "" {
+		return name
+	}
+	return at + "." + name
+}
+
+// IsNull reports whether raw JSON text is absent or null.
+func IsNull(raw []byte) bool {
+	return len(raw) == 0 || (len(raw) == 4 && string(raw) == "null")
+}
+
+// Trim returns raw JSON text without leading and trailing white space.
+func Trim(raw []byte) []byte {
+	for len(raw) > 0 && isSpace(raw[0]) {
+		raw = raw[1:]
+	}
+	for len(raw) > 0 && isSpace(raw[len(raw)-1]) {
+		raw = raw[:len(raw)-1]
+	}
+	return raw
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+// View returns raw JSON text as a string without copying (see view).
+func View(raw []byte) string { return view(raw) }
+
+// Unescaper gives the values of JSON strings that a decode kept raw (as
+// sonic.NoCopyRawMessage, which costs no allocation, where a string
+// field with an escape costs one): a view into the input when the string
+// holds no escape, else the unescaped text in a buffer it reuses. Stream
+// decoders use it for deltas, whose text and partial JSON nearly always
+// hold escapes. Strings it returned are valid until the next Reset.
+type Unescaper struct{ buf []byte }
+
+// Reset makes the buffer's memory free for reuse.
+func (u *Unescaper) Reset() { u.buf = u.buf[:0] }
+
+// String returns the value of raw: a JSON string, or null or nothing
+// for "".
+func (u *Unescaper) String(raw []byte) (string, error) {
+	raw = Trim(raw)
+	if IsNull(raw) {
+		return "", nil
+	}
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", errors.New("want a JSON string")
+	}
+	in := raw[1 : len(raw)-1]
+	if bytes.IndexByte(in, '\\') < 0 {
+		return view(in), nil
+	}
+	if cap(u.buf)-len(u.buf) < len(in) {
+		// A new array: strings returned before keep the old one.
+		u.buf = make([]byte, 0, 2*cap(u.buf)+len(in))
+	}
+	out := u.buf[len(u.buf):len(u.buf)]
+	if perr := unquote.IntoBytes(view(in), &out); perr != 0 {
+		return "", errors.New("invalid escape in a JSON string")
+	}
+	u.buf = u.buf[:len(u.buf)+len(out)]
+	return view(out), nil
+}

@@ -1,0 +1,94 @@
+package canon
+
+// EventType is the type of a stream event.
+type EventType uint8
+
+// The stream events. A well-formed stream is MessageStart, then for each
+// content block a BlockStart, its deltas and a BlockStop, then one or
+// more MessageDelta and a MessageStop; Ping may come anywhere, and Error
+// ends the stream wherever it comes. Blocks are numbered from 0 in the
+// order they start; several blocks may be open at once (parallel tool
+// calls whose argument deltas interleave), so every delta names its
+// block.
+const (
+	EventMessageStart EventType = iota + 1
+	EventBlockStart
+	EventTextDelta
+	EventToolArgsDelta
+	EventThinkingDelta
+	EventSignatureDelta
+	EventBlockStop
+	EventMessageDelta
+	EventMessageStop
+	EventError
+	EventPing
+)
+
+var eventTypeNames = [...]string{
+	EventMessageStart:   "message_start",
+	EventBlockStart:     "block_start",
+	EventTextDelta:      "text_delta",
+	EventToolArgsDelta:  "tool_args_delta",
+	EventThinkingDelta:  "thinking_delta",
+	EventSignatureDelta: "signature_delta",
+	EventBlockStop:      "block_stop",
+	EventMessageDelta:   "message_delta",
+	EventMessageStop:    "message_stop",
+	EventError:          "error",
+	EventPing:           "ping",
+}
+
+// String returns the event type's name, or "unknown".
+func (t EventType) String() string {
+	if int(t) < len(eventTypeNames) && eventTypeNames[t] != "" {
+		return eventTypeNames[t]
+	}
+	return "unknown"
+}
+
+// Event is one canonical stream event. Like Block it is a flat struct:
+// a decoder appends events to a reused slice without allocating. Type
+// says which fields are used.
+type Event struct {
+	Type EventType
+	// Index is the block of BlockStart, the deltas and BlockStop.
+	Index int
+	// Kind is the kind of block a BlockStart opens: text, thinking,
+	// redacted thinking or tool use.
+	Kind BlockKind
+	// ID is the message id of MessageStart and the call id of a tool-use
+	// BlockStart.
+	ID string
+	// Name is the tool name of a tool-use BlockStart.
+	Name string
+	// Model and Created (Unix seconds, 0 unknown) belong to MessageStart.
+	Model   string
+	Created int64
+	// Text is the payload of TextDelta, ThinkingDelta, ToolArgsDelta
+	// (partial JSON), SignatureDelta, and the opaque data of a
+	// redacted-thinking BlockStart.
+	Text string
+	// StopReason and StopSequence belong to MessageDelta.
+	StopReason   StopReason
+	StopSequence string
+	// Usage is the usage known so far, in MessageStart and MessageDelta;
+	// the last MessageDelta carries the whole call's usage.
+	Usage Usage
+	// Error is the failure an Error event reports.
+	Error Error
+}
+
+// Error is a provider's failure: an error answer, or an error reported
+// inside a stream after the response headers were sent.
+type Error struct {
+	// Status is the HTTP status the failure would have had (429, 500,
+	// 529, ...).
+	Status int
+	// Type is the error type as the source named it
+	// ("overloaded_error", "server_error"); encoders choose their own
+	// from Status when it is not one of theirs.
+	Type    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Type + ": " + e.Message }
