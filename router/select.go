@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -158,7 +159,9 @@ type ProviderPrefs struct {
 // gateway cannot act on them. Errors wrap ErrBadPrefs and name the field.
 func ParseProviderPrefs(raw []byte) (ProviderPrefs, error) {
 	var p ProviderPrefs
-	if !sonic.Valid(raw) {
+	// encoding/json's check, not sonic.Valid, which passes a truncated
+	// literal such as `nu` that sonic.Get then reads past the end of.
+	if !json.Valid(raw) {
 		return p, fmt.Errorf("%w: provider is not valid JSON", ErrBadPrefs)
 	}
 	root, err := sonic.Get(raw)
