@@ -69,6 +69,7 @@ type call struct {
 
 	relay      relay
 	clientGone func() bool // c.clientHungUp, made once
+	tr         translation
 }
 
 var callPool = sync.Pool{New: func() any {
@@ -138,7 +139,8 @@ func (c *call) release() {
 		r.in = make([]byte, 0, 8<<10)
 	}
 	r.in, r.head, r.pending, r.scratch = r.in[:0], 0, nil, r.scratch[:0]
-	r.dropUsage, r.done, r.sawFirst, r.events = false, false, false, 0
+	r.dropUsage, r.done, r.sawFirst, r.events, r.translate = false, false, false, 0, false
+	c.tr.reset()
 	callPool.Put(c)
 }
 

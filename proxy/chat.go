@@ -107,10 +107,10 @@ func (s *Server) resolve(c *call, body []byte) error {
 			s.errLog.Printf("route %s: fallback %s: %v", c.route.Model, model, err)
 		}
 	}
-	// Until translation between wire formats exists, a call goes only to
-	// providers of the client's own format.
-	format := c.surface.format
-	if c.keepTargets(func(t *router.Target, _ string) bool { return t.Provider.Format == format }) == 0 {
+	// A call goes to providers of the client's own format, or of the
+	// other chat format through translation.
+	sf := c.surface
+	if c.keepTargets(func(t *router.Target, _ string) bool { return translatable(sf, t.Provider.Format) }) == 0 {
 		return otherFormatError(c.surface, c.fields.model)
 	}
 	c.target = c.order[0]
@@ -180,7 +180,13 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	p := t.Provider
 	c.req.Reset()
 	c.resp.Reset()
-	p.SetRequest(&c.req, ep, s.upstreamBody(c, body))
+	out := body
+	if p.Format == c.surface.format {
+		out = s.upstreamBody(c, body)
+	} else if out, ep, err = s.translatedBody(c, body, t); err != nil {
+		return true, err
+	}
+	p.SetRequest(&c.req, ep, out)
 	if p.Format == upstream.FormatAnthropic {
 		setAnthropicHeaders(&c.req, &c.ctx.Request.Header)
 	}
@@ -235,6 +241,10 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		return true, &upstream.Error{Provider: p.Name, Status: fasthttp.StatusBadGateway, Err: err}
 	}
 	c.status = status
+	if p.Format != c.surface.format {
+		respBody = c.translateAnswer(respBody, status)
+		status = c.status
+	}
 	if status == fasthttp.StatusOK {
 		// OpenRouter's additions: which provider served, and the cost.
 		c.body = appendWithProvider(c.body[:0], respBody, p.Name)
@@ -307,6 +317,8 @@ func (s *Server) startRelay(c *call) error {
 	c.streaming = true
 	c.status = fasthttp.StatusOK
 	c.relay.dropUsage = c.surface.format == upstream.FormatOpenAI && !c.fields.wantsUsage
+	c.relay.translate = c.target.Provider.Format != c.surface.format
+	c.tr.oaEnc.IncludeUsage = c.fields.wantsUsage
 	openStreams.Inc()
 	h := &c.ctx.Response.Header
 	h.SetContentTypeBytes(contentTypeSSE)

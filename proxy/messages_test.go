@@ -13,7 +13,8 @@ import (
 
 // startAnthropicGateway runs a gateway whose provider "anth" speaks the
 // Anthropic Messages format to the mock, beside the OpenAI-format "mock".
-// claude-mock is priced at $3/M in, $15/M out, $0.30/M cache reads.
+// claude-mock is priced at $3/M in, $15/M out, $0.30/M cache reads;
+// mock-model at $1/M in, $2/M out.
 func startAnthropicGateway(t *testing.T, extra string) *gateway {
 	t.Helper()
 	m, err := mock.Start("127.0.0.1:0", mock.Options{})
@@ -29,6 +30,8 @@ billing:
   prices:
     anth/claude-mock: {input: "3", output: "15", cache_read: "0.3"}
     anth/claude-mock+cached=5: {input: "3", output: "15", cache_read: "0.3"}
+    mock/mock-model: {input: "1", output: "2"}
+    mock/mock-model+tools=3: {input: "1", output: "2"}
 providers:
   - {name: anth, format: anthropic, base_url: %s/v1, api_key: sk-ant-upstream, models: [claude-mock]}
   - {name: mock, base_url: %s/v1, api_key: sk-upstream-secret, models: [mock-model]}
@@ -119,8 +122,7 @@ func TestMessagesErrorsInAnthropicShape(t *testing.T) {
 		{"unknown model", messagesBody("nope", ""), anthropicHeaders(testKey), 404, "not_found_error"},
 		{"bad json", `{"model":`, anthropicHeaders(testKey), 400, "invalid_request_error"},
 		{"provider error", messagesBody("anth/claude-mock+status=529", ""), anthropicHeaders(testKey), 529, "overloaded_error"},
-		// mock-model is served only in the OpenAI format.
-		{"other format", messagesBody("mock-model", ""), anthropicHeaders(testKey), 400, "invalid_request_error"},
+		{"untranslatable field", messagesBody("mock-model", `,"mcp_servers":[{"type":"url","url":"http://x","name":"x"}]`), anthropicHeaders(testKey), 400, "invalid_request_error"},
 	} {
 		r := g.post(t, "/v1/messages", c.body, c.headers...)
 		var e struct {
@@ -173,5 +175,98 @@ func TestCountTokensPassesThroughUnbilled(t *testing.T) {
 	}
 	if _, err := g.srv.store.Entry(r.header["x-request-id"]); err == nil {
 		t.Fatal("counting tokens left a ledger entry")
+	}
+}
+
+// TestMessagesThroughAnOpenAIProvider: Claude Code driving a GPT model.
+// The Anthropic request is translated to chat completions and the answer
+// back, streamed or not, with tools, and billed from the usage.
+func TestMessagesThroughAnOpenAIProvider(t *testing.T) {
+	g := startAnthropicGateway(t, "")
+	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	r := g.post(t, "/v1/messages", messagesBody("mock/mock-model", ""), anthropicHeaders(secret)...)
+	var msg struct {
+		Type    string `json:"type"`
+		Role    string `json:"role"`
+		Content []struct {
+			Type, Text string
+		} `json:"content"`
+		StopReason string `json:"stop_reason"`
+		Usage      struct {
+			Input  int64 `json:"input_tokens"`
+			Output int64 `json:"output_tokens"`
+		} `json:"usage"`
+	}
+	if err := sonic.UnmarshalString(r.body, &msg); err != nil || r.status != 200 || msg.Type != "message" ||
+		msg.Role != "assistant" || len(msg.Content) != 1 || !strings.HasPrefix(msg.Content[0].Text, "chunk 0") || msg.StopReason != "end_turn" {
+		t.Fatalf("status %d: %s (%v)", r.status, r.body, err)
+	}
+	up := g.Mock.LastRequest()
+	if up.Path != "/v1/chat/completions" || !strings.Contains(string(up.Body), `"messages":[{"role":"user","content":"Hello"}]`) {
+		t.Fatalf("upstream %s %s", up.Path, up.Body)
+	}
+	want := store.Money(msg.Usage.Input*1000 + msg.Usage.Output*2000)
+	if got := reportedCost(t, r.body); got != want || want == 0 {
+		t.Fatalf("cost %s, want %s", got, want)
+	}
+	if e := entryOf(t, g, r); e.Cost != want {
+		t.Fatalf("entry cost %s, want %s", e.Cost, want)
+	}
+
+	r = g.post(t, "/v1/messages", messagesBody("mock/mock-model+tools=3", `,"stream":true,"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]`), anthropicHeaders(secret)...)
+	if r.status != 200 || strings.Contains(r.body, "[DONE]") || strings.Contains(r.body, "chat.completion.chunk") {
+		t.Fatalf("status %d:\n%s", r.status, r.body)
+	}
+	order := []string{"event: message_start", "event: content_block_start", `"type":"tool_use"`, "input_json_delta",
+		"event: content_block_stop", "event: message_delta", `"stop_reason":"tool_use"`, `"cost":`, "event: message_stop"}
+	at := 0
+	for _, want := range order {
+		i := strings.Index(r.body[at:], want)
+		if i < 0 {
+			t.Fatalf("stream lacks %q after byte %d:\n%s", want, at, r.body)
+		}
+		at += i
+	}
+	if n := strings.Count(r.body, "input_json_delta"); n != 3 {
+		t.Fatalf("%d argument deltas, want 3:\n%s", n, r.body)
+	}
+	if e := entryOf(t, g, r); e.Cost == 0 || e.Settled != "" {
+		t.Fatalf("entry %+v", e)
+	}
+}
+
+// TestChatThroughAnAnthropicProvider: an OpenAI client driving Claude.
+func TestChatThroughAnAnthropicProvider(t *testing.T) {
+	g := startAnthropicGateway(t, "")
+	r := g.post(t, "/v1/chat/completions", chat("anth/claude-mock", `,"max_tokens":50`))
+	var resp struct {
+		Object  string `json:"object"`
+		Choices []struct {
+			Message      struct{ Role, Content string } `json:"message"`
+			FinishReason string                         `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if err := sonic.UnmarshalString(r.body, &resp); err != nil || r.status != 200 || resp.Object != "chat.completion" ||
+		len(resp.Choices) != 1 || !strings.HasPrefix(resp.Choices[0].Message.Content, "chunk 0") || resp.Choices[0].FinishReason != "stop" {
+		t.Fatalf("status %d: %s (%v)", r.status, r.body, err)
+	}
+	up := g.Mock.LastRequest()
+	if up.Path != "/v1/messages" || up.Headers["x-api-key"] != "sk-ant-upstream" || !strings.Contains(string(up.Body), `"max_tokens":50`) {
+		t.Fatalf("upstream %s %v %s", up.Path, up.Headers, up.Body)
+	}
+	r = g.post(t, "/v1/chat/completions", chat("anth/claude-mock", `,"stream":true,"stream_options":{"include_usage":true}`))
+	if r.status != 200 || !strings.HasSuffix(r.body, "data: [DONE]\n\n") || !strings.Contains(r.body, `"finish_reason":"stop"`) ||
+		!strings.Contains(r.body, `"usage":{`) || strings.Contains(r.body, "event: ") {
+		t.Fatalf("status %d:\n%s", r.status, r.body)
+	}
+	// Refused fields name themselves.
+	r = g.post(t, "/v1/chat/completions", chat("anth/claude-mock", `,"n":2`))
+	if r.status != 400 || !strings.Contains(r.body, "n") {
+		t.Fatalf("n=2: status %d: %s", r.status, r.body)
+	}
+	// Counting tokens is not translated: only Anthropic providers count.
+	r = g.post(t, "/v1/messages/count_tokens", `{"model":"mock-model","messages":[{"role":"user","content":"Hello"}]}`, anthropicHeaders(testKey)...)
+	if r.status != 400 {
+		t.Fatalf("count_tokens on an OpenAI provider: status %d: %s", r.status, r.body)
 	}
 }

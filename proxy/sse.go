@@ -117,6 +117,7 @@ type relay struct {
 	done      bool
 	sawFirst  bool
 	events    int64 // data events relayed, to estimate missing usage
+	translate bool  // the provider speaks another format: see translate.go
 }
 
 // Read hands fasthttp the next events to send.
@@ -151,6 +152,22 @@ func (r *relay) Read(p []byte) (n int, err error) {
 // event, the event without the "usage":null the gateway caused, or nil.
 func (r *relay) filter(ev []byte) []byte {
 	data := eventData(ev)
+	if r.translate {
+		if data == nil {
+			return nil // comments and pings of the provider's format
+		}
+		out, err := r.translateEvent(data)
+		if err != nil {
+			r.fail(&upstream.Error{Provider: r.c.provider(), Status: 502, Err: err})
+			return append(out, r.pending...)
+		}
+		if len(out) > 0 && !r.sawFirst {
+			r.sawFirst = true
+			r.c.firstEvent = time.Now()
+		}
+		r.events++
+		return out
+	}
 	if data == nil || bytes.Equal(data, doneData) {
 		return ev
 	}
@@ -216,6 +233,22 @@ func (r *relay) fill() {
 		if n == 0 {
 			r.pending = keepaliveEvent
 		}
+	case err == io.EOF && r.translate:
+		r.done = true
+		tr := &r.c.tr
+		tr.tail = tr.tail[:0]
+		if k := len(r.in); k > 0 { // an unterminated last event
+			r.in = append(r.in, "\n\n"...)
+			tr.tail = append(tr.tail, r.filter(r.in[:k+2])...)
+			r.in = r.in[:0]
+		}
+		end, err := r.endTranslation()
+		tr.tail = append(tr.tail, end...)
+		if err != nil {
+			r.fail(&upstream.Error{Provider: r.c.provider(), Status: 502, Err: err})
+			tr.tail = append(tr.tail, r.pending...)
+		}
+		r.pending = tr.tail
 	case err == io.EOF:
 		r.done = true
 		r.pending = r.in // an unterminated last event goes out as it is
