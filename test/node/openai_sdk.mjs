@@ -20,6 +20,8 @@
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
+import { check, deepEq, eq, expectError, fmt, run } from './harness.mjs';
+
 const baseURL = process.env.SWITCHBOARD_BASE_URL;
 const apiKey = process.env.SWITCHBOARD_API_KEY;
 if (!baseURL || !apiKey) {
@@ -31,9 +33,6 @@ if (host !== '127.0.0.1' && host !== 'localhost' && host !== '[::1]') {
   console.error(`FAIL setup: SWITCHBOARD_BASE_URL must be a loopback address, got ${baseURL}`);
   process.exit(2);
 }
-
-const CHECK_TIMEOUT_MS = 15_000; // per check
-const RUN_TIMEOUT_MS = 50_000; // whole run; the Go test allows 60 s
 
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 10_000 });
 
@@ -58,52 +57,6 @@ const weatherTool = {
     },
   },
 };
-
-/** fmt shows a value in a failure message. */
-const fmt = (v) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
-
-/** eq asserts got === want; the message says what was compared and both values. */
-function eq(got, want, what) {
-  assert.equal(got, want, `${what}: got ${fmt(got)}, want ${fmt(want)}`);
-}
-
-/** deepEq is eq for structures. */
-function deepEq(got, want, what) {
-  assert.deepEqual(got, want, `${what}: got ${fmt(got)}, want ${fmt(want)}`);
-}
-
-const checks = [];
-/** check registers one named async check. */
-function check(name, fn) {
-  checks.push({ name, fn });
-}
-
-/** withDeadline rejects if p does not settle within ms. */
-function withDeadline(p, ms, what) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms (hung?)`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** expectError runs fn and asserts it throws an instance of cls with status. */
-async function expectError(fn, cls, status, what) {
-  let err;
-  try {
-    const got = await fn();
-    assert.fail(`${what}: want ${cls.name} (${status}), the call succeeded: ${JSON.stringify(got).slice(0, 300)}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    err = e;
-  }
-  assert.ok(
-    err instanceof cls,
-    `${what}: want ${cls.name} (${status}), got ${err?.constructor?.name} status=${err?.status}: ${err?.message}`,
-  );
-  eq(err.status, status, `${what}: status`);
-  return err;
-}
 
 /** collect reads a chat stream into its chunks and concatenated content. */
 async function collect(stream) {
@@ -317,23 +270,4 @@ check('mid-stream upstream reset: the stream throws, does not hang', async () =>
   return `${n} chunks, then ${err.constructor.name}: ${err.message}`;
 });
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL run: not finished within ${RUN_TIMEOUT_MS} ms`);
-  process.exit(1);
-}, RUN_TIMEOUT_MS);
-watchdog.unref();
-
-let failed = 0;
-for (const { name, fn } of checks) {
-  try {
-    const note = await withDeadline(fn(), CHECK_TIMEOUT_MS, name);
-    console.log(`ok ${name}${note ? ` (${note})` : ''}`);
-  } catch (e) {
-    failed++;
-    const detail = e instanceof assert.AssertionError ? e.message : `${e?.constructor?.name}: ${e?.message}${e?.status ? ` (status ${e.status})` : ''}`;
-    console.log(`FAIL ${name}: ${detail}`);
-  }
-}
-console.log(failed ? `${failed} of ${checks.length} checks failed` : `all ${checks.length} checks passed`);
-// Exit explicitly: a hung stream from a timed-out check must not keep us alive.
-process.exit(failed ? 1 : 0);
+await run();
