@@ -12,6 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/upstream"
+	"switchboard/upstream/anthropic"
+	"switchboard/upstream/canon"
 )
 
 // surface is one client API the gateway serves: the upstream endpoint it
@@ -49,38 +51,11 @@ func writeErrorIn(ctx *fasthttp.RequestCtx, format upstream.Format, err error) {
 	ctx.Response.SetBodyRaw(appendAnthropicError(nil, e))
 }
 
-// appendAnthropicError appends e in Anthropic's error shape:
-// {"type":"error","error":{"type":...,"message":...}}.
+// appendAnthropicError appends e in Anthropic's error shape,
+// {"type":"error","error":{"type":...,"message":...}}, the type chosen
+// from the status.
 func appendAnthropicError(dst []byte, e apiError) []byte {
-	dst = append(dst, `{"type":"error","error":{"type":`...)
-	dst = appendJSONString(dst, anthropicErrorType(e.status))
-	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, e.message)
-	return append(dst, "}}"...)
-}
-
-// anthropicErrorType names an error status as Anthropic's API does.
-func anthropicErrorType(status int) string {
-	switch status {
-	case fasthttp.StatusBadRequest, fasthttp.StatusMethodNotAllowed, fasthttp.StatusRequestTimeout,
-		fasthttp.StatusRequestHeaderFieldsTooLarge, 499:
-		return "invalid_request_error"
-	case fasthttp.StatusUnauthorized:
-		return "authentication_error"
-	case fasthttp.StatusPaymentRequired:
-		return "billing_error"
-	case fasthttp.StatusForbidden:
-		return "permission_error"
-	case fasthttp.StatusNotFound:
-		return "not_found_error"
-	case fasthttp.StatusRequestEntityTooLarge:
-		return "request_too_large"
-	case fasthttp.StatusTooManyRequests:
-		return "rate_limit_error"
-	case fasthttp.StatusServiceUnavailable, 529:
-		return "overloaded_error"
-	}
-	return "api_error"
+	return anthropic.AppendError(dst, &canon.Error{Status: e.status, Message: e.message})
 }
 
 // appendAnthropicStreamError appends err as Anthropic's in-band stream
