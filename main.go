@@ -126,10 +126,12 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}
 
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	// Catch the signals before serving: a SIGTERM right after the first
+	// answer (say, to /readyz) must shut down gracefully, not kill.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
 		logger.Printf("server stopped: %v", err)

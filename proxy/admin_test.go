@@ -21,11 +21,7 @@ const masterKey = "sk-sb-master-key-for-tests"
 // "pro" plan at $25 a month.
 func startBillingGateway(t testing.TB) *gateway {
 	t.Helper()
-	m, err := mock.Start("127.0.0.1:0", mock.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := startMock(t, mock.Options{})
 	return startGatewayConfig(t, m, fmt.Sprintf(`
 listen: 127.0.0.1:0
 data_dir: %s

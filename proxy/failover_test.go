@@ -229,11 +229,7 @@ func TestRequestFallbackModels(t *testing.T) {
 // prompt is too long sends the call to the route's fallback model; any
 // other 400 is the client's answer.
 func TestContextLengthFallsBackToTheRoutesFallback(t *testing.T) {
-	m, err := mock.Start("127.0.0.1:0", mock.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := startMock(t, mock.Options{})
 	small := startStatusServer(t, 400, `{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`)
 	picky := startStatusServer(t, 400, `{"error":{"message":"temperature must be <= 2","type":"invalid_request_error","param":"temperature","code":null}}`)
 	g := startGatewayConfig(t, m, fmt.Sprintf(`
@@ -310,7 +306,7 @@ routes:
 `)
 	c := g.rawConn(t)
 	body := chat("slow-chain", "")
-	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
+	sendRaw(c, body)
 	time.Sleep(200 * time.Millisecond)
 	_ = c.Close() // gone while the first target is still thinking
 	time.Sleep(2 * time.Second)
@@ -345,7 +341,7 @@ func TestClientGoneCancelsTheUpstreamCall(t *testing.T) {
 	g := startGateway(t, mock.Options{}, "")
 	c := g.rawConn(t)
 	body := chat("mock/mock-model+delay=3s", "")
-	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
+	sendRaw(c, body)
 	time.Sleep(300 * time.Millisecond)
 	_ = c.Close()
 	var entries []store.Entry

@@ -56,11 +56,7 @@ func (s *syncBuffer) String() string {
 // replaced by the mock's URL. Both stop when the test ends.
 func startGateway(t testing.TB, opts mock.Options, extra string) *gateway {
 	t.Helper()
-	m, err := mock.Start("127.0.0.1:0", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := startMock(t, opts)
 	text := fmt.Sprintf(`
 listen: 127.0.0.1:0
 data_dir: %s
@@ -81,6 +77,23 @@ providers:
     models: [down-model]
 %s`, t.TempDir(), testKey, m.URL(), strings.ReplaceAll(extra, "{{MOCK}}", m.URL()))
 	return startGatewayConfig(t, m, text)
+}
+
+// startMock starts a mock provider on a loopback port until the test ends.
+func startMock(t testing.TB, opts mock.Options) *mock.Server {
+	t.Helper()
+	m, err := mock.Start("127.0.0.1:0", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// sendRaw writes a chat request with the test key on a raw connection,
+// for tests that then hang up as a client.
+func sendRaw(c net.Conn, body string) {
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body)
 }
 
 func startGatewayConfig(t testing.TB, m *mock.Server, text string) *gateway {

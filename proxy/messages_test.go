@@ -17,11 +17,7 @@ import (
 // mock-model at $1/M in, $2/M out.
 func startAnthropicGateway(t *testing.T, extra string) *gateway {
 	t.Helper()
-	m, err := mock.Start("127.0.0.1:0", mock.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := startMock(t, mock.Options{})
 	return startGatewayConfig(t, m, fmt.Sprintf(`
 listen: 127.0.0.1:0
 data_dir: %s
