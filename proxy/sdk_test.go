@@ -21,6 +21,14 @@ func TestOpenAISDK(t *testing.T) {
 	runSDKScript(t, "openai", "test/node/openai_sdk.mjs", "SWITCHBOARD_BASE_URL="+g.URL+"/v1")
 }
 
+// TestOpenAISDKOnAnthropic runs test/node/openai_cross_sdk.mjs: the
+// OpenAI SDK on a model of an Anthropic-format provider, translated both
+// ways.
+func TestOpenAISDKOnAnthropic(t *testing.T) {
+	g := startAnthropicGateway(t, "")
+	runSDKScript(t, "openai", "test/node/openai_cross_sdk.mjs", "SWITCHBOARD_BASE_URL="+g.URL+"/v1", "CROSS_MODEL=anth/claude-mock")
+}
+
 // TestAnthropicSDK runs test/node/anthropic_sdk.mjs: messages, the stream
 // helper and finalMessage, tool use, countTokens and error classes, each
 // against an Anthropic-format provider and, translated, an OpenAI-format
