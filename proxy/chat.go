@@ -56,6 +56,9 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	c.key = key
 	body := ctx.PostBody()
 	if err := s.resolve(c, body); err != nil {
+		if c.surface == surfaceCountTokens && errors.Is(err, errOtherFormat) {
+			return c.countTokensLocally(body) // no Anthropic provider to ask
+		}
 		return err
 	}
 	if c.surface != surfaceCountTokens { // counting tokens is free
@@ -229,6 +232,9 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	t.Health.Success(now, now.Sub(c.sent))
 	ctx := c.ctx
 	ctx.Response.Header.Set(headerProvider, p.Name)
+	if c.surface == surfaceCountTokens {
+		ctx.Response.Header.Set(headerTokenCount, "provider")
+	}
 	if c.fields.stream && status == fasthttp.StatusOK && bytes.HasPrefix(resp.Header.ContentType(), contentTypeSSE) {
 		return true, s.startRelay(c)
 	}

@@ -163,8 +163,8 @@ routes:
 func TestCountTokensPassesThroughUnbilled(t *testing.T) {
 	g := startAnthropicGateway(t, "")
 	r := g.post(t, "/v1/messages/count_tokens", `{"model":"claude-mock","messages":[{"role":"user","content":"Hello"}]}`, anthropicHeaders(testKey)...)
-	if r.status != 200 || !strings.Contains(r.body, `"input_tokens":`) {
-		t.Fatalf("status %d: %s", r.status, r.body)
+	if r.status != 200 || !strings.Contains(r.body, `"input_tokens":`) || r.header[headerTokenCount] != "provider" {
+		t.Fatalf("status %d %q: %s", r.status, r.header[headerTokenCount], r.body)
 	}
 	if err := g.srv.store.Flush(); err != nil {
 		t.Fatal(err)
@@ -260,9 +260,16 @@ func TestChatThroughAnAnthropicProvider(t *testing.T) {
 	if r.status != 400 || !strings.Contains(r.body, "n") {
 		t.Fatalf("n=2: status %d: %s", r.status, r.body)
 	}
-	// Counting tokens is not translated: only Anthropic providers count.
-	r = g.post(t, "/v1/messages/count_tokens", `{"model":"mock-model","messages":[{"role":"user","content":"Hello"}]}`, anthropicHeaders(testKey)...)
-	if r.status != 400 {
-		t.Fatalf("count_tokens on an OpenAI provider: status %d: %s", r.status, r.body)
+	// A model no Anthropic provider serves is counted by the gateway.
+	r = g.post(t, "/v1/messages/count_tokens", `{"model":"mock-model","system":"Be brief.","messages":[{"role":"user","content":"Hello there, how are you today?"}]}`, anthropicHeaders(testKey)...)
+	if r.status != 200 || r.header[headerTokenCount] != "local-o200k" || !strings.HasPrefix(r.body, `{"input_tokens":`) {
+		t.Fatalf("count_tokens on an OpenAI provider: status %d %q: %s", r.status, r.header[headerTokenCount], r.body)
+	}
+	var n struct {
+		InputTokens int `json:"input_tokens"`
+	}
+	// "Be brief." is 3 tokens and the question 8 in o200k_base, plus 3 for the turn.
+	if err := sonic.UnmarshalString(r.body, &n); err != nil || n.InputTokens != 14 {
+		t.Fatalf("input_tokens %d (%v), want 14", n.InputTokens, err)
 	}
 }
