@@ -1,5 +1,6 @@
-// Command switchboard is a self-hosted AI API gateway: one OpenAI-compatible
-// endpoint in front of many model providers, on pooled direct connections.
+// Command switchboard is a self-hosted AI API gateway: one OpenAI- and
+// Anthropic-compatible endpoint in front of many model providers, on
+// pooled direct connections, with a ledger of what every call cost.
 //
 //	switchboard [-config FILE] [-listen ADDR] [-check]
 //	switchboard mock [-listen ADDR]
@@ -30,12 +31,13 @@ const usage = `switchboard: an AI API gateway.
 
 Usage:
   switchboard [flags]          run the gateway
-  switchboard mock [flags]     run the mock OpenAI-compatible provider (for tests and benchmarks)
+  switchboard mock [flags]     run the mock provider, which speaks OpenAI, Anthropic, Responses and Gemini (for tests and benchmarks)
 
 With no -config, the embedded default config (configs/switchboard.yaml) is
 used: providers turn on when their API key is in the environment
 (OPENAI_API_KEY, GROQ_API_KEY, ...), and clients authenticate with
-SWITCHBOARD_API_KEY.
+SWITCHBOARD_API_KEY. SWITCHBOARD_MASTER_KEY turns on the admin API, and
+SWITCHBOARD_DATA_DIR moves the store (default ./data).
 
 Flags:
 `
