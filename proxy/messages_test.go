@@ -226,6 +226,11 @@ func TestMessagesThroughAnOpenAIProvider(t *testing.T) {
 	if n := strings.Count(r.body, "input_json_delta"); n != 3 {
 		t.Fatalf("%d argument deltas, want 3:\n%s", n, r.body)
 	}
+	// A provider error reaches the client in its own (Anthropic) shape.
+	if r := g.post(t, "/v1/messages", messagesBody("mock/mock-model+status=503", ""), anthropicHeaders(testKey)...); r.status != 503 ||
+		!strings.HasPrefix(r.body, `{"type":"error","error":{"type":"overloaded_error"`) {
+		t.Fatalf("translated provider error: status %d: %s", r.status, r.body)
+	}
 	if e := entryOf(t, g, r); e.Cost == 0 || e.Settled != "" {
 		t.Fatalf("entry %+v", e)
 	}
