@@ -241,8 +241,12 @@ type Provider struct {
 	// Format is the wire format the provider speaks: "openai" (chat
 	// completions; the default) or "anthropic" (Messages, x-api-key).
 	Format string `yaml:"format"`
-	// APIKey is sent upstream as a Bearer token; empty sends none.
+	// APIKey is sent upstream as a Bearer token (as x-api-key for the
+	// anthropic format); empty sends none.
 	APIKey Secret `yaml:"api_key"`
+	// APIKeyHeader, when set, names the header the key is sent in as is,
+	// instead: "api-key" for Azure OpenAI.
+	APIKeyHeader string `yaml:"api_key_header"`
 	// Headers are extra headers sent upstream on every request.
 	Headers map[string]string `yaml:"headers"`
 	// Models are the ids served by bare name.

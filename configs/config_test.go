@@ -23,7 +23,7 @@ func TestDefaultConfigEnablesProvidersWithKeys(t *testing.T) {
 	for _, p := range c.Providers {
 		enabled[p.Name] = !p.Disabled
 	}
-	want := []string{"openai", "anthropic", "gemini", "groq", "together", "fireworks", "deepseek", "mistral", "xai",
+	want := []string{"openai", "azure", "anthropic", "gemini", "groq", "together", "fireworks", "deepseek", "mistral", "xai",
 		"openrouter", "deepinfra", "cerebras", "perplexity", "ollama", "vllm", "lmstudio"}
 	for _, name := range want {
 		on, ok := enabled[name]

@@ -72,11 +72,12 @@ type Provider struct {
 	// Format is the wire format it speaks.
 	Format Format
 
-	urls    [endpointCount]string
-	auth    []byte
-	headers [][2][]byte
-	client  *fasthttp.HostClient
-	cfg     configs.Provider
+	urls       [endpointCount]string
+	auth       []byte // the key header's value
+	authHeader []byte
+	headers    [][2][]byte
+	client     *fasthttp.HostClient
+	cfg        configs.Provider
 }
 
 // WithTimeouts returns a Provider like p whose calls have the timeouts of
@@ -123,10 +124,14 @@ func New(cfg configs.Provider) (*Provider, error) {
 	if cfg.Format == "anthropic" {
 		p.Format = FormatAnthropic
 	}
+	p.authHeader = []byte(fasthttp.HeaderAuthorization)
 	if cfg.APIKey != "" {
 		p.auth = []byte("Bearer " + string(cfg.APIKey))
-		if p.Format == FormatAnthropic {
-			p.auth = []byte(cfg.APIKey)
+		switch {
+		case cfg.APIKeyHeader != "":
+			p.authHeader, p.auth = []byte(cfg.APIKeyHeader), []byte(cfg.APIKey)
+		case p.Format == FormatAnthropic:
+			p.authHeader, p.auth = headerXAPIKey, []byte(cfg.APIKey)
 		}
 	}
 	for k, v := range cfg.Headers {
@@ -164,12 +169,8 @@ func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.SetRequestURI(p.urls[ep])
 	req.Header.SetContentType("application/json")
-	switch {
-	case p.auth == nil:
-	case p.Format == FormatAnthropic:
-		req.Header.SetBytesKV(headerXAPIKey, p.auth)
-	default:
-		req.Header.SetBytesV(fasthttp.HeaderAuthorization, p.auth)
+	if p.auth != nil {
+		req.Header.SetBytesKV(p.authHeader, p.auth)
 	}
 	for _, h := range p.headers {
 		req.Header.SetBytesKV(h[0], h[1])

@@ -153,3 +153,44 @@ func asError(err error, target **Error) bool {
 	}
 	return ok
 }
+
+// TestAPIKeyHeader: the key goes as Bearer by default, as x-api-key for
+// the anthropic format, and as is in api_key_header when set (Azure).
+func TestAPIKeyHeader(t *testing.T) {
+	got := make(chan http.Header, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		_, _ = w.Write([]byte("{}"))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, c := range []struct {
+		format, header, wantName, wantValue string
+	}{
+		{"openai", "", "Authorization", "Bearer sk-key"},
+		{"anthropic", "", "X-Api-Key", "sk-key"},
+		{"openai", "api-key", "Api-Key", "sk-key"},
+	} {
+		p, err := New(configs.Provider{Name: "h", BaseURL: "http://" + ln.Addr().String() + "/v1", Format: c.format,
+			APIKey: "sk-key", APIKeyHeader: c.header, MaxConns: 1,
+			Timeouts: configs.Timeouts{Connect: configs.Duration(time.Second), FirstByte: configs.Duration(time.Second),
+				Idle: configs.Duration(time.Second), Total: configs.Duration(2 * time.Second)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := call(p); err != nil {
+			t.Fatal(err)
+		}
+		h := <-got
+		if h.Get(c.wantName) != c.wantValue {
+			t.Errorf("%s/%q: %s = %q, want %q (headers %v)", c.format, c.header, c.wantName, h.Get(c.wantName), c.wantValue, h)
+		}
+		if c.wantName != "Authorization" && h.Get("Authorization") != "" {
+			t.Errorf("%s/%q: the key also went as Authorization", c.format, c.header)
+		}
+	}
+}
