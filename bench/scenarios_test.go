@@ -31,9 +31,9 @@ func testTargets(t *testing.T) ([]*target, *options) {
 	t.Cleanup(func() { _ = ln.Close() })
 
 	o := &options{
-		timeout: 5 * time.Second, warmup: 2, maxRequests: 200, window: 5 * time.Millisecond, latencyDur: 40 * time.Millisecond,
+		timeout: 5 * time.Second, warmup: 2, maxRequests: 200, window: 5 * time.Millisecond, latencyDur: 100 * time.Millisecond,
 		rateWindow: 20 * time.Millisecond, rateDur: 80 * time.Millisecond, workers: 8,
-		streamDur: 40 * time.Millisecond, streamGap: 100 * time.Microsecond, streamChunks: mockChunks,
+		streamDur: 100 * time.Millisecond, streamGap: 100 * time.Microsecond, streamChunks: mockChunks,
 	}
 	var targets []*target
 	for name, base := range map[string]string{targetDirect: m.URL(), targetFloor: "http://" + ln.Addr().String()} {
@@ -201,7 +201,8 @@ func TestScenariosCompareBillingOnAndOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	targets = append(targets, gateways...)
-	o.latencyDur, o.rateDur, o.streamDur = 80*time.Millisecond, 160*time.Millisecond, 80*time.Millisecond
+	// Long enough that each of four targets gets a turn on a loaded CI machine.
+	o.latencyDur, o.rateDur, o.streamDur = 200*time.Millisecond, 200*time.Millisecond, 600*time.Millisecond
 	ctx := context.Background()
 
 	s := runLatency(ctx, targets, o)
