@@ -1,0 +1,5 @@
+//go:build !race
+
+package responses_test
+
+const raceEnabled = false
