@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"switchboard/upstream/canon"
 	"testing"
 )
 
@@ -70,10 +71,10 @@ func TestParseFieldsErrors(t *testing.T) {
 
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "gpt-4o", `a"b\c`, "tab\there\x00\x1f", "ünïcode ✓"} {
-		got := appendJSONString(nil, s)
+		got := canon.AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil || back != s {
-			t.Fatalf("appendJSONString(%q) = %s, decodes to %q (%v)", s, got, back, err)
+			t.Fatalf("canon.AppendString(%q) = %s, decodes to %q (%v)", s, got, back, err)
 		}
 	}
 }
@@ -100,7 +101,7 @@ func FuzzSplice(f *testing.F) {
 		if string(body) != orig {
 			t.Fatalf("body changed")
 		}
-		model := string(appendJSONString(nil, "new/model"))
+		model := string(canon.AppendString(nil, "new/model"))
 		edits := []edit{{at: rf.modelSpan, text: model}}
 		if rf.usageEdit.text != "" {
 			edits = append(edits, rf.usageEdit)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"switchboard/upstream/canon"
 	"time"
 	"unsafe"
 
@@ -281,7 +282,7 @@ func (s *Server) upstreamBody(c *call, body []byte) []byte {
 	var edits [2]edit
 	n := 0
 	if c.target.Model != c.fields.model {
-		c.scratch = appendJSONString(c.scratch[:0], c.target.Model)
+		c.scratch = canon.AppendString(c.scratch[:0], c.target.Model)
 		edits[n] = edit{at: c.fields.modelSpan, text: unsafe.String(unsafe.SliceData(c.scratch), len(c.scratch))}
 		n++
 	}

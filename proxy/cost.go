@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"switchboard/upstream/canon"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
@@ -44,7 +45,7 @@ func appendWithProvider(dst, doc []byte, provider string) []byte {
 	}
 	dst = append(dst, doc[:open+1]...)
 	dst = append(dst, `"provider":`...)
-	dst = appendJSONString(dst, provider)
+	dst = canon.AppendString(dst, provider)
 	if next := skipSpace(doc, open+1); next < len(doc) && doc[next] != '}' {
 		dst = append(dst, ',')
 	}

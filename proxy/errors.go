@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"strconv"
+	"switchboard/upstream/canon"
 
 	"github.com/valyala/fasthttp"
 
@@ -90,11 +91,11 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 
 func appendErrorJSON(dst []byte, e apiError) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendJSONString(dst, e.message)
+	dst = canon.AppendString(dst, e.message)
 	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, e.typ)
+	dst = canon.AppendString(dst, e.typ)
 	dst = append(dst, `,"param":null,"code":`...)
-	dst = appendJSONString(dst, e.code)
+	dst = canon.AppendString(dst, e.code)
 	return append(dst, "}}"...)
 }
 

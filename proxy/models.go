@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"switchboard/upstream/canon"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -32,9 +33,9 @@ func newModelList(models []router.ModelInfo) *modelList {
 
 func appendModel(dst []byte, m router.ModelInfo) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, m.ID)
+	dst = canon.AppendString(dst, m.ID)
 	dst = append(dst, `,"object":"model","created":0,"owned_by":`...)
-	dst = appendJSONString(dst, m.OwnedBy)
+	dst = canon.AppendString(dst, m.OwnedBy)
 	return append(dst, '}')
 }
 

@@ -2,8 +2,8 @@ package mock
 
 import (
 	"strconv"
+	"switchboard/upstream/canon"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 )
@@ -61,14 +61,14 @@ func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
 // appendOpenAIError appends an OpenAI error object; an empty code is null.
 func appendOpenAIError(dst []byte, msg, typ, code string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendJSONString(dst, msg)
+	dst = canon.AppendString(dst, msg)
 	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, typ)
+	dst = canon.AppendString(dst, typ)
 	dst = append(dst, `,"param":null,"code":`...)
 	if code == "" {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendJSONString(dst, code)
+		dst = canon.AppendString(dst, code)
 	}
 	return append(dst, "}}"...)
 }
@@ -122,49 +122,5 @@ func appendID(dst []byte, prefix string, seq int64) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, prefix...)
 	dst = strconv.AppendInt(dst, seq, 10)
-	return append(dst, '"')
-}
-
-// appendJSONString appends s as a JSON string literal. Invalid UTF-8 becomes
-// U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }

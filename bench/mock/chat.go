@@ -1,5 +1,7 @@
 package mock
 
+import "switchboard/upstream/canon"
+
 // The tool call the mock makes when a request asks for tools=N.
 const (
 	toolName = "get_weather"
@@ -11,7 +13,7 @@ func (s *Server) appendChat(dst []byte, c *call) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendID(dst, "chatcmpl-mock-", c.seq)
 	dst = append(dst, `,"object":"chat.completion","created":`+created+`,"model":`...)
-	dst = appendJSONString(dst, c.req.Model)
+	dst = canon.AppendString(dst, c.req.Model)
 	dst = append(dst, `,"system_fingerprint":"fp_mock","choices":[{"index":0,"message":{"role":"assistant",`...)
 	completion := 0
 	finish := "stop"
@@ -19,7 +21,7 @@ func (s *Server) appendChat(dst []byte, c *call) []byte {
 		dst = append(dst, `"content":null,"tool_calls":[{"id":`...)
 		dst = appendID(dst, "call_mock_", c.seq)
 		dst = append(dst, `,"type":"function","function":{"name":"`+toolName+`","arguments":`...)
-		dst = appendJSONString(dst, toolArgs)
+		dst = canon.AppendString(dst, toolArgs)
 		dst = append(dst, `}}]`...)
 		completion = toolTokens
 		finish = "tool_calls"
@@ -51,7 +53,7 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 	prefix.b = append(prefix.b, `{"id":`...)
 	prefix.b = appendID(prefix.b, "chatcmpl-mock-", c.seq)
 	prefix.b = append(prefix.b, `,"object":"chat.completion.chunk","created":`+created+`,"model":`...)
-	prefix.b = appendJSONString(prefix.b, c.req.Model)
+	prefix.b = canon.AppendString(prefix.b, c.req.Model)
 	prefix.b = append(prefix.b, `,"system_fingerprint":"fp_mock","choices":[`...)
 	usage := c.req.StreamOptions.IncludeUsage
 
@@ -67,7 +69,7 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 		if finish == "" {
 			st.buf.b = append(st.buf.b, "null"...)
 		} else {
-			st.buf.b = appendJSONString(st.buf.b, finish)
+			st.buf.b = canon.AppendString(st.buf.b, finish)
 		}
 		st.buf.b = append(st.buf.b, "}]"...)
 		if usage {
@@ -93,7 +95,7 @@ func (s *Server) chatEvents(st *sseStream, c *call) {
 			} else {
 				st.buf.b = append(st.buf.b, `{"tool_calls":[{"index":0,"function":{"arguments":`...)
 			}
-			st.buf.b = appendJSONString(st.buf.b, toolArgs[len(toolArgs)*i/n:len(toolArgs)*(i+1)/n])
+			st.buf.b = canon.AppendString(st.buf.b, toolArgs[len(toolArgs)*i/n:len(toolArgs)*(i+1)/n])
 			st.buf.b = append(st.buf.b, `}}]}`...)
 			end("", true)
 		}

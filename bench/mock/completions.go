@@ -1,5 +1,7 @@
 package mock
 
+import "switchboard/upstream/canon"
+
 // appendCompletion appends a non-streamed text_completion answering c.
 func (s *Server) appendCompletion(dst []byte, c *call) []byte {
 	dst = appendCompletionPrefix(dst, c)
@@ -19,7 +21,7 @@ func appendCompletionPrefix(dst []byte, c *call) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendID(dst, "cmpl-mock-", c.seq)
 	dst = append(dst, `,"object":"text_completion","created":`+created+`,"model":`...)
-	dst = appendJSONString(dst, c.req.Model)
+	dst = canon.AppendString(dst, c.req.Model)
 	return append(dst, `,"system_fingerprint":"fp_mock","choices":`...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"switchboard/upstream/canon"
 
 	"github.com/bytedance/sonic"
 )
@@ -73,7 +74,7 @@ func appendEmbeddings(dst []byte, c *call) ([]byte, error) {
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"model":`...)
-	dst = appendJSONString(dst, c.req.Model)
+	dst = canon.AppendString(dst, c.req.Model)
 	prompt := promptTokens(c.ctx.Request.Body())
 	dst = append(dst, `,"usage":{"prompt_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(prompt), 10)

@@ -11,6 +11,7 @@ package mock
 
 import (
 	"strconv"
+	"switchboard/upstream/canon"
 
 	"github.com/valyala/fasthttp"
 )
@@ -49,9 +50,9 @@ func setRequestID(ctx *fasthttp.RequestCtx, id int64) {
 // event.
 func appendAnthropicError(dst []byte, typ, msg string, id int64) []byte {
 	dst = append(dst, `{"type":"error","error":{"type":`...)
-	dst = appendJSONString(dst, typ)
+	dst = canon.AppendString(dst, typ)
 	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, msg)
+	dst = canon.AppendString(dst, msg)
 	dst = append(dst, '}')
 	if id > 0 {
 		dst = append(dst, `,"request_id":`...)
@@ -95,7 +96,7 @@ func appendGeminiError(dst []byte, status int, msg string) []byte {
 	dst = append(dst, `{"error":{"code":`...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, msg)
+	dst = canon.AppendString(dst, msg)
 	dst = append(dst, `,"status":"`...)
 	dst = append(dst, geminiErrorStatus(status)...)
 	return append(dst, `"}}`...)

@@ -3,6 +3,7 @@ package mock
 import (
 	"encoding/json"
 	"strings"
+	"switchboard/upstream/canon"
 	"testing"
 	"time"
 )
@@ -123,10 +124,10 @@ func FuzzAppendJSONString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		b := appendJSONString(nil, s)
+		b := canon.AppendString(nil, s)
 		var got string
 		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("appendJSONString(%q) = %s: invalid JSON: %v", s, b, err)
+			t.Fatalf("canon.AppendString(%q) = %s: invalid JSON: %v", s, b, err)
 		}
 		want := strings.ToValidUTF8(s, "\ufffd")
 		// ToValidUTF8 replaces a run of invalid bytes with one U+FFFD; the
@@ -135,7 +136,7 @@ func FuzzAppendJSONString(f *testing.F) {
 		var viaStd string
 		_ = json.Unmarshal(wantJSON, &viaStd)
 		if got != viaStd && got != want {
-			t.Fatalf("appendJSONString(%q) decodes to %q, want %q", s, got, viaStd)
+			t.Fatalf("canon.AppendString(%q) decodes to %q, want %q", s, got, viaStd)
 		}
 	})
 }

@@ -24,6 +24,7 @@ package mock
 
 import (
 	"strconv"
+	"switchboard/upstream/canon"
 
 	"github.com/valyala/fasthttp"
 )
@@ -69,7 +70,7 @@ func appendGeminiTail(dst []byte, c *call, finish bool, candidates, thoughts int
 	dst = append(dst, `,"index":0}],"usageMetadata":`...)
 	dst = appendGeminiUsage(dst, promptTokens(c.ctx.Request.Body()), c.f.cached, candidates, thoughts)
 	dst = append(dst, `,"modelVersion":`...)
-	dst = appendJSONString(dst, c.req.Model)
+	dst = canon.AppendString(dst, c.req.Model)
 	dst = append(dst, `,"responseId":`...)
 	dst = appendID(dst, "mock-", c.seq)
 	return append(dst, '}')

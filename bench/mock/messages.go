@@ -16,7 +16,11 @@ package mock
 //   - https://docs.anthropic.com/en/api/versioning (anthropic-version)
 //   - https://docs.anthropic.com/en/api/errors
 
-import "strconv"
+import (
+	"strconv"
+
+	"switchboard/upstream/canon"
+)
 
 // thinkingSignature is the signature of every thinking block: fixed,
 // opaque base64, so that a test can check it came back byte for byte.
@@ -59,7 +63,7 @@ func appendMessageHead(dst []byte, c *call) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendID(dst, "msg_mock_", c.seq)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = appendJSONString(dst, c.req.Model)
+	dst = canon.AppendString(dst, c.req.Model)
 	return append(dst, `,"content":`...)
 }
 
@@ -183,7 +187,7 @@ func (s *Server) messageEvents(st *sseStream, c *call) {
 		started()
 		for i := range n {
 			delta("input_json_delta", "partial_json")
-			st.buf.b = appendJSONString(st.buf.b, toolArgs[len(toolArgs)*i/n:len(toolArgs)*(i+1)/n])
+			st.buf.b = canon.AppendString(st.buf.b, toolArgs[len(toolArgs)*i/n:len(toolArgs)*(i+1)/n])
 			st.buf.b = append(st.buf.b, "}}"...)
 			st.endDelta()
 		}

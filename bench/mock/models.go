@@ -1,5 +1,7 @@
 package mock
 
+import "switchboard/upstream/canon"
+
 // Models are the model ids the mock lists at GET /v1/models. It answers any
 // model name, listed or not.
 var Models = []string{"mock-model", "mock-embedding"}
@@ -12,7 +14,7 @@ func appendModels(dst []byte) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"id":`...)
-		dst = appendJSONString(dst, id)
+		dst = canon.AppendString(dst, id)
 		dst = append(dst, `,"object":"model","created":`+created+`,"owned_by":"mock"}`...)
 	}
 	return append(dst, "]}"...)

@@ -14,7 +14,11 @@ package mock
 //   - https://platform.openai.com/docs/guides/reasoning (reasoning items,
 //     summaries, include: ["reasoning.encrypted_content"])
 
-import "strconv"
+import (
+	"strconv"
+
+	"switchboard/upstream/canon"
+)
 
 // Statuses of a Response object.
 const (
@@ -49,13 +53,13 @@ func (s *Server) appendResponse(dst []byte, c *call, status string) []byte {
 	dst = append(dst, `","error":`...)
 	if status == responseFailed {
 		dst = append(dst, `{"code":"server_error","message":`...)
-		dst = appendJSONString(dst, streamErrorMessage)
+		dst = canon.AppendString(dst, streamErrorMessage)
 		dst = append(dst, '}')
 	} else {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"incomplete_details":null,"model":`...)
-	dst = appendJSONString(dst, c.req.Model)
+	dst = canon.AppendString(dst, c.req.Model)
 	dst = append(dst, `,"output":[`...)
 	if status == responseCompleted {
 		if c.f.thinking > 0 {
@@ -134,7 +138,7 @@ func appendFunctionCallItem(dst []byte, c *call, done bool) []byte {
 	dst = appendID(dst, "fc_mock_", c.seq)
 	if done {
 		dst = append(dst, `,"type":"function_call","status":"completed","arguments":`...)
-		dst = appendJSONString(dst, toolArgs)
+		dst = canon.AppendString(dst, toolArgs)
 	} else {
 		dst = append(dst, `,"type":"function_call","status":"in_progress","arguments":""`...)
 	}
@@ -245,13 +249,13 @@ func (s *Server) responseEvents(st *sseStream, c *call) {
 		for i := range n {
 			ref("response.function_call_arguments.delta", "fc_mock_")
 			st.buf.b = append(st.buf.b, `,"delta":`...)
-			st.buf.b = appendJSONString(st.buf.b, toolArgs[len(toolArgs)*i/n:len(toolArgs)*(i+1)/n])
+			st.buf.b = canon.AppendString(st.buf.b, toolArgs[len(toolArgs)*i/n:len(toolArgs)*(i+1)/n])
 			st.buf.b = append(st.buf.b, '}')
 			st.endDelta()
 		}
 		ref("response.function_call_arguments.done", "fc_mock_")
 		st.buf.b = append(st.buf.b, `,"arguments":`...)
-		st.buf.b = appendJSONString(st.buf.b, toolArgs)
+		st.buf.b = canon.AppendString(st.buf.b, toolArgs)
 		st.buf.b = append(st.buf.b, '}')
 		st.endEvent()
 		item("response.output_item.done")
