@@ -252,16 +252,6 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		respBody = c.translateAnswer(respBody, status)
 		status = c.status
 	}
-	if status == fasthttp.StatusOK {
-		// OpenRouter's additions: which provider served, and the cost.
-		c.body = appendWithProvider(c.body[:0], respBody, p.Name)
-		respBody = c.body
-		if c.readUsage(respBody) {
-			c.computeCost()
-			c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
-			respBody = c.scratch
-		}
-	}
 	ctx.SetStatusCode(status)
 	if ct := resp.Header.ContentType(); len(ct) > 0 {
 		ctx.Response.Header.SetContentTypeBytes(ct)
@@ -271,7 +261,19 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	if ra := resp.Header.PeekBytes(headerRetryAfter); len(ra) > 0 {
 		ctx.Response.Header.SetBytesKV(headerRetryAfter, ra)
 	}
-	ctx.Response.SetBody(respBody)
+	if status != fasthttp.StatusOK {
+		ctx.Response.SetBody(respBody)
+		return true, nil
+	}
+	// OpenRouter's additions, which provider served and the cost, written
+	// straight into a buffer the response then takes over (no last copy).
+	if c.readUsage(respBody) {
+		c.computeCost()
+		c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
+		respBody = c.scratch
+	}
+	c.body = appendWithProvider(c.body[:0], respBody, p.Name)
+	c.body = ctx.Response.SwapBody(c.body)[:0]
 	return true, nil
 }
 

@@ -1,13 +1,13 @@
 package proxy
 
 import (
-	"switchboard/upstream/canon"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/ast"
 
 	"switchboard/store"
+	"switchboard/upstream/canon"
 )
 
 // appendWithCost appends doc to dst with "cost":<dollars> added as the last

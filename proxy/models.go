@@ -1,12 +1,12 @@
 package proxy
 
 import (
-	"switchboard/upstream/canon"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"switchboard/router"
+	"switchboard/upstream/canon"
 )
 
 // modelList is the precomputed answer of GET /v1/models and of each

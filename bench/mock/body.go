@@ -2,10 +2,11 @@ package mock
 
 import (
 	"strconv"
-	"switchboard/upstream/canon"
 	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"switchboard/upstream/canon"
 )
 
 // created is the creation time in every response, fixed so that bodies are

@@ -11,9 +11,10 @@ package mock
 
 import (
 	"strconv"
-	"switchboard/upstream/canon"
 
 	"github.com/valyala/fasthttp"
+
+	"switchboard/upstream/canon"
 )
 
 // writeErrorAs answers status with an error body carrying msg in the

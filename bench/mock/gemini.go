@@ -24,9 +24,10 @@ package mock
 
 import (
 	"strconv"
-	"switchboard/upstream/canon"
 
 	"github.com/valyala/fasthttp"
+
+	"switchboard/upstream/canon"
 )
 
 // The framing of streamed chunks.
