@@ -2,7 +2,6 @@ package openai
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/bytedance/sonic"
 
@@ -390,7 +389,7 @@ func decodePart(p *chatPart, media bool) (canon.Block, error) {
 			return b, canon.Fieldf("image_url", "required")
 		}
 		b.Kind, b.Detail = canon.BlockImage, p.ImageURL.Detail
-		if err := decodeURL(&b, p.ImageURL.URL, "image_url.url"); err != nil {
+		if err := canon.DecodeURL(&b, p.ImageURL.URL, "image_url.url"); err != nil {
 			return b, err
 		}
 	case "file":
@@ -402,7 +401,7 @@ func decodePart(p *chatPart, media bool) (canon.Block, error) {
 		}
 		b.Kind, b.FileID, b.Filename = canon.BlockFile, p.File.FileID, p.File.Filename
 		if p.File.FileData != "" {
-			if err := decodeURL(&b, p.File.FileData, "file.file_data"); err != nil {
+			if err := canon.DecodeURL(&b, p.File.FileData, "file.file_data"); err != nil {
 				return b, err
 			}
 			if b.URL != "" {
@@ -415,26 +414,6 @@ func decodePart(p *chatPart, media bool) (canon.Block, error) {
 		return b, canon.Fieldf("type", "unknown content part type %q", p.Type)
 	}
 	return b, nil
-}
-
-// decodeURL sets b's source from an image or file URL: a base64 data:
-// URL becomes MediaType and Data, anything else URL.
-func decodeURL(b *canon.Block, url, at string) error {
-	rest, ok := strings.CutPrefix(url, "data:")
-	if !ok {
-		if url == "" {
-			return canon.Fieldf(at, "required")
-		}
-		b.URL = url
-		return nil
-	}
-	meta, data, ok := strings.Cut(rest, ",")
-	mediaType, isBase64 := strings.CutSuffix(meta, ";base64")
-	if !ok || !isBase64 || mediaType == "" {
-		return canon.Fieldf(at, "want data:<media type>;base64,<data>")
-	}
-	b.MediaType, b.Data = mediaType, data
-	return nil
 }
 
 func decodeStop(raw []byte) ([]string, error) {
@@ -791,7 +770,7 @@ func appendUserPart(dst []byte, b *canon.Block, o EncodeOptions) ([]byte, error)
 			return dst, canon.Fieldf("source", "images by file id cannot be translated")
 		}
 		dst = append(dst, `{"type":"image_url","image_url":{"url":`...)
-		dst = appendURL(dst, b)
+		dst = canon.AppendURL(dst, b)
 		if b.Detail != "" {
 			dst = canon.AppendStringField(dst, "detail", b.Detail)
 		}
@@ -808,7 +787,7 @@ func appendUserPart(dst []byte, b *canon.Block, o EncodeOptions) ([]byte, error)
 		if b.FileID != "" {
 			dst = canon.AppendStringField(dst, "file_id", b.FileID)
 		} else {
-			dst = appendURL(canon.AppendKey(dst, "file_data"), b)
+			dst = canon.AppendURL(canon.AppendKey(dst, "file_data"), b)
 		}
 		if b.Filename != "" {
 			dst = canon.AppendStringField(dst, "filename", b.Filename)
@@ -821,19 +800,6 @@ func appendUserPart(dst []byte, b *canon.Block, o EncodeOptions) ([]byte, error)
 		dst = canon.AppendCacheControl(dst, b.Cache)
 	}
 	return append(dst, '}'), nil
-}
-
-// appendURL appends an image's or file's URL as a JSON string: its URL,
-// or a data: URL of its inline data.
-func appendURL(dst []byte, b *canon.Block) []byte {
-	if b.URL != "" {
-		return canon.AppendString(dst, b.URL)
-	}
-	dst = append(dst, `"data:`...)
-	dst = canon.AppendEscaped(dst, b.MediaType)
-	dst = append(dst, ";base64,"...)
-	dst = canon.AppendEscaped(dst, b.Data)
-	return append(dst, '"')
 }
 
 func appendAssistant(dst []byte, blocks []canon.Block, o EncodeOptions) ([]byte, error) {

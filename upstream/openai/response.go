@@ -338,7 +338,7 @@ func DecodeError(body []byte, status int) canon.Error {
 		Error *chatError `json:"error"`
 	}
 	if canon.DecodeLenient(body, &w, "") != nil || w.Error == nil {
-		return canon.Error{Status: status, Type: errorType(status), Message: "provider answered status " + strconv.Itoa(status)}
+		return canon.Error{Status: status, Type: ErrorType(status), Message: "provider answered status " + strconv.Itoa(status)}
 	}
 	return w.Error.canon(status)
 }
@@ -350,7 +350,7 @@ func AppendError(dst []byte, e *canon.Error) []byte {
 	dst = canon.AppendStringField(dst, "message", e.Message)
 	typ := e.Type
 	if !openAIErrorTypes[typ] {
-		typ = errorType(e.Status)
+		typ = ErrorType(e.Status)
 	}
 	dst = canon.AppendStringField(dst, "type", typ)
 	return append(dst, `,"param":null,"code":null}}`...)
@@ -362,8 +362,9 @@ var openAIErrorTypes = map[string]bool{
 	"server_error": true,
 }
 
-// errorType names the OpenAI error type for an HTTP status.
-func errorType(status int) string {
+// ErrorType names an error status as OpenAI's APIs (chat completions
+// and Responses) do.
+func ErrorType(status int) string {
 	switch status {
 	case 400, 413, 422:
 		return "invalid_request_error"

@@ -245,7 +245,7 @@ func appendInputPart(dst []byte, b *canon.Block) ([]byte, error) {
 		if b.FileID != "" {
 			dst = canon.AppendStringField(dst, "file_id", b.FileID)
 		} else {
-			dst = appendURL(canon.AppendKey(dst, "image_url"), b)
+			dst = canon.AppendURL(canon.AppendKey(dst, "image_url"), b)
 		}
 		if b.Detail != "" {
 			dst = canon.AppendStringField(dst, "detail", b.Detail)
@@ -262,7 +262,7 @@ func appendInputPart(dst []byte, b *canon.Block) ([]byte, error) {
 		case b.URL != "":
 			dst = canon.AppendStringField(dst, "file_url", b.URL)
 		default:
-			dst = appendURL(canon.AppendKey(dst, "file_data"), b)
+			dst = canon.AppendURL(canon.AppendKey(dst, "file_data"), b)
 		}
 		if b.Filename != "" {
 			dst = canon.AppendStringField(dst, "filename", b.Filename)
@@ -270,17 +270,6 @@ func appendInputPart(dst []byte, b *canon.Block) ([]byte, error) {
 		return append(dst, '}'), nil
 	}
 	return dst, canon.Fieldf("type", "a user message cannot hold %s", b.Kind)
-}
-
-func appendURL(dst []byte, b *canon.Block) []byte {
-	if b.URL != "" {
-		return canon.AppendString(dst, b.URL)
-	}
-	dst = append(dst, `"data:`...)
-	dst = canon.AppendEscaped(dst, b.MediaType)
-	dst = append(dst, ";base64,"...)
-	dst = canon.AppendEscaped(dst, b.Data)
-	return append(dst, '"')
 }
 
 // appendAssistant appends an assistant message's blocks in order: each

@@ -399,7 +399,7 @@ func decodePart(p *respPart, media, assistant bool) (canon.Block, error) {
 		}
 		b.Kind, b.Detail, b.FileID = canon.BlockImage, p.Detail, p.FileID
 		if p.FileID == "" {
-			if err := decodeURL(&b, p.ImageURL, "image_url"); err != nil {
+			if err := canon.DecodeURL(&b, p.ImageURL, "image_url"); err != nil {
 				return b, err
 			}
 		}
@@ -409,7 +409,7 @@ func decodePart(p *respPart, media, assistant bool) (canon.Block, error) {
 		}
 		b.Kind, b.FileID, b.Filename, b.URL = canon.BlockFile, p.FileID, p.Filename, p.FileURL
 		if p.FileData != "" {
-			if err := decodeURL(&b, p.FileData, "file_data"); err != nil {
+			if err := canon.DecodeURL(&b, p.FileData, "file_data"); err != nil {
 				return b, err
 			}
 			if b.URL != "" {
@@ -446,26 +446,6 @@ func decodeOutput(parts *[]respPart, raw []byte) ([]canon.Block, error) {
 		return nil, canon.At(err, "output", -1)
 	}
 	return out, nil
-}
-
-// decodeURL sets b's source from an image or file URL: a base64 data:
-// URL becomes MediaType and Data, anything else URL.
-func decodeURL(b *canon.Block, url, at string) error {
-	rest, ok := strings.CutPrefix(url, "data:")
-	if !ok {
-		if url == "" {
-			return canon.Fieldf(at, "required")
-		}
-		b.URL = url
-		return nil
-	}
-	meta, data, ok := strings.Cut(rest, ",")
-	mediaType, isBase64 := strings.CutSuffix(meta, ";base64")
-	if !ok || !isBase64 || mediaType == "" {
-		return canon.Fieldf(at, "want data:<media type>;base64,<data>")
-	}
-	b.MediaType, b.Data = mediaType, data
-	return nil
 }
 
 func decodeTool(w *respTool, t *canon.Tool) error {

@@ -7,6 +7,7 @@ import (
 	"github.com/bytedance/sonic"
 
 	"switchboard/upstream/canon"
+	"switchboard/upstream/openai"
 )
 
 // respObject is a Response object, as answered or as carried by the
@@ -249,7 +250,7 @@ func DecodeError(body []byte, status int) canon.Error {
 		Error *respError `json:"error"`
 	}
 	if canon.DecodeLenient(body, &w, "") != nil || w.Error == nil {
-		return canon.Error{Status: status, Type: errorType(status), Message: "provider answered status " + strconv.Itoa(status)}
+		return canon.Error{Status: status, Type: openai.ErrorType(status), Message: "provider answered status " + strconv.Itoa(status)}
 	}
 	return w.Error.canon(status)
 }
@@ -300,29 +301,11 @@ func wireErrorType(e *canon.Error) string {
 	if openAIErrorTypes[e.Type] {
 		return e.Type
 	}
-	return errorType(e.Status)
+	return openai.ErrorType(e.Status)
 }
 
 var openAIErrorTypes = map[string]bool{
 	"invalid_request_error": true, "authentication_error": true, "permission_error": true,
 	"not_found_error": true, "rate_limit_error": true, "insufficient_quota": true,
 	"server_error": true,
-}
-
-func errorType(status int) string {
-	switch status {
-	case 400, 413, 422:
-		return "invalid_request_error"
-	case 401:
-		return "authentication_error"
-	case 402:
-		return "insufficient_quota"
-	case 403:
-		return "permission_error"
-	case 404:
-		return "not_found_error"
-	case 429:
-		return "rate_limit_error"
-	}
-	return "server_error"
 }

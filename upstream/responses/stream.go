@@ -6,6 +6,7 @@ import (
 	"github.com/bytedance/sonic"
 
 	"switchboard/upstream/canon"
+	"switchboard/upstream/openai"
 )
 
 // streamEvent is one Responses stream event, with the fields of all the
@@ -629,7 +630,7 @@ func errorCode(e *canon.Error) string {
 	if e.Type != "" {
 		return e.Type
 	}
-	return errorType(e.Status)
+	return openai.ErrorType(e.Status)
 }
 
 func errEvent(ev *canon.Event, what string) error {
