@@ -162,7 +162,7 @@ type Route struct {
 }
 
 // ProviderFormats are the values Provider.Format accepts.
-var ProviderFormats = []string{"openai", "anthropic"}
+var ProviderFormats = []string{"openai", "anthropic", "responses", "gemini"}
 
 // RouteStrategies are the values Route.Strategy accepts.
 var RouteStrategies = []string{"priority", "weighted", "latency", "throughput", "price", "default"}
@@ -232,17 +232,19 @@ func (r *Retry) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Provider is one upstream host speaking the OpenAI wire format.
+// Provider is one upstream host and the wire format it speaks.
 type Provider struct {
 	// Name is how targets and "provider/model" strings refer to it.
 	Name string `yaml:"name"`
 	// BaseURL is the API root, e.g. https://api.openai.com/v1.
 	BaseURL string `yaml:"base_url"`
 	// Format is the wire format the provider speaks: "openai" (chat
-	// completions; the default) or "anthropic" (Messages, x-api-key).
+	// completions; the default), "anthropic" (Messages, x-api-key),
+	// "responses" (OpenAI Responses) or "gemini" (generateContent,
+	// x-goog-api-key; base_url ends in /v1beta).
 	Format string `yaml:"format"`
 	// APIKey is sent upstream as a Bearer token (as x-api-key for the
-	// anthropic format); empty sends none.
+	// anthropic format, x-goog-api-key for gemini); empty sends none.
 	APIKey Secret `yaml:"api_key"`
 	// APIKeyHeader, when set, names the header the key is sent in as is,
 	// instead: "api-key" for Azure OpenAI.

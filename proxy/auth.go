@@ -153,14 +153,18 @@ func (ki *keyIndex) reload(st *store.Store) error {
 }
 
 var (
-	bearerPrefix = []byte("bearer ")
-	headerAPIKey = []byte("x-api-key")
+	bearerPrefix     = []byte("bearer ")
+	headerAPIKey     = []byte("x-api-key")
+	headerGoogAPIKey = []byte("x-goog-api-key")
 )
 
 // presentedSecret returns the secret a request presents, from
-// `x-api-key` or `Authorization: Bearer`, or nil.
+// `x-api-key`, `x-goog-api-key` or `Authorization: Bearer`, or nil.
 func presentedSecret(h *fasthttp.RequestHeader) []byte {
 	secret := h.PeekBytes(headerAPIKey)
+	if len(secret) == 0 {
+		secret = h.PeekBytes(headerGoogAPIKey)
+	}
 	if len(secret) == 0 {
 		auth := h.Peek(fasthttp.HeaderAuthorization)
 		if len(auth) > len(bearerPrefix) && bytes.EqualFold(auth[:len(bearerPrefix)], bearerPrefix) {
@@ -168,6 +172,18 @@ func presentedSecret(h *fasthttp.RequestHeader) []byte {
 		}
 	}
 	return secret
+}
+
+// keyFromQuery moves a Gemini client's ?key= into the x-goog-api-key
+// header, where authentication looks, unless a header already holds
+// one. The query is never sent upstream or logged.
+func keyFromQuery(req *fasthttp.Request) {
+	if len(presentedSecret(&req.Header)) > 0 {
+		return
+	}
+	if k := req.URI().QueryArgs().Peek("key"); len(k) > 0 {
+		req.Header.SetBytesKV(headerGoogAPIKey, k)
+	}
 }
 
 // authenticate returns the key the request presents, refusing unknown,

@@ -161,16 +161,24 @@ func (b *billing) outputTokens(sf *surface, m *router.Model, requested int64) in
 	return limit
 }
 
-var maxFieldPrefix = []byte(`"max_`)
+var (
+	maxFieldPrefix     = []byte(`"max_`)
+	maxOutputTokensKey = []byte(`"maxOutputTokens"`)
+)
 
-// maxTokens reads max_completion_tokens, else max_tokens, from a body, or
-// 0. A byte search spares bodies without either a lazy JSON search.
+// maxTokens reads the output limit a body asks for, or 0:
+// max_completion_tokens, max_tokens, max_output_tokens (Responses) or
+// generationConfig.maxOutputTokens (Gemini). A byte search spares bodies
+// without one a lazy JSON search.
 func maxTokens(body []byte, n *ast.Node) int64 {
+	src := unsafe.String(unsafe.SliceData(body), len(body))
+	if bytes.Contains(body, maxOutputTokensKey) {
+		return intAt(src, n, "generationConfig", "maxOutputTokens")
+	}
 	if !bytes.Contains(body, maxFieldPrefix) {
 		return 0
 	}
-	src := unsafe.String(unsafe.SliceData(body), len(body))
-	for _, field := range [...]string{"max_completion_tokens", "max_tokens"} {
+	for _, field := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens"} {
 		if v := intAt(src, n, field); v > 0 {
 			return v
 		}

@@ -139,6 +139,23 @@ func parseFields(body []byte, f *requestFields, openAIStream bool) error {
 	return nil
 }
 
+// parseGeminiFields reads the fields of a Gemini request, whose model and
+// streaming are in its URL path (c.path, which the fields then point
+// into): the body only has to be a JSON object.
+func parseGeminiFields(body, path []byte, sf *surface, f *requestFields) error {
+	*f = requestFields{}
+	if open := skipSpace(body, 0); open >= len(body) || body[open] != '{' {
+		return fmt.Errorf("%w: body must be a JSON object", errBadRequest)
+	}
+	_, model, ok := geminiSurface(unsafe.String(unsafe.SliceData(path), len(path)))
+	if !ok || model == "" {
+		return fmt.Errorf("%w: the path names no model", errBadRequest)
+	}
+	f.model = model
+	f.stream = sf == surfaceStream
+	return nil
+}
+
 // checkNoSecondModel refuses a body with a second top-level "model" key
 // after the one at modelEnd: the gateway would route and bill one model
 // while the provider, which takes the last key, serves the other.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"switchboard/upstream/canon"
 	"time"
 	"unsafe"
 
@@ -12,6 +11,7 @@ import (
 
 	"switchboard/router"
 	"switchboard/upstream"
+	"switchboard/upstream/canon"
 )
 
 const headerProvider = "x-switchboard-provider"
@@ -50,6 +50,9 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	if !ctx.IsPost() {
 		return errMethodNotAllowed
 	}
+	if c.surface.format == upstream.FormatGemini {
+		keyFromQuery(&ctx.Request)
+	}
 	key, err := s.keys.authenticate(&ctx.Request.Header, c.start)
 	if err != nil {
 		return err
@@ -57,12 +60,12 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	c.key = key
 	body := ctx.PostBody()
 	if err := s.resolve(c, body); err != nil {
-		if c.surface == surfaceCountTokens && errors.Is(err, errOtherFormat) {
-			return c.countTokensLocally(body) // no Anthropic provider to ask
+		if c.surface.counts && errors.Is(err, errOtherFormat) {
+			return c.countTokensLocally(body) // no provider of the format to ask
 		}
 		return err
 	}
-	if c.surface != surfaceCountTokens { // counting tokens is free
+	if !c.surface.counts { // counting tokens is free
 		if err := s.billing.admit(c, body); err != nil {
 			return err
 		}
@@ -75,9 +78,15 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 // request tries them (strategy, health and the body's "provider"
 // preferences) in c.order.
 func (s *Server) resolve(c *call, body []byte) error {
-	openAIStream := c.surface == surfaceChat || c.surface == surfaceCompletions
-	if err := parseFields(body, &c.fields, openAIStream); err != nil {
-		return err
+	if c.surface.format == upstream.FormatGemini {
+		if err := parseGeminiFields(body, c.path, c.surface, &c.fields); err != nil {
+			return err
+		}
+	} else {
+		openAIStream := c.surface == surfaceChat || c.surface == surfaceCompletions
+		if err := parseFields(body, &c.fields, openAIStream); err != nil {
+			return err
+		}
 	}
 	if err := s.router.Resolve(c.fields.model, &c.route); err != nil {
 		return err
@@ -190,7 +199,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	} else if out, ep, err = s.translatedBody(c, body, t); err != nil {
 		return true, err
 	}
-	p.SetRequest(&c.req, ep, out)
+	p.SetRequest(&c.req, ep, t.Model, out)
 	if p.Format == upstream.FormatAnthropic {
 		setAnthropicHeaders(&c.req, &c.ctx.Request.Header)
 	}
@@ -233,7 +242,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	t.Health.Success(now, now.Sub(c.sent))
 	ctx := c.ctx
 	ctx.Response.Header.Set(headerProvider, p.Name)
-	if c.surface == surfaceCountTokens {
+	if c.surface.counts {
 		ctx.Response.Header.Set(headerTokenCount, "provider")
 	}
 	if c.fields.stream && status == fasthttp.StatusOK && bytes.HasPrefix(resp.Header.ContentType(), contentTypeSSE) {
@@ -269,7 +278,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	// straight into a buffer the response then takes over (no last copy).
 	if c.readUsage(respBody) {
 		c.computeCost()
-		c.scratch = appendWithCost(c.scratch[:0], respBody, c.cost.Total, &c.fields.node)
+		c.scratch = appendWithCost(c.scratch[:0], respBody, answerUsagePaths[c.surface.format], c.cost.Total, &c.fields.node)
 		respBody = c.scratch
 	}
 	c.body = appendWithProvider(c.body[:0], respBody, p.Name)
@@ -283,7 +292,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 func (s *Server) upstreamBody(c *call, body []byte) []byte {
 	var edits [2]edit
 	n := 0
-	if c.target.Model != c.fields.model {
+	if c.target.Model != c.fields.model && c.surface.format != upstream.FormatGemini { // Gemini's is in the URL
 		c.scratch = canon.AppendString(c.scratch[:0], c.target.Model)
 		edits[n] = edit{at: c.fields.modelSpan, text: unsafe.String(unsafe.SliceData(c.scratch), len(c.scratch))}
 		n++

@@ -41,7 +41,7 @@ func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed 
 		}
 		c.resv = nil
 	}
-	c.target.Provider.SetRequest(&c.req, upstream.ChatCompletions, s.upstreamBody(c, body))
+	c.target.Provider.SetRequest(&c.req, upstream.ChatCompletions, "", s.upstreamBody(c, body))
 	return nil
 }
 

@@ -11,14 +11,14 @@ import (
 )
 
 // appendWithCost appends doc to dst with "cost":<dollars> added as the last
-// field of its top-level "usage" object, so a client sees what the call
-// cost in OpenRouter's shape: exact decimal dollars, e.g. 0.000001234.
-// doc is appended unchanged when it has no usage object. n is search
-// scratch space.
-func appendWithCost(dst, doc []byte, cost store.Money, n *ast.Node) []byte {
+// field of its usage object, found at path ("usage" at the top in most
+// formats), so a client sees what the call cost in OpenRouter's shape:
+// exact decimal dollars, e.g. 0.000001234. doc is appended unchanged when
+// it has no usage object. n is search scratch space.
+func appendWithCost(dst, doc []byte, path []any, cost store.Money, n *ast.Node) []byte {
 	src := unsafe.String(unsafe.SliceData(doc), len(doc))
 	var err error
-	if *n, err = sonic.GetFromString(src, "usage"); err != nil || n.TypeSafe() != ast.V_OBJECT {
+	if *n, err = sonic.GetFromString(src, path...); err != nil || n.TypeSafe() != ast.V_OBJECT {
 		return append(dst, doc...)
 	}
 	at, err := spanOf(src, n)

@@ -14,7 +14,7 @@ func TestAppendWithCost(t *testing.T) {
 	cost := store.Money(75_000)
 	f := func(doc, want string) {
 		t.Helper()
-		got := string(appendWithCost(nil, []byte(doc), cost, &n))
+		got := string(appendWithCost(nil, []byte(doc), answerUsagePaths[0], cost, &n))
 		if got != want {
 			t.Fatalf("appendWithCost(%s)\n got %s\nwant %s", doc, got, want)
 		}

@@ -129,6 +129,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.serveAPI(ctx, strings.Clone(rest)) // a copy: path must not escape
 		return
 	}
+	if sf, _, ok := geminiSurface(path); ok {
+		s.passThrough(ctx, sf)
+		return
+	}
 	path = strings.TrimPrefix(path, "/v1")
 	switch path {
 	case "/chat/completions":
@@ -141,6 +145,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.passThrough(ctx, surfaceMessages)
 	case "/messages/count_tokens":
 		s.passThrough(ctx, surfaceCountTokens)
+	case "/responses":
+		s.passThrough(ctx, surfaceResponses)
 	case "/models":
 		s.models(ctx, "")
 	case "/dashboard/billing/credits":
@@ -155,7 +161,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 }
 
 var (
-	errNotFound         = fmt.Errorf("%w: no such endpoint; see /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models", errNoRoute)
+	errNotFound         = fmt.Errorf("%w: no such endpoint; see /v1/chat/completions, /v1/responses, /v1/messages, /v1beta/models/{model}:generateContent, /v1/completions, /v1/embeddings, /v1/models", errNoRoute)
 	errNoRoute          = errors.New("not found")
 	errMethodNotAllowed = errors.New("method not allowed")
 	errUnknownModelID   = fmt.Errorf("%w: no such model; GET /v1/models lists them", router.ErrUnknownModel)

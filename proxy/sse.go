@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"switchboard/upstream"
+	"switchboard/upstream/canon"
+	"switchboard/upstream/gemini"
+	"switchboard/upstream/responses"
 )
 
 // nextEvent finds the first complete server-sent event in b: the bytes up
@@ -176,8 +179,13 @@ func (r *relay) filter(ev []byte) []byte {
 		r.c.firstEvent = time.Now()
 	}
 	r.events++
-	if r.c.surface.format == upstream.FormatAnthropic {
+	switch r.c.surface.format {
+	case upstream.FormatAnthropic:
 		return r.anthropicFilter(ev, data)
+	case upstream.FormatResponses:
+		return r.responsesFilter(ev, data)
+	case upstream.FormatGemini:
+		return r.geminiFilter(ev, data)
 	}
 	if !bytes.Contains(data, usageKey) {
 		return ev
@@ -206,7 +214,7 @@ func (r *relay) withCost(ev, data []byte) []byte {
 	c.computeCost()
 	at := cap(ev) - cap(data) // data is ev[at : at+len(data)]
 	r.scratch = append(r.scratch[:0], ev[:at]...)
-	r.scratch = appendWithCost(r.scratch, data, c.cost.Total, &c.fields.node)
+	r.scratch = appendWithCost(r.scratch, data, eventUsagePaths[c.surface.format], c.cost.Total, &c.fields.node)
 	r.scratch = append(r.scratch, ev[at+len(data):]...)
 	return r.scratch
 }
@@ -258,12 +266,26 @@ func (r *relay) fill() {
 	}
 }
 
-// fail ends the stream with an error event.
+// fail ends the stream with an error event in the client's format: from
+// the client's stream encoder when translating (it knows what the client
+// was sent), else the format's error event.
 func (r *relay) fail(err error) {
-	r.c.setError(err)
-	if r.c.surface.format == upstream.FormatAnthropic {
+	c := r.c
+	c.setError(err)
+	e := toAPIError(err)
+	ce := canon.Error{Status: e.status, Message: e.message}
+	f := c.surface.format
+	switch {
+	case r.translate:
+		ev := canon.Event{Type: canon.EventError, Error: ce}
+		r.scratch, _ = c.tr.encoder(f).Append(r.scratch[:0], &ev)
+	case f == upstream.FormatAnthropic:
 		r.scratch = appendAnthropicStreamError(r.scratch[:0], err)
-	} else {
+	case f == upstream.FormatResponses:
+		r.scratch = responses.AppendStreamError(r.scratch[:0], r.events, &ce)
+	case f == upstream.FormatGemini:
+		r.scratch = append(gemini.AppendError(append(r.scratch[:0], "data: "...), &ce), "\r\n\r\n"...)
+	default:
 		r.scratch = appendStreamError(r.scratch[:0], err)
 	}
 	r.pending = r.scratch

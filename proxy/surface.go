@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
@@ -23,24 +23,60 @@ type surface struct {
 	name     string // the metrics and log label
 	endpoint upstream.Endpoint
 	format   upstream.Format
+	// chat: a conversation API, which reaches providers of every format
+	// through translation.
+	chat bool
+	// counts: a token-counting API, answered locally when no provider of
+	// its format serves the model.
+	counts bool
 }
 
 // The surfaces.
 var (
-	surfaceChat        = &surface{"chat", upstream.ChatCompletions, upstream.FormatOpenAI}
-	surfaceCompletions = &surface{"completions", upstream.Completions, upstream.FormatOpenAI}
-	surfaceEmbeddings  = &surface{"embeddings", upstream.Embeddings, upstream.FormatOpenAI}
-	surfaceMessages    = &surface{"messages", upstream.Messages, upstream.FormatAnthropic}
-	surfaceCountTokens = &surface{"count_tokens", upstream.CountTokens, upstream.FormatAnthropic}
+	surfaceChat        = &surface{name: "chat", endpoint: upstream.ChatCompletions, format: upstream.FormatOpenAI, chat: true}
+	surfaceCompletions = &surface{name: "completions", endpoint: upstream.Completions, format: upstream.FormatOpenAI}
+	surfaceEmbeddings  = &surface{name: "embeddings", endpoint: upstream.Embeddings, format: upstream.FormatOpenAI}
+	surfaceMessages    = &surface{name: "messages", endpoint: upstream.Messages, format: upstream.FormatAnthropic, chat: true}
+	surfaceCountTokens = &surface{name: "count_tokens", endpoint: upstream.CountTokens, format: upstream.FormatAnthropic, counts: true}
+	surfaceResponses   = &surface{name: "responses", endpoint: upstream.Responses, format: upstream.FormatResponses, chat: true}
+	surfaceGenerate    = &surface{name: "generate_content", endpoint: upstream.GenerateContent, format: upstream.FormatGemini, chat: true}
+	surfaceStream      = &surface{name: "stream_generate_content", endpoint: upstream.StreamGenerateContent, format: upstream.FormatGemini, chat: true}
+	surfaceGeminiCount = &surface{name: "gemini_count_tokens", endpoint: upstream.GeminiCountTokens, format: upstream.FormatGemini, counts: true}
 )
 
+// geminiSurface finds the Gemini method a path such as
+// "/v1beta/models/gemini-2.5-pro:generateContent" calls, and the model it
+// names.
+func geminiSurface(path string) (*surface, string, bool) {
+	rest, ok := strings.CutPrefix(path, "/v1beta/models/")
+	if !ok {
+		if rest, ok = strings.CutPrefix(path, "/v1/models/"); !ok {
+			return nil, "", false
+		}
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i <= 0 {
+		return nil, "", false
+	}
+	switch rest[i+1:] {
+	case "generateContent":
+		return surfaceGenerate, rest[:i], true
+	case "streamGenerateContent":
+		return surfaceStream, rest[:i], true
+	case "countTokens":
+		return surfaceGeminiCount, rest[:i], true
+	}
+	return nil, "", false
+}
+
 // errOtherFormat: every target of the model speaks another wire format
-// than the client, and translation between the two is not built yet.
+// than the client, on an API that is not translated (completions,
+// embeddings, token counts).
 var errOtherFormat = errors.New("no provider of this model speaks this API's wire format")
 
 // writeErrorIn answers ctx with err in the error shape of format.
 func writeErrorIn(ctx *fasthttp.RequestCtx, format upstream.Format, err error) {
-	if format != upstream.FormatAnthropic {
+	if format == upstream.FormatOpenAI || format == upstream.FormatResponses {
 		writeError(ctx, err)
 		return
 	}
@@ -48,7 +84,8 @@ func writeErrorIn(ctx *fasthttp.RequestCtx, format upstream.Format, err error) {
 	ctx.Response.Reset()
 	ctx.SetStatusCode(e.status)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(appendAnthropicError(nil, e))
+	ce := canon.Error{Status: e.status, Message: e.message}
+	ctx.Response.SetBodyRaw(codecs[format].appendError(nil, &ce))
 }
 
 // appendAnthropicError appends e in Anthropic's error shape,
@@ -78,7 +115,7 @@ var (
 // message_delta), so that the call's cost can be known. n is search
 // scratch space.
 func readAnthropicUsage(doc []byte, u *usage, n *ast.Node) bool {
-	if !hasUsageObject(doc) {
+	if !hasUsageObject(doc, usageKey) {
 		return false
 	}
 	src := unsafe.String(unsafe.SliceData(doc), len(doc))
@@ -126,6 +163,28 @@ func (r *relay) anthropicFilter(ev, data []byte) []byte {
 	return ev
 }
 
+// responsesFilter is the relay's filter for OpenAI Responses streams:
+// it keeps the usage of the event that ends the response
+// (response.completed, .incomplete or .failed) and adds the cost to it.
+func (r *relay) responsesFilter(ev, data []byte) []byte {
+	if readResponsesUsage(data, eventUsagePaths[upstream.FormatResponses], &r.c.usage, &r.c.fields.node) {
+		return r.withCost(ev, data)
+	}
+	return ev
+}
+
+var finishReasonKey = []byte(`"finishReason"`)
+
+// geminiFilter is the relay's filter for Gemini streams: every chunk may
+// carry the usage so far; the cost goes into the last one's, the chunk
+// with the finishReason.
+func (r *relay) geminiFilter(ev, data []byte) []byte {
+	if readGeminiUsage(data, &r.c.usage, &r.c.fields.node) && bytes.Contains(data, finishReasonKey) {
+		return r.withCost(ev, data)
+	}
+	return ev
+}
+
 // setAnthropicHeaders forwards the client's anthropic-version (or the
 // default) and anthropic-beta to an Anthropic-format provider.
 func setAnthropicHeaders(req *fasthttp.Request, client *fasthttp.RequestHeader) {
@@ -140,18 +199,7 @@ func setAnthropicHeaders(req *fasthttp.Request, client *fasthttp.RequestHeader) 
 	}
 }
 
-// formatName names a wire format in messages.
-func formatName(f upstream.Format) string {
-	switch f {
-	case upstream.FormatAnthropic:
-		return "Anthropic Messages"
-	case upstream.FormatOpenAI:
-		return "OpenAI chat completions"
-	}
-	return "format " + strconv.Itoa(int(f))
-}
-
 // otherFormatError explains why the call's targets were all left out.
 func otherFormatError(s *surface, model string) error {
-	return fmt.Errorf("%w: %q is served only by providers that do not speak %s; translation between wire formats is not available yet", errOtherFormat, model, formatName(s.format))
+	return fmt.Errorf("%w: %q is served only by providers that do not speak %s, and this API is not translated", errOtherFormat, model, codecs[s.format].name)
 }

@@ -4,15 +4,30 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/bytedance/sonic/ast"
 	"github.com/tiktoken-go/tokenizer"
 
-	"switchboard/upstream/anthropic"
+	"switchboard/upstream"
 	"switchboard/upstream/canon"
 )
 
-// headerTokenCount says who counted a count_tokens answer: "provider" (an
-// Anthropic provider did) or "local-o200k" (the gateway's tokenizer did,
-// for a model no Anthropic provider serves).
+var generateContentRequestKey = []byte(`"generateContentRequest"`)
+
+// geminiCountRequest returns the request a Gemini countTokens body
+// counts: the body itself ({"contents":[...]}), or the
+// generateContentRequest it wraps.
+func geminiCountRequest(body []byte, n *ast.Node) ([]byte, error) {
+	value, _, ok, err := extensionField(body, generateContentRequestKey, n)
+	if err != nil || !ok {
+		return body, err
+	}
+	return body[value.start:value.end], nil
+}
+
+// headerTokenCount says who counted a count_tokens (or Gemini
+// countTokens) answer: "provider" (a provider of the API's format did) or
+// "local-o200k" (the gateway's tokenizer did, for a model no such
+// provider serves).
 const headerTokenCount = "x-switchboard-token-count"
 
 // localTokenizer is o200k_base, OpenAI's current encoding, offline and
@@ -21,12 +36,21 @@ var localTokenizer = sync.OnceValues(func() (tokenizer.Codec, error) {
 	return tokenizer.Get(tokenizer.O200kBase)
 })
 
-// countTokensLocally answers an Anthropic count_tokens request with the
-// gateway's own tokenizer: the system prompt, every message's text, tool
-// calls and results, and the tool definitions.
+// countTokensLocally answers an Anthropic count_tokens or a Gemini
+// countTokens request with the gateway's own tokenizer: the system
+// prompt, every message's text, tool calls and results, and the tool
+// definitions.
 func (c *call) countTokensLocally(body []byte) error {
 	r := &c.tr.req
-	if err := anthropic.DecodeRequest(body, r); err != nil {
+	format := c.surface.format
+	if format == upstream.FormatGemini {
+		inner, err := geminiCountRequest(body, &c.fields.node)
+		if err != nil {
+			return err
+		}
+		body = inner
+	}
+	if err := codecs[format].decodeRequest(body, r); err != nil {
 		return translationError(err)
 	}
 	enc, err := localTokenizer()
@@ -64,7 +88,11 @@ func (c *call) countTokensLocally(body []byte) error {
 	ctx := c.ctx
 	ctx.SetContentType("application/json")
 	ctx.Response.Header.Set(headerTokenCount, "local-o200k")
-	c.scratch = append(c.scratch[:0], `{"input_tokens":`...)
+	if format == upstream.FormatGemini {
+		c.scratch = append(c.scratch[:0], `{"totalTokens":`...)
+	} else {
+		c.scratch = append(c.scratch[:0], `{"input_tokens":`...)
+	}
 	c.scratch = strconv.AppendInt(c.scratch, int64(n), 10)
 	c.scratch = append(c.scratch, '}')
 	ctx.SetBody(c.scratch)

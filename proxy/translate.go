@@ -8,22 +8,65 @@ import (
 	"switchboard/upstream"
 	"switchboard/upstream/anthropic"
 	"switchboard/upstream/canon"
+	"switchboard/upstream/gemini"
 	"switchboard/upstream/openai"
+	"switchboard/upstream/responses"
 )
+
+// codec is one wire format's translation functions (package openai,
+// anthropic, responses or gemini).
+type codec struct {
+	name           string
+	decodeRequest  func([]byte, *canon.Request) error
+	decodeResponse func([]byte, *canon.Response) error
+	encodeResponse func([]byte, *canon.Response) ([]byte, error)
+	decodeError    func([]byte, int) canon.Error
+	appendError    func([]byte, *canon.Error) []byte
+}
+
+// codecs holds each format's codec, by upstream.Format.
+var codecs = [...]codec{
+	upstream.FormatOpenAI: {"OpenAI chat completions", openai.DecodeRequest, openai.DecodeResponse,
+		func(dst []byte, r *canon.Response) ([]byte, error) { return openai.EncodeResponse(dst, r), nil },
+		openai.DecodeError, openai.AppendError},
+	upstream.FormatAnthropic: {"Anthropic Messages", anthropic.DecodeRequest, anthropic.DecodeResponse,
+		anthropic.EncodeResponse, anthropic.DecodeError, anthropic.AppendError},
+	upstream.FormatResponses: {"OpenAI Responses", responses.DecodeRequest, responses.DecodeResponse,
+		responses.EncodeResponse, responses.DecodeError, responses.AppendError},
+	upstream.FormatGemini: {"Gemini generateContent", gemini.DecodeRequest, gemini.DecodeResponse,
+		gemini.EncodeResponse, gemini.DecodeError, gemini.AppendError},
+}
+
+// streamDecoder reads one format's stream events into canonical events.
+type streamDecoder interface {
+	Reset()
+	Decode(dst []canon.Event, data []byte) ([]canon.Event, error)
+	End(dst []canon.Event) ([]canon.Event, error)
+}
+
+// streamEncoder writes canonical events as one format's stream.
+type streamEncoder interface {
+	Reset()
+	Append(dst []byte, ev *canon.Event) ([]byte, error)
+}
 
 // translation is a call's state when its client and its target speak
 // different wire formats (an Anthropic client and an OpenAI-format
-// provider, or the reverse): the request decoded once into the canonical
-// model, and the stream decoder and encoder of the pair. Pooled with the
-// call.
+// provider, a Responses client and a Gemini one, ...): the request
+// decoded once into the canonical model, and a stream decoder and encoder
+// per format, of which a call uses one pair. Pooled with the call.
 type translation struct {
 	req     canon.Request
 	decoded bool
 	resp    canon.Response
 	oaDec   openai.StreamDecoder
 	anDec   anthropic.StreamDecoder
+	rsDec   responses.StreamDecoder
+	gmDec   gemini.StreamDecoder
 	oaEnc   openai.StreamEncoder
 	anEnc   anthropic.StreamEncoder
+	rsEnc   responses.StreamEncoder
+	gmEnc   gemini.StreamEncoder
 	events  []canon.Event
 	out     []byte
 	costed  []byte
@@ -32,17 +75,44 @@ type translation struct {
 
 func (tr *translation) reset() {
 	tr.decoded = false
-	tr.oaDec.Reset()
-	tr.anDec.Reset()
-	tr.oaEnc.Reset()
-	tr.anEnc.Reset()
+	for f := range codecs {
+		tr.decoder(upstream.Format(f)).Reset()
+		tr.encoder(upstream.Format(f)).Reset()
+	}
 	tr.events, tr.out, tr.costed, tr.tail = tr.events[:0], tr.out[:0], tr.costed[:0], tr.tail[:0]
 }
 
+// decoder is the stream decoder of format f.
+func (tr *translation) decoder(f upstream.Format) streamDecoder {
+	switch f {
+	case upstream.FormatAnthropic:
+		return &tr.anDec
+	case upstream.FormatResponses:
+		return &tr.rsDec
+	case upstream.FormatGemini:
+		return &tr.gmDec
+	}
+	return &tr.oaDec
+}
+
+// encoder is the stream encoder of format f.
+func (tr *translation) encoder(f upstream.Format) streamEncoder {
+	switch f {
+	case upstream.FormatAnthropic:
+		return &tr.anEnc
+	case upstream.FormatResponses:
+		return &tr.rsEnc
+	case upstream.FormatGemini:
+		return &tr.gmEnc
+	}
+	return &tr.oaEnc
+}
+
 // translatable reports whether a call on surface sf can go to a provider
-// of format f: its own format, or the other of the two chat formats.
+// of format f: its own format, or any format for the chat surfaces
+// (chat completions, Messages, Responses, Gemini's generateContent).
 func translatable(sf *surface, f upstream.Format) bool {
-	return f == sf.format || sf == surfaceChat || sf == surfaceMessages
+	return f == sf.format || sf.chat
 }
 
 // translatedBody returns the request for target t in t's format, and the
@@ -51,36 +121,43 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 	tr := &c.tr
 	r := &tr.req
 	if !tr.decoded {
-		var err error
-		if c.surface.format == upstream.FormatAnthropic {
-			err = anthropic.DecodeRequest(body, r)
-		} else {
-			err = openai.DecodeRequest(body, r)
-		}
-		if err != nil {
+		if err := codecs[c.surface.format].decodeRequest(body, r); err != nil {
 			return nil, 0, translationError(err)
+		}
+		if c.surface.format == upstream.FormatGemini { // the URL says these
+			r.Stream = c.fields.stream
+			r.IncludeUsage = c.fields.stream
 		}
 		tr.decoded = true
 	}
 	r.Model = t.Model
 	var err error
-	if t.Provider.Format == upstream.FormatAnthropic {
+	ep := upstream.ChatCompletions
+	switch t.Provider.Format {
+	case upstream.FormatAnthropic:
 		maxOut := s.billing.defaultMaxOutput
 		if t.Entry != nil && t.Entry.MaxOutput > 0 {
 			maxOut = int64(t.Entry.MaxOutput)
 		}
 		c.body, err = anthropic.EncodeRequest(c.body[:0], r, anthropic.EncodeOptions{DefaultMaxTokens: maxOut})
-		if err != nil {
-			return nil, 0, translationError(err)
+		ep = upstream.Messages
+	case upstream.FormatResponses:
+		c.body, err = responses.EncodeRequest(c.body[:0], r, responses.EncodeOptions{})
+		ep = upstream.Responses
+	case upstream.FormatGemini:
+		c.body, err = gemini.EncodeRequest(c.body[:0], r, gemini.EncodeOptions{})
+		ep = upstream.GenerateContent
+		if r.Stream {
+			ep = upstream.StreamGenerateContent
 		}
-		return c.body, upstream.Messages, nil
+	default:
+		r.IncludeUsage = true // the gateway needs the usage, whatever the client asked
+		c.body, err = openai.EncodeRequest(c.body[:0], r, openai.EncodeOptions{})
 	}
-	r.IncludeUsage = true // the gateway needs the usage, whatever the client asked
-	c.body, err = openai.EncodeRequest(c.body[:0], r, openai.EncodeOptions{})
 	if err != nil {
 		return nil, 0, translationError(err)
 	}
-	return c.body, upstream.ChatCompletions, nil
+	return c.body, ep, nil
 }
 
 // translationError makes a field the other format cannot express a 400
@@ -98,39 +175,19 @@ func translationError(err error) error {
 // 200) is translated into the client's error shape.
 func (c *call) translateAnswer(body []byte, status int) []byte {
 	tr := &c.tr
-	from := c.target.Provider.Format
+	from, to := &codecs[c.target.Provider.Format], &codecs[c.surface.format]
 	if status != 200 {
-		var e canon.Error
-		if from == upstream.FormatAnthropic {
-			e = anthropic.DecodeError(body, status)
-		} else {
-			e = openai.DecodeError(body, status)
-		}
-		if c.surface.format == upstream.FormatAnthropic {
-			return anthropic.AppendError(tr.out[:0], &e)
-		}
-		return openai.AppendError(tr.out[:0], &e)
+		e := from.decodeError(body, status)
+		return to.appendError(tr.out[:0], &e)
 	}
-	var err error
-	if from == upstream.FormatAnthropic {
-		err = anthropic.DecodeResponse(body, &tr.resp)
-	} else {
-		err = openai.DecodeResponse(body, &tr.resp)
-	}
+	err := from.decodeResponse(body, &tr.resp)
 	if err == nil {
-		if c.surface.format == upstream.FormatAnthropic {
-			tr.out, err = anthropic.EncodeResponse(tr.out[:0], &tr.resp)
-		} else {
-			tr.out = openai.EncodeResponse(tr.out[:0], &tr.resp)
-		}
+		tr.out, err = to.encodeResponse(tr.out[:0], &tr.resp)
 	}
 	if err != nil {
 		e := canon.Error{Status: 502, Message: "the provider's answer could not be translated: " + err.Error()}
 		c.status = 502
-		if c.surface.format == upstream.FormatAnthropic {
-			return anthropic.AppendError(tr.out[:0], &e)
-		}
-		return openai.AppendError(tr.out[:0], &e)
+		return to.appendError(tr.out[:0], &e)
 	}
 	return tr.out
 }
@@ -139,17 +196,11 @@ func (c *call) translateAnswer(body []byte, status int) []byte {
 // events, keeping the usage the stream reports and adding the call's
 // cost to the client's usage event.
 func (r *relay) translateEvent(data []byte) ([]byte, error) {
-	c := r.c
-	tr := &c.tr
+	tr := &r.c.tr
 	var err error
-	if c.target.Provider.Format == upstream.FormatAnthropic {
-		tr.events, err = tr.anDec.Decode(tr.events[:0], data)
-	} else {
-		tr.events, err = tr.oaDec.Decode(tr.events[:0], data)
-	}
-	out := r.encode(tr.out[:0], tr.events)
-	tr.out = out
-	return out, err
+	tr.events, err = tr.decoder(r.c.target.Provider.Format).Decode(tr.events[:0], data)
+	tr.out = r.encode(tr.out[:0], tr.events)
+	return tr.out, err
 }
 
 // endTranslation flushes what the upstream decoder holds at the end of
@@ -157,11 +208,7 @@ func (r *relay) translateEvent(data []byte) ([]byte, error) {
 func (r *relay) endTranslation() ([]byte, error) {
 	tr := &r.c.tr
 	var err error
-	if r.c.target.Provider.Format == upstream.FormatAnthropic {
-		tr.events, err = tr.anDec.End(tr.events[:0])
-	} else {
-		tr.events, err = tr.oaDec.End(tr.events[:0])
-	}
+	tr.events, err = tr.decoder(r.c.target.Provider.Format).End(tr.events[:0])
 	tr.out = r.encode(tr.out[:0], tr.events)
 	return tr.out, err
 }
@@ -171,7 +218,7 @@ func (r *relay) endTranslation() ([]byte, error) {
 // event that carries usage.
 func (r *relay) encode(dst []byte, events []canon.Event) []byte {
 	c := r.c
-	tr := &c.tr
+	enc := c.tr.encoder(c.surface.format)
 	for i := range events {
 		ev := &events[i]
 		if ev.Type == canon.EventMessageDelta {
@@ -181,12 +228,8 @@ func (r *relay) encode(dst []byte, events []canon.Event) []byte {
 			c.computeCost()
 		}
 		start := len(dst)
-		if c.surface.format == upstream.FormatAnthropic {
-			dst, _ = tr.anEnc.Append(dst, ev)
-		} else {
-			dst, _ = tr.oaEnc.Append(dst, ev)
-		}
-		if c.costed && hasUsageObject(dst[start:]) {
+		dst, _ = enc.Append(dst, ev)
+		if c.costed && hasUsageObject(dst[start:], usageKeys[c.surface.format]) {
 			dst = r.costInto(dst, start)
 		}
 	}
@@ -207,13 +250,14 @@ func (r *relay) costInto(dst []byte, start int) []byte {
 		ev := rest[:k]
 		rest = rest[k:]
 		data := eventData(ev)
-		if data == nil || !hasUsageObject(data) {
+		f := r.c.surface.format
+		if data == nil || !hasUsageObject(data, usageKeys[f]) {
 			dst = append(dst, ev...)
 			continue
 		}
 		at := cap(ev) - cap(data)
 		dst = append(dst, ev[:at]...)
-		dst = appendWithCost(dst, data, r.c.cost.Total, &r.c.fields.node)
+		dst = appendWithCost(dst, data, eventUsagePaths[f], r.c.cost.Total, &r.c.fields.node)
 		dst = append(dst, ev[at+len(data):]...)
 	}
 	return dst

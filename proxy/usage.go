@@ -26,16 +26,8 @@ type usage struct {
 // search scratch space. It reports whether there was one; a null or
 // missing usage leaves u unchanged.
 func readUsage(doc []byte, u *usage, n *ast.Node) bool {
-	if !hasUsageObject(doc) {
-		return false
-	}
-	src := unsafe.String(unsafe.SliceData(doc), len(doc))
-	var err error
-	if *n, err = sonic.GetFromString(src, "usage"); err != nil || n.TypeSafe() != ast.V_OBJECT {
-		return false
-	}
-	obj, err := n.Raw()
-	if err != nil {
+	obj, ok := usageObject(doc, usageKey, answerUsagePaths[upstream.FormatOpenAI], n)
+	if !ok {
 		return false
 	}
 	u.seen = true
@@ -52,23 +44,95 @@ func readUsage(doc []byte, u *usage, n *ast.Node) bool {
 
 // readUsage reads the usage of a whole answer in the call's wire format.
 func (c *call) readUsage(doc []byte) bool {
-	if c.surface.format == upstream.FormatAnthropic {
-		return readAnthropicUsage(doc, &c.usage, &c.fields.node)
+	n := &c.fields.node
+	switch c.surface.format {
+	case upstream.FormatAnthropic:
+		return readAnthropicUsage(doc, &c.usage, n)
+	case upstream.FormatResponses:
+		return readResponsesUsage(doc, answerUsagePaths[upstream.FormatResponses], &c.usage, n)
+	case upstream.FormatGemini:
+		return readGeminiUsage(doc, &c.usage, n)
 	}
-	return readUsage(doc, &c.usage, &c.fields.node)
+	return readUsage(doc, &c.usage, n)
 }
 
-// hasUsageObject is a cheap pre-check: whether some "usage" key in doc has
-// an object value. A quote cannot appear unescaped inside a JSON string,
-// so every match of `"usage"` is a real key. Stream chunks carry
-// "usage":null on all but the last one; this spares them a search.
-func hasUsageObject(doc []byte) bool {
+// The key of the usage object in each format, and its path in a whole
+// answer and in the stream event that carries it.
+var (
+	usageKeys = [...][]byte{
+		upstream.FormatOpenAI: usageKey, upstream.FormatAnthropic: usageKey,
+		upstream.FormatResponses: usageKey, upstream.FormatGemini: usageMetadataKey,
+	}
+	answerUsagePaths = [...][]any{
+		upstream.FormatOpenAI: {"usage"}, upstream.FormatAnthropic: {"usage"},
+		upstream.FormatResponses: {"usage"}, upstream.FormatGemini: {"usageMetadata"},
+	}
+	eventUsagePaths = [...][]any{
+		upstream.FormatOpenAI: {"usage"}, upstream.FormatAnthropic: {"usage"},
+		upstream.FormatResponses: {"response", "usage"}, upstream.FormatGemini: {"usageMetadata"},
+	}
+	usageMetadataKey = []byte(`"usageMetadata"`)
+)
+
+// readResponsesUsage reads the usage object at path of an OpenAI
+// Responses document (a Response, or the response.completed event) into
+// u. input_tokens include the cached ones, output_tokens the reasoning.
+func readResponsesUsage(doc []byte, path []any, u *usage, n *ast.Node) bool {
+	obj, ok := usageObject(doc, usageKey, path, n)
+	if !ok {
+		return false
+	}
+	u.seen = true
+	u.prompt = intAt(obj, n, "input_tokens")
+	u.completion = intAt(obj, n, "output_tokens")
+	u.cached = intAt(obj, n, "input_tokens_details", "cached_tokens")
+	u.reasoning = intAt(obj, n, "output_tokens_details", "reasoning_tokens")
+	return true
+}
+
+// readGeminiUsage reads the usageMetadata of a Gemini answer or stream
+// chunk into u. promptTokenCount includes the cached tokens;
+// candidatesTokenCount leaves out the thoughts, which are output too.
+func readGeminiUsage(doc []byte, u *usage, n *ast.Node) bool {
+	obj, ok := usageObject(doc, usageMetadataKey, answerUsagePaths[upstream.FormatGemini], n)
+	if !ok {
+		return false
+	}
+	u.seen = true
+	u.prompt = intAt(obj, n, "promptTokenCount")
+	u.reasoning = intAt(obj, n, "thoughtsTokenCount")
+	u.completion = intAt(obj, n, "candidatesTokenCount") + u.reasoning
+	u.cached = intAt(obj, n, "cachedContentTokenCount")
+	return true
+}
+
+// usageObject returns the raw JSON object at path in doc, after a cheap
+// check that some key written as key has an object value.
+func usageObject(doc, key []byte, path []any, n *ast.Node) (string, bool) {
+	if !hasUsageObject(doc, key) {
+		return "", false
+	}
+	src := unsafe.String(unsafe.SliceData(doc), len(doc))
+	var err error
+	if *n, err = sonic.GetFromString(src, path...); err != nil || n.TypeSafe() != ast.V_OBJECT {
+		return "", false
+	}
+	obj, err := n.Raw()
+	return obj, err == nil
+}
+
+// hasUsageObject is a cheap pre-check: whether some key written as key
+// (quotes included, e.g. `"usage"`) in doc has an object value. A quote
+// cannot appear unescaped inside a JSON string, so every match is a real
+// key. Stream chunks carry "usage":null on all but the last one; this
+// spares them a search.
+func hasUsageObject(doc, key []byte) bool {
 	for {
-		i := bytes.Index(doc, usageKey)
+		i := bytes.Index(doc, key)
 		if i < 0 {
 			return false
 		}
-		doc = doc[i+len(usageKey):]
+		doc = doc[i+len(key):]
 		j := skipSpace(doc, 0)
 		if j < len(doc) && doc[j] == ':' {
 			if j = skipSpace(doc, j+1); j < len(doc) && doc[j] == '{' {

@@ -25,20 +25,36 @@ type Endpoint uint8
 
 // The endpoints the gateway forwards.
 const (
-	ChatCompletions Endpoint = iota // OpenAI format
-	Completions                     // OpenAI format
-	Embeddings                      // OpenAI format
-	Messages                        // Anthropic format
-	CountTokens                     // Anthropic format: messages/count_tokens
+	ChatCompletions       Endpoint = iota // OpenAI format
+	Completions                           // OpenAI format
+	Embeddings                            // OpenAI format
+	Messages                              // Anthropic format
+	CountTokens                           // Anthropic format: messages/count_tokens
+	Responses                             // OpenAI Responses format
+	GenerateContent                       // Gemini format: models/{model}:generateContent
+	StreamGenerateContent                 // Gemini format: models/{model}:streamGenerateContent?alt=sse
+	GeminiCountTokens                     // Gemini format: models/{model}:countTokens
 	endpointCount
 )
 
 var endpointPaths = [endpointCount]string{
-	ChatCompletions: "/chat/completions",
-	Completions:     "/completions",
-	Embeddings:      "/embeddings",
-	Messages:        "/messages",
-	CountTokens:     "/messages/count_tokens",
+	ChatCompletions:       "/chat/completions",
+	Completions:           "/completions",
+	Embeddings:            "/embeddings",
+	Messages:              "/messages",
+	CountTokens:           "/messages/count_tokens",
+	Responses:             "/responses",
+	GenerateContent:       "/models/",
+	StreamGenerateContent: "/models/",
+	GeminiCountTokens:     "/models/",
+}
+
+// modelMethods are the Gemini endpoints' suffixes after the model id in
+// the path: Gemini names the model in the URL, not the body.
+var modelMethods = [endpointCount]string{
+	GenerateContent:       ":generateContent",
+	StreamGenerateContent: ":streamGenerateContent?alt=sse",
+	GeminiCountTokens:     ":countTokens",
 }
 
 // Format is the wire format a provider speaks.
@@ -48,13 +64,24 @@ type Format uint8
 const (
 	FormatOpenAI    Format = iota // chat completions, Bearer key
 	FormatAnthropic               // Messages, x-api-key and anthropic-version
+	FormatResponses               // OpenAI Responses, Bearer key
+	FormatGemini                  // Gemini generateContent, x-goog-api-key
 )
+
+// formatNames are the config names of the formats.
+var formatNames = map[string]Format{
+	"openai": FormatOpenAI, "anthropic": FormatAnthropic,
+	"responses": FormatResponses, "gemini": FormatGemini,
+}
 
 // AnthropicVersion is the anthropic-version sent to Anthropic-format
 // providers when the client sent none.
 const AnthropicVersion = "2023-06-01"
 
-var headerXAPIKey = []byte("x-api-key")
+var (
+	headerXAPIKey    = []byte("x-api-key")
+	headerGoogAPIKey = []byte("x-goog-api-key")
+)
 
 // maxResponseBodyBytes caps a buffered (non-streaming) upstream response.
 const maxResponseBodyBytes = 64 << 20
@@ -121,9 +148,7 @@ func New(cfg configs.Provider) (*Provider, error) {
 	for i, path := range endpointPaths {
 		p.urls[i] = cfg.BaseURL + path
 	}
-	if cfg.Format == "anthropic" {
-		p.Format = FormatAnthropic
-	}
+	p.Format = formatNames[cfg.Format]
 	p.authHeader = []byte(fasthttp.HeaderAuthorization)
 	if cfg.APIKey != "" {
 		p.auth = []byte("Bearer " + string(cfg.APIKey))
@@ -132,6 +157,8 @@ func New(cfg configs.Provider) (*Provider, error) {
 			p.authHeader, p.auth = []byte(cfg.APIKeyHeader), []byte(cfg.APIKey)
 		case p.Format == FormatAnthropic:
 			p.authHeader, p.auth = headerXAPIKey, []byte(cfg.APIKey)
+		case p.Format == FormatGemini:
+			p.authHeader, p.auth = headerGoogAPIKey, []byte(cfg.APIKey)
 		}
 	}
 	for k, v := range cfg.Headers {
@@ -163,11 +190,18 @@ func New(cfg configs.Provider) (*Provider, error) {
 }
 
 // SetRequest makes req a POST of body to the provider's endpoint, with the
-// provider's key and headers. req keeps a reference to body: do not modify
-// body until the call is done.
-func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
+// provider's key and headers; model is the model id of the Gemini
+// endpoints, which take it in the path. req keeps a reference to body: do
+// not modify body until the call is done.
+func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, model string, body []byte) {
 	req.Header.SetMethod(fasthttp.MethodPost)
-	req.SetRequestURI(p.urls[ep])
+	if m := modelMethods[ep]; m != "" {
+		var buf [256]byte
+		uri := appendPathEscaped(append(buf[:0], p.urls[ep]...), model)
+		req.SetRequestURIBytes(append(uri, m...))
+	} else {
+		req.SetRequestURI(p.urls[ep])
+	}
 	req.Header.SetContentType("application/json")
 	if p.auth != nil {
 		req.Header.SetBytesKV(p.authHeader, p.auth)
@@ -176,6 +210,24 @@ func (p *Provider) SetRequest(req *fasthttp.Request, ep Endpoint, body []byte) {
 		req.Header.SetBytesKV(h[0], h[1])
 	}
 	req.SetBodyRaw(body)
+}
+
+// appendPathEscaped appends s as one URL path segment: bytes other than
+// letters, digits and "-._~" are percent-encoded, so that a model id from
+// a client cannot change the path or add a query.
+func appendPathEscaped(dst []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9',
+			b == '-', b == '.', b == '_', b == '~':
+			dst = append(dst, b)
+		default:
+			dst = append(dst, '%', hex[b>>4], hex[b&0xf])
+		}
+	}
+	return dst
 }
 
 // statusClientClosed is the status logged for a call whose client went

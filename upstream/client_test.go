@@ -89,7 +89,7 @@ func call(p *Provider) error {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	p.SetRequest(req, ChatCompletions, []byte(`{"model":"m"}`))
+	p.SetRequest(req, ChatCompletions, "", []byte(`{"model":"m"}`))
 	return p.Do(req, resp)
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"switchboard/upstream/anthropic"
 	"switchboard/upstream/canon"
@@ -273,5 +274,38 @@ func TestEncodeDropsEmptyTurn(t *testing.T) {
 	want := `{"contents":[{"role":"user","parts":[{"text":"a"},{"text":"b"}]}]}`
 	if string(out) != want {
 		t.Errorf("got %s, want %s", out, want)
+	}
+}
+
+// TestStreamEncoderCopiesWhatItKeeps: an event's strings may point into
+// a decoder's buffer that the next event overwrites, so the id, model,
+// tool name and a pending signature must be the encoder's own copies.
+func TestStreamEncoderCopiesWhatItKeeps(t *testing.T) {
+	buf := make([]byte, 29)
+	view := func(i, j int) string { return unsafe.String(&buf[i], j-i) }
+	evs := []canon.Event{
+		{Type: canon.EventMessageStart, ID: view(0, 6), Model: view(6, 13)},
+		{Type: canon.EventBlockStart, Index: 0, Kind: canon.BlockThinking},
+		{Type: canon.EventSignatureDelta, Index: 0, Text: view(24, 29)},
+		{Type: canon.EventBlockStop, Index: 0},
+		{Type: canon.EventBlockStart, Index: 1, Kind: canon.BlockToolUse, ID: "call_0", Name: view(13, 24)},
+		{Type: canon.EventToolArgsDelta, Index: 1, Text: `{"a":1}`},
+		{Type: canon.EventBlockStop, Index: 1},
+	}
+	var e gemini.StreamEncoder
+	var out []byte
+	const text = "resp-1model-1get_weathersig-1"
+	for i := range evs {
+		copy(buf, text) // the event's strings are valid during Append only
+		var err error
+		if out, err = e.Append(out, &evs[i]); err != nil {
+			t.Fatal(err)
+		}
+		copy(buf, strings.Repeat("X", len(text)))
+	}
+	for _, want := range []string{`"name":"get_weather"`, `"thoughtSignature":"sig-1"`, `"modelVersion":"model-1"`, `"responseId":"resp-1"`} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("want %s in:\n%s", want, out)
+		}
 	}
 }

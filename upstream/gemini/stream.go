@@ -181,24 +181,29 @@ func (d *StreamDecoder) End(dst []canon.Event) ([]canon.Event, error) {
 // the next part written. Every chunk carries usageMetadata (the
 // usage known so far), modelVersion and responseId, as the API's do. An
 // Error is written as {"error":{...}} and ends the stream.
+//
+// An event's strings may point into its decoder's buffers, valid only
+// until the next event: what the encoder keeps, it copies.
 type StreamEncoder struct {
-	id, model string
+	id, model []byte
 	usage     canon.Usage
 	blocks    []encBlock
-	sig       string // a signature waiting for the next part
+	sig       []byte // a signature waiting for the next part
 	started   bool
 	done      bool
 }
 
 type encBlock struct {
 	kind    canon.BlockKind
-	name    string
+	name    []byte
 	args    []byte
 	hadText bool // a thinking block that had text
 }
 
 // Reset makes e ready for a new stream, keeping its memory.
-func (e *StreamEncoder) Reset() { *e = StreamEncoder{blocks: e.blocks[:0]} }
+func (e *StreamEncoder) Reset() {
+	*e = StreamEncoder{id: e.id[:0], model: e.model[:0], sig: e.sig[:0], blocks: e.blocks[:0]}
+}
 
 const sseEnd = "\r\n\r\n"
 
@@ -221,7 +226,7 @@ func (e *StreamEncoder) Append(dst []byte, ev *canon.Event) ([]byte, error) {
 			return dst, errEvent(ev, "a second message_start")
 		}
 		e.started = true
-		e.id, e.model, e.usage = ev.ID, ev.Model, ev.Usage
+		e.id, e.model, e.usage = append(e.id[:0], ev.ID...), append(e.model[:0], ev.Model...), ev.Usage
 		return dst, nil
 	}
 	if !e.started {
@@ -236,7 +241,7 @@ func (e *StreamEncoder) Append(dst []byte, ev *canon.Event) ([]byte, error) {
 		if b.kind != 0 {
 			return dst, errEvent(ev, "a block that already started")
 		}
-		b.kind, b.name, b.args, b.hadText = ev.Kind, ev.Name, b.args[:0], false
+		b.kind, b.name, b.args, b.hadText = ev.Kind, append(b.name[:0], ev.Name...), b.args[:0], false
 		return dst, nil
 	case canon.EventTextDelta, canon.EventThinkingDelta, canon.EventSignatureDelta:
 		if ev.Index >= len(e.blocks) || e.blocks[ev.Index].kind == 0 {
@@ -247,15 +252,15 @@ func (e *StreamEncoder) Append(dst []byte, ev *canon.Event) ([]byte, error) {
 		}
 		switch ev.Type {
 		case canon.EventTextDelta:
-			dst = appendTextPart(e.head(dst), ev.Text, false, e.sig)
-			e.sig = ""
+			dst = appendTextPart(e.head(dst), ev.Text, false, canon.View(e.sig))
+			e.sig = e.sig[:0]
 		case canon.EventThinkingDelta:
 			e.blocks[ev.Index].hadText = true
 			dst = appendTextPart(e.head(dst), ev.Text, true, "")
 		default:
 			if !e.blocks[ev.Index].hadText {
 				// A signature-only block: it belongs to the next part.
-				e.sig = ev.Text
+				e.sig = append(e.sig[:0], ev.Text...)
 				return dst, nil
 			}
 			dst = appendTextPart(e.head(dst), "", true, ev.Text)
@@ -278,20 +283,20 @@ func (e *StreamEncoder) Append(dst []byte, ev *canon.Event) ([]byte, error) {
 		}
 		b.kind = 0
 		start := len(dst)
-		dst, err := appendCall(append(e.head(dst), '{'), b.name, canon.View(b.args))
+		dst, err := appendCall(append(e.head(dst), '{'), canon.View(b.name), canon.View(b.args))
 		if err != nil {
 			return dst[:start], errEvent(ev, "tool arguments that are not a JSON object")
 		}
-		if e.sig != "" {
-			dst = canon.AppendStringField(dst, "thoughtSignature", e.sig)
-			e.sig = ""
+		if len(e.sig) > 0 {
+			dst = canon.AppendStringField(dst, "thoughtSignature", canon.View(e.sig))
+			e.sig = e.sig[:0]
 		}
 		return e.tail(append(dst, '}'), ""), nil
 	case canon.EventMessageDelta:
 		e.usage = ev.Usage
-		if e.sig != "" {
-			dst = e.tail(appendTextPart(e.head(dst), "", true, e.sig), "")
-			e.sig = ""
+		if len(e.sig) > 0 {
+			dst = e.tail(appendTextPart(e.head(dst), "", true, canon.View(e.sig)), "")
+			e.sig = e.sig[:0]
 		}
 		dst = append(e.head(dst), `{"text":""}`...)
 		return e.tail(dst, finishReason(ev.StopReason)), nil
@@ -315,8 +320,8 @@ func (e *StreamEncoder) tail(dst []byte, finish string) []byte {
 	}
 	dst = append(dst, `,"index":0}]`...)
 	dst = appendUsage(canon.AppendKey(dst, "usageMetadata"), &e.usage)
-	dst = canon.AppendStringField(dst, "modelVersion", e.model)
-	dst = canon.AppendStringField(dst, "responseId", e.id)
+	dst = canon.AppendStringField(dst, "modelVersion", canon.View(e.model))
+	dst = canon.AppendStringField(dst, "responseId", canon.View(e.id))
 	return append(dst, "}"+sseEnd...)
 }
 

@@ -339,6 +339,17 @@ func (e *StreamEncoder) head(dst []byte, typ string) []byte {
 
 const evEnd = "}\n\n"
 
+// AppendStreamError appends e as a Responses stream's error event with
+// sequence number seq: how a stream reports a failure before (or
+// without) a response.failed.
+func AppendStreamError(dst []byte, seq int64, e *canon.Error) []byte {
+	dst = append(dst, "event: error\ndata: {\"type\":\"error\",\"sequence_number\":"...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	dst = canon.AppendStringField(dst, "code", errorCode(e))
+	dst = canon.AppendStringField(dst, "message", e.Message)
+	return append(dst, `,"param":null`+evEnd...)
+}
+
 // ref writes item_id and output_index of block b.
 func ref(dst []byte, b *encBlock) []byte {
 	dst = canon.AppendStringField(dst, "item_id", canon.View(b.id))
@@ -357,10 +368,9 @@ func (e *StreamEncoder) Append(dst []byte, ev *canon.Event) ([]byte, error) {
 	case canon.EventError:
 		e.done = true
 		if !e.started {
-			dst = e.head(dst, "error")
-			dst = canon.AppendStringField(dst, "code", errorCode(&ev.Error))
-			dst = canon.AppendStringField(dst, "message", ev.Error.Message)
-			return append(dst, `,"param":null`+evEnd...), nil
+			dst = AppendStreamError(dst, e.seq, &ev.Error)
+			e.seq++
+			return dst, nil
 		}
 		dst = e.head(dst, "response.failed")
 		dst = appendObjectHead(canon.AppendKey(dst, "response"), canon.View(e.id), canon.View(e.model), e.created, "failed")
