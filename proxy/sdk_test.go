@@ -39,6 +39,16 @@ func TestAnthropicSDK(t *testing.T) {
 		"SAME_MODEL=anth/claude-mock", "CROSS_MODEL=mock/mock-model")
 }
 
+// TestOpenAIResponsesSDK runs test/node/openai_responses_sdk.mjs: the
+// OpenAI SDK's Responses API (what Codex CLI speaks) on a Responses-format
+// provider, passed through, and on Anthropic, chat-completions and Gemini
+// providers, translated.
+func TestOpenAIResponsesSDK(t *testing.T) {
+	g := startFourFormatGateway(t)
+	runSDKScript(t, "openai", "test/node/openai_responses_sdk.mjs", "SWITCHBOARD_BASE_URL="+g.URL+"/v1",
+		"MODELS=resp/resp-model,anth/claude-mock,mock/mock-model,gem/gem-model")
+}
+
 // runSDKScript runs a Node script that drives the gateway with the npm
 // package pkg, with the test key and env in its environment. `make test`
 // installs the packages first; without them this fails rather than
