@@ -50,6 +50,9 @@ type message struct {
 	Role         string                 `json:"role"`
 	Content      sonic.NoCopyRawMessage `json:"content"`
 	CacheControl *canon.CacheControl    `json:"cache_control"`
+	// OutputConfig on a turn (the per-turn control beta Claude Code
+	// uses) is a hint: accepted and listed in Request.Ignored.
+	OutputConfig sonic.NoCopyRawMessage `json:"output_config"`
 }
 
 // block is any content block; Type says which fields it uses.
@@ -94,9 +97,10 @@ type tool struct {
 	CacheControl *canon.CacheControl    `json:"cache_control"`
 	// EagerInputStreaming is a streaming hint with no effect on content.
 	EagerInputStreaming sonic.NoCopyRawMessage `json:"eager_input_streaming"`
-	// Refused when set: tool search and programmatic calling are
-	// server-side.
-	DeferLoading   *bool                  `json:"defer_loading"`
+	// DeferLoading (tool search) is a hint: another provider gets the
+	// tool up front; listed in Request.Ignored.
+	DeferLoading *bool `json:"defer_loading"`
+	// Refused when set: programmatic calling is server-side.
 	InputExamples  sonic.NoCopyRawMessage `json:"input_examples"`
 	AllowedCallers sonic.NoCopyRawMessage `json:"allowed_callers"`
 }
@@ -110,6 +114,9 @@ type toolChoice struct {
 type thinking struct {
 	Type         string `json:"type"`
 	BudgetTokens int64  `json:"budget_tokens"`
+	// Display ("summarized", "omitted") says how much thinking the
+	// answer shows: a hint, listed in Request.Ignored.
+	Display string `json:"display"`
 }
 
 type outputConfig struct {
@@ -158,10 +165,15 @@ func DecodeRequest(body []byte, r *canon.Request) error {
 		return canon.At(err, "system", -1)
 	}
 	r.Messages = make([]canon.Message, len(w.Messages))
+	turnConfig := false
 	for i := range w.Messages {
 		if err := d.message(&w.Messages[i], &r.Messages[i]); err != nil {
 			return canon.At(err, "messages", i)
 		}
+		turnConfig = turnConfig || !canon.IsNull(w.Messages[i].OutputConfig)
+	}
+	if turnConfig {
+		r.Ignored = append(r.Ignored, "messages[].output_config")
 	}
 	if w.MaxTokens != nil {
 		r.MaxTokens = *w.MaxTokens
@@ -169,8 +181,12 @@ func DecodeRequest(body []byte, r *canon.Request) error {
 	r.Temperature, r.TopP, r.TopK = w.Temperature, w.TopP, w.TopK
 	r.Stop = w.StopSequences
 	r.Stream, r.IncludeUsage = w.Stream, true
-	if r.Tools, err = decodeTools(w.Tools); err != nil {
+	deferred := false
+	if r.Tools, deferred, err = decodeTools(w.Tools); err != nil {
 		return err
+	}
+	if deferred {
+		r.Ignored = append(r.Ignored, "tools[].defer_loading")
 	}
 	if c := w.ToolChoice; c != nil {
 		if err := decodeToolChoice(c, r); err != nil {
@@ -178,6 +194,9 @@ func DecodeRequest(body []byte, r *canon.Request) error {
 		}
 	}
 	if t := w.Thinking; t != nil {
+		if t.Display != "" {
+			r.Ignored = append(r.Ignored, "thinking.display")
+		}
 		switch t.Type {
 		case "enabled":
 			r.Reasoning.Mode, r.Reasoning.BudgetTokens = canon.ThinkingEnabled, t.BudgetTokens
@@ -400,32 +419,30 @@ func decodeSource(s *source, b *canon.Block) error {
 	return nil
 }
 
-func decodeTools(raw []byte) ([]canon.Tool, error) {
+func decodeTools(raw []byte) (ts []canon.Tool, deferred bool, err error) {
 	if canon.IsNull(canon.Trim(raw)) {
-		return nil, nil
+		return nil, false, nil
 	}
 	var ws []tool
 	if err := canon.DecodeStrict(raw, &ws, "tools"); err != nil {
-		return nil, betterTypeError(raw, err, "tools", anyBlock)
+		return nil, false, betterTypeError(raw, err, "tools", anyBlock)
 	}
-	ts := make([]canon.Tool, len(ws))
+	ts = make([]canon.Tool, len(ws))
 	for i := range ws {
 		w, t := &ws[i], &ts[i]
-		var err error
+		deferred = deferred || w.DeferLoading != nil && *w.DeferLoading
 		switch {
 		case !knownType(w.Type, "tools", anyBlock):
 			err = canon.Fieldf("type", "%q is a tool only Anthropic provides; it cannot be translated", w.Type)
 		case w.Name == "":
 			err = canon.Fieldf("name", "required")
-		case w.DeferLoading != nil && *w.DeferLoading:
-			err = canon.Fieldf("defer_loading", "tool search cannot be translated")
 		case !canon.IsNull(w.InputExamples) && string(canon.Trim(w.InputExamples)) != "[]":
 			err = canon.Fieldf("input_examples", "tool input examples cannot be translated")
 		case !canon.IsNull(w.AllowedCallers):
 			err = canon.Fieldf("allowed_callers", "programmatic tool calling cannot be translated")
 		}
 		if err != nil {
-			return nil, canon.At(err, "tools", i)
+			return nil, false, canon.At(err, "tools", i)
 		}
 		t.Name, t.Description, t.Strict = w.Name, w.Description, w.Strict
 		if !canon.IsNull(w.InputSchema) {
@@ -435,7 +452,7 @@ func decodeTools(raw []byte) ([]canon.Tool, error) {
 			t.Cache = *w.CacheControl
 		}
 	}
-	return ts, nil
+	return ts, deferred, nil
 }
 
 func decodeToolChoice(c *toolChoice, r *canon.Request) error {

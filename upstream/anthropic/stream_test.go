@@ -1,11 +1,13 @@
 package anthropic_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"switchboard/upstream/anthropic"
 	"switchboard/upstream/canon"
+	"switchboard/upstream/openai"
 )
 
 // TestStreamEncoderNoEmptyTextBlock checks that a text block that never
@@ -131,5 +133,39 @@ func TestErrorBodies(t *testing.T) {
 	err := anthropic.DecodeResponse([]byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`), &r)
 	if ce, ok := err.(*canon.Error); !ok || ce.Status != 529 {
 		t.Fatalf("an error answer decoded as %v", err)
+	}
+}
+
+// TestClaudeCodeRequestTranslates: the hints Claude Code sends (a
+// per-turn output_config on a mid-conversation system message, thinking
+// display, a deferred tool, context management) are accepted, listed in
+// Ignored, and the request encodes for an OpenAI-format provider with
+// every tool, the system prompt and both turns.
+func TestClaudeCodeRequestTranslates(t *testing.T) {
+	body := `{"model":"claude-opus-5-5","max_tokens":128000,"stream":true,
+	"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},
+	"thinking":{"type":"adaptive","display":"omitted"},"output_config":{"effort":"medium"},
+	"metadata":{"user_id":"{\"device_id\":\"d\"}"},
+	"system":[{"type":"text","text":"x-anthropic-billing-header: cc_version=2"},{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}}],
+	"messages":[{"role":"user","content":[{"type":"text","text":"say hi"}]},
+	  {"role":"system","content":[{"type":"text","text":"# Environment","cache_control":{"type":"ephemeral"}}],"output_config":{"effort":"medium"}}],
+	"tools":[{"name":"Bash","description":"Run","input_schema":{"type":"object"}},
+	  {"name":"WebFetch","description":"Fetch","input_schema":{"type":"object"},"defer_loading":true}]}`
+	var r canon.Request
+	if err := anthropic.DecodeRequest([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"context_management", "messages[].output_config", "tools[].defer_loading", "thinking.display"}
+	if !slices.Equal(r.Ignored, want) {
+		t.Fatalf("ignored %v, want %v", r.Ignored, want)
+	}
+	out, err := openai.EncodeRequest(nil, &r, openai.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`"name":"Bash"`, `"name":"WebFetch"`, `You are Claude Code.`, `say hi`, `# Environment`, `"reasoning_effort":"medium"`} {
+		if !strings.Contains(string(out), s) {
+			t.Fatalf("no %s in %s", s, out)
+		}
 	}
 }

@@ -74,7 +74,6 @@ func TestUntranslatableFieldsAreRefused(t *testing.T) {
 	an(`,"mcp_servers":[{"type":"url","url":"https://example-server.modelcontextprotocol.io/sse","name":"example-mcp"}]`, "mcp_servers")
 	an(`,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]`, "tools[0].type")
 	an(`,"tools":[{"type":"bash_20250124","name":"bash"}]`, "tools[0].type")
-	an(`,"tools":[{"name":"f","input_schema":{"type":"object"},"defer_loading":true}]`, "tools[0].defer_loading")
 	an(`,"tools":[{"name":"f","input_schema":{"type":"object"},"input_examples":[{"a":1}]}]`, "tools[0].input_examples")
 	an(`,"thinking":{"type":"sometimes"}`, "thinking.type")
 	an(`,"bogus":true`, "bogus")
