@@ -369,3 +369,35 @@ func TestMidStreamFailureInEveryFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestCodingAgentRequestsTranslate: the shapes Claude Code and Codex CLI
+// send reach a provider of another format, and the response header names
+// what was left out.
+func TestCodingAgentRequestsTranslate(t *testing.T) {
+	g := startFourFormatGateway(t)
+	codex := `{"model":"anth/claude-mock","store":false,"stream":true,"include":["reasoning.encrypted_content"],` +
+		`"client_metadata":{"session_id":"s"},"prompt_cache_key":"k","reasoning":{"summary":"auto"},"parallel_tool_calls":true,"tool_choice":"auto",` +
+		`"input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"You are Codex."}]},` +
+		`{"type":"message","role":"user","content":[{"type":"input_text","text":"say hi"}]}],` +
+		`"tools":[{"type":"function","name":"exec_command","strict":false,"parameters":{"type":"object"}},` +
+		`{"type":"namespace","name":"multi_agent_v1","description":"d","tools":[{"type":"function","name":"spawn_agent","parameters":{"type":"object"}}]},` +
+		`{"type":"web_search","external_web_access":false}]}`
+	r := g.post(t, "/v1/responses", codex)
+	if r.status != 200 || !strings.Contains(r.body, "event: response.completed") ||
+		r.header[headerIgnored] != "store, client_metadata, prompt_cache_key, reasoning.summary, tools[1] (namespace), tools[2] (web_search)" {
+		t.Fatalf("codex: status %d, ignored %q:\n%s", r.status, r.header[headerIgnored], r.body)
+	}
+	if up := g.Mock.LastRequest(); !strings.Contains(string(up.Body), `"name":"exec_command"`) || strings.Contains(string(up.Body), "spawn_agent") {
+		t.Fatalf("codex upstream body %s", up.Body)
+	}
+	claude := `{"model":"mock/mock-model","max_tokens":128000,"stream":true,"thinking":{"type":"adaptive","display":"omitted"},` +
+		`"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},"output_config":{"effort":"medium"},` +
+		`"system":[{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}}],` +
+		`"messages":[{"role":"user","content":"say hi"},{"role":"system","content":[{"type":"text","text":"# Env"}],"output_config":{"effort":"medium"}}],` +
+		`"tools":[{"name":"Bash","input_schema":{"type":"object"}},{"name":"WebFetch","input_schema":{"type":"object"},"defer_loading":true}]}`
+	r = g.post(t, "/v1/messages?beta=true", claude, anthropicHeaders(testKey)...)
+	if r.status != 200 || !strings.Contains(r.body, "event: message_stop") ||
+		r.header[headerIgnored] != "context_management, messages[].output_config, tools[].defer_loading, thinking.display" {
+		t.Fatalf("claude code: status %d, ignored %q:\n%s", r.status, r.header[headerIgnored], r.body)
+	}
+}

@@ -129,6 +129,7 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 			r.IncludeUsage = c.fields.stream
 		}
 		tr.decoded = true
+		c.setIgnoredHeader(r.Ignored)
 	}
 	r.Model = t.Model
 	var err error
@@ -158,6 +159,25 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 		return nil, 0, translationError(err)
 	}
 	return c.body, ep, nil
+}
+
+// headerIgnored lists the request's fields the target's format has no
+// counterpart for and that were left out (hints such as store or
+// context_management, Codex's web_search tool): never silently.
+const headerIgnored = "x-switchboard-ignored"
+
+func (c *call) setIgnoredHeader(ignored []string) {
+	if len(ignored) == 0 {
+		return
+	}
+	c.scratch = c.scratch[:0]
+	for i, f := range ignored {
+		if i > 0 {
+			c.scratch = append(c.scratch, ", "...)
+		}
+		c.scratch = appendHeaderSafe(c.scratch, f)
+	}
+	c.ctx.Response.Header.SetBytesV(headerIgnored, c.scratch)
 }
 
 // translationError makes a field the other format cannot express a 400

@@ -42,11 +42,15 @@
 // keeps; the gateway is stateless: send the whole input), background,
 // prompt (stored templates), top_logprobs, max_tool_calls, include values
 // other than "reasoning.encrypted_content", tools other than functions
-// (web_search, file_search, computer_use, custom, ...), annotations,
+// (file_search, computer_use, custom, local_shell, ...), annotations,
 // input_audio, and any field the decoder does not know. Accepted and
-// listed in Request.Ignored: store, metadata, service_tier,
-// prompt_cache_key, prompt_cache_retention, truncation, stream_options,
-// text.verbosity, reasoning.summary, reasoning.generate_summary.
+// listed in Request.Ignored: store, client_metadata, metadata,
+// service_tier, prompt_cache_key, prompt_cache_retention, truncation,
+// stream_options, text.verbosity, reasoning.summary,
+// reasoning.generate_summary. Left out of the request and listed in
+// Request.Ignored as "tools[i] (type)": web_search, web_search_preview,
+// tool_search and namespace tools, which Codex CLI always sends (a model
+// of another provider works without them).
 //
 // Encoded requests are stateless: "store":false, and a request with
 // reasoning includes "reasoning.encrypted_content" so that the reasoning

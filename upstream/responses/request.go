@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/bytedance/sonic"
@@ -47,6 +48,7 @@ type respRequest struct {
 
 	// Hints: accepted, reported in Request.Ignored, never translated.
 	Store                sonic.NoCopyRawMessage `json:"store"`
+	ClientMetadata       sonic.NoCopyRawMessage `json:"client_metadata"`
 	Metadata             sonic.NoCopyRawMessage `json:"metadata"`
 	ServiceTier          sonic.NoCopyRawMessage `json:"service_tier"`
 	PromptCacheKey       sonic.NoCopyRawMessage `json:"prompt_cache_key"`
@@ -69,6 +71,25 @@ type respTool struct {
 	Description string                 `json:"description"`
 	Parameters  sonic.NoCopyRawMessage `json:"parameters"`
 	Strict      *bool                  `json:"strict"`
+
+	// Options of the tools left out for other providers (see
+	// droppedTools): accepted so that they can be named.
+	Tools             sonic.NoCopyRawMessage `json:"tools"`
+	ExternalWebAccess sonic.NoCopyRawMessage `json:"external_web_access"`
+	SearchContextSize sonic.NoCopyRawMessage `json:"search_context_size"`
+	UserLocation      sonic.NoCopyRawMessage `json:"user_location"`
+	Filters           sonic.NoCopyRawMessage `json:"filters"`
+	Execution         sonic.NoCopyRawMessage `json:"execution"`
+}
+
+// droppedTools are the tool types another provider gets no counterpart
+// of and the request is still whole without: OpenAI's hosted web search,
+// and tool search and namespaces (groups of functions Codex offers for
+// sub-agents). They are left out and listed in Request.Ignored, so that
+// Codex can drive any model; a client that needs them keeps an OpenAI
+// model.
+var droppedTools = map[string]bool{
+	"web_search": true, "web_search_preview": true, "tool_search": true, "namespace": true,
 }
 
 // respItem is one input item: a message (with or without "type"), a
@@ -140,11 +161,18 @@ func DecodeRequest(body []byte, r *canon.Request) error {
 	// A Responses stream always ends with the usage.
 	r.IncludeUsage = w.Stream
 	if len(w.Tools) > 0 {
-		r.Tools = make([]canon.Tool, len(w.Tools))
+		r.Tools = make([]canon.Tool, 0, len(w.Tools))
 		for i := range w.Tools {
-			if err := decodeTool(&w.Tools[i], &r.Tools[i]); err != nil {
+			wt := &w.Tools[i]
+			if droppedTools[wt.Type] {
+				r.Ignored = append(r.Ignored, "tools["+strconv.Itoa(i)+"] ("+wt.Type+")")
+				continue
+			}
+			var t canon.Tool
+			if err := decodeTool(wt, &t); err != nil {
 				return canon.At(err, "tools", i)
 			}
+			r.Tools = append(r.Tools, t)
 		}
 	}
 	var err error
@@ -210,7 +238,7 @@ func appendIgnored(dst []string, w *respRequest) []string {
 		name string
 		raw  []byte
 	}{
-		{"store", w.Store}, {"metadata", w.Metadata}, {"service_tier", w.ServiceTier},
+		{"store", w.Store}, {"client_metadata", w.ClientMetadata}, {"metadata", w.Metadata}, {"service_tier", w.ServiceTier},
 		{"prompt_cache_key", w.PromptCacheKey}, {"prompt_cache_retention", w.PromptCacheRetention},
 		{"truncation", w.Truncation}, {"stream_options", w.StreamOptions},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,7 +147,8 @@ func TestRefusals(t *testing.T) {
 		{`{"model":"m","input":"x","background":true}`, "background"},
 		{`{"model":"m","input":"x","prompt":{"id":"p"}}`, "prompt"},
 		{`{"model":"m","input":"x","include":["reasoning.encrypted_content","file_search_call.results"]}`, "include[1]"},
-		{`{"model":"m","input":"x","tools":[{"type":"web_search"}]}`, "tools[0].type"},
+		{`{"model":"m","input":"x","tools":[{"type":"file_search"}]}`, "tools[0].type"},
+		{`{"model":"m","input":"x","tools":[{"type":"custom","name":"apply_patch"}]}`, "tools[0].type"},
 		{`{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}`, "input[0].type"},
 		{`{"model":"m","input":[{"role":"user","content":[{"type":"input_audio"}]}]}`, "input[0].content[0].type"},
 		{`{"model":"m","input":[{"type":"function_call_output","output":"x"}]}`, "input[0].call_id"},
@@ -161,6 +163,18 @@ func TestRefusals(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("%s: got %v, want a FieldError on %s", c.body, err, c.field)
 		}
+	}
+	// Codex's hosted and grouping tools are left out, and say so.
+	var r canon.Request
+	body := `{"model":"m","input":"x","client_metadata":{"a":"b"},"tools":[{"type":"web_search","external_web_access":false},` +
+		`{"type":"function","name":"exec_command","parameters":{"type":"object"}},` +
+		`{"type":"namespace","name":"multi_agent_v1","tools":[{"type":"function","name":"spawn_agent"}]},{"type":"tool_search","execution":"client"}]}`
+	if err := responses.DecodeRequest([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"client_metadata", "tools[0] (web_search)", "tools[2] (namespace)", "tools[3] (tool_search)"}
+	if len(r.Tools) != 1 || r.Tools[0].Name != "exec_command" || !slices.Equal(r.Ignored, want) {
+		t.Errorf("tools %+v, ignored %q; want exec_command only and %q", r.Tools, r.Ignored, want)
 	}
 	// What the Responses format cannot send.
 	for _, r := range []canon.Request{
