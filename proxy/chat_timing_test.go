@@ -179,3 +179,85 @@ func BenchmarkGatewayLoopback(b *testing.B) {
 		}
 	})
 }
+
+// providerStream fetches one streamed answer of format f from the mock,
+// as a provider of that format sends it.
+func providerStream(b *testing.B, m *mock.Server, f upstream.Format) string {
+	b.Helper()
+	path, body := clientFormats[f].request("bench-model", false, true)
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod("POST")
+	req.SetRequestURI(m.URL() + path)
+	req.Header.Set("Authorization", "Bearer k")
+	req.Header.Set("x-api-key", "k")
+	req.Header.Set("x-goog-api-key", "k")
+	req.Header.Set("anthropic-version", "2023-06-01")
+	req.SetBodyString(body)
+	if err := fasthttp.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+		b.Fatalf("mock %s: %v %d %s", path, err, resp.StatusCode(), resp.Body())
+	}
+	return string(resp.Body())
+}
+
+// BenchmarkTranslatedRelay measures the relay translating a stream, for
+// each pair of client and provider formats: decode the provider's event,
+// encode the client's, keep the usage, add the cost. One op is one
+// stream of the mock's (8 text deltas and the framing events); events/op
+// says how many provider events that is.
+func BenchmarkTranslatedRelay(b *testing.B) {
+	m := startMock(b, mock.Options{})
+	for _, pf := range clientFormats {
+		stream := providerStream(b, m, pf.format)
+		events := strings.Count(stream, "data:")
+		for _, cf := range clientFormats {
+			if cf.format == pf.format {
+				continue
+			}
+			b.Run(cf.name+"-from-"+pf.name, func(b *testing.B) {
+				c := callPool.Get().(*call)
+				c.srv = &Server{}
+				c.surface = surfaceFor(cf.format)
+				c.target.Provider = &upstream.Provider{Name: "bench", Format: pf.format}
+				buf := make([]byte, 4096)
+				r := strings.NewReader(stream)
+				b.ReportAllocs()
+				b.SetBytes(int64(len(stream)))
+				for b.Loop() {
+					r.Reset(stream)
+					c.resp.SetBodyStream(r, -1)
+					if err := c.relay.stream.Open("bench", &c.resp, 0); err != nil {
+						b.Fatal(err)
+					}
+					c.tr.reset()
+					c.relay.translate, c.relay.done = true, false
+					for {
+						if _, err := c.relay.Read(buf); err != nil {
+							break
+						}
+					}
+					if c.errMsg != "" {
+						b.Fatal(c.errMsg)
+					}
+					c.relay.stream.Close()
+					c.relay.in, c.relay.head, c.relay.pending = c.relay.in[:0], 0, nil
+				}
+				b.ReportMetric(float64(events), "events/op")
+			})
+		}
+	}
+}
+
+// surfaceFor is the chat surface of client format f.
+func surfaceFor(f upstream.Format) *surface {
+	switch f {
+	case upstream.FormatAnthropic:
+		return surfaceMessages
+	case upstream.FormatResponses:
+		return surfaceResponses
+	case upstream.FormatGemini:
+		return surfaceStream
+	}
+	return surfaceChat
+}
