@@ -230,8 +230,7 @@ func runChaos(ctx context.Context, plain *target, o *options, injected func() mo
 func (t *target) withModel(name, model string) *target {
 	c := *t
 	c.name = name
-	c.chatBody = chatBody(model, false)
-	c.streamBody = chatBody(model, true)
+	c.setCall(t.api, model)
 	return &c
 }
 

@@ -63,15 +63,16 @@ const (
 )
 
 // gatewayConfig returns the gateway config for the bench: one operator key
-// with rate limits, the mock as provider "mock" with a price for its
-// model, the chaos route (chaosRoute) over four more providers that are
-// the same mock, and no access log. With billing, each request checks the
-// key's limits, reserves its worst-case cost on the key's account (a
-// journal write) before it goes upstream and leaves a ledger entry
-// through the group-commit writer after its last byte; operator keys are
-// never refused for credit, but are reserved and settled like any other.
-// Without, billing.disabled turns the reservation and the ledger entry
-// off; limits and usage.cost stay.
+// with rate limits, the mock as provider "mock" in the OpenAI format (so
+// that the cross-format scenarios' Anthropic requests are translated)
+// with a price for its model, the chaos route (chaosRoute) over four more
+// providers that are the same mock, and no access log. With billing, each
+// request checks the key's limits, reserves its worst-case cost on the
+// key's account (a journal write) before it goes upstream and leaves a
+// ledger entry through the group-commit writer after its last byte;
+// operator keys are never refused for credit, but are reserved and
+// settled like any other. Without, billing.disabled turns the reservation
+// and the ledger entry off; limits and usage.cost stay.
 func gatewayConfig(listen, dataDir, mockURL string, billing bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `listen: %s
@@ -96,6 +97,7 @@ billing:
 	}
 	fmt.Fprintf(&b, `providers:
   - name: mock
+    format: openai
     base_url: %s/v1
     api_key: mock-upstream-key
     models: [%s]

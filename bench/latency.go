@@ -12,7 +12,13 @@ import (
 // time, the targets taking turns in short windows so that machine noise
 // hits all of them alike.
 func runLatency(ctx context.Context, targets []*target, o *options) Scenario {
-	n := rounds(o.latencyDur, o.window, len(targets))
+	return latencyScenario(ctx, targets, o, "c=1 latency", o.latencyDur, "non-streaming")
+}
+
+// latencyScenario runs the c=1 latency scenario over the targets for d,
+// and names it name; what says what the requests are, for its method.
+func latencyScenario(ctx context.Context, targets []*target, o *options, name string, d time.Duration, what string) Scenario {
+	n := rounds(d, o.window, len(targets))
 	perWindow := max(1, o.maxRequests/n)
 	tallies := newTallies(len(targets))
 	reqs := make([]*fasthttp.Request, len(targets))
@@ -36,9 +42,9 @@ func runLatency(ctx context.Context, targets []*target, o *options) Scenario {
 	})
 	rows := buildRows(targets, tallies, 0)
 	return Scenario{
-		Name:    "c=1 latency",
+		Name:    name,
 		Kind:    kindLatency,
-		Method:  fmt.Sprintf("non-streaming, one request at a time; %d rounds of one %s window per target, its first request not measured", n, o.window),
+		Method:  fmt.Sprintf("%s, one request at a time; %d rounds of one %s window per target, its first request not measured", what, n, o.window),
 		Rows:    rows,
 		Billing: billingDelta(rows),
 	}

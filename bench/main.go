@@ -19,12 +19,15 @@
 //
 // Scenarios: c=1 latency (non-streaming), open loop at constant rates
 // (-rates; latency from the scheduled send time), c=1 streaming (time
-// to the first content chunk, per-chunk relay delay), and chaos: the
-// billing-on gateway's "chaos" route, two targets on which the mock fails
-// at random (500s, resets, stalls past a first-byte timeout) before two
-// healthy ones, against the plain model through the same gateway (the
-// success rate, the latency failover adds, attempts per call, the
-// circuit breakers' effect). The CPU time per
+// to the first content chunk, per-chunk relay delay), cross-format (the
+// c=1 and streaming scenarios again with an Anthropic Messages client,
+// which the gateways serve from the mock as an OpenAI-format provider
+// while direct and floor call the mock's own /v1/messages: what the
+// translation costs), and chaos: the billing-on gateway's "chaos" route,
+// two targets on which the mock fails at random (500s, resets, stalls
+// past a first-byte timeout) before two healthy ones, against the plain
+// model through the same gateway (the success rate, the latency failover
+// adds, attempts per call, the circuit breakers' effect). The CPU time per
 // request of the floor and the gateways comes from their /proc/PID/stat,
 // their peak memory from VmHWM.
 //
@@ -141,6 +144,16 @@ func measure(o *options, p pinning) error {
 	if err := warmUp(targets, o); err != nil {
 		return err
 	}
+	var cross []*target
+	if o.crossLatencyDur > 0 || o.crossStreamDur > 0 {
+		cross = crossTargets(targets)
+		if err := warmUp(cross, o); err != nil {
+			return err
+		}
+		if err := checkTranslated(cross, m.LastRequest, o.timeout); err != nil {
+			return err
+		}
+	}
 
 	r := Report{Machine: describeMachine(p), Mock: m.URL()}
 	np := noiseProbe{p: p, children: children}
@@ -170,6 +183,12 @@ func measure(o *options, p pinning) error {
 	}
 	if o.streamDur > 0 && ctx.Err() == nil {
 		_ = scenario("streaming c=1", o.streamDur, func() (Scenario, error) { return runStream(ctx, targets, o), nil })
+	}
+	if len(cross) > 0 && o.crossLatencyDur > 0 && ctx.Err() == nil {
+		_ = scenario(crossName+", c=1 latency", o.crossLatencyDur, func() (Scenario, error) { return runCrossLatency(ctx, cross, o), nil })
+	}
+	if len(cross) > 0 && o.crossStreamDur > 0 && ctx.Err() == nil {
+		_ = scenario(crossName+", streaming c=1", o.crossStreamDur, func() (Scenario, error) { return runCrossStream(ctx, cross, o), nil })
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

@@ -34,6 +34,9 @@ type options struct {
 	streamGap    time.Duration
 	streamChunks int
 
+	crossLatencyDur time.Duration
+	crossStreamDur  time.Duration
+
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
 	chaosWorkers     int
@@ -147,6 +150,8 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.IntVar(&o.workers, "workers", 512, "open-loop scenario: most requests in flight per target")
 	fs.DurationVar(&o.streamDur, "stream-duration", 10*time.Second, "streaming scenario: total time; 0 skips it")
 	fs.DurationVar(&o.streamGap, "stream-gap", time.Millisecond, "streaming scenario: the mock's delay between chunks")
+	fs.DurationVar(&o.crossLatencyDur, "cross-latency-duration", 4*time.Second, "cross-format c=1 latency scenario (Anthropic Messages through an OpenAI-format provider): total time; 0 skips it")
+	fs.DurationVar(&o.crossStreamDur, "cross-stream-duration", 8*time.Second, "cross-format streaming scenario (Anthropic Messages through an OpenAI-format provider): total time; 0 skips it")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -182,6 +187,8 @@ func (o *options) validate() error {
 	check(o.workers >= 1, "-workers: want >= 1, got %d", o.workers)
 	check(o.streamDur >= 0, "-stream-duration: want >= 0, got %s", o.streamDur)
 	check(o.streamGap >= 0, "-stream-gap: want >= 0, got %s", o.streamGap)
+	check(o.crossLatencyDur >= 0, "-cross-latency-duration: want >= 0, got %s", o.crossLatencyDur)
+	check(o.crossStreamDur >= 0, "-cross-stream-duration: want >= 0, got %s", o.crossStreamDur)
 	check(o.chaosDur >= 0, "-chaos-duration: want >= 0, got %s", o.chaosDur)
 	check(o.chaosWindow >= 10*time.Millisecond, "-chaos-window: want >= 10ms, got %s", o.chaosWindow)
 	check(o.chaosWorkers >= 1 && o.chaosWorkers <= 64, "-chaos-workers: want 1 to 64, got %d", o.chaosWorkers)

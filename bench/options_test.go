@@ -16,9 +16,9 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// The default scenarios, without warm-up and start-up, fit well inside
-	// the 75 s a default `make bench` should take on 2 vCPUs.
-	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur + o.chaosDur
-	if total > 60*time.Second {
+	// the 90 s a default `make bench` should take on 2 vCPUs.
+	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur + o.crossLatencyDur + o.crossStreamDur + o.chaosDur
+	if total > 72*time.Second {
 		t.Fatalf("default scenarios take %s", total)
 	}
 	// The chaos run is bounded in time and calls, and gives each of its two
@@ -39,6 +39,10 @@ func TestParseFlagsDefaults(t *testing.T) {
 		{"c=1 latency", o.latencyDur, o.window, 25},
 		{"open loop", o.rateDur, o.rateWindow, 6},
 		{"streaming", o.streamDur, o.window, 16},
+		// The cross-format scenarios, on the same four targets, are
+		// shorter: the translation's cost is the difference to judge.
+		{"cross-format c=1 latency", o.crossLatencyDur, o.window, 6},
+		{"cross-format streaming", o.crossStreamDur, o.window, 13},
 	} {
 		if got := rounds(c.total, c.window, builtIn); got < c.want {
 			t.Errorf("%s: %d rounds per target, want at least %d", c.name, got, c.want)
@@ -81,11 +85,13 @@ func TestRatesFlag(t *testing.T) {
 
 func TestValidateReportsEveryBadFlag(t *testing.T) {
 	_, err := parseFlags([]string{"-timeout", "0s", "-window", "0s", "-workers", "0", "-floor-listen", "127.0.0.1:1", "-lead-in", "1s",
-		"-chaos-duration", "-1s", "-chaos-window", "1ms", "-chaos-workers", "0", "-chaos-max-requests", "0"}, io.Discard)
+		"-chaos-duration", "-1s", "-chaos-window", "1ms", "-chaos-workers", "0", "-chaos-max-requests", "0",
+		"-cross-latency-duration", "-1s", "-cross-stream-duration", "-1s"}, io.Discard)
 	if err == nil {
 		t.Fatal("bad flags accepted")
 	}
-	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in", "-chaos-duration", "-chaos-window", "-chaos-workers", "-chaos-max-requests"} {
+	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in", "-chaos-duration", "-chaos-window", "-chaos-workers", "-chaos-max-requests",
+		"-cross-latency-duration", "-cross-stream-duration"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

@@ -39,6 +39,11 @@ type Scenario struct {
 	Billing *BillingDelta `json:"billing_on_vs_off,omitempty"`
 	// Chaos is the chaos scenario's failover figures.
 	Chaos *Chaos `json:"chaos,omitempty"`
+	// CrossFormat is, in the cross-format scenarios, the client API and
+	// the provider format the gateways translate between
+	// ("anthropic-to-openai"); empty where they pass OpenAI chat
+	// completions through.
+	CrossFormat string `json:"cross_format,omitempty"`
 }
 
 // BillingDelta is the billing-on gateway's figures minus the billing-off
@@ -219,6 +224,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		default:
 			writeLatencyTable(&b, s)
 		}
+		if s.CrossFormat != "" {
+			writeOverDirect(&b, s)
+		}
 		if d := s.Billing; d != nil {
 			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))
 		}
@@ -284,6 +292,19 @@ func writeStreamTable(b *strings.Builder, rows []Row) {
 			added(r.TTFBOverDirect), added(r.TTFBOverFloor),
 			signed(r.ChunkDelay), signed(r.ChunkDelayOverDirect), signed(r.ChunkDelayOverFloor),
 			us(r.Latency.P50), cpu(r.CPUPerRequest), mib(r.PeakRSS))
+	}
+}
+
+// writeOverDirect writes what each target adds over direct in s, p50 /
+// p90 / p99: to the first content chunk and to the whole answer, with its
+// CPU time per request.
+func writeOverDirect(b *strings.Builder, s Scenario) {
+	b.WriteString("\nAdded over direct, µs (p50 / p90 / p99):\n\n| target | TTFB over direct | total over direct | CPU µs/req |\n|---|--:|--:|--:|\n")
+	for _, r := range s.Rows {
+		if r.Target == targetDirect {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", r.Target, added3(r.TTFBOverDirect), added3(r.OverDirect), cpu(r.CPUPerRequest))
 	}
 }
 
@@ -435,6 +456,14 @@ func added(p *Percentiles) string {
 		return "—"
 	}
 	return signed(&p.P50) + " / " + signed(&p.P90) + " / " + signed(&p.P99) + " / " + signed(&p.P999)
+}
+
+// added3 formats the added p50, p90 and p99 as "+a / +b / +c".
+func added3(p *Percentiles) string {
+	if p == nil {
+		return "—"
+	}
+	return signed(&p.P50) + " / " + signed(&p.P90) + " / " + signed(&p.P99)
 }
 
 func cpu(v *float64) string {

@@ -187,6 +187,67 @@ func TestGoalsFailAndSkip(t *testing.T) {
 	}
 }
 
+// crossScenario returns a cross-format streaming scenario whose gateway
+// row would fail every goal.
+func crossScenario() Scenario {
+	targets := []*target{{name: targetDirect}, {name: targetFloor}, {name: targetGateway}}
+	tallies := newTallies(len(targets))
+	for i, d := range []struct{ ttfb, total time.Duration }{
+		{200 * time.Microsecond, 8 * time.Millisecond},
+		{200 * time.Microsecond, 8 * time.Millisecond},
+		{900 * time.Microsecond, 9 * time.Millisecond},
+	} {
+		for range 10 {
+			record(tallies[i].ttfb, d.ttfb)
+			record(tallies[i].gap, time.Millisecond)
+			tallies[i].add(d.total)
+		}
+	}
+	rows := buildRows(targets, tallies, time.Millisecond)
+	rows[2].CPUPerRequest = ptr(250.0)
+	return Scenario{Name: crossName + ", streaming c=1", Kind: kindStream, CrossFormat: crossFormat, Method: "x", Rows: rows}
+}
+
+func TestCrossFormatReport(t *testing.T) {
+	r := sampleReport()
+	r.Scenarios = append(r.Scenarios, crossScenario())
+	r.Goals = checkGoals(r.Scenarios)
+	// The goals judge the pass-through scenarios, which come before.
+	for _, g := range r.Goals {
+		if g.Goal == "streaming TTFB over floor ≤ +30 µs (p50)" && (g.Status != "pass" || g.Measured != "+12.5 µs") {
+			t.Fatalf("streaming goal judged on the cross-format scenario: %+v", g)
+		}
+	}
+	var b bytes.Buffer
+	if err := r.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"### cross-format: Anthropic in, OpenAI out, streaming c=1",
+		"| target | TTFB over direct | total over direct | CPU µs/req |",
+		"| floor | +0.0 / +0.0 / +0.0 | +0.0 / +0.0 / +0.0 | — |",
+		// The whole stream's 1000 µs, to the histograms' 0.1%.
+		"| switchboard | +700 / +700 / +700 | +999 / +999 / +999 | 250.0 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// Only the cross-format scenario has the over-direct table.
+	if n := strings.Count(out, "Added over direct"); n != 1 {
+		t.Errorf("%d over-direct tables, want 1:\n%s", n, out)
+	}
+
+	// Without a pass-through streaming run, the streaming goal is not
+	// measured, whatever the cross-format run did.
+	for _, g := range checkGoals([]Scenario{crossScenario()}) {
+		if g.Status != "not measured" {
+			t.Errorf("goal judged on the cross-format scenario alone: %+v", g)
+		}
+	}
+}
+
 func TestBillingDeltaNeedsBothGateways(t *testing.T) {
 	on := Row{Target: targetGateway, Requests: 10, Latency: Percentiles{P50: 200, P90: 250, P99: 400, P999: 900}}
 	off := Row{Target: targetGatewayNoBill, Requests: 10, Latency: Percentiles{P50: 190, P90: 245, P99: 410, P999: 800}}

@@ -18,6 +18,13 @@ var errTest = errors.New("test failure")
 // and floor targets, with options for short scenarios.
 func testTargets(t *testing.T) ([]*target, *options) {
 	t.Helper()
+	targets, o, _ := testTargetsMock(t)
+	return targets, o
+}
+
+// testTargetsMock is testTargets, also returning the mock.
+func testTargetsMock(t *testing.T) ([]*target, *options, *mock.Server) {
+	t.Helper()
 	m, err := mock.Start("127.0.0.1:0", mock.Options{Chunks: mockChunks, ChunkDelay: 100 * time.Microsecond})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +53,7 @@ func testTargets(t *testing.T) ([]*target, *options) {
 	if err := warmUp(targets, o); err != nil {
 		t.Fatal(err)
 	}
-	return targets, o
+	return targets, o, m
 }
 
 // checkRows checks that every target answered without errors.
@@ -181,26 +188,7 @@ func TestPacerWaitsUntilDue(t *testing.T) {
 
 func TestScenariosCompareBillingOnAndOff(t *testing.T) {
 	targets, o := testTargets(t)
-	// Two more targets with the built-in gateways' names, both the floor:
-	// each scenario must then say what billing costs.
-	var floorBase string
-	for _, tg := range targets {
-		if tg.name == targetFloor {
-			floorBase = tg.base
-		}
-	}
-	var gateways []*target
-	for _, g := range benchGateways {
-		tg, err := newTarget(g.name, floorBase, gatewayKey, mockModel, nil, o.workers, o.timeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gateways = append(gateways, tg)
-	}
-	if err := warmUp(gateways, o); err != nil {
-		t.Fatal(err)
-	}
-	targets = append(targets, gateways...)
+	targets = withFakeGateways(t, targets, o)
 	// Long enough that each of four targets gets a turn on a loaded CI machine.
 	o.latencyDur, o.rateDur, o.streamDur = 200*time.Millisecond, 200*time.Millisecond, 600*time.Millisecond
 	ctx := context.Background()
@@ -227,5 +215,68 @@ func TestScenariosCompareBillingOnAndOff(t *testing.T) {
 	// Direct and floor alone: nothing to compare.
 	if s := runLatency(ctx, targets[:2], o); s.Billing != nil {
 		t.Fatalf("billing delta without the gateways: %+v", *s.Billing)
+	}
+}
+
+// withFakeGateways returns the targets and two more with the built-in
+// gateways' names, both the floor, warmed up: each scenario must then say
+// what billing costs.
+func withFakeGateways(t *testing.T, targets []*target, o *options) []*target {
+	t.Helper()
+	floorBase := findTarget(targets, targetFloor).base
+	var gateways []*target
+	for _, g := range benchGateways {
+		tg, err := newTarget(g.name, floorBase, gatewayKey, mockModel, nil, o.workers, o.timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gateways = append(gateways, tg)
+	}
+	if err := warmUp(gateways, o); err != nil {
+		t.Fatal(err)
+	}
+	return append(targets, gateways...)
+}
+
+func TestCrossFormatScenarios(t *testing.T) {
+	targets, o, m := testTargetsMock(t)
+	if cross := crossTargets(targets); cross != nil {
+		t.Fatalf("cross-format targets without a gateway: %d", len(cross))
+	}
+	// The fake gateways are the floor: the mock answers them on its own
+	// Anthropic surface, as it answers direct, and the scenarios run.
+	targets = withFakeGateways(t, targets, o)
+	cross := crossTargets(targets)
+	if len(cross) != 4 {
+		t.Fatalf("%d cross-format targets, want direct, floor and both gateways", len(cross))
+	}
+	for i, want := range []string{targetDirect, targetFloor, targetGateway, targetGatewayNoBill} {
+		if tg := cross[i]; tg.name != want || tg.api != messagesAPI || tg.base != findTarget(targets, want).base {
+			t.Fatalf("cross target %d: %s at %s speaking %s, want %s speaking Anthropic", i, tg.name, tg.base, tg.api.path, want)
+		}
+	}
+	if err := warmUp(cross, o); err != nil {
+		t.Fatal(err)
+	}
+	if up := m.LastRequest(); up.Surface != mock.SurfaceMessages || up.Headers["x-api-key"] != gatewayKey || up.Headers["anthropic-version"] == "" {
+		t.Fatalf("the mock got %s %q with headers %v, want an Anthropic request", up.Path, up.Surface, up.Headers)
+	}
+	// A gateway that does not translate is refused.
+	if err := checkTranslated(cross, m.LastRequest, o.timeout); err == nil || !strings.Contains(err.Error(), "no translation") {
+		t.Fatalf("a pass-through gateway passed the translation check: %v", err)
+	}
+
+	o.crossLatencyDur, o.crossStreamDur = 200*time.Millisecond, 600*time.Millisecond
+	ctx := context.Background()
+	for _, s := range []Scenario{runCrossLatency(ctx, cross, o), runCrossStream(ctx, cross, o)} {
+		checkRows(t, s, 4)
+		if s.CrossFormat != crossFormat || !strings.HasPrefix(s.Name, crossName) || s.Billing == nil {
+			t.Fatalf("%s: cross format %q, billing %+v", s.Name, s.CrossFormat, s.Billing)
+		}
+		for _, r := range s.Rows[1:] {
+			if r.OverDirect == nil || (s.Kind == kindStream) != (r.TTFBOverDirect != nil) {
+				t.Fatalf("%s: row %+v", s.Name, r)
+			}
+		}
 	}
 }

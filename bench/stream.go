@@ -16,7 +16,14 @@ import (
 // first content chunk and how far the mean gap between chunks exceeds the
 // mock's own gap.
 func runStream(ctx context.Context, targets []*target, o *options) Scenario {
-	n := rounds(o.streamDur, o.window, len(targets))
+	what := fmt.Sprintf("stream:true with include_usage, %d chunks %s apart", o.streamChunks, o.streamGap)
+	return streamScenario(ctx, targets, o, "streaming c=1", o.streamDur, what)
+}
+
+// streamScenario runs the streaming scenario over the targets for d, and
+// names it name; what says what the requests are, for its method.
+func streamScenario(ctx context.Context, targets []*target, o *options, name string, d time.Duration, what string) Scenario {
+	n := rounds(d, o.window, len(targets))
 	perWindow := max(1, o.maxRequests/n)
 	tallies := newTallies(len(targets))
 	reqs := make([]*fasthttp.Request, len(targets))
@@ -45,10 +52,9 @@ func runStream(ctx context.Context, targets []*target, o *options) Scenario {
 	})
 	rows := buildRows(targets, tallies, o.streamGap)
 	return Scenario{
-		Name: "streaming c=1",
-		Kind: kindStream,
-		Method: fmt.Sprintf("stream:true with include_usage, %d chunks %s apart; one stream at a time; %d rounds of one %s window per target, its first stream not measured",
-			o.streamChunks, o.streamGap, n, o.window),
+		Name:    name,
+		Kind:    kindStream,
+		Method:  fmt.Sprintf("%s; one stream at a time; %d rounds of one %s window per target, its first stream not measured", what, n, o.window),
 		Rows:    rows,
 		Billing: billingDelta(rows),
 	}
@@ -64,7 +70,7 @@ type streamSample struct {
 
 // stream sends a streaming req and reads the events as they arrive, into
 // buf, until deadline. The stream must carry want content chunks and end
-// with [DONE].
+// as t's API ends a stream ([DONE] for chat completions).
 func (t *target) stream(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, want int, buf []byte) (streamSample, error) {
 	var s streamSample
 	start := time.Now()
@@ -91,13 +97,13 @@ func (t *target) stream(req *fasthttp.Request, resp *fasthttp.Response, deadline
 		now := time.Now()
 		sc.feed(buf[:n], func(ev []byte) {
 			switch {
-			case isContentEvent(ev):
+			case t.api.isContent(ev):
 				if s.chunks == 0 {
 					first = now
 				}
 				last = now
 				s.chunks++
-			case isDoneEvent(ev):
+			case t.api.isEnd(ev):
 				done = true
 			}
 		})
@@ -112,7 +118,7 @@ func (t *target) stream(req *fasthttp.Request, resp *fasthttp.Response, deadline
 	}
 	s.total = time.Since(start)
 	if s.chunks != want || !done {
-		return s, fmt.Errorf("%s: stream ended with %d content chunks (want %d), [DONE] seen: %v", t.name, s.chunks, want, done)
+		return s, fmt.Errorf("%s: stream ended with %d content chunks (want %d), end seen: %v", t.name, s.chunks, want, done)
 	}
 	s.ttfb = first.Sub(start)
 	if s.chunks > 1 {

@@ -55,6 +55,29 @@ func TestEventKinds(t *testing.T) {
 	f(": keep-alive", false, false)
 }
 
+func TestAnthropicEventKinds(t *testing.T) {
+	f := func(ev string, isContent, isEnd bool) {
+		t.Helper()
+		if got := messagesAPI.isContent([]byte(ev)); got != isContent {
+			t.Errorf("isContent(%q) = %v", ev, got)
+		}
+		if got := messagesAPI.isEnd([]byte(ev)); got != isEnd {
+			t.Errorf("isEnd(%q) = %v", ev, got)
+		}
+	}
+	f("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[]}}", false, false)
+	f("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}", false, false)
+	f("event: ping\ndata: {\"type\":\"ping\"}", false, false)
+	f("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"chunk 3 \"}}", true, false)
+	f("event: content_block_delta\r\ndata: {\"type\": \"content_block_delta\", \"delta\": {\"type\": \"text_delta\", \"text\": \"chunk 3 \"}}", true, false)
+	f("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"thought 1 \"}}", false, false)
+	f("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":16}}", false, false)
+	f("event: message_stop\ndata: {\"type\":\"message_stop\"}", false, true)
+	f("event:message_stop\r\ndata: {\"type\":\"message_stop\"}", false, true)
+	f("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"message_stop\"}}", false, false)
+	f("data: [DONE]", false, false)
+}
+
 func FuzzSSEScanner(f *testing.F) {
 	f.Add("data: a\n\ndata: b\r\n\r\n", 3)
 	f.Add(": keep-alive\n\n\n\ndata: [DONE]\n\n", 1)

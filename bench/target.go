@@ -21,26 +21,50 @@ const (
 	targetChaos = "switchboard chaos"
 )
 
-// target is one OpenAI-compatible endpoint the bench calls.
+// target is one endpoint the bench calls, and the client API it calls it
+// in: OpenAI chat completions unless speaking says otherwise.
 type target struct {
 	name string
 	base string // "http://127.0.0.1:PORT", without /v1
 	proc *child // nil: CPU and memory not measured (in-process mock, -target)
 
 	client     *fasthttp.HostClient
-	auth       string
-	chatBody   []byte
+	key        string
+	model      string
+	api        *clientAPI
+	body       []byte
 	streamBody []byte
 }
 
-// newTarget returns a target at base called with key and model; workers
-// bounds its connections.
+// clientAPI is an API the bench's client speaks: where its requests go,
+// how they carry the key, their bodies, and how its streams mark a
+// content chunk and their end.
+type clientAPI struct {
+	path      string // under the base URL
+	auth      func(h *fasthttp.RequestHeader, key string)
+	body      func(model string, stream bool) []byte
+	isContent func(event []byte) bool
+	isEnd     func(event []byte) bool
+}
+
+// chatAPI is OpenAI chat completions, which every scenario but the
+// cross-format ones speaks.
+var chatAPI = &clientAPI{
+	path:      "/v1/chat/completions",
+	auth:      func(h *fasthttp.RequestHeader, key string) { h.Set(fasthttp.HeaderAuthorization, "Bearer "+key) },
+	body:      chatBody,
+	isContent: isContentEvent,
+	isEnd:     isDoneEvent,
+}
+
+// newTarget returns a target at base called with key and model in OpenAI
+// chat completions; workers bounds its connections.
 func newTarget(name, base, key, model string, proc *child, workers int, timeout time.Duration) (*target, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("target %s: bad base URL %q", name, base)
 	}
-	return &target{
+	t := &target{
 		name: name,
 		base: base,
 		proc: proc,
@@ -55,11 +79,34 @@ func newTarget(name, base, key, model string, proc *child, workers int, timeout 
 			WriteTimeout:              timeout,
 			MaxIdleConnDuration:       time.Minute,
 		},
-		auth:       "Bearer " + key,
-		chatBody:   chatBody(model, false),
-		streamBody: chatBody(model, true),
-	}, nil
+		key: key,
+	}
+	t.setCall(chatAPI, model)
+	return t, nil
 }
+
+// setCall makes t call model in api.
+func (t *target) setCall(api *clientAPI, model string) {
+	t.api, t.model = api, model
+	t.body, t.streamBody = api.body(model, false), api.body(model, true)
+}
+
+// speaking returns a target of the same name, endpoint, connections and
+// process as t that calls t's model in api.
+func (t *target) speaking(api *clientAPI) *target {
+	c := *t
+	c.setCall(api, t.model)
+	return &c
+}
+
+// The conversation of the bench's requests, as JSON strings: a system
+// prompt and a short conversation, as a coding tool sends.
+const (
+	promptSystem    = `"You are a careful senior engineer. Answer briefly, show code when it helps, and say when you are unsure. Prefer the standard library; explain trade-offs in one or two sentences. The user works in Go 1.26 on Linux and runs go vet and gofmt before every commit."`
+	promptUser      = `"Here is a Go function that parses a duration from a config file and falls back to a default:\n\nfunc parse(s string) time.Duration {\n\td, err := time.ParseDuration(s)\n\tif err != nil {\n\t\treturn 30 * time.Second\n\t}\n\treturn d\n}\n\nIs silently falling back a good idea?"`
+	promptAssistant = `"Usually not: a typo in the config becomes a silent 30s timeout. Return the error and let the caller report the field and the bad value."`
+	promptFollowUp  = `"Show me the version that returns the error, with a message naming the field, and a table test for it."`
+)
 
 // chatBody returns a realistic chat completion request of about 1 KiB: a
 // system prompt and a short conversation, as a coding tool sends.
@@ -67,10 +114,10 @@ func chatBody(model string, stream bool) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"model":"`)
 	b.WriteString(model)
-	b.WriteString(`","messages":[{"role":"system","content":"You are a careful senior engineer. Answer briefly, show code when it helps, and say when you are unsure. Prefer the standard library; explain trade-offs in one or two sentences. The user works in Go 1.26 on Linux and runs go vet and gofmt before every commit."},`)
-	b.WriteString(`{"role":"user","content":"Here is a Go function that parses a duration from a config file and falls back to a default:\n\nfunc parse(s string) time.Duration {\n\td, err := time.ParseDuration(s)\n\tif err != nil {\n\t\treturn 30 * time.Second\n\t}\n\treturn d\n}\n\nIs silently falling back a good idea?"},`)
-	b.WriteString(`{"role":"assistant","content":"Usually not: a typo in the config becomes a silent 30s timeout. Return the error and let the caller report the field and the bad value."},`)
-	b.WriteString(`{"role":"user","content":"Show me the version that returns the error, with a message naming the field, and a table test for it."}],`)
+	b.WriteString(`","messages":[{"role":"system","content":` + promptSystem + `},`)
+	b.WriteString(`{"role":"user","content":` + promptUser + `},`)
+	b.WriteString(`{"role":"assistant","content":` + promptAssistant + `},`)
+	b.WriteString(`{"role":"user","content":` + promptFollowUp + `}],`)
 	b.WriteString(`"temperature":0.2,"max_tokens":512`)
 	if stream {
 		b.WriteString(`,"stream":true,"stream_options":{"include_usage":true}`)
@@ -79,24 +126,24 @@ func chatBody(model string, stream bool) []byte {
 	return b.Bytes()
 }
 
-// request returns a chat completion request to t; it may be reused for
-// calls that do not overlap.
+// request returns a request to t in its API; it may be reused for calls
+// that do not overlap.
 func (t *target) request(stream bool) *fasthttp.Request {
 	req := new(fasthttp.Request)
-	req.SetRequestURI(t.base + "/v1/chat/completions")
+	req.SetRequestURI(t.base + t.api.path)
 	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.Set(fasthttp.HeaderAuthorization, t.auth)
+	t.api.auth(&req.Header, t.key)
 	req.Header.SetContentType("application/json")
 	if stream {
 		req.SetBodyRaw(t.streamBody)
 	} else {
-		req.SetBodyRaw(t.chatBody)
+		req.SetBodyRaw(t.body)
 	}
 	return req
 }
 
 // call sends req and reads the whole answer into resp. Anything but a 200
-// with a chat completion is an error.
+// with the mock's content is an error.
 func (t *target) call(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	resp.StreamBody = false
 	if err := t.client.DoDeadline(req, resp, deadline); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"switchboard/configs"
@@ -27,6 +28,38 @@ func TestChatBodyIsAboutOneKiB(t *testing.T) {
 	}
 }
 
+func TestMessagesBodySaysWhatChatBodySays(t *testing.T) {
+	type turn struct{ Role, Content string }
+	for _, stream := range []bool{false, true} {
+		var chat struct {
+			Model       string  `json:"model"`
+			Stream      bool    `json:"stream"`
+			MaxTokens   int     `json:"max_tokens"`
+			Temperature float64 `json:"temperature"`
+			Messages    []turn  `json:"messages"`
+		}
+		var msgs struct {
+			Model       string  `json:"model"`
+			Stream      bool    `json:"stream"`
+			MaxTokens   int     `json:"max_tokens"`
+			Temperature float64 `json:"temperature"`
+			System      string  `json:"system"`
+			Messages    []turn  `json:"messages"`
+		}
+		b := messagesBody("mock-model", stream)
+		if err := json.Unmarshal(chatBody("mock-model", stream), &chat); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &msgs); err != nil {
+			t.Fatalf("stream=%v: %v: %s", stream, err, b)
+		}
+		if msgs.Model != chat.Model || msgs.Stream != stream || msgs.MaxTokens != chat.MaxTokens || msgs.Temperature != chat.Temperature ||
+			msgs.System != chat.Messages[0].Content || !slices.Equal(msgs.Messages, chat.Messages[1:]) {
+			t.Fatalf("stream=%v: Anthropic body %s\nsays something else than chat body %+v", stream, b, chat)
+		}
+	}
+}
+
 func TestGatewayConfigs(t *testing.T) {
 	if len(benchGateways) != 2 || benchGateways[0] != (benchGateway{targetGateway, true}) || benchGateways[1] != (benchGateway{targetGatewayNoBill, false}) {
 		t.Fatalf("bench gateways %+v: want %s with billing, then %s without", benchGateways, targetGateway, targetGatewayNoBill)
@@ -41,6 +74,14 @@ func TestGatewayConfigs(t *testing.T) {
 		}
 		if p, ok := cfg.Billing.Prices["mock/"+mockModel]; !ok || p.Input == nil || *p.Input != "1" || p.Output == nil || *p.Output != "2" {
 			t.Errorf("%s: prices %+v", g.name, cfg.Billing.Prices)
+		}
+		// The cross-format scenarios' Anthropic requests for mock-model
+		// are translated because its provider speaks OpenAI chat.
+		if len(cfg.Providers) == 0 {
+			t.Fatalf("%s: no providers", g.name)
+		}
+		if p := cfg.Providers[0]; p.Name != "mock" || p.Format != "openai" || !slices.Contains(p.Models, mockModel) {
+			t.Errorf("%s: first provider %+v, want mock in the openai format serving %s", g.name, p, mockModel)
 		}
 		if len(cfg.Auth.Keys) != 1 || cfg.Auth.Keys[0].RPM != benchKeyRPM || cfg.Auth.Keys[0].TPM != benchKeyTPM {
 			t.Errorf("%s: keys %+v", g.name, cfg.Auth.Keys)
