@@ -401,3 +401,23 @@ func TestCodingAgentRequestsTranslate(t *testing.T) {
 		t.Fatalf("claude code: status %d, ignored %q:\n%s", r.status, r.header[headerIgnored], r.body)
 	}
 }
+
+// TestResponsesCompactGoesToResponsesProviders: Codex's remote compaction
+// (/v1/responses/compact) passes through to a Responses-format provider
+// with its answer, and is refused, in OpenAI's shape, for a model only
+// other formats serve.
+func TestResponsesCompactGoesToResponsesProviders(t *testing.T) {
+	g := startFourFormatGateway(t)
+	body := `{"model":"resp/resp-model","input":[{"role":"user","content":"hi"}]}`
+	r := g.post(t, "/v1/responses/compact", body)
+	up := g.Mock.LastRequest()
+	// The mock has no compaction: its 404 comes back as it answered.
+	if up.Path != "/v1/responses/compact" || string(up.Body) != strings.Replace(body, "resp/", "", 1) ||
+		r.status != 404 || r.header[headerProvider] != "resp" {
+		t.Fatalf("upstream %s %s; client got %d from %q: %s", up.Path, up.Body, r.status, r.header[headerProvider], r.body)
+	}
+	r = g.post(t, "/v1/responses/compact", `{"model":"anth/claude-mock","input":"hi"}`)
+	if r.status < 400 || r.status >= 500 || !strings.Contains(r.body, `"error":{`) || !strings.Contains(r.body, "OpenAI Responses") {
+		t.Fatalf("compact on an Anthropic model: status %d: %s", r.status, r.body)
+	}
+}

@@ -147,6 +147,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.passThrough(ctx, surfaceCountTokens)
 	case "/responses":
 		s.passThrough(ctx, surfaceResponses)
+	case "/responses/compact":
+		s.passThrough(ctx, surfaceCompact)
 	case "/models":
 		s.models(ctx, "")
 	case "/dashboard/billing/credits":

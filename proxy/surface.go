@@ -39,6 +39,9 @@ var (
 	surfaceMessages    = &surface{name: "messages", endpoint: upstream.Messages, format: upstream.FormatAnthropic, chat: true}
 	surfaceCountTokens = &surface{name: "count_tokens", endpoint: upstream.CountTokens, format: upstream.FormatAnthropic, counts: true}
 	surfaceResponses   = &surface{name: "responses", endpoint: upstream.Responses, format: upstream.FormatResponses, chat: true}
+	// Codex CLI's remote compaction of a long conversation: passed to
+	// Responses-format providers only.
+	surfaceCompact     = &surface{name: "responses_compact", endpoint: upstream.ResponsesCompact, format: upstream.FormatResponses}
 	surfaceGenerate    = &surface{name: "generate_content", endpoint: upstream.GenerateContent, format: upstream.FormatGemini, chat: true}
 	surfaceStream      = &surface{name: "stream_generate_content", endpoint: upstream.StreamGenerateContent, format: upstream.FormatGemini, chat: true}
 	surfaceGeminiCount = &surface{name: "gemini_count_tokens", endpoint: upstream.GeminiCountTokens, format: upstream.FormatGemini, counts: true}

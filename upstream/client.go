@@ -31,6 +31,7 @@ const (
 	Messages                              // Anthropic format
 	CountTokens                           // Anthropic format: messages/count_tokens
 	Responses                             // OpenAI Responses format
+	ResponsesCompact                      // OpenAI Responses format: responses/compact
 	GenerateContent                       // Gemini format: models/{model}:generateContent
 	StreamGenerateContent                 // Gemini format: models/{model}:streamGenerateContent?alt=sse
 	GeminiCountTokens                     // Gemini format: models/{model}:countTokens
@@ -44,6 +45,7 @@ var endpointPaths = [endpointCount]string{
 	Messages:              "/messages",
 	CountTokens:           "/messages/count_tokens",
 	Responses:             "/responses",
+	ResponsesCompact:      "/responses/compact",
 	GenerateContent:       "/models/",
 	StreamGenerateContent: "/models/",
 	GeminiCountTokens:     "/models/",
