@@ -29,6 +29,8 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 	// Billing holds plans, price overrides and reservation defaults.
 	Billing Billing `yaml:"billing"`
+	// Cache holds the cost savers that cache: automatic prompt caching.
+	Cache Cache `yaml:"cache"`
 	// Aliases map a model name to "provider/model".
 	Aliases map[string]string `yaml:"aliases"`
 	// Routes give a model name an ordered list of targets.
@@ -106,6 +108,28 @@ type Billing struct {
 	Plans []Plan `yaml:"plans"`
 	// Prices override or add catalog prices, keyed by "provider/model".
 	Prices map[string]PriceOverride `yaml:"prices"`
+}
+
+// Cache configures caching.
+type Cache struct {
+	// Prompt is automatic prompt caching for Anthropic-format providers.
+	Prompt PromptCache `yaml:"prompt"`
+}
+
+// PromptCache configures automatic prompt caching: a call to an
+// Anthropic-format provider whose client marked no cache_control gets
+// breakpoints on the last tool, the system prompt and the last message.
+type PromptCache struct {
+	// Auto turns it on. Default true; a request's
+	// x-switchboard-prompt-cache: on|off overrides it.
+	Auto *bool `yaml:"auto"`
+	// MinTokens is the shortest prompt (estimated) that gets breakpoints:
+	// Anthropic caches nothing shorter than 1024 tokens (more on some
+	// models), and a cache write costs 1.25x input. Default 1024.
+	MinTokens int `yaml:"min_tokens"`
+	// TTL is the cache lifetime asked for: "" (Anthropic's default,
+	// 5 minutes), "5m" or "1h" (a dearer write).
+	TTL string `yaml:"ttl"`
 }
 
 // Plan is a subscription plan: each period it gives an allowance worth
@@ -477,6 +501,11 @@ func (c *Config) applyDefaults() {
 		on := true
 		c.Log.Access = &on
 	}
+	if c.Cache.Prompt.Auto == nil {
+		on := true
+		c.Cache.Prompt.Auto = &on
+	}
+	setDefault(&c.Cache.Prompt.MinTokens, 1024)
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		setDefault(&r.Strategy, "priority")
@@ -597,6 +626,10 @@ func (c *Config) validate() []problem {
 	}
 	if c.Server.ReadTimeout < 0 || c.Server.IdleTimeout < 0 || c.Server.WriteTimeout < 0 || *c.Server.SSEKeepalive < 0 {
 		add("server", "durations must not be negative")
+	}
+
+	if pc := c.Cache.Prompt; pc.MinTokens < 0 || pc.TTL != "" && pc.TTL != "5m" && pc.TTL != "1h" {
+		add("cache.prompt", `min_tokens must not be negative and ttl must be "", "5m" or "1h"`)
 	}
 
 	if !c.Auth.Disabled && len(c.Auth.Keys) == 0 {

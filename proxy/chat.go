@@ -303,6 +303,12 @@ func (s *Server) upstreamBody(c *call, body []byte) []byte {
 	}
 	es := append(c.edits[:0], edits[:n]...)
 	es = append(es, c.strips...)
+	if s.autoCache(c, &c.target, body) {
+		if withCache, err := cacheEdits(es, body, s.promptCache.wire, &c.fields.node); err == nil && len(withCache) > len(es) {
+			es = withCache
+			c.ctx.Response.Header.Set(headerPromptCache, "auto")
+		}
+	}
 	c.edits = es
 	if len(es) == 0 {
 		return body

@@ -43,6 +43,7 @@ type Server struct {
 	idPrefix     []byte
 	idCounter    uint64
 	http         *fasthttp.Server
+	promptCache  promptCache
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -62,6 +63,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		keepalive:    cfg.Server.SSEKeepalive.D(),
 		writeTimeout: cfg.Server.WriteTimeout.D(),
 		idPrefix:     []byte(hex.EncodeToString(prefix[:])),
+		promptCache:  newPromptCache(cfg.Cache.Prompt),
 	}
 	if cfg.Auth.MasterKey != "" {
 		s.masterHash = sha256.Sum256([]byte(cfg.Auth.MasterKey))

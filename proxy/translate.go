@@ -140,6 +140,10 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 		if t.Entry != nil && t.Entry.MaxOutput > 0 {
 			maxOut = int64(t.Entry.MaxOutput)
 		}
+		if s.autoCache(c, t, body) {
+			markCanonRequest(r, s.promptCache.marker)
+			c.ctx.Response.Header.Set(headerPromptCache, "auto")
+		}
 		c.body, err = anthropic.EncodeRequest(c.body[:0], r, anthropic.EncodeOptions{DefaultMaxTokens: maxOut})
 		ep = upstream.Messages
 	case upstream.FormatResponses:
