@@ -67,6 +67,10 @@ type call struct {
 	limits    limitState
 	hasLimits bool
 
+	// Sticky routing (sticky.go).
+	stickyKey uint64
+	sticky    bool
+
 	relay      relay
 	clientGone func() bool // c.clientHungUp, made once
 	tr         translation
@@ -124,6 +128,7 @@ func (c *call) release() {
 	c.sent, c.received, c.firstEvent = time.Time{}, time.Time{}, time.Time{}
 	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
 	c.resv, c.reached, c.costed, c.hasLimits, c.canceled = nil, false, false, false, false
+	c.stickyKey, c.sticky = 0, false
 	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}
 	c.prefs, c.strips, c.attempts, c.failStatus = router.ProviderPrefs{}, c.strips[:0], 0, 0
 	c.fallback, c.failBody, c.failType, c.failRetry = c.fallback[:0], c.failBody[:0], c.failType[:0], c.failRetry[:0]

@@ -126,6 +126,9 @@ func (s *Server) resolve(c *call, body []byte) error {
 	if c.keepTargets(func(t *router.Target, _ string) bool { return translatable(sf, t.Provider.Format) }) == 0 {
 		return otherFormatError(c.surface, c.fields.model)
 	}
+	if c.route.Varies(prefs) {
+		s.stick(c, body)
+	}
 	c.target = c.order[0]
 	return nil
 }
@@ -240,6 +243,9 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		return false, err
 	}
 	t.Health.Success(now, now.Sub(c.sent))
+	if c.sticky && status == fasthttp.StatusOK {
+		s.affinity.Remember(c.stickyKey, t, now)
+	}
 	ctx := c.ctx
 	ctx.Response.Header.Set(headerProvider, p.Name)
 	if c.surface.counts {

@@ -44,6 +44,7 @@ type Server struct {
 	idCounter    uint64
 	http         *fasthttp.Server
 	promptCache  promptCache
+	affinity     *router.Affinity
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -64,6 +65,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		writeTimeout: cfg.Server.WriteTimeout.D(),
 		idPrefix:     []byte(hex.EncodeToString(prefix[:])),
 		promptCache:  newPromptCache(cfg.Cache.Prompt),
+		affinity:     router.NewAffinity(affinityTTL, affinitySize),
 	}
 	if cfg.Auth.MasterKey != "" {
 		s.masterHash = sha256.Sum256([]byte(cfg.Auth.MasterKey))
