@@ -92,3 +92,46 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Type + ": " + e.Message }
+
+// AppendEvents appends the stream events that deliver r whole: a
+// MessageStart, each block as a BlockStart, one delta (text, thinking and
+// its signature, or the tool call's arguments) and a BlockStop, then a
+// MessageDelta with the stop reason and usage and a MessageStop. It
+// replays a stored answer as a stream in any format; the events' strings
+// point into r.
+func AppendEvents(dst []Event, r *Response) []Event {
+	dst = append(dst, Event{Type: EventMessageStart, ID: r.ID, Model: r.Model, Created: r.Created,
+		Usage: Usage{Input: r.Usage.Input, CacheRead: r.Usage.CacheRead, CacheWrite: r.Usage.CacheWrite}})
+	for i := range r.Content {
+		b := &r.Content[i]
+		start := Event{Type: EventBlockStart, Index: i, Kind: b.Kind}
+		switch b.Kind {
+		case BlockToolUse:
+			start.ID, start.Name = b.ID, b.Name
+		case BlockRedactedThinking:
+			start.Text = b.Data
+		}
+		dst = append(dst, start)
+		switch b.Kind {
+		case BlockText, BlockRefusal:
+			if b.Text != "" {
+				dst = append(dst, Event{Type: EventTextDelta, Index: i, Text: b.Text})
+			}
+		case BlockThinking:
+			if b.Text != "" {
+				dst = append(dst, Event{Type: EventThinkingDelta, Index: i, Text: b.Text})
+			}
+			if b.Signature != "" {
+				dst = append(dst, Event{Type: EventSignatureDelta, Index: i, Text: b.Signature})
+			}
+		case BlockToolUse:
+			if b.Input != "" {
+				dst = append(dst, Event{Type: EventToolArgsDelta, Index: i, Text: b.Input})
+			}
+		}
+		dst = append(dst, Event{Type: EventBlockStop, Index: i})
+	}
+	return append(dst,
+		Event{Type: EventMessageDelta, StopReason: r.StopReason, StopSequence: r.StopSequence, Usage: r.Usage},
+		Event{Type: EventMessageStop})
+}
