@@ -1,6 +1,7 @@
 // Package store keeps the gateway's durable state: API keys, accounts and
 // their balances, the ledger of served requests, and per-key spend, in an
 // embedded Pebble database, plus a journal of open reservations beside it.
+// The response cache lives in the same database (cache.go).
 //
 // # Key layout
 //
@@ -20,6 +21,10 @@
 //	                                   by time, for Entries       ledger.go
 //	s/<keyID> 0x00 <UTC day BE 4 B>    Money the key spent that
 //	                                   UTC day (day 0 = 1970-01-01) spend.go
+//	c/<namespace 1 B><key 32 B>        cached value, compressed   cache.go
+//	e/<expiry ns BE 8 B><namespace 1 B><key 32 B>
+//	                                   entry's bytes: the cache
+//	                                   in expiry order, to evict  cache.go
 //
 // Beside Pebble's files, in the same directory (Pebble ignores names it
 // does not know):
@@ -32,7 +37,9 @@
 // by the group-commit writer (writer.go), one Pebble batch per group, so
 // an entry and the balance change it causes are atomic. Key records are
 // written by the admin calls directly, with pebble.Sync. Reservations live
-// in the journal; see Reserve for why they are not Pebble writes.
+// in the journal; see Reserve for why they are not Pebble writes. Cache
+// entries are written by cache.go with pebble.NoSync: a cache may lose its
+// latest writes in a crash, the ledger may not.
 //
 // The in-memory state (balances with their open holds, per-key spend) is
 // rebuilt from Pebble and the journal by Open and changes only after the
@@ -78,6 +85,8 @@ type Store struct {
 
 	journal journal
 	w       writer
+
+	cache cache // the response cache's counters and writer lock
 }
 
 // Open opens (creating if needed) the store in dir, rebuilds the balances
@@ -121,6 +130,9 @@ func (s *Store) recover() error {
 		return err
 	}
 	if err := s.loadSpend(); err != nil {
+		return err
+	}
+	if err := s.loadCache(); err != nil {
 		return err
 	}
 	left, segs, err := readJournal(s.dir)
