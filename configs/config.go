@@ -29,7 +29,8 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 	// Billing holds plans, price overrides and reservation defaults.
 	Billing Billing `yaml:"billing"`
-	// Cache holds the cost savers that cache: automatic prompt caching.
+	// Cache holds the cost savers that cache: automatic prompt caching and
+// the response cache.
 	Cache Cache `yaml:"cache"`
 	// Aliases map a model name to "provider/model".
 	Aliases map[string]string `yaml:"aliases"`
@@ -114,6 +115,28 @@ type Billing struct {
 type Cache struct {
 	// Prompt is automatic prompt caching for Anthropic-format providers.
 	Prompt PromptCache `yaml:"prompt"`
+	// Responses is the gateway's own cache of whole answers.
+	Responses ResponseCache `yaml:"responses"`
+}
+
+// ResponseCache configures the exact-match cache of answers, kept in the
+// store: a hit is answered by the gateway in microseconds, as a stream
+// when the client asked for one, and costs nothing.
+type ResponseCache struct {
+	// Enabled caches the deterministic requests of every route (see
+	// routes[].cache). A request's x-switchboard-cache header (on, off,
+	// refresh) overrides it. Default false.
+	Enabled bool `yaml:"enabled"`
+	// AnyTemperature caches requests whatever their temperature; by
+	// default only temperature 0 is deterministic enough, unless the
+	// request says x-switchboard-cache: on.
+	AnyTemperature bool `yaml:"any_temperature"`
+	// TTL is how long an answer is kept; a request's
+	// x-switchboard-cache-ttl overrides it. Default 1h.
+	TTL Duration `yaml:"ttl"`
+	// MaxBytes bounds the cache on disk (compressed); the entries that
+	// expire first are evicted. Default 256MiB.
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // PromptCache configures automatic prompt caching: a call to an
@@ -183,6 +206,9 @@ type Route struct {
 	// Timeouts override the providers' own for this route's calls; a
 	// field left out keeps the provider's.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Cache turns the response cache on (true) or off (false) for this
+	// route's deterministic requests; unset keeps cache.responses.enabled.
+	Cache *bool `yaml:"cache"`
 }
 
 // ProviderFormats are the values Provider.Format accepts.
@@ -506,6 +532,8 @@ func (c *Config) applyDefaults() {
 		c.Cache.Prompt.Auto = &on
 	}
 	setDefault(&c.Cache.Prompt.MinTokens, 1024)
+	setDefault(&c.Cache.Responses.TTL, Duration(time.Hour))
+	setDefault(&c.Cache.Responses.MaxBytes, 256<<20)
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		setDefault(&r.Strategy, "priority")
@@ -628,6 +656,9 @@ func (c *Config) validate() []problem {
 		add("server", "durations must not be negative")
 	}
 
+	if rc := c.Cache.Responses; rc.TTL < 0 || rc.MaxBytes < 0 {
+		add("cache.responses", "ttl and max_bytes must not be negative")
+	}
 	if pc := c.Cache.Prompt; pc.MinTokens < 0 || pc.TTL != "" && pc.TTL != "5m" && pc.TTL != "1h" {
 		add("cache.prompt", `min_tokens must not be negative and ttl must be "", "5m" or "1h"`)
 	}

@@ -67,37 +67,10 @@ func (e *rateLimitError) Error() string {
 // of the dearest target left. It leaves the reservation in c.resv. With
 // billing disabled it only checks the model list and rate limits.
 func (b *billing) admit(c *call, body []byte) error {
+	if err := b.admitKey(c); err != nil || b.disabled {
+		return err
+	}
 	k := c.key
-	needPrice := !k.Operator && !b.freeUnpriced && !b.disabled
-	unpriced := false
-	kept := c.keepTargets(func(t *router.Target, model string) bool {
-		switch {
-		case !k.allows(model, t.Provider.Name, t.Model):
-			return false
-		case t.Entry == nil && needPrice:
-			unpriced = true
-			return false
-		}
-		return true
-	})
-	switch {
-	case kept > 0:
-		c.target = c.order[0]
-	case unpriced:
-		return errUnpricedModel
-	default:
-		return fmt.Errorf("%w: %q", errModelNotAllowed, c.route.Model)
-	}
-	if k.limits != nil {
-		st, ok := k.limits.admit(c.start)
-		c.limits, c.hasLimits = st, true
-		if !ok {
-			return &rateLimitError{st}
-		}
-	}
-	if b.disabled {
-		return nil
-	}
 	if k.dailyLimit > 0 {
 		if spent := b.store.Spend(k.ID, c.start); spent >= k.dailyLimit {
 			return fmt.Errorf("%w: this key spent %s of its %s daily limit", errBudget, spent, k.dailyLimit)
@@ -126,6 +99,55 @@ func (b *billing) admit(c *call, body []byte) error {
 		avail, _ := b.store.Available(k.Account, c.start)
 		return fmt.Errorf("%w: this request may cost up to %s and the account has %s available; top up, or lower max_tokens", errNoCredit, worst, max(avail, 0))
 	}
+	if err != nil {
+		return err
+	}
+	c.resv = r
+	return nil
+}
+
+// admitKey keeps the targets the call's key may call (its model list; a
+// metered key needs a catalog price) and checks its rate limits.
+func (b *billing) admitKey(c *call) error {
+	k := c.key
+	needPrice := !k.Operator && !b.freeUnpriced && !b.disabled
+	unpriced := false
+	kept := c.keepTargets(func(t *router.Target, model string) bool {
+		switch {
+		case !k.allows(model, t.Provider.Name, t.Model):
+			return false
+		case t.Entry == nil && needPrice:
+			unpriced = true
+			return false
+		}
+		return true
+	})
+	switch {
+	case kept > 0:
+		c.target = c.order[0]
+	case unpriced:
+		return errUnpricedModel
+	default:
+		return fmt.Errorf("%w: %q", errModelNotAllowed, c.route.Model)
+	}
+	if k.limits != nil {
+		st, ok := k.limits.admit(c.start)
+		c.limits, c.hasLimits = st, true
+		if !ok {
+			return &rateLimitError{st}
+		}
+	}
+	return nil
+}
+
+// admitFree admits a call the response cache answers: the key's model
+// list and rate limits as for any call, no budget or credit check, and a
+// $0 reservation, so that the hit gets its ledger entry.
+func (b *billing) admitFree(c *call) error {
+	if err := b.admitKey(c); err != nil || b.disabled {
+		return err
+	}
+	r, err := b.store.Reserve(c.key.Account, c.key.ID, string(c.requestID), 0, c.start)
 	if err != nil {
 		return err
 	}
@@ -233,6 +255,7 @@ func (b *billing) settle(c *call, now time.Time) {
 	if c.usage.estimated {
 		e.Settled = store.SettledEstimate
 	}
+	e.CacheHit = c.cache.hit
 	if err := b.store.Settle(r, e); err != nil {
 		// The reservation stays open: the next start settles it at its
 		// worst case, so the request is billed, never lost.

@@ -67,6 +67,8 @@ type call struct {
 	limits    limitState
 	hasLimits bool
 
+	cache cacheState // the response cache (respcache.go)
+
 	// Sticky routing (sticky.go).
 	stickyKey uint64
 	sticky    bool
@@ -108,6 +110,9 @@ func (c *call) finish() {
 	s := c.srv
 	s.metrics.record(labels{surface: c.surface.name, model: c.route.Model, provider: c.provider(), status: c.status},
 		now.Sub(c.start), c.upstreamTime(now), c.usage.prompt, c.usage.completion)
+	if c.cache.store {
+		s.finishCache(c)
+	}
 	s.billing.settle(c, now)
 	if kl := c.key.limits; kl != nil {
 		kl.chargeTokens(now, c.usage.prompt+c.usage.completion)
@@ -129,6 +134,8 @@ func (c *call) release() {
 	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
 	c.resv, c.reached, c.costed, c.hasLimits, c.canceled = nil, false, false, false, false
 	c.stickyKey, c.sticky = 0, false
+	c.cache.key, c.cache.store, c.cache.hit, c.cache.ttl = [32]byte{}, false, false, 0
+	c.cache.build.reset()
 	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}
 	c.prefs, c.strips, c.attempts, c.failStatus = router.ProviderPrefs{}, c.strips[:0], 0, 0
 	c.fallback, c.failBody, c.failType, c.failRetry = c.fallback[:0], c.failBody[:0], c.failType[:0], c.failRetry[:0]

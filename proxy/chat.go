@@ -65,6 +65,9 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 		}
 		return err
 	}
+	if served, err := s.useCache(c, body); served || err != nil {
+		return err
+	}
 	if !c.surface.counts { // counting tokens is free
 		if err := s.billing.admit(c, body); err != nil {
 			return err
@@ -279,6 +282,9 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	if status != fasthttp.StatusOK {
 		ctx.Response.SetBody(respBody)
 		return true, nil
+	}
+	if c.cache.store {
+		s.storeAnswer(c, respBody)
 	}
 	// OpenRouter's additions, which provider served and the cost, written
 	// straight into a buffer the response then takes over (no last copy).

@@ -44,6 +44,7 @@ type Server struct {
 	idCounter    uint64
 	http         *fasthttp.Server
 	promptCache  promptCache
+	respCache    responseCache
 	affinity     *router.Affinity
 }
 
@@ -65,10 +66,14 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		writeTimeout: cfg.Server.WriteTimeout.D(),
 		idPrefix:     []byte(hex.EncodeToString(prefix[:])),
 		promptCache:  newPromptCache(cfg.Cache.Prompt),
+		respCache:    newResponseCache(cfg.Cache.Responses),
 		affinity:     router.NewAffinity(affinityTTL, affinitySize),
 	}
 	if cfg.Auth.MasterKey != "" {
 		s.masterHash = sha256.Sum256([]byte(cfg.Auth.MasterKey))
+	}
+	if err := st.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
+		return nil, fmt.Errorf("cannot size the response cache: %w", err)
 	}
 	if err := s.keys.reload(st); err != nil {
 		return nil, fmt.Errorf("cannot load keys: %w", err)
@@ -127,6 +132,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		metrics.WritePrometheus(ctx, true)
+		s.store.WriteCacheMetrics(ctx)
 		return
 	}
 	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {

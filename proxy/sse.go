@@ -179,6 +179,9 @@ func (r *relay) filter(ev []byte) []byte {
 		r.c.firstEvent = time.Now()
 	}
 	r.events++
+	if r.c.cache.store {
+		r.cacheEvent(data)
+	}
 	switch r.c.surface.format {
 	case upstream.FormatAnthropic:
 		return r.anthropicFilter(ev, data)

@@ -118,19 +118,11 @@ func translatable(sf *surface, f upstream.Format) bool {
 // translatedBody returns the request for target t in t's format, and the
 // endpoint it goes to. The client's body is decoded once per call.
 func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte, upstream.Endpoint, error) {
-	tr := &c.tr
-	r := &tr.req
-	if !tr.decoded {
-		if err := codecs[c.surface.format].decodeRequest(body, r); err != nil {
-			return nil, 0, translationError(err)
-		}
-		if c.surface.format == upstream.FormatGemini { // the URL says these
-			r.Stream = c.fields.stream
-			r.IncludeUsage = c.fields.stream
-		}
-		tr.decoded = true
-		c.setIgnoredHeader(r.Ignored)
+	r := &c.tr.req
+	if err := c.decodeRequest(body); err != nil {
+		return nil, 0, err
 	}
+	c.setIgnoredHeader(r.Ignored)
 	r.Model = t.Model
 	var err error
 	ep := upstream.ChatCompletions
@@ -163,6 +155,24 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 		return nil, 0, translationError(err)
 	}
 	return c.body, ep, nil
+}
+
+// decodeRequest decodes the client's body into c.tr.req, once per call.
+func (c *call) decodeRequest(body []byte) error {
+	tr := &c.tr
+	if tr.decoded {
+		return nil
+	}
+	r := &tr.req
+	if err := codecs[c.surface.format].decodeRequest(body, r); err != nil {
+		return translationError(err)
+	}
+	if c.surface.format == upstream.FormatGemini { // the URL says these
+		r.Stream = c.fields.stream
+		r.IncludeUsage = c.fields.stream
+	}
+	tr.decoded = true
+	return nil
 }
 
 // headerIgnored lists the request's fields the target's format has no
@@ -245,6 +255,9 @@ func (r *relay) encode(dst []byte, events []canon.Event) []byte {
 	enc := c.tr.encoder(c.surface.format)
 	for i := range events {
 		ev := &events[i]
+		if c.cache.store {
+			c.cache.build.add(ev)
+		}
 		if ev.Type == canon.EventMessageDelta {
 			u := ev.Usage
 			c.usage = usage{prompt: u.Prompt(), completion: u.Output, cached: u.CacheRead,

@@ -77,6 +77,9 @@ type Policy struct {
 	// Budget bounds the time one request spends failing over: no attempt
 	// starts after it.
 	Budget time.Duration
+	// Cache turns the response cache on or off for the route; nil keeps
+	// the config's default.
+	Cache *bool
 
 	retryOn [4]uint64 // bit i: status 400+i is retried
 }
@@ -84,7 +87,7 @@ type Policy struct {
 // set fills p from a config route, applying the defaults of zero fields.
 func (p *Policy) set(rt configs.Route) error {
 	def := configs.DefaultRetry()
-	*p = Policy{Strategy: StrategyPriority, Fallbacks: rt.Fallbacks, Attempts: rt.Retry.Attempts, Budget: rt.Retry.Budget.D()}
+	*p = Policy{Strategy: StrategyPriority, Fallbacks: rt.Fallbacks, Attempts: rt.Retry.Attempts, Budget: rt.Retry.Budget.D(), Cache: rt.Cache}
 	if rt.Strategy != "" {
 		s, ok := ParseStrategy(rt.Strategy)
 		if !ok {
