@@ -30,7 +30,7 @@ type Config struct {
 	// Billing holds plans, price overrides and reservation defaults.
 	Billing Billing `yaml:"billing"`
 	// Cache holds the cost savers that cache: automatic prompt caching and
-// the response cache.
+	// the response cache.
 	Cache Cache `yaml:"cache"`
 	// Aliases map a model name to "provider/model".
 	Aliases map[string]string `yaml:"aliases"`
