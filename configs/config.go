@@ -32,6 +32,8 @@ type Config struct {
 	// Cache holds the cost savers that cache: automatic prompt caching and
 	// the response cache.
 	Cache Cache `yaml:"cache"`
+	// WebSearch is the engine behind the :web suffix.
+	WebSearch WebSearch `yaml:"web_search"`
 	// Aliases map a model name to "provider/model".
 	Aliases map[string]string `yaml:"aliases"`
 	// Routes give a model name an ordered list of targets.
@@ -118,6 +120,34 @@ type Cache struct {
 	// Responses is the gateway's own cache of whole answers.
 	Responses ResponseCache `yaml:"responses"`
 }
+
+// WebSearch configures the search engine that model:web (and :online,
+// and the body's plugins: [{"id": "web"}]) runs on the last user
+// message before the call.
+type WebSearch struct {
+	// Engine is "searxng", "brave" or "tavily"; empty turns searching off
+	// (a :web call is then answered without results, and says so).
+	Engine string `yaml:"engine"`
+	// BaseURL is the engine's API root; required for searxng (the
+	// instance, with json in its search.formats), optional otherwise.
+	BaseURL string `yaml:"base_url"`
+	// APIKey is the engine's key (brave, tavily).
+	APIKey Secret `yaml:"api_key"`
+	// Timeout bounds one search; a slower engine degrades the call to a
+	// plain one. Default 5s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxResults is the results a call gets unless it asks otherwise
+	// (plugins[].max_results, web_results_count). Default 5.
+	MaxResults int `yaml:"max_results"`
+	// ContentLength caps each result's text, in characters. Default 1000.
+	ContentLength int `yaml:"content_length"`
+	// CacheTTL keeps a query's results in the store for the next calls
+	// that ask the same. Default 10m.
+	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// WebEngines are the values WebSearch.Engine accepts.
+var WebEngines = []string{"", "searxng", "brave", "tavily"}
 
 // ResponseCache configures the exact-match cache of answers, kept in the
 // store: a hit is answered by the gateway in microseconds, as a stream
@@ -534,6 +564,12 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Cache.Prompt.MinTokens, 1024)
 	setDefault(&c.Cache.Responses.TTL, Duration(time.Hour))
 	setDefault(&c.Cache.Responses.MaxBytes, 256<<20)
+	w := &c.WebSearch
+	w.BaseURL = strings.TrimRight(w.BaseURL, "/")
+	setDefault(&w.Timeout, Duration(5*time.Second))
+	setDefault(&w.MaxResults, 5)
+	setDefault(&w.ContentLength, 1000)
+	setDefault(&w.CacheTTL, Duration(10*time.Minute))
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		setDefault(&r.Strategy, "priority")
@@ -656,6 +692,11 @@ func (c *Config) validate() []problem {
 		add("server", "durations must not be negative")
 	}
 
+	if w := c.WebSearch; !slices.Contains(WebEngines, w.Engine) {
+		add("web_search.engine", "want one of searxng, brave, tavily (or empty), got %q", w.Engine)
+	} else if w.MaxResults < 1 || w.MaxResults > 20 || w.ContentLength < 50 || w.Timeout < 0 || w.CacheTTL < 0 {
+		add("web_search", "max_results must be 1 to 20, content_length at least 50, durations not negative")
+	}
 	if rc := c.Cache.Responses; rc.TTL < 0 || rc.MaxBytes < 0 {
 		add("cache.responses", "ttl and max_bytes must not be negative")
 	}

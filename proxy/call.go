@@ -11,6 +11,7 @@ import (
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/upstream"
+	"switchboard/upstream/websearch"
 )
 
 // call is the state of one proxied request, pooled. A non-streaming call
@@ -68,6 +69,12 @@ type call struct {
 	hasLimits bool
 
 	cache cacheState // the response cache (respcache.go)
+
+	// The canonical request was rewritten (web.go): it goes to every
+	// target through the codecs. web holds the results it was given.
+	rewritten bool
+	web       []websearch.Result
+	clean     []byte // the body without the gateway's own fields, decoded
 
 	// Sticky routing (sticky.go).
 	stickyKey uint64
@@ -134,6 +141,7 @@ func (c *call) release() {
 	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
 	c.resv, c.reached, c.costed, c.hasLimits, c.canceled = nil, false, false, false, false
 	c.stickyKey, c.sticky = 0, false
+	c.rewritten, c.web, c.clean = false, nil, c.clean[:0]
 	c.cache.key, c.cache.store, c.cache.hit, c.cache.ttl = [32]byte{}, false, false, 0
 	c.cache.build.reset()
 	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}

@@ -65,6 +65,9 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 		}
 		return err
 	}
+	if err := s.searchWeb(c, body); err != nil {
+		return err
+	}
 	if served, err := s.useCache(c, body); served || err != nil {
 		return err
 	}
@@ -200,7 +203,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	c.req.Reset()
 	c.resp.Reset()
 	out := body
-	if p.Format == c.surface.format {
+	if !c.translating(p) {
 		out = s.upstreamBody(c, body)
 	} else if out, ep, err = s.translatedBody(c, body, t); err != nil {
 		return true, err
@@ -266,7 +269,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		return true, &upstream.Error{Provider: p.Name, Status: fasthttp.StatusBadGateway, Err: err}
 	}
 	c.status = status
-	if p.Format != c.surface.format {
+	if c.translating(p) {
 		respBody = c.translateAnswer(respBody, status)
 		status = c.status
 	}
@@ -294,6 +297,10 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		respBody = c.scratch
 	}
 	c.body = appendWithProvider(c.body[:0], respBody, p.Name)
+	if len(c.web) > 0 {
+		c.scratch = c.appendWebSources(c.scratch[:0], c.body)
+		c.body, c.scratch = c.scratch, c.body
+	}
 	c.body = ctx.Response.SwapBody(c.body)[:0]
 	return true, nil
 }
@@ -353,7 +360,7 @@ func (s *Server) startRelay(c *call) error {
 	c.streaming = true
 	c.status = fasthttp.StatusOK
 	c.relay.dropUsage = c.surface.format == upstream.FormatOpenAI && !c.fields.wantsUsage
-	c.relay.translate = c.target.Provider.Format != c.surface.format
+	c.relay.translate = c.translating(c.target.Provider)
 	c.tr.oaEnc.IncludeUsage = c.fields.wantsUsage
 	openStreams.Inc()
 	h := &c.ctx.Response.Header

@@ -81,7 +81,7 @@ func (c *call) failed(last error) error {
 	c.status = c.failStatus
 	ctx.SetStatusCode(c.failStatus)
 	ctx.Response.Header.Set(headerProvider, se.provider)
-	if c.target.Provider.Format != c.surface.format { // the client's error shape
+	if c.translating(c.target.Provider) { // the client's error shape
 		c.failBody = append(c.failBody[:0], c.translateAnswer(c.failBody, c.failStatus)...)
 		c.failType = append(c.failType[:0], contentTypeJSON...)
 	}

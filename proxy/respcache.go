@@ -63,7 +63,7 @@ type cacheState struct {
 // from the cache on a hit (served). It runs once the route is resolved,
 // before billing admits the call.
 func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
-	if !c.surface.chat {
+	if !c.surface.chat || c.rewritten { // fresh web results are not an answer to keep
 		return false, nil
 	}
 	on := s.respCache.enabled

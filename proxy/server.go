@@ -45,6 +45,7 @@ type Server struct {
 	http         *fasthttp.Server
 	promptCache  promptCache
 	respCache    responseCache
+	web          webSearch
 	affinity     *router.Affinity
 }
 
@@ -71,6 +72,10 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	}
 	if cfg.Auth.MasterKey != "" {
 		s.masterHash = sha256.Sum256([]byte(cfg.Auth.MasterKey))
+	}
+	var err error
+	if s.web, err = newWebSearch(cfg.WebSearch); err != nil {
+		return nil, err
 	}
 	if err := st.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
 		return nil, fmt.Errorf("cannot size the response cache: %w", err)

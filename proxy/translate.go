@@ -164,6 +164,12 @@ func (c *call) decodeRequest(body []byte) error {
 		return nil
 	}
 	r := &tr.req
+	if len(c.strips) > 0 { // the gateway's own fields are not the provider's
+		es := append(c.edits[:0], c.strips...)
+		sortEdits(es)
+		c.clean = appendEdited(c.clean[:0], body, es...)
+		body = c.clean
+	}
 	if err := codecs[c.surface.format].decodeRequest(body, r); err != nil {
 		return translationError(err)
 	}
@@ -173,6 +179,13 @@ func (c *call) decodeRequest(body []byte) error {
 	}
 	tr.decoded = true
 	return nil
+}
+
+// translating reports whether a call to provider p goes through the
+// codecs: p speaks another format than the client, or the gateway
+// rewrote the request (web results).
+func (c *call) translating(p *upstream.Provider) bool {
+	return p.Format != c.surface.format || c.rewritten
 }
 
 // headerIgnored lists the request's fields the target's format has no
