@@ -75,14 +75,14 @@ func markCanonRequest(r *canon.Request, cc canon.CacheControl) {
 	}
 	if n := len(r.System); n > 0 {
 		r.System[n-1].Cache = cc
-	} else if open := openingSystem(r.Messages); open > 0 { // OpenAI's system messages
+	} else if open := r.LeadingSystem(); open > 0 { // OpenAI's system messages
 		if m := &r.Messages[open-1]; len(m.Content) > 0 {
 			m.Content[len(m.Content)-1].Cache = cc
 		}
 	}
 	for i := len(r.Messages) - 1; i >= 0; i-- {
 		m := &r.Messages[i]
-		if m.Role == canon.RoleSystem || len(m.Content) == 0 {
+		if m.Role.IsSystem() || len(m.Content) == 0 {
 			continue
 		}
 		if b := &m.Content[len(m.Content)-1]; cacheable(b.Kind) {
@@ -90,16 +90,6 @@ func markCanonRequest(r *canon.Request, cc canon.CacheControl) {
 		}
 		return
 	}
-}
-
-// openingSystem counts the system messages that open a conversation,
-// which the Anthropic encoder makes the system prompt.
-func openingSystem(ms []canon.Message) int {
-	n := 0
-	for n < len(ms) && ms[n].Role == canon.RoleSystem {
-		n++
-	}
-	return n
 }
 
 // cacheable reports whether Anthropic takes cache_control on a block of
