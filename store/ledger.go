@@ -60,6 +60,9 @@ type Entry struct {
 	// gateway's response cache answered.
 	Status   int
 	CacheHit bool
+	// CompressedTokens is how many prompt tokens context compression
+	// saved the call (the gateway's count, o200k_base).
+	CompressedTokens int64
 	// Settled is "" for a normal entry, SettledCrash for a reservation
 	// settled at its reserved cost by Open after a crash, and
 	// SettledEstimate for usage the gateway had to estimate.
@@ -246,10 +249,15 @@ func unixNanos(t time.Time) uint64 {
 	return 0
 }
 
-const entryRecordV1 = 1
+// Ledger entry record versions: v2 adds CompressedTokens; v1 records
+// still read (as 0).
+const (
+	entryRecordV1 = 1
+	entryRecordV2 = 2
+)
 
 func appendEntry(dst []byte, e *Entry) []byte {
-	dst = append(dst, entryRecordV1)
+	dst = append(dst, entryRecordV2)
 	dst = appendString(dst, e.RequestID)
 	dst = appendTime(dst, e.Time)
 	dst = appendString(dst, e.KeyID)
@@ -272,13 +280,14 @@ func appendEntry(dst []byte, e *Entry) []byte {
 	dst = appendVarint(dst, e.OverheadMicros)
 	dst = appendVarint(dst, int64(e.Status))
 	dst = appendBool(dst, e.CacheHit)
-	return appendString(dst, e.Settled)
+	dst = appendString(dst, e.Settled)
+	return appendVarint(dst, e.CompressedTokens)
 }
 
 func decodeEntry(requestID string, v []byte) (Entry, error) {
 	r := reader{b: v}
 	var e Entry
-	r.version("ledger entry", entryRecordV1)
+	version := r.version("ledger entry", entryRecordV1, entryRecordV2)
 	e.RequestID = r.string()
 	e.Time = r.time()
 	e.KeyID = r.string()
@@ -302,5 +311,8 @@ func decodeEntry(requestID string, v []byte) (Entry, error) {
 	e.Status = r.int()
 	e.CacheHit = r.bool()
 	e.Settled = r.string()
+	if version >= entryRecordV2 {
+		e.CompressedTokens = r.varint()
+	}
 	return e, r.done("ledger entry", requestID)
 }

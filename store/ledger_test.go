@@ -265,6 +265,7 @@ func TestEntryRecordRoundTrip(t *testing.T) {
 		InputTokens: 12000, OutputTokens: 800, CacheReadTokens: 90000, CacheWriteTokens: 3000, ReasoningTokens: 200,
 		CostInput: 36000000, CostOutput: 12000000, CostCacheRead: 0, CostCacheWrite: 11250000, Cost: 59250000,
 		PaidByPlan: 1, LatencyMicros: 812345, OverheadMicros: 17, Status: 200, CacheHit: true, Settled: "",
+		CompressedTokens: 4200,
 	}
 	v := appendEntry(nil, &e)
 	got, err := decodeEntry(e.RequestID, v)
@@ -286,6 +287,11 @@ func TestEntryRecordRoundTrip(t *testing.T) {
 			t.Fatalf("decoding %d of %d bytes succeeded", n, len(v))
 		}
 	}
+	// A v1 record (before CompressedTokens) still reads.
+	v1 := append([]byte{entryRecordV1}, v[1:len(v)-2]...) // 4200 is a 2-byte varint
+	if got, err := decodeEntry(e.RequestID, v1); err != nil || got.CompressedTokens != 0 || got.Cost != e.Cost || got.Settled != e.Settled {
+		t.Fatalf("v1 record: %+v, %v", got, err)
+	}
 	v[0] = 9
 	if _, err := decodeEntry(e.RequestID, v); err == nil || !strings.Contains(err.Error(), "unknown version 9") {
 		t.Fatalf("unknown version: %v", err)
@@ -304,7 +310,11 @@ func FuzzDecodeRecords(f *testing.F) {
 	f.Add(appendJournalRecord(nil, journalReserve, &Reservation{RequestID: "r", Account: "a", Worst: 3, Time: t0})[journalHeader:])
 	f.Fuzz(func(t *testing.T, v []byte) {
 		if e, err := decodeEntry("x", v); err == nil {
-			if got := appendEntry(nil, &e); len(got) > len(v) {
+			limit := len(v)
+			if v[0] == entryRecordV1 {
+				limit++ // re-encoded as v2, with CompressedTokens
+			}
+			if got := appendEntry(nil, &e); len(got) > limit {
 				t.Fatalf("entry re-encodes longer: %d > %d", len(got), len(v))
 			}
 		}
