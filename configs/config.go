@@ -92,6 +92,9 @@ type Key struct {
 	// RPM and TPM limit requests and tokens per minute; 0 = unlimited.
 	RPM int `yaml:"rpm"`
 	TPM int `yaml:"tpm"`
+	// Compression compresses the key's requests (over a route's); a
+	// request's own settings override it.
+	Compression *Compression `yaml:"compression"`
 }
 
 // Billing configures what requests cost and what plans exist.
@@ -239,6 +242,29 @@ type Route struct {
 	// Cache turns the response cache on (true) or off (false) for this
 	// route's deterministic requests; unset keeps cache.responses.enabled.
 	Cache *bool `yaml:"cache"`
+	// Compression compresses this route's requests; a request's own
+	// settings override it.
+	Compression *Compression `yaml:"compression"`
+}
+
+// Compression configures context compression for a route or a key: the
+// stages that may run and how far the lossy ones go (see
+// proxy/compress.Options, which these fields fill).
+type Compression struct {
+	// Stages: "on" (all), "lossless", "lossy", "off", or a comma-separated
+	// list of dedupe, minify, whitespace, truncate, middle-out.
+	Stages string `yaml:"stages"`
+	// Budget is the prompt tokens the lossy stages aim at; 0 = the model's
+	// context window minus max_tokens.
+	Budget int `yaml:"budget"`
+	// KeepLast messages are never dropped (default 8); HeadLines and
+	// TailLines are what a truncated tool result keeps (default 50 each);
+	// MinDedupeBytes is the shortest content replaced by a pointer
+	// (default 256).
+	KeepLast       int `yaml:"keep_last"`
+	HeadLines      int `yaml:"head_lines"`
+	TailLines      int `yaml:"tail_lines"`
+	MinDedupeBytes int `yaml:"min_dedupe_bytes"`
 }
 
 // ProviderFormats are the values Provider.Format accepts.

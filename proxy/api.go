@@ -347,6 +347,7 @@ type entryJSON struct {
 	GatewayOverheadUs      int64             `json:"gateway_overhead_us"`
 	Status                 int               `json:"status"`
 	CacheHit               bool              `json:"cache_hit"`
+	CompressedTokens       int64             `json:"compressed_tokens"`
 	// Settled is null for an entry at the provider's reported usage,
 	// "estimated" or "crash" otherwise (see store.Entry.Settled).
 	Settled *string `json:"settled"`
@@ -381,6 +382,7 @@ func newEntryJSON(e *store.Entry) entryJSON {
 		GatewayOverheadUs:      e.OverheadMicros,
 		Status:                 e.Status,
 		CacheHit:               e.CacheHit,
+		CompressedTokens:       e.CompressedTokens,
 		Settled:                orNull(e.Settled),
 	}
 }

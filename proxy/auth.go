@@ -47,6 +47,7 @@ type Key struct {
 	expiresAt    time.Time
 	revoked      bool
 	limits       *keyLimits // nil = no RPM/TPM limit
+	compression  *configs.Compression
 	hash         [sha256.Size]byte
 }
 
@@ -86,7 +87,7 @@ var anonymous = &Key{ID: "anonymous", Name: "-", Account: "anonymous", Operator:
 
 func newKeyIndex(cfg configs.Auth) *keyIndex {
 	ki := &keyIndex{disabled: cfg.Disabled, limits: map[string]*keyLimits{}}
-	for _, k := range cfg.Keys {
+	for i, k := range cfg.Keys {
 		ki.config = append(ki.config, &Key{
 			ID:       "config:" + k.Name,
 			Name:     k.Name,
@@ -96,6 +97,8 @@ func newKeyIndex(cfg configs.Auth) *keyIndex {
 			rpm:      k.RPM,
 			tpm:      k.TPM,
 			limits:   ki.limitsFor("config:"+k.Name, k.RPM, k.TPM),
+
+			compression: cfg.Keys[i].Compression,
 		})
 	}
 	return ki

@@ -256,6 +256,7 @@ func (b *billing) settle(c *call, now time.Time) {
 		e.Settled = store.SettledEstimate
 	}
 	e.CacheHit = c.cache.hit
+	e.CompressedTokens = c.compressed
 	if err := b.store.Settle(r, e); err != nil {
 		// The reservation stays open: the next start settles it at its
 		// worst case, so the request is billed, never lost.

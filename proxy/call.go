@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"switchboard/proxy/compress"
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/upstream"
@@ -76,6 +77,11 @@ type call struct {
 	web       []websearch.Result
 	clean     []byte // the body without the gateway's own fields, decoded
 
+	// Context compression (compression.go): the options, zero when off,
+	// and the prompt tokens it saved.
+	compression compress.Options
+	compressed  int64
+
 	// Sticky routing (sticky.go).
 	stickyKey uint64
 	sticky    bool
@@ -142,6 +148,7 @@ func (c *call) release() {
 	c.resv, c.reached, c.costed, c.hasLimits, c.canceled = nil, false, false, false, false
 	c.stickyKey, c.sticky = 0, false
 	c.rewritten, c.web, c.clean = false, nil, c.clean[:0]
+	c.compression, c.compressed = compress.Options{}, 0
 	c.cache.key, c.cache.store, c.cache.hit, c.cache.ttl = [32]byte{}, false, false, 0
 	c.cache.build.reset()
 	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}

@@ -65,10 +65,16 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 		}
 		return err
 	}
+	if err := s.readCompression(c, body); err != nil {
+		return err
+	}
 	if err := s.searchWeb(c, body); err != nil {
 		return err
 	}
 	if served, err := s.useCache(c, body); served || err != nil {
+		return err
+	}
+	if err := s.applyCompression(c, body); err != nil {
 		return err
 	}
 	if !c.surface.counts { // counting tokens is free

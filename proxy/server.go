@@ -21,6 +21,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/proxy/compress"
 	"switchboard/router"
 	"switchboard/store"
 )
@@ -46,6 +47,7 @@ type Server struct {
 	promptCache  promptCache
 	respCache    responseCache
 	web          webSearch
+	compressions map[*configs.Compression]compress.Options
 	affinity     *router.Affinity
 }
 
@@ -75,6 +77,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	}
 	var err error
 	if s.web, err = newWebSearch(cfg.WebSearch); err != nil {
+		return nil, err
+	}
+	if s.compressions, err = compressionOptions(cfg); err != nil {
 		return nil, err
 	}
 	if err := st.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {

@@ -80,6 +80,8 @@ type Policy struct {
 	// Cache turns the response cache on or off for the route; nil keeps
 	// the config's default.
 	Cache *bool
+	// Compression is the route's context compression; nil for none.
+	Compression *configs.Compression
 
 	retryOn [4]uint64 // bit i: status 400+i is retried
 }
@@ -87,7 +89,7 @@ type Policy struct {
 // set fills p from a config route, applying the defaults of zero fields.
 func (p *Policy) set(rt configs.Route) error {
 	def := configs.DefaultRetry()
-	*p = Policy{Strategy: StrategyPriority, Fallbacks: rt.Fallbacks, Attempts: rt.Retry.Attempts, Budget: rt.Retry.Budget.D(), Cache: rt.Cache}
+	*p = Policy{Strategy: StrategyPriority, Fallbacks: rt.Fallbacks, Attempts: rt.Retry.Attempts, Budget: rt.Retry.Budget.D(), Cache: rt.Cache, Compression: rt.Compression}
 	if rt.Strategy != "" {
 		s, ok := ParseStrategy(rt.Strategy)
 		if !ok {
