@@ -66,7 +66,10 @@ const (
 // with rate limits, the mock as provider "mock" in the OpenAI format (so
 // that the cross-format scenarios' Anthropic requests are translated)
 // with a price for its model, the chaos route (chaosRoute) over four more
-// providers that are the same mock, and no access log. With billing, each
+// providers that are the same mock, the route cacheModel to the mock with
+// the response cache on (only there: turned on for every route, the cache
+// would decode every request to read its temperature, and the other
+// scenarios would measure that), and no access log. With billing, each
 // request checks the key's limits, reserves its worst-case cost on the
 // key's account (a journal write) before it goes upstream and leaves a
 // ledger entry through the group-commit writer after its last byte;
@@ -112,7 +115,10 @@ billing:
   - model: %s
     targets: [%s]
     retry: {attempts: %d, budget: %s}
-`, chaosModel, strings.Join(chaosTargets(), ", "), chaosAttempts, chaosBudget)
+  - model: %s
+    targets: [mock/%s]
+    cache: true
+`, chaosModel, strings.Join(chaosTargets(), ", "), chaosAttempts, chaosBudget, cacheModel, mockModel)
 	return b.String()
 }
 

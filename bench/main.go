@@ -23,13 +23,15 @@
 // c=1 and streaming scenarios again with an Anthropic Messages client,
 // which the gateways serve from the mock as an OpenAI-format provider
 // while direct and floor call the mock's own /v1/messages: what the
-// translation costs), and chaos: the billing-on gateway's "chaos" route,
-// two targets on which the mock fails at random (500s, resets, stalls
-// past a first-byte timeout) before two healthy ones, against the plain
-// model through the same gateway (the success rate, the latency failover
-// adds, attempts per call, the circuit breakers' effect). The CPU time per
-// request of the floor and the gateways comes from their /proc/PID/stat,
-// their peak memory from VmHWM.
+// translation costs), the features of issue 6 through the billing-on
+// gateway (a response cache hit, c=1 and streaming, against direct and
+// the uncached call), and chaos: the billing-on gateway's "chaos"
+// route, two targets on which the mock fails at random (500s, resets,
+// stalls past a first-byte timeout) before two healthy ones, against the
+// plain model through the same gateway (the success rate, the latency
+// failover adds, attempts per call, the circuit breakers' effect). The
+// CPU time per request of the floor and the gateways comes from their
+// /proc/PID/stat, their peak memory from VmHWM.
 //
 // On Linux with two CPUs or more the bench re-runs itself under
 // `taskset -c 0` with the mock, and starts the floor and the gateways
@@ -158,7 +160,11 @@ func measure(o *options, p pinning) error {
 	r := Report{Machine: describeMachine(p), Mock: m.URL()}
 	np := noiseProbe{p: p, children: children}
 	scenario := func(name string, d time.Duration, run func() (Scenario, error)) error {
-		logf("%s, %s", name, d)
+		if d > 0 {
+			logf("%s, %s", name, d)
+		} else {
+			logf("%s", name)
+		}
 		before, errBefore := np.sample()
 		s, err := run()
 		if err != nil {
@@ -189,6 +195,11 @@ func measure(o *options, p pinning) error {
 	}
 	if len(cross) > 0 && o.crossStreamDur > 0 && ctx.Err() == nil {
 		_ = scenario(crossName+", streaming c=1", o.crossStreamDur, func() (Scenario, error) { return runCrossStream(ctx, cross, o), nil })
+	}
+	if ctx.Err() == nil {
+		if err := featureScenarios(ctx, targets, o, scenario); err != nil {
+			return err
+		}
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

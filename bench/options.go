@@ -37,6 +37,9 @@ type options struct {
 	crossLatencyDur time.Duration
 	crossStreamDur  time.Duration
 
+	cacheDur       time.Duration
+	cacheStreamDur time.Duration
+
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
 	chaosWorkers     int
@@ -152,6 +155,8 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.DurationVar(&o.streamGap, "stream-gap", time.Millisecond, "streaming scenario: the mock's delay between chunks")
 	fs.DurationVar(&o.crossLatencyDur, "cross-latency-duration", 4*time.Second, "cross-format c=1 latency scenario (Anthropic Messages through an OpenAI-format provider): total time; 0 skips it")
 	fs.DurationVar(&o.crossStreamDur, "cross-stream-duration", 8*time.Second, "cross-format streaming scenario (Anthropic Messages through an OpenAI-format provider): total time; 0 skips it")
+	fs.DurationVar(&o.cacheDur, "cache-duration", 3*time.Second, "response cache scenario (a temperature-0 request answered from the gateway's cache vs direct and the uncached call), c=1 non-streaming: total time; 0 skips it")
+	fs.DurationVar(&o.cacheStreamDur, "cache-stream-duration", 3*time.Second, "response cache scenario, streaming (the hit replayed as SSE): total time; 0 skips it")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -189,6 +194,8 @@ func (o *options) validate() error {
 	check(o.streamGap >= 0, "-stream-gap: want >= 0, got %s", o.streamGap)
 	check(o.crossLatencyDur >= 0, "-cross-latency-duration: want >= 0, got %s", o.crossLatencyDur)
 	check(o.crossStreamDur >= 0, "-cross-stream-duration: want >= 0, got %s", o.crossStreamDur)
+	check(o.cacheDur >= 0, "-cache-duration: want >= 0, got %s", o.cacheDur)
+	check(o.cacheStreamDur >= 0, "-cache-stream-duration: want >= 0, got %s", o.cacheStreamDur)
 	check(o.chaosDur >= 0, "-chaos-duration: want >= 0, got %s", o.chaosDur)
 	check(o.chaosWindow >= 10*time.Millisecond, "-chaos-window: want >= 10ms, got %s", o.chaosWindow)
 	check(o.chaosWorkers >= 1 && o.chaosWorkers <= 64, "-chaos-workers: want 1 to 64, got %d", o.chaosWorkers)

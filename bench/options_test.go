@@ -16,9 +16,10 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// The default scenarios, without warm-up and start-up, fit well inside
-	// the 90 s a default `make bench` should take on 2 vCPUs.
-	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur + o.crossLatencyDur + o.crossStreamDur + o.chaosDur
-	if total > 72*time.Second {
+	// the 2 minutes a default `make bench` may take on 2 vCPUs.
+	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur + o.crossLatencyDur + o.crossStreamDur + o.chaosDur +
+		o.cacheDur + o.cacheStreamDur
+	if total > 82*time.Second {
 		t.Fatalf("default scenarios take %s", total)
 	}
 	// The chaos run is bounded in time and calls, and gives each of its two
@@ -45,6 +46,20 @@ func TestParseFlagsDefaults(t *testing.T) {
 		{"cross-format streaming", o.crossStreamDur, o.window, 13},
 	} {
 		if got := rounds(c.total, c.window, builtIn); got < c.want {
+			t.Errorf("%s: %d rounds per target, want at least %d", c.name, got, c.want)
+		}
+	}
+	// The feature scenarios: the response cache on direct, floor, hit and
+	// uncached.
+	for _, c := range []struct {
+		name          string
+		total, window time.Duration
+		targets, want int
+	}{
+		{"response cache c=1", o.cacheDur, o.window, 4, 5},
+		{"response cache streaming", o.cacheStreamDur, o.window, 4, 5},
+	} {
+		if got := rounds(c.total, c.window, c.targets); got < c.want {
 			t.Errorf("%s: %d rounds per target, want at least %d", c.name, got, c.want)
 		}
 	}
@@ -86,12 +101,14 @@ func TestRatesFlag(t *testing.T) {
 func TestValidateReportsEveryBadFlag(t *testing.T) {
 	_, err := parseFlags([]string{"-timeout", "0s", "-window", "0s", "-workers", "0", "-floor-listen", "127.0.0.1:1", "-lead-in", "1s",
 		"-chaos-duration", "-1s", "-chaos-window", "1ms", "-chaos-workers", "0", "-chaos-max-requests", "0",
-		"-cross-latency-duration", "-1s", "-cross-stream-duration", "-1s"}, io.Discard)
+		"-cross-latency-duration", "-1s", "-cross-stream-duration", "-1s",
+		"-cache-duration", "-1s", "-cache-stream-duration", "-1s"}, io.Discard)
 	if err == nil {
 		t.Fatal("bad flags accepted")
 	}
 	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in", "-chaos-duration", "-chaos-window", "-chaos-workers", "-chaos-max-requests",
-		"-cross-latency-duration", "-cross-stream-duration"} {
+		"-cross-latency-duration", "-cross-stream-duration",
+		"-cache-duration", "-cache-stream-duration"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

@@ -44,6 +44,58 @@ type Scenario struct {
 	// ("anthropic-to-openai"); empty where they pass OpenAI chat
 	// completions through.
 	CrossFormat string `json:"cross_format,omitempty"`
+	// Skipped says why the scenario measured nothing, when it did not.
+	Skipped string `json:"skipped,omitempty"`
+	// Feature is, in the feature scenarios, the gateway feature they
+	// measure ("response-cache", "web", "compression"); their gateway rows
+	// are named for what they call, and the goals do not judge them.
+	Feature string `json:"feature,omitempty"`
+	// Deltas compare targets of the scenario with each other: what a
+	// cache hit saves over the uncached call, what :web adds to a plain
+	// one, what compression adds.
+	Deltas []Delta `json:"deltas,omitempty"`
+}
+
+// Delta is one target's figures minus another's, measured in the same
+// scenario. Latencies are differences of percentiles, in microseconds.
+type Delta struct {
+	Target  string      `json:"target"`
+	Minus   string      `json:"minus"`
+	Latency Percentiles `json:"latency_us"`
+	// TTFB is, for streams, the difference in time to the first content
+	// chunk.
+	TTFB *Percentiles `json:"ttfb_us,omitempty"`
+	// CPUPerRequest is the difference in CPU time per request, absent
+	// unless both were measured.
+	CPUPerRequest *float64 `json:"cpu_us_per_request,omitempty"`
+}
+
+// rowDelta returns target's row minus ref's; nil unless both answered.
+func rowDelta(rows []Row, target, ref string) *Delta {
+	a, b := findRow(rows, target), findRow(rows, ref)
+	if a == nil || b == nil || a.Requests == 0 || b.Requests == 0 {
+		return nil
+	}
+	d := &Delta{Target: target, Minus: ref, Latency: a.Latency.minus(b.Latency)}
+	if a.TTFB != nil && b.TTFB != nil {
+		d.TTFB = ptr(a.TTFB.minus(*b.TTFB))
+	}
+	if a.CPUPerRequest != nil && b.CPUPerRequest != nil {
+		d.CPUPerRequest = ptr(*a.CPUPerRequest - *b.CPUPerRequest)
+	}
+	return d
+}
+
+// rowDeltas returns the deltas of the pairs {target, ref} that both
+// answered.
+func rowDeltas(rows []Row, pairs ...[2]string) []Delta {
+	var ds []Delta
+	for _, p := range pairs {
+		if d := rowDelta(rows, p[0], p[1]); d != nil {
+			ds = append(ds, *d)
+		}
+	}
+	return ds
 }
 
 // BillingDelta is the billing-on gateway's figures minus the billing-off
@@ -63,18 +115,11 @@ type BillingDelta struct {
 // billingDelta compares the billing-on and billing-off gateways' rows;
 // nil unless both answered.
 func billingDelta(rows []Row) *BillingDelta {
-	on, off := findRow(rows, targetGateway), findRow(rows, targetGatewayNoBill)
-	if on == nil || off == nil || on.Requests == 0 || off.Requests == 0 {
+	d := rowDelta(rows, targetGateway, targetGatewayNoBill)
+	if d == nil {
 		return nil
 	}
-	d := &BillingDelta{Latency: on.Latency.minus(off.Latency)}
-	if on.TTFB != nil && off.TTFB != nil {
-		d.TTFB = ptr(on.TTFB.minus(*off.TTFB))
-	}
-	if on.CPUPerRequest != nil && off.CPUPerRequest != nil {
-		d.CPUPerRequest = ptr(*on.CPUPerRequest - *off.CPUPerRequest)
-	}
-	return d
+	return &BillingDelta{Latency: d.Latency, TTFB: d.TTFB, CPUPerRequest: d.CPUPerRequest}
 }
 
 // Row is one target's result in a scenario. Latencies are microseconds;
@@ -131,6 +176,8 @@ func buildRows(targets []*target, tallies []*tally, mockGap time.Duration) []Row
 		}
 		if tl.ttfb.TotalCount() > 0 {
 			r.TTFB = ptr(percentiles(tl.ttfb))
+		}
+		if tl.gap.TotalCount() > 0 {
 			r.ChunkDelay = ptr((tl.gap.Mean() - float64(mockGap)) / 1e3)
 		}
 		if t.proc != nil {
@@ -160,6 +207,8 @@ func buildRows(targets []*target, tallies []*tally, mockGap time.Duration) []Row
 			var chunk *float64
 			if r.TTFB != nil && base.TTFB != nil {
 				ttfb = ptr(r.TTFB.minus(*base.TTFB))
+			}
+			if r.ChunkDelay != nil && base.ChunkDelay != nil {
 				chunk = ptr(*r.ChunkDelay - *base.ChunkDelay)
 			}
 			if ref == targetDirect {
@@ -209,13 +258,21 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "- Mock provider: %s\n", r.Mock)
 	fmt.Fprintf(&b, "- Latencies in µs; \"over direct\" and \"over floor\" are the target's percentile minus the reference's, as p50 / p90 / p99 / p99.9\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(&b, "\n### %s\n\n%s\n\n", s.Name, s.Method)
+		fmt.Fprintf(&b, "\n### %s\n\n", s.Name)
+		if s.Method != "" {
+			fmt.Fprintf(&b, "%s\n\n", s.Method)
+		}
 		if n := s.Noise; n != nil && n.Pinned {
 			fmt.Fprintf(&b, "Other processes and interrupts took %.1f%% of the bench CPU and %.1f%% of the proxy CPU meanwhile.\n\n", n.BenchCPU, n.ProxyCPU)
 		} else if n != nil {
 			fmt.Fprintf(&b, "Other processes and interrupts took %.1f%% of the CPUs meanwhile.\n\n", n.BenchCPU)
 		}
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "**Not measured: %s.**\n", s.Skipped)
+		}
 		switch {
+		case len(s.Rows) == 0:
+			// Nothing measured.
 		case s.Kind == kindStream:
 			writeStreamTable(&b, s.Rows)
 			b.WriteString("\nTTFB: until the first content chunk. Chunk delay: mean gap between content chunks minus the mock's gap; it includes the mock's timer overshoot, so compare it across targets.\n")
@@ -224,9 +281,10 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		default:
 			writeLatencyTable(&b, s)
 		}
-		if s.CrossFormat != "" {
+		if (s.CrossFormat != "" || s.Feature != "") && len(s.Rows) > 0 {
 			writeOverDirect(&b, s)
 		}
+		writeDeltas(&b, s)
 		if d := s.Billing; d != nil {
 			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))
 		}
@@ -305,6 +363,26 @@ func writeOverDirect(b *strings.Builder, s Scenario) {
 			continue
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", r.Target, added3(r.TTFBOverDirect), added3(r.OverDirect), cpu(r.CPUPerRequest))
+	}
+}
+
+// writeDeltas writes the scenario's deltas, one line each.
+func writeDeltas(b *strings.Builder, s Scenario) {
+	if len(s.Deltas) == 0 {
+		return
+	}
+	b.WriteString("\n| target | minus | ")
+	if s.Kind == kindStream {
+		b.WriteString("TTFB p50 / p90 / p99 | whole stream p50 / p90 / p99 | CPU µs/stream |\n|---|---|--:|--:|--:|\n")
+	} else {
+		b.WriteString("p50 / p90 / p99 | CPU µs/req |\n|---|---|--:|--:|\n")
+	}
+	for _, d := range s.Deltas {
+		fmt.Fprintf(b, "| %s | %s | ", d.Target, d.Minus)
+		if s.Kind == kindStream {
+			fmt.Fprintf(b, "%s | ", added3(d.TTFB))
+		}
+		fmt.Fprintf(b, "%s | %s |\n", added3(&d.Latency), signed(d.CPUPerRequest))
 	}
 }
 

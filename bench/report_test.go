@@ -277,3 +277,72 @@ func TestBillingDeltaNeedsBothGateways(t *testing.T) {
 		t.Fatalf("billing section without the billing-off gateway:\n%s", b.String())
 	}
 }
+
+// cacheScenarioSample returns a response cache scenario with a row named
+// as the billing-on gateway that would fail every goal, and a skipped
+// feature scenario.
+func cacheScenarioSample() []Scenario {
+	hitCPU, offCPU := 150.0, 200.0
+	cache := Scenario{Name: cacheName + ", c=1 latency", Kind: kindLatency, Feature: featureCache, Method: "c", Rows: []Row{
+		{Target: targetDirect, Requests: 10, Latency: Percentiles{P50: 30, P90: 50, P99: 100, P999: 200}},
+		{Target: targetGateway, Requests: 10, Latency: Percentiles{P50: 900, P90: 950, P99: 990, P999: 999}, OverFloor: &Percentiles{P50: 500, P99: 500}},
+		{Target: targetCacheHit, Requests: 10, Latency: Percentiles{P50: 150, P90: 200, P99: 300, P999: 400}, CPUPerRequest: &hitCPU},
+		{Target: targetCacheOff, Requests: 10, Latency: Percentiles{P50: 300, P90: 400, P99: 600, P999: 900}, CPUPerRequest: &offCPU},
+	}}
+	cache.Deltas = rowDeltas(cache.Rows, [2]string{targetCacheHit, targetCacheOff}, [2]string{targetCacheHit, "missing"})
+	skipped := Scenario{Name: cacheName, Kind: kindLatency, Feature: featureCache, Skipped: "warm-up request failed: no hit"}
+	return []Scenario{cache, skipped}
+}
+
+func TestFeatureReport(t *testing.T) {
+	r := sampleReport()
+	r.Scenarios = append(r.Scenarios, cacheScenarioSample()...)
+	r.Goals = checkGoals(r.Scenarios)
+	// The goals judge the pass-through scenarios, which come before.
+	for _, g := range r.Goals {
+		if g.Goal == "c=1 over floor p50 ≤ +20 µs" && (g.Status != "pass" || g.Measured != "+12.5 µs") {
+			t.Fatalf("c=1 goal judged on a feature scenario: %+v", g)
+		}
+	}
+	var b bytes.Buffer
+	if err := r.writeMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"### response cache hit, c=1 latency",
+		"| switchboard cache hit | 10 | 0 | 0 | 150 | 200 | 300 | 400 | — | — | 150.0 | — |",
+		"| target | minus | p50 / p90 / p99 | CPU µs/req |",
+		"| switchboard cache hit | switchboard cache off | -150 / -200 / -300 | -50.0 |",
+		"### response cache hit\n\n**Not measured: warm-up request failed: no hit.**",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "| target | minus |") != 1 || strings.Count(out, "Added over direct") != 1 {
+		t.Errorf("tables for the skipped scenario:\n%s", out)
+	}
+
+	var j bytes.Buffer
+	if err := r.writeJSON(&j); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(j.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	n := len(back.Scenarios)
+	c, skip := back.Scenarios[n-2], back.Scenarios[n-1]
+	if c.Feature != featureCache || len(c.Deltas) != 1 || c.Deltas[0].CPUPerRequest == nil || *c.Deltas[0].CPUPerRequest != -50 || skip.Skipped == "" {
+		t.Fatalf("round trip lost the feature figures: %s", j.String())
+	}
+
+	// Without pass-through runs, nothing is judged on the feature
+	// scenarios.
+	for _, g := range checkGoals(cacheScenarioSample()) {
+		if g.Status != "not measured" {
+			t.Errorf("goal judged on a feature scenario: %+v", g)
+		}
+	}
+}

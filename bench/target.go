@@ -34,7 +34,17 @@ type target struct {
 	api        *clientAPI
 	body       []byte
 	streamBody []byte
+
+	// What the feature scenarios (response cache, :web, compression) add
+	// to a call; the zero values are the plain call.
+	headers []header                               // extra request headers
+	next    func(stream bool) []byte               // a new body for every call; nil: body or streamBody
+	check   func(h *fasthttp.ResponseHeader) error // judges the answer's headers; nil: any
+	chunks  int                                    // content chunks a stream carries; 0: the mock's
 }
+
+// header is a request header.
+type header struct{ name, value string }
 
 // clientAPI is an API the bench's client speaks: where its requests go,
 // how they carry the key, their bodies, and how its streams mark a
@@ -111,14 +121,20 @@ const (
 // chatBody returns a realistic chat completion request of about 1 KiB: a
 // system prompt and a short conversation, as a coding tool sends.
 func chatBody(model string, stream bool) []byte {
+	return chatBodyWith(model, promptFollowUp, "0.2", stream)
+}
+
+// chatBodyWith returns chatBody's request with followUp (a JSON string)
+// as the last user message and temperature (a JSON number).
+func chatBodyWith(model, followUp, temperature string, stream bool) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"model":"`)
 	b.WriteString(model)
 	b.WriteString(`","messages":[{"role":"system","content":` + promptSystem + `},`)
 	b.WriteString(`{"role":"user","content":` + promptUser + `},`)
 	b.WriteString(`{"role":"assistant","content":` + promptAssistant + `},`)
-	b.WriteString(`{"role":"user","content":` + promptFollowUp + `}],`)
-	b.WriteString(`"temperature":0.2,"max_tokens":512`)
+	b.WriteString(`{"role":"user","content":` + followUp + `}],`)
+	b.WriteString(`"temperature":` + temperature + `,"max_tokens":512`)
 	if stream {
 		b.WriteString(`,"stream":true,"stream_options":{"include_usage":true}`)
 	}
@@ -134,6 +150,9 @@ func (t *target) request(stream bool) *fasthttp.Request {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	t.api.auth(&req.Header, t.key)
 	req.Header.SetContentType("application/json")
+	for _, h := range t.headers {
+		req.Header.Set(h.name, h.value)
+	}
 	if stream {
 		req.SetBodyRaw(t.streamBody)
 	} else {
@@ -143,8 +162,12 @@ func (t *target) request(stream bool) *fasthttp.Request {
 }
 
 // call sends req and reads the whole answer into resp. Anything but a 200
-// with the mock's content is an error.
+// with the mock's content, and headers that t.check accepts, is an error.
+// A target with its own body per call (t.next) puts it into req first.
 func (t *target) call(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	if t.next != nil {
+		req.SetBodyRaw(t.next(false))
+	}
 	resp.StreamBody = false
 	if err := t.client.DoDeadline(req, resp, deadline); err != nil {
 		return fmt.Errorf("%s: %w", t.name, err)
@@ -154,6 +177,17 @@ func (t *target) call(req *fasthttp.Request, resp *fasthttp.Response, deadline t
 	}
 	if !bytes.Contains(resp.Body(), []byte(`chunk `)) {
 		return fmt.Errorf("%s: answer without the mock's content: %.200s", t.name, resp.Body())
+	}
+	return t.checkHeaders(&resp.Header)
+}
+
+// checkHeaders runs t.check on an answer's headers.
+func (t *target) checkHeaders(h *fasthttp.ResponseHeader) error {
+	if t.check == nil {
+		return nil
+	}
+	if err := t.check(h); err != nil {
+		return fmt.Errorf("%s: %w", t.name, err)
 	}
 	return nil
 }

@@ -86,5 +86,21 @@ func TestGatewayConfigs(t *testing.T) {
 		if len(cfg.Auth.Keys) != 1 || cfg.Auth.Keys[0].RPM != benchKeyRPM || cfg.Auth.Keys[0].TPM != benchKeyTPM {
 			t.Errorf("%s: keys %+v", g.name, cfg.Auth.Keys)
 		}
+		// The response cache is on for the cached route alone, so that
+		// the other scenarios' requests do not pay for its checks.
+		if cfg.Cache.Responses.Enabled {
+			t.Errorf("%s: the response cache is on for every route", g.name)
+		}
+		var cached *configs.Route
+		for i := range cfg.Routes {
+			if r := &cfg.Routes[i]; r.Model == cacheModel {
+				cached = r
+			} else if r.Cache != nil && *r.Cache {
+				t.Errorf("%s: route %s caches", g.name, r.Model)
+			}
+		}
+		if cached == nil || cached.Cache == nil || !*cached.Cache || len(cached.Targets) != 1 || cached.Targets[0].Target != "mock/"+mockModel {
+			t.Errorf("%s: cached route %+v", g.name, cached)
+		}
 	}
 }

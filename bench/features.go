@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// runScenario runs one scenario and adds it to the report: the closure
+// measure builds around its noise probe. d is the scenario's planned
+// time, 0 if it has none.
+type runScenario func(name string, d time.Duration, run func() (Scenario, error)) error
+
+// featureScenarios runs the scenarios of issue 6's features through the
+// billing-on gateway: the response cache (c=1 and streaming), each that o
+// does not skip. A feature whose targets cannot be prepared (the gateway
+// answers a warm-up request wrongly) is reported as not measured, with
+// the reason, and the bench goes on.
+func featureScenarios(ctx context.Context, targets []*target, o *options, scenario runScenario) error {
+	if findTarget(targets, targetGateway) == nil {
+		return nil
+	}
+	skipped := func(name, feature string, err error) func() (Scenario, error) {
+		logf("%s not measured: %v", name, err)
+		return func() (Scenario, error) {
+			return Scenario{Name: name, Kind: kindLatency, Feature: feature, Skipped: err.Error()}, nil
+		}
+	}
+
+	if o.cacheDur > 0 || o.cacheStreamDur > 0 {
+		ct := cacheTargets(targets)
+		err := primeCache(findTarget(ct, targetCacheHit), o.timeout)
+		if err == nil {
+			err = warmUp(gatewaySide(ct), o)
+		}
+		switch {
+		case err != nil:
+			if err := scenario(cacheName, 0, skipped(cacheName, featureCache, err)); err != nil {
+				return err
+			}
+		default:
+			if o.cacheDur > 0 && ctx.Err() == nil {
+				if err := scenario(cacheName+", c=1 latency", o.cacheDur, func() (Scenario, error) { return runCacheLatency(ctx, ct, o), nil }); err != nil {
+					return err
+				}
+			}
+			if o.cacheStreamDur > 0 && ctx.Err() == nil {
+				if err := scenario(cacheName+", streaming c=1", o.cacheStreamDur, func() (Scenario, error) { return runCacheStream(ctx, ct, o), nil }); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// gatewaySide returns the targets but direct and floor: the feature
+// scenarios' own targets, to warm up (direct and floor are warm already).
+func gatewaySide(targets []*target) []*target {
+	var out []*target
+	for _, t := range targets {
+		if t.name != targetDirect && t.name != targetFloor {
+			out = append(out, t)
+		}
+	}
+	return out
+}
