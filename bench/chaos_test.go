@@ -17,7 +17,7 @@ import (
 )
 
 func TestGatewayConfigHasTheChaosRoute(t *testing.T) {
-	cfg, err := configs.Load([]byte(gatewayConfig("127.0.0.1:1", t.TempDir(), "http://127.0.0.1:2", true)), func(string) string { return "" })
+	cfg, err := configs.Load([]byte(gatewayConfig("127.0.0.1:1", t.TempDir(), "http://127.0.0.1:2", "", true)), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,11 @@ import (
 type runScenario func(name string, d time.Duration, run func() (Scenario, error)) error
 
 // featureScenarios runs the scenarios of issue 6's features through the
-// billing-on gateway: the response cache (c=1 and streaming), each that o
-// does not skip. A feature whose targets cannot be prepared (the gateway
-// answers a warm-up request wrongly) is reported as not measured, with
-// the reason, and the bench goes on.
-func featureScenarios(ctx context.Context, targets []*target, o *options, scenario runScenario) error {
+// billing-on gateway: the response cache (c=1 and streaming) and :web,
+// each that o does not skip. A feature whose targets cannot be prepared
+// (the gateway answers a warm-up request wrongly) is reported as not
+// measured, with the reason, and the bench goes on.
+func featureScenarios(ctx context.Context, targets []*target, search *fakeSearch, o *options, scenario runScenario) error {
 	if findTarget(targets, targetGateway) == nil {
 		return nil
 	}
@@ -48,6 +48,20 @@ func featureScenarios(ctx context.Context, targets []*target, o *options, scenar
 					return err
 				}
 			}
+		}
+	}
+	if o.webDur > 0 && search != nil && ctx.Err() == nil {
+		wt, fresh := webTargets(targets)
+		err := primeWeb(findTarget(wt, targetWebCached), o.timeout)
+		if err == nil {
+			err = warmUp(gatewaySide(wt), o)
+		}
+		run := func() (Scenario, error) { return runWeb(ctx, wt, search, fresh, o), nil }
+		if err != nil {
+			run = skipped(webName, featureWeb, err)
+		}
+		if err := scenario(webName+", c=1 latency", o.webDur, run); err != nil {
+			return err
 		}
 	}
 	return nil

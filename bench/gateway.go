@@ -69,14 +69,15 @@ const (
 // providers that are the same mock, the route cacheModel to the mock with
 // the response cache on (only there: turned on for every route, the cache
 // would decode every request to read its temperature, and the other
-// scenarios would measure that), and no access log. With billing, each
+// scenarios would measure that), the fake SearXNG at searchURL as the
+// :web engine (none if empty), and no access log. With billing, each
 // request checks the key's limits, reserves its worst-case cost on the
 // key's account (a journal write) before it goes upstream and leaves a
 // ledger entry through the group-commit writer after its last byte;
 // operator keys are never refused for credit, but are reserved and
 // settled like any other. Without, billing.disabled turns the reservation
 // and the ledger entry off; limits and usage.cost stay.
-func gatewayConfig(listen, dataDir, mockURL string, billing bool) string {
+func gatewayConfig(listen, dataDir, mockURL, searchURL string, billing bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `listen: %s
 data_dir: %s
@@ -97,6 +98,9 @@ billing:
 	// call does the same billing work as a plain one.
 	for _, t := range chaosTargets() {
 		fmt.Fprintf(&b, "    %s: {input: \"1\", output: \"2\"}\n", t)
+	}
+	if searchURL != "" {
+		fmt.Fprintf(&b, "web_search: {engine: searxng, base_url: %s}\n", searchURL)
 	}
 	fmt.Fprintf(&b, `providers:
   - name: mock
@@ -125,14 +129,14 @@ billing:
 // startGateway writes g's config into dir, starts bin with its own data
 // directory and port, and waits for GET /readyz to answer 200. It returns
 // the child and its base URL.
-func startGateway(ctx context.Context, p pinning, dir, bin, mockURL string, g benchGateway) (*child, string, error) {
+func startGateway(ctx context.Context, p pinning, dir, bin, mockURL, searchURL string, g benchGateway) (*child, string, error) {
 	listen, err := freeAddr()
 	if err != nil {
 		return nil, "", err
 	}
 	config := filepath.Join(dir, g.name+".yaml")
 	data := filepath.Join(dir, g.name+"-data")
-	if err := os.WriteFile(config, []byte(gatewayConfig(listen, data, mockURL, g.billing)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(gatewayConfig(listen, data, mockURL, searchURL, g.billing)), 0o600); err != nil {
 		return nil, "", fmt.Errorf("cannot write the config of %s: %w", g.name, err)
 	}
 	c, err := startChild(p, g.name, filepath.Join(dir, g.name+".log"), bin, "-config", config)

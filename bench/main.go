@@ -25,13 +25,15 @@
 // while direct and floor call the mock's own /v1/messages: what the
 // translation costs), the features of issue 6 through the billing-on
 // gateway (a response cache hit, c=1 and streaming, against direct and
-// the uncached call), and chaos: the billing-on gateway's "chaos"
-// route, two targets on which the mock fails at random (500s, resets,
-// stalls past a first-byte timeout) before two healthy ones, against the
-// plain model through the same gateway (the success rate, the latency
-// failover adds, attempts per call, the circuit breakers' effect). The
-// CPU time per request of the floor and the gateways comes from their
-// /proc/PID/stat, their peak memory from VmHWM.
+// the uncached call; mock-model:web with a fake SearXNG in the bench
+// process, the same query and a new one per call, against mock-model),
+// and chaos: the billing-on gateway's "chaos" route, two targets on which
+// the mock fails at random (500s, resets, stalls past a first-byte
+// timeout) before two healthy ones, against the plain model through the
+// same gateway (the success rate, the latency failover adds, attempts per
+// call, the circuit breakers' effect). The CPU time per request of the
+// floor and the gateways comes from their /proc/PID/stat, their peak
+// memory from VmHWM.
 //
 // On Linux with two CPUs or more the bench re-runs itself under
 // `taskset -c 0` with the mock, and starts the floor and the gateways
@@ -136,7 +138,14 @@ func measure(o *options, p pinning) error {
 	defer m.Close()
 	logf("mock provider at %s (point -target gateways at %s/v1, model %q)", m.URL(), m.URL(), o.targetModel)
 
-	targets, children, err := startTargets(ctx, o, p, dir, m.URL())
+	var search *fakeSearch
+	if !o.noGateway && o.webDur > 0 {
+		if search, err = startFakeSearch(o.webDelay); err != nil {
+			return err
+		}
+		defer search.Close()
+	}
+	targets, children, err := startTargets(ctx, o, p, dir, m.URL(), search)
 	for _, c := range children {
 		defer c.stop()
 	}
@@ -197,7 +206,7 @@ func measure(o *options, p pinning) error {
 		_ = scenario(crossName+", streaming c=1", o.crossStreamDur, func() (Scenario, error) { return runCrossStream(ctx, cross, o), nil })
 	}
 	if ctx.Err() == nil {
-		if err := featureScenarios(ctx, targets, o, scenario); err != nil {
+		if err := featureScenarios(ctx, targets, search, o, scenario); err != nil {
 			return err
 		}
 	}
@@ -225,9 +234,10 @@ const mockChunks = 8
 
 // startTargets starts the floor and the gateways and returns every target:
 // direct, floor, the gateway with billing on, the gateway with billing
-// off, then the -target gateways. The children are
-// returned even on error, to be stopped.
-func startTargets(ctx context.Context, o *options, p pinning, dir, mockURL string) ([]*target, []*child, error) {
+// off, then the -target gateways; the gateways search the web with
+// search, if not nil. The children are returned even on error, to be
+// stopped.
+func startTargets(ctx context.Context, o *options, p pinning, dir, mockURL string, search *fakeSearch) ([]*target, []*child, error) {
 	var children []*child
 	add := func(name, base, key, model string, proc *child) (*target, error) {
 		return newTarget(name, base, key, model, proc, o.workers, o.timeout)
@@ -251,7 +261,11 @@ func startTargets(ctx context.Context, o *options, p pinning, dir, mockURL strin
 
 	if !o.noGateway {
 		for _, g := range benchGateways {
-			gc, gatewayURL, err := startGateway(ctx, p, dir, o.gatewayBin, mockURL, g)
+			searchURL := ""
+			if search != nil {
+				searchURL = search.URL()
+			}
+			gc, gatewayURL, err := startGateway(ctx, p, dir, o.gatewayBin, mockURL, searchURL, g)
 			if err != nil {
 				return nil, children, err
 			}

@@ -40,6 +40,9 @@ type options struct {
 	cacheDur       time.Duration
 	cacheStreamDur time.Duration
 
+	webDur   time.Duration
+	webDelay time.Duration
+
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
 	chaosWorkers     int
@@ -157,6 +160,8 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.DurationVar(&o.crossStreamDur, "cross-stream-duration", 8*time.Second, "cross-format streaming scenario (Anthropic Messages through an OpenAI-format provider): total time; 0 skips it")
 	fs.DurationVar(&o.cacheDur, "cache-duration", 3*time.Second, "response cache scenario (a temperature-0 request answered from the gateway's cache vs direct and the uncached call), c=1 non-streaming: total time; 0 skips it")
 	fs.DurationVar(&o.cacheStreamDur, "cache-stream-duration", 3*time.Second, "response cache scenario, streaming (the hit replayed as SSE): total time; 0 skips it")
+	fs.DurationVar(&o.webDur, "web-duration", 4*time.Second, ":web scenario (mock-model:web with the bench's fake SearXNG, the same query and a new one per call, vs mock-model): total time; 0 skips it")
+	fs.DurationVar(&o.webDelay, "web-delay", 0, ":web scenario: how long the fake search engine waits before answering")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -196,6 +201,8 @@ func (o *options) validate() error {
 	check(o.crossStreamDur >= 0, "-cross-stream-duration: want >= 0, got %s", o.crossStreamDur)
 	check(o.cacheDur >= 0, "-cache-duration: want >= 0, got %s", o.cacheDur)
 	check(o.cacheStreamDur >= 0, "-cache-stream-duration: want >= 0, got %s", o.cacheStreamDur)
+	check(o.webDur >= 0, "-web-duration: want >= 0, got %s", o.webDur)
+	check(o.webDelay >= 0 && o.webDelay <= time.Second, "-web-delay: want 0 to 1s, got %s", o.webDelay)
 	check(o.chaosDur >= 0, "-chaos-duration: want >= 0, got %s", o.chaosDur)
 	check(o.chaosWindow >= 10*time.Millisecond, "-chaos-window: want >= 10ms, got %s", o.chaosWindow)
 	check(o.chaosWorkers >= 1 && o.chaosWorkers <= 64, "-chaos-workers: want 1 to 64, got %d", o.chaosWorkers)

@@ -18,9 +18,12 @@ func TestParseFlagsDefaults(t *testing.T) {
 	// The default scenarios, without warm-up and start-up, fit well inside
 	// the 2 minutes a default `make bench` may take on 2 vCPUs.
 	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur + o.crossLatencyDur + o.crossStreamDur + o.chaosDur +
-		o.cacheDur + o.cacheStreamDur
+		o.cacheDur + o.cacheStreamDur + o.webDur
 	if total > 82*time.Second {
 		t.Fatalf("default scenarios take %s", total)
+	}
+	if o.webDelay != 0 {
+		t.Errorf("the fake search engine waits %s by default", o.webDelay)
 	}
 	// The chaos run is bounded in time and calls, and gives each of its two
 	// targets 16 windows.
@@ -50,7 +53,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		}
 	}
 	// The feature scenarios: the response cache on direct, floor, hit and
-	// uncached.
+	// uncached; :web on direct, floor, plain, same query and new query.
 	for _, c := range []struct {
 		name          string
 		total, window time.Duration
@@ -58,6 +61,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}{
 		{"response cache c=1", o.cacheDur, o.window, 4, 5},
 		{"response cache streaming", o.cacheStreamDur, o.window, 4, 5},
+		{":web c=1", o.webDur, o.window, 5, 5},
 	} {
 		if got := rounds(c.total, c.window, c.targets); got < c.want {
 			t.Errorf("%s: %d rounds per target, want at least %d", c.name, got, c.want)
@@ -102,13 +106,13 @@ func TestValidateReportsEveryBadFlag(t *testing.T) {
 	_, err := parseFlags([]string{"-timeout", "0s", "-window", "0s", "-workers", "0", "-floor-listen", "127.0.0.1:1", "-lead-in", "1s",
 		"-chaos-duration", "-1s", "-chaos-window", "1ms", "-chaos-workers", "0", "-chaos-max-requests", "0",
 		"-cross-latency-duration", "-1s", "-cross-stream-duration", "-1s",
-		"-cache-duration", "-1s", "-cache-stream-duration", "-1s"}, io.Discard)
+		"-cache-duration", "-1s", "-cache-stream-duration", "-1s", "-web-duration", "-1s", "-web-delay", "2s"}, io.Discard)
 	if err == nil {
 		t.Fatal("bad flags accepted")
 	}
 	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in", "-chaos-duration", "-chaos-window", "-chaos-workers", "-chaos-max-requests",
 		"-cross-latency-duration", "-cross-stream-duration",
-		"-cache-duration", "-cache-stream-duration"} {
+		"-cache-duration", "-cache-stream-duration", "-web-duration", "-web-delay"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

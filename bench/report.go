@@ -54,6 +54,8 @@ type Scenario struct {
 	// cache hit saves over the uncached call, what :web adds to a plain
 	// one, what compression adds.
 	Deltas []Delta `json:"deltas,omitempty"`
+	// Web is the :web scenario's search figures.
+	Web *WebFigures `json:"web,omitempty"`
 }
 
 // Delta is one target's figures minus another's, measured in the same
@@ -285,6 +287,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 			writeOverDirect(&b, s)
 		}
 		writeDeltas(&b, s)
+		if s.Web != nil {
+			writeWeb(&b, s.Web)
+		}
 		if d := s.Billing; d != nil {
 			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))
 		}

@@ -65,7 +65,7 @@ func TestGatewayConfigs(t *testing.T) {
 		t.Fatalf("bench gateways %+v: want %s with billing, then %s without", benchGateways, targetGateway, targetGatewayNoBill)
 	}
 	for _, g := range benchGateways {
-		cfg, err := configs.Load([]byte(gatewayConfig("127.0.0.1:1234", "/tmp/data-"+g.name, "http://127.0.0.1:9999", g.billing)), func(string) string { return "" })
+		cfg, err := configs.Load([]byte(gatewayConfig("127.0.0.1:1234", "/tmp/data-"+g.name, "http://127.0.0.1:9999", "http://127.0.0.1:9998", g.billing)), func(string) string { return "" })
 		if err != nil {
 			t.Fatalf("%s: %v", g.name, err)
 		}
@@ -102,5 +102,13 @@ func TestGatewayConfigs(t *testing.T) {
 		if cached == nil || cached.Cache == nil || !*cached.Cache || len(cached.Targets) != 1 || cached.Targets[0].Target != "mock/"+mockModel {
 			t.Errorf("%s: cached route %+v", g.name, cached)
 		}
+		if w := cfg.WebSearch; w.Engine != "searxng" || w.BaseURL != "http://127.0.0.1:9998" {
+			t.Errorf("%s: web search %+v", g.name, w)
+		}
+	}
+	// Without a search engine, no web search.
+	cfg, err := configs.Load([]byte(gatewayConfig("127.0.0.1:1234", "/tmp/data", "http://127.0.0.1:9999", "", true)), func(string) string { return "" })
+	if err != nil || cfg.WebSearch.Engine != "" {
+		t.Fatalf("web search %+v, %v", cfg.WebSearch, err)
 	}
 }
