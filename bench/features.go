@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	"switchboard/bench/mock"
 )
 
 // runScenario runs one scenario and adds it to the report: the closure
@@ -11,11 +13,13 @@ import (
 type runScenario func(name string, d time.Duration, run func() (Scenario, error)) error
 
 // featureScenarios runs the scenarios of issue 6's features through the
-// billing-on gateway: the response cache (c=1 and streaming) and :web,
-// each that o does not skip. A feature whose targets cannot be prepared
-// (the gateway answers a warm-up request wrongly) is reported as not
-// measured, with the reason, and the bench goes on.
-func featureScenarios(ctx context.Context, targets []*target, search *fakeSearch, o *options, scenario runScenario) error {
+// billing-on gateway: the response cache (c=1 and streaming), :web and
+// context compression, each that o does not skip. A feature whose
+// targets cannot be prepared (the gateway answers a warm-up request
+// wrongly) is reported as not measured, with the reason, and the bench
+// goes on; compression reports itself unavailable when the gateway does
+// not compress.
+func featureScenarios(ctx context.Context, targets []*target, search *fakeSearch, m *mock.Server, o *options, scenario runScenario) error {
 	if findTarget(targets, targetGateway) == nil {
 		return nil
 	}
@@ -61,6 +65,19 @@ func featureScenarios(ctx context.Context, targets []*target, search *fakeSearch
 			run = skipped(webName, featureWeb, err)
 		}
 		if err := scenario(webName+", c=1 latency", o.webDur, run); err != nil {
+			return err
+		}
+	}
+	if o.compressionRounds > 0 && ctx.Err() == nil {
+		start := time.Now()
+		bodies, messages, err := compressionCorpus(o.compressionSeed, o.compressionConversations)
+		if err != nil {
+			return err
+		}
+		logf("compression corpus: %d conversations, %s in all, generated in %s", len(bodies), sizeWords(bodies), time.Since(start).Round(time.Millisecond))
+		ct := compressionTargets(targets)
+		run := func() (Scenario, error) { return runCompression(ctx, ct, bodies, messages, m.LastRequest, o), nil }
+		if err := scenario(compressionName, 0, run); err != nil {
 			return err
 		}
 	}

@@ -26,14 +26,15 @@
 // translation costs), the features of issue 6 through the billing-on
 // gateway (a response cache hit, c=1 and streaming, against direct and
 // the uncached call; mock-model:web with a fake SearXNG in the bench
-// process, the same query and a new one per call, against mock-model),
-// and chaos: the billing-on gateway's "chaos" route, two targets on which
-// the mock fails at random (500s, resets, stalls past a first-byte
-// timeout) before two healthy ones, against the plain model through the
-// same gateway (the success rate, the latency failover adds, attempts per
-// call, the circuit breakers' effect). The CPU time per request of the
-// floor and the gateways comes from their /proc/PID/stat, their peak
-// memory from VmHWM.
+// process, the same query and a new one per call, against mock-model;
+// context compression on and off over conversations of the corpus
+// generator, with the token reduction the gateway reports), and chaos:
+// the billing-on gateway's "chaos" route, two targets on which the mock
+// fails at random (500s, resets, stalls past a first-byte timeout) before
+// two healthy ones, against the plain model through the same gateway (the
+// success rate, the latency failover adds, attempts per call, the circuit
+// breakers' effect). The CPU time per request of the floor and the
+// gateways comes from their /proc/PID/stat, their peak memory from VmHWM.
 //
 // On Linux with two CPUs or more the bench re-runs itself under
 // `taskset -c 0` with the mock, and starts the floor and the gateways
@@ -206,7 +207,7 @@ func measure(o *options, p pinning) error {
 		_ = scenario(crossName+", streaming c=1", o.crossStreamDur, func() (Scenario, error) { return runCrossStream(ctx, cross, o), nil })
 	}
 	if ctx.Err() == nil {
-		if err := featureScenarios(ctx, targets, search, o, scenario); err != nil {
+		if err := featureScenarios(ctx, targets, search, m, o, scenario); err != nil {
 			return err
 		}
 	}

@@ -43,6 +43,10 @@ type options struct {
 	webDur   time.Duration
 	webDelay time.Duration
 
+	compressionRounds        int
+	compressionConversations int
+	compressionSeed          uint64
+
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
 	chaosWorkers     int
@@ -162,6 +166,9 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.DurationVar(&o.cacheStreamDur, "cache-stream-duration", 3*time.Second, "response cache scenario, streaming (the hit replayed as SSE): total time; 0 skips it")
 	fs.DurationVar(&o.webDur, "web-duration", 4*time.Second, ":web scenario (mock-model:web with the bench's fake SearXNG, the same query and a new one per call, vs mock-model): total time; 0 skips it")
 	fs.DurationVar(&o.webDelay, "web-delay", 0, ":web scenario: how long the fake search engine waits before answering")
+	fs.IntVar(&o.compressionRounds, "compression-rounds", 5, "compression scenario: rounds, in each of which every target sends every conversation once; 0 skips it")
+	fs.IntVar(&o.compressionConversations, "compression-conversations", 20, "compression scenario: conversations of the corpus generator")
+	fs.Uint64Var(&o.compressionSeed, "compression-seed", 1, "compression scenario: seed of the corpus generator")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -203,6 +210,8 @@ func (o *options) validate() error {
 	check(o.cacheStreamDur >= 0, "-cache-stream-duration: want >= 0, got %s", o.cacheStreamDur)
 	check(o.webDur >= 0, "-web-duration: want >= 0, got %s", o.webDur)
 	check(o.webDelay >= 0 && o.webDelay <= time.Second, "-web-delay: want 0 to 1s, got %s", o.webDelay)
+	check(o.compressionRounds >= 0 && o.compressionRounds <= 100, "-compression-rounds: want 0 to 100, got %d", o.compressionRounds)
+	check(o.compressionConversations >= 1 && o.compressionConversations <= 200, "-compression-conversations: want 1 to 200, got %d", o.compressionConversations)
 	check(o.chaosDur >= 0, "-chaos-duration: want >= 0, got %s", o.chaosDur)
 	check(o.chaosWindow >= 10*time.Millisecond, "-chaos-window: want >= 10ms, got %s", o.chaosWindow)
 	check(o.chaosWorkers >= 1 && o.chaosWorkers <= 64, "-chaos-workers: want 1 to 64, got %d", o.chaosWorkers)

@@ -16,11 +16,15 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatalf("defaults: %+v", o)
 	}
 	// The default scenarios, without warm-up and start-up, fit well inside
-	// the 2 minutes a default `make bench` may take on 2 vCPUs.
+	// the 2 minutes a default `make bench` may take on 2 vCPUs; the
+	// compression scenario is bounded by its rounds and compressionBudget.
 	total := o.latencyDur + time.Duration(len(o.rates))*o.rateDur + o.streamDur + o.crossLatencyDur + o.crossStreamDur + o.chaosDur +
 		o.cacheDur + o.cacheStreamDur + o.webDur
 	if total > 82*time.Second {
 		t.Fatalf("default scenarios take %s", total)
+	}
+	if o.compressionRounds < 1 || o.compressionRounds > 5 || o.compressionConversations != 20 || compressionBudget > 30*time.Second {
+		t.Errorf("compression defaults: %d rounds of %d conversations, at most %s", o.compressionRounds, o.compressionConversations, compressionBudget)
 	}
 	if o.webDelay != 0 {
 		t.Errorf("the fake search engine waits %s by default", o.webDelay)
@@ -106,13 +110,14 @@ func TestValidateReportsEveryBadFlag(t *testing.T) {
 	_, err := parseFlags([]string{"-timeout", "0s", "-window", "0s", "-workers", "0", "-floor-listen", "127.0.0.1:1", "-lead-in", "1s",
 		"-chaos-duration", "-1s", "-chaos-window", "1ms", "-chaos-workers", "0", "-chaos-max-requests", "0",
 		"-cross-latency-duration", "-1s", "-cross-stream-duration", "-1s",
-		"-cache-duration", "-1s", "-cache-stream-duration", "-1s", "-web-duration", "-1s", "-web-delay", "2s"}, io.Discard)
+		"-cache-duration", "-1s", "-cache-stream-duration", "-1s", "-web-duration", "-1s", "-web-delay", "2s",
+		"-compression-rounds", "-1", "-compression-conversations", "0"}, io.Discard)
 	if err == nil {
 		t.Fatal("bad flags accepted")
 	}
 	for _, want := range []string{"-timeout", "-window", "-workers", "-floor-listen", "-lead-in", "-chaos-duration", "-chaos-window", "-chaos-workers", "-chaos-max-requests",
 		"-cross-latency-duration", "-cross-stream-duration",
-		"-cache-duration", "-cache-stream-duration", "-web-duration", "-web-delay"} {
+		"-cache-duration", "-cache-stream-duration", "-web-duration", "-web-delay", "-compression-rounds", "-compression-conversations"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

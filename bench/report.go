@@ -56,6 +56,9 @@ type Scenario struct {
 	Deltas []Delta `json:"deltas,omitempty"`
 	// Web is the :web scenario's search figures.
 	Web *WebFigures `json:"web,omitempty"`
+	// Compression is the compression scenario's token and latency
+	// figures.
+	Compression *Compression `json:"compression,omitempty"`
 }
 
 // Delta is one target's figures minus another's, measured in the same
@@ -289,6 +292,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		writeDeltas(&b, s)
 		if s.Web != nil {
 			writeWeb(&b, s.Web)
+		}
+		if s.Compression != nil {
+			writeCompression(&b, s.Compression)
 		}
 		if d := s.Billing; d != nil {
 			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))
