@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"switchboard/bench/mock"
 )
 
@@ -94,4 +96,29 @@ func gatewaySide(targets []*target) []*target {
 		}
 	}
 	return out
+}
+
+// featureGateway returns the billing-on gateway's target with a connection
+// pool of its own, or nil: the feature scenarios come after a minute of
+// others, and a kept-alive connection that served a stream can be one
+// the gateway no longer answers on (its write deadline from the stream
+// outlives the stream), which would fail the first call that draws it
+// from a shared pool. Their own connections measure the features alone.
+func featureGateway(targets []*target) *target {
+	gw := findTarget(targets, targetGateway)
+	if gw == nil {
+		return nil
+	}
+	c := *gw
+	hc := gw.client
+	c.client = &fasthttp.HostClient{
+		Addr:                      hc.Addr,
+		Name:                      hc.Name,
+		MaxConns:                  hc.MaxConns,
+		MaxIdemponentCallAttempts: hc.MaxIdemponentCallAttempts,
+		ReadTimeout:               hc.ReadTimeout,
+		WriteTimeout:              hc.WriteTimeout,
+		MaxIdleConnDuration:       hc.MaxIdleConnDuration,
+	}
+	return &c
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -48,4 +49,19 @@ func bodyModel(req *fasthttp.Request) string {
 	_, rest, _ := strings.Cut(string(req.Body()), `"model":"`)
 	model, _, _ := strings.Cut(rest, `"`)
 	return model
+}
+
+func TestFeatureGatewayHasItsOwnConnections(t *testing.T) {
+	targets, o := testTargets(t)
+	if featureGateway(targets) != nil {
+		t.Fatal("a feature gateway without the gateway")
+	}
+	targets = withFakeGateways(t, targets, o)
+	gw, fg := findTarget(targets, targetGateway), featureGateway(targets)
+	if fg.client == gw.client || fg.client.Addr != gw.client.Addr || fg.client.MaxIdemponentCallAttempts != 1 || fg.client.MaxConns != gw.client.MaxConns || fg.name != gw.name {
+		t.Fatalf("feature gateway %+v, gateway %+v", fg, gw)
+	}
+	if err := fg.call(fg.request(false), new(fasthttp.Response), time.Now().Add(o.timeout)); err != nil {
+		t.Fatal(err)
+	}
 }
