@@ -42,7 +42,7 @@ var deterministicAPI = func() *clientAPI {
 // one whose every answer must be a hit, one that turns the cache off per
 // request. Nothing without the billing-on gateway.
 func cacheTargets(targets []*target) []*target {
-	gw := featureGateway(targets)
+	gw := gatewayOwnConns(targets)
 	if gw == nil {
 		return nil
 	}

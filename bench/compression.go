@@ -114,7 +114,7 @@ func compressionCorpus(seed uint64, n int) (bodies [][]byte, messages []int, err
 // compression off and on (whose every answer must carry the token
 // headers); nothing without that gateway. The scenario sets their bodies.
 func compressionTargets(targets []*target) []*target {
-	gw := featureGateway(targets)
+	gw := gatewayOwnConns(targets)
 	if gw == nil {
 		return nil
 	}

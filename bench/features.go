@@ -98,13 +98,14 @@ func gatewaySide(targets []*target) []*target {
 	return out
 }
 
-// featureGateway returns the billing-on gateway's target with a connection
-// pool of its own, or nil: the feature scenarios come after a minute of
-// others, and a kept-alive connection that served a stream can be one
-// the gateway no longer answers on (its write deadline from the stream
-// outlives the stream), which would fail the first call that draws it
-// from a shared pool. Their own connections measure the features alone.
-func featureGateway(targets []*target) *target {
+// gatewayOwnConns returns the billing-on gateway's target with a
+// connection pool of its own, or nil. The feature scenarios and chaos
+// come after a minute of others, and a kept-alive connection that served
+// a stream more than server.write_timeout ago is one the gateway closes
+// on its next request (the stream's write deadline outlives the stream):
+// drawn from a shared pool, it would fail a call that has nothing to do
+// with what the scenario measures.
+func gatewayOwnConns(targets []*target) *target {
 	gw := findTarget(targets, targetGateway)
 	if gw == nil {
 		return nil

@@ -51,13 +51,13 @@ func bodyModel(req *fasthttp.Request) string {
 	return model
 }
 
-func TestFeatureGatewayHasItsOwnConnections(t *testing.T) {
+func TestGatewayOwnConns(t *testing.T) {
 	targets, o := testTargets(t)
-	if featureGateway(targets) != nil {
+	if gatewayOwnConns(targets) != nil {
 		t.Fatal("a feature gateway without the gateway")
 	}
 	targets = withFakeGateways(t, targets, o)
-	gw, fg := findTarget(targets, targetGateway), featureGateway(targets)
+	gw, fg := findTarget(targets, targetGateway), gatewayOwnConns(targets)
 	if fg.client == gw.client || fg.client.Addr != gw.client.Addr || fg.client.MaxIdemponentCallAttempts != 1 || fg.client.MaxConns != gw.client.MaxConns || fg.name != gw.name {
 		t.Fatalf("feature gateway %+v, gateway %+v", fg, gw)
 	}

@@ -213,7 +213,10 @@ func measure(o *options, p pinning) error {
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.
-	if gw := findTarget(targets, targetGateway); gw != nil && o.chaosDur > 0 && ctx.Err() == nil {
+	if gw := gatewayOwnConns(targets); gw != nil && o.chaosDur > 0 && ctx.Err() == nil {
+		if err := gw.warmConns(o.chaosWorkers, o.timeout); err != nil {
+			logf("chaos: opening connections: %v", err)
+		}
 		_ = scenario(fmt.Sprintf("chaos c=%d", o.chaosWorkers), o.chaosDur, func() (Scenario, error) { return runChaos(ctx, gw, o, m.Injected), nil })
 	}
 	if ctx.Err() != nil {

@@ -54,7 +54,7 @@ type WebFigures struct {
 // conversation; and the counter of the new-query target's calls. Nothing
 // without the billing-on gateway.
 func webTargets(targets []*target) ([]*target, *atomic.Int64) {
-	gw := featureGateway(targets)
+	gw := gatewayOwnConns(targets)
 	if gw == nil {
 		return nil, nil
 	}
