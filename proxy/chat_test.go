@@ -492,3 +492,31 @@ func TestAuthDisabled(t *testing.T) {
 		t.Fatalf("auth disabled: %d %s", r.status, r.body)
 	}
 }
+
+// TestKeepAliveAfterAStreamOutlivesTheWriteTimeout: the write deadline a
+// stream sets for its chunks ends with the stream, so the next request
+// on the same keep-alive connection, after server.write_timeout, is
+// answered.
+func TestKeepAliveAfterAStreamOutlivesTheWriteTimeout(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "server: {write_timeout: 300ms}\n")
+	client := &fasthttp.HostClient{Addr: strings.TrimPrefix(g.URL, "http://"), MaxConns: 1}
+	send := func(body string) *fasthttp.Response {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		req.SetRequestURI(g.URL + "/v1/chat/completions")
+		req.Header.SetMethod("POST")
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		req.SetBodyString(body)
+		if err := client.DoTimeout(req, resp, 5*time.Second); err != nil {
+			t.Fatalf("on a kept-alive connection: %v", err)
+		}
+		return resp
+	}
+	if r := send(chat("mock-model", `,"stream":true`)); r.StatusCode() != 200 {
+		t.Fatalf("stream: %d", r.StatusCode())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if r := send(chat("mock-model", "")); r.StatusCode() != 200 {
+		t.Fatalf("after the stream: %d", r.StatusCode())
+	}
+}
