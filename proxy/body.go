@@ -25,6 +25,9 @@ type requestFields struct {
 	wantsUsage bool
 	// usageEdit splices include_usage=true into a streaming body.
 	usageEdit edit
+	// present has a bit per extension field the body may hold
+	// (presentExtensions).
+	present uint16
 	// node is search scratch space. Node methods take a pointer that
 	// escapes, so a local Node would be a heap allocation per search.
 	node ast.Node
@@ -45,7 +48,7 @@ const usageOptions = `"stream_options":{"include_usage":true},`
 // openAIStream) stream_options from a JSON object body. Errors wrap
 // errBadRequest and name the field.
 func parseFields(body []byte, f *requestFields, openAIStream bool) error {
-	*f = requestFields{}
+	*f = requestFields{present: presentExtensions(body)}
 	src := unsafe.String(unsafe.SliceData(body), len(body))
 	open := skipSpace(body, 0)
 	if open >= len(body) || body[open] != '{' {
@@ -143,7 +146,7 @@ func parseFields(body []byte, f *requestFields, openAIStream bool) error {
 // streaming are in its URL path (c.path, which the fields then point
 // into): the body only has to be a JSON object.
 func parseGeminiFields(body, path []byte, sf *surface, f *requestFields) error {
-	*f = requestFields{}
+	*f = requestFields{present: presentExtensions(body)}
 	if open := skipSpace(body, 0); open >= len(body) || body[open] != '{' {
 		return fmt.Errorf("%w: body must be a JSON object", errBadRequest)
 	}

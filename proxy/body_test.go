@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -126,6 +127,22 @@ func FuzzSplice(f *testing.F) {
 			}
 			if err := json.Unmarshal(doc["stream_options"], &opts); err != nil || !opts.IncludeUsage {
 				t.Fatalf("stream_options = %s in %s", doc["stream_options"], out)
+			}
+		}
+	})
+}
+
+// FuzzPresentExtensions: the one-pass scan finds an extension key exactly
+// when a byte search for it would.
+func FuzzPresentExtensions(f *testing.F) {
+	f.Add([]byte(`{"model":"m","provider":{"order":["a"]},"models":["x"],"messages":[]}`))
+	f.Add([]byte(`{"plugins":[{"id":"web"}],"web_results_count":3,"transforms":["middle-out"],"compression":true}`))
+	f.Add([]byte(`{"fallback_models":[],"web_content_length":9,"x":"\"provider\""}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := presentExtensions(body)
+		for k, key := range extensionKeys {
+			if want := bytes.Contains(body, key); want != (got&(1<<k) != 0) {
+				t.Fatalf("%s in %q: scan says %v, bytes.Contains %v", key, body, !want, want)
 			}
 		}
 	})

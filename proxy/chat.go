@@ -59,30 +59,40 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	}
 	c.key = key
 	body := ctx.PostBody()
-	if err := s.resolve(c, body); err != nil {
-		if c.surface.counts && errors.Is(err, errOtherFormat) {
-			return c.countTokensLocally(body) // no provider of the format to ask
-		}
+	if answered, err := s.prepare(c, body); answered || err != nil {
 		return err
-	}
-	if err := s.readCompression(c, body); err != nil {
-		return err
-	}
-	if err := s.searchWeb(c, body); err != nil {
-		return err
-	}
-	if served, err := s.useCache(c, body); served || err != nil {
-		return err
-	}
-	if err := s.applyCompression(c, body); err != nil {
-		return err
-	}
-	if !c.surface.counts { // counting tokens is free
-		if err := s.billing.admit(c, body); err != nil {
-			return err
-		}
 	}
 	return s.failover(c, ep, body)
+}
+
+// prepare does what an authenticated call does before its first
+// upstream attempt: it resolves the model and orders the targets, reads
+// the compression options, runs a web search, answers from the response
+// cache, compresses, and admits the call to billing. answered is true
+// when the call needs no provider (a cache hit, a local token count).
+func (s *Server) prepare(c *call, body []byte) (answered bool, err error) {
+	if err := s.resolve(c, body); err != nil {
+		if c.surface.counts && errors.Is(err, errOtherFormat) {
+			return true, c.countTokensLocally(body) // no provider of the format to ask
+		}
+		return false, err
+	}
+	if err := s.readCompression(c, body); err != nil {
+		return false, err
+	}
+	if err := s.searchWeb(c, body); err != nil {
+		return false, err
+	}
+	if served, err := s.useCache(c, body); served || err != nil {
+		return served, err
+	}
+	if err := s.applyCompression(c, body); err != nil {
+		return false, err
+	}
+	if c.surface.counts { // counting tokens is free
+		return false, nil
+	}
+	return false, s.billing.admit(c, body)
 }
 
 // resolve reads the fields the gateway needs from a pass-through body,
@@ -104,7 +114,7 @@ func (s *Server) resolve(c *call, body []byte) error {
 		return err
 	}
 	var prefs *router.ProviderPrefs
-	value, strip, ok, err := extensionField(body, providerKey, &c.fields.node)
+	value, strip, ok, err := c.extension(body, extProvider)
 	if err != nil {
 		return err
 	}

@@ -17,11 +17,12 @@ var benchBody = `{"model":"alias-model","messages":[{"role":"system","content":"
 	`"},{"role":"user","content":"` + strings.Repeat("Summarise the file. ", 20) + `"}],"temperature":0.2,"stream":true}`
 
 // hotPath runs what the gateway does for one pass-through request before
-// the bytes go upstream: key lookup, field reads, routing and target
-// order, splice, the
+// the bytes go upstream (Server.prepare and the upstream request): key
+// lookup, field reads, routing and target order, the cost savers' checks
+// (compression, web search, response cache: all off), splice, the
 // upstream request's URL and headers and, when billed, the key's limits,
 // budgets and reservation (released again, a journal write like the
-// settle that ends a real call).
+// settle that ends a real call). Unbilled, billing is off.
 func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed bool) error {
 	c.start = time.Now()
 	k, err := s.keys.authenticate(h, c.start)
@@ -29,13 +30,13 @@ func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed 
 		return err
 	}
 	c.key = k
-	if err := s.resolve(c, body); err != nil {
+	c.strips = c.strips[:0]
+	s.billing.disabled = !billed
+	defer func() { s.billing.disabled = false }()
+	if _, err := s.prepare(c, body); err != nil {
 		return err
 	}
-	if billed {
-		if err := s.billing.admit(c, body); err != nil {
-			return err
-		}
+	if c.resv != nil {
 		if err := s.store.Release(c.resv); err != nil {
 			return err
 		}
@@ -66,7 +67,7 @@ func newHotPathFixture(t testing.TB) (*Server, *call, []hotPathCase) {
 	var metered fasthttp.RequestHeader
 	metered.Set("Authorization", "Bearer "+secret)
 	c := callPool.Get().(*call)
-	c.srv, c.surface = g.srv, surfaceChat
+	c.srv, c.surface, c.ctx = g.srv, surfaceChat, new(fasthttp.RequestCtx)
 	c.requestID = g.srv.appendRequestID(c.requestID[:0])
 	priced := []byte(strings.Replace(benchBody, "alias-model", "mock/mock-model", 1))
 	return g.srv, c, []hotPathCase{

@@ -22,12 +22,6 @@ const (
 	headerTokensAfter  = "x-switchboard-tokens-after"
 )
 
-// The body's compression fields, removed before the body goes upstream.
-var (
-	compressionKey = []byte(`"compression"`)
-	transformsKey  = []byte(`"transforms"`)
-)
-
 // compressionOptions converts the config's compression settings of
 // routes and keys, by their address in the config.
 func compressionOptions(cfg *configs.Config) (map[*configs.Compression]compress.Options, error) {
@@ -76,8 +70,7 @@ func (s *Server) readCompression(c *call, body []byte) error {
 	if p := c.key.compression; p != nil {
 		o, set = s.compressions[p], true
 	}
-	n := &c.fields.node
-	value, strip, ok, err := extensionField(body, compressionKey, n)
+	value, strip, ok, err := c.extension(body, extCompression)
 	if err != nil {
 		return err
 	}
@@ -88,7 +81,7 @@ func (s *Server) readCompression(c *call, body []byte) error {
 		}
 		set = true
 	}
-	if value, strip, ok, err = extensionField(body, transformsKey, n); err != nil {
+	if value, strip, ok, err = c.extension(body, extTransforms); err != nil {
 		return err
 	}
 	if ok {

@@ -163,14 +163,65 @@ func (c *call) setRoutingHeaders() {
 	}
 }
 
-// Top-level fields of OpenRouter's (and Apertis') request extensions the
-// gateway acts on and removes from what goes upstream, where providers
-// refuse parameters they do not know.
-var (
-	providerKey       = []byte(`"provider"`)
-	modelsKey         = []byte(`"models"`)
-	fallbackModelsKey = []byte(`"fallback_models"`)
+// extensionKey names a top-level field of OpenRouter's (and Apertis')
+// request extensions, or of the gateway's own, that the gateway acts on
+// and removes from what goes upstream, where providers refuse parameters
+// they do not know.
+type extensionKey uint8
+
+// The extension fields.
+const (
+	extProvider extensionKey = iota
+	extModels
+	extFallbackModels
+	extCompression
+	extTransforms
+	extPlugins
+	extWebResultsCount
+	extWebContentLength
+	numExtensions
 )
+
+// extensionKeys are their keys as they appear in a body, quotes included.
+var extensionKeys = [numExtensions][]byte{
+	extProvider:         []byte(`"provider"`),
+	extModels:           []byte(`"models"`),
+	extFallbackModels:   []byte(`"fallback_models"`),
+	extCompression:      []byte(`"compression"`),
+	extTransforms:       []byte(`"transforms"`),
+	extPlugins:          []byte(`"plugins"`),
+	extWebResultsCount:  []byte(`"web_results_count"`),
+	extWebContentLength: []byte(`"web_content_length"`),
+}
+
+// presentExtensions scans body once for the extension keys: a bit per
+// key that occurs as a string somewhere in it (the JSON search that
+// follows makes sure it is a top-level member). One pass over the
+// quotes costs less than a byte search per key, which JSON's many
+// quotes make slow.
+func presentExtensions(body []byte) uint16 {
+	var set uint16
+	for i := 0; i < len(body); {
+		j := bytes.IndexByte(body[i:], '"')
+		if j < 0 {
+			break
+		}
+		at := body[i+j:]
+		i += j + 1
+		if len(at) < 2 {
+			break
+		}
+		switch at[1] {
+		case 'p', 'm', 'f', 'c', 't', 'w':
+			for k, key := range extensionKeys {
+				if bytes.HasPrefix(at, key) {
+					set |= 1 << k
+				}
+			}
+		}
+	}
+	return set
+}
 
 // extensionField finds the top-level member key (quotes included) of a
 // body: the span of its value and the edit that removes the whole member.
@@ -180,6 +231,20 @@ func extensionField(body, key []byte, n *ast.Node) (value span, strip edit, ok b
 	if !bytes.Contains(body, key) {
 		return span{}, edit{}, false, nil
 	}
+	return findMember(body, key, n)
+}
+
+// extension is extensionField for the gateway's own fields, whose
+// presence one scan of the body found (requestFields.present).
+func (c *call) extension(body []byte, k extensionKey) (value span, strip edit, ok bool, err error) {
+	if c.fields.present&(1<<k) == 0 {
+		return span{}, edit{}, false, nil
+	}
+	return findMember(body, extensionKeys[k], &c.fields.node)
+}
+
+// findMember is extensionField without its byte search.
+func findMember(body, key []byte, n *ast.Node) (value span, strip edit, ok bool, err error) {
 	name := unsafe.String(unsafe.SliceData(key[1:]), len(key)-2)
 	src := unsafe.String(unsafe.SliceData(body), len(body))
 	*n, err = sonic.GetFromString(src, name)
@@ -208,8 +273,9 @@ const maxFallbackModels = 8
 // after those already there; their removal from the upstream body is
 // added to c.strips.
 func (s *Server) addFallbackModels(c *call, body []byte, prefs *router.ProviderPrefs) error {
-	for _, key := range [...][]byte{modelsKey, fallbackModelsKey} {
-		value, strip, ok, err := extensionField(body, key, &c.fields.node)
+	for _, k := range [...]extensionKey{extModels, extFallbackModels} {
+		key := extensionKeys[k]
+		value, strip, ok, err := c.extension(body, k)
 		if err != nil {
 			return err
 		}

@@ -186,7 +186,7 @@ func TestMemberSpan(t *testing.T) {
 	} {
 		body := []byte(c.body)
 		var f requestFields
-		_, strip, ok, err := extensionField(body, providerKey, &f.node)
+		_, strip, ok, err := extensionField(body, extensionKeys[extProvider], &f.node)
 		if err != nil || !ok {
 			t.Fatalf("%s: %v", c.body, err)
 		}

@@ -80,14 +80,6 @@ type webRequest struct {
 	prompt        string // plugins[].search_prompt
 }
 
-// The body's web search fields (OpenRouter's), removed before the body
-// goes upstream.
-var (
-	pluginsKey          = []byte(`"plugins"`)
-	webResultsCountKey  = []byte(`"web_results_count"`)
-	webContentLengthKey = []byte(`"web_content_length"`)
-)
-
 type plugin struct {
 	ID           string `json:"id"`
 	MaxResults   int    `json:"max_results"`
@@ -99,8 +91,7 @@ type plugin struct {
 // suffix and body fields, adding the fields' removal to c.strips.
 func (s *Server) readWebRequest(c *call, body []byte) (webRequest, error) {
 	w := webRequest{on: c.route.Suffixes&(router.SuffixWeb|router.SuffixOnline) != 0}
-	n := &c.fields.node
-	value, strip, ok, err := extensionField(body, pluginsKey, n)
+	value, strip, ok, err := c.extension(body, extPlugins)
 	if err != nil {
 		return w, err
 	}
@@ -117,23 +108,13 @@ func (s *Server) readWebRequest(c *call, body []byte) (webRequest, error) {
 			}
 		}
 	}
-	for _, f := range []struct {
-		key []byte
-		dst *int
-	}{{webResultsCountKey, &w.maxResults}, {webContentLengthKey, &w.contentLength}} {
-		value, strip, ok, err := extensionField(body, f.key, n)
-		if err != nil {
-			return w, err
-		}
-		if !ok {
-			continue
-		}
-		c.strips = append(c.strips, strip)
-		v, err := strconv.Atoi(string(body[value.start:value.end]))
-		if err != nil || v < 1 {
-			return w, fmt.Errorf("%w: %s must be a positive integer", errBadRequest, f.key)
-		}
-		*f.dst = v
+	if v, err := positiveField(c, body, extWebResultsCount); err != nil {
+		return w, err
+	} else if v > 0 {
+		w.maxResults = v
+	}
+	if w.contentLength, err = positiveField(c, body, extWebContentLength); err != nil {
+		return w, err
 	}
 	if w.maxResults == 0 {
 		w.maxResults = s.web.maxResults
@@ -142,6 +123,23 @@ func (s *Server) readWebRequest(c *call, body []byte) (webRequest, error) {
 		return w, fmt.Errorf("%w: at most %d web results", errBadRequest, websearch.MaxResults)
 	}
 	return w, nil
+}
+
+// positiveField reads the body's top-level integer field k, which must
+// be positive, and adds its removal to c.strips;
+// 0 when there is none.
+func positiveField(c *call, body []byte, k extensionKey) (int, error) {
+	key := extensionKeys[k]
+	value, strip, ok, err := c.extension(body, k)
+	if err != nil || !ok {
+		return 0, err
+	}
+	c.strips = append(c.strips, strip)
+	v, err := strconv.Atoi(string(body[value.start:value.end]))
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("%w: %s must be a positive integer", errBadRequest, key)
+	}
+	return v, nil
 }
 
 // searchWeb runs the call's web search, if it asked for one, and puts
