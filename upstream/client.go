@@ -304,9 +304,7 @@ var watchBodies = sync.Pool{New: func() any { return new(watchBody) }}
 
 func (w *watchBody) Read(b []byte) (int, error) {
 	if w.off == 0 {
-		if tc := connOf(w.resp.LocalAddr()); tc != nil {
-			tc.watch = w.gone
-		}
+		w.bind()
 	}
 	if w.off >= len(w.body) {
 		return 0, io.EOF
@@ -314,6 +312,25 @@ func (w *watchBody) Read(b []byte) (int, error) {
 	n := copy(b, w.body[w.off:])
 	w.off += n
 	return n, nil
+}
+
+// WriteTo writes the whole body at once: fasthttp prefers it to Read,
+// which would copy a large body through its 4 KB buffer, a write(2) per
+// 4 KB.
+func (w *watchBody) WriteTo(dst io.Writer) (int64, error) {
+	if w.off == 0 {
+		w.bind()
+	}
+	n, err := dst.Write(w.body[w.off:])
+	w.off += n
+	return int64(n), err
+}
+
+// bind tells the connection the body goes out on whose client to watch.
+func (w *watchBody) bind() {
+	if tc := connOf(w.resp.LocalAddr()); tc != nil {
+		tc.watch = w.gone
+	}
 }
 
 // Body returns a buffered response body, decompressed when the provider
