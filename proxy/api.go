@@ -52,7 +52,7 @@ var apiRoutes = map[string]func(*Server, *apiCall) error{
 	"GET admin/accounts/{id}/ledger":  (*Server).accountLedger,
 }
 
-var errAPINotFound = fmt.Errorf("%w: no such endpoint under /api/v1; see /api/v1/credits, /api/v1/key, /api/v1/generation, /api/v1/usage, /api/v1/admin/...", errNoRoute)
+var errAPINotFound = fmt.Errorf("%w: no such endpoint under /api/v1; see /api/v1/credits, /api/v1/key, /api/v1/generation, /api/v1/usage and /api/v1/admin", errNoRoute)
 
 // serveAPI answers a request for path, the part after /api/v1/ (or
 // "dashboard/billing/credits" for OpenAI's legacy path).

@@ -106,10 +106,7 @@ func appendAnthropicStreamError(dst []byte, err error) []byte {
 	return append(dst, "\n\n"...)
 }
 
-var (
-	messageStartType = []byte(`"message_start"`)
-	messageDeltaType = []byte(`"message_delta"`)
-)
+var messageStartType = []byte(`"message_start"`)
 
 // readAnthropicUsage reads the usage of an Anthropic Messages answer
 // into u: a whole message, or the message_start and message_delta stream

@@ -68,16 +68,6 @@ func reopen(t testing.TB, s *Store, dir string) *Store {
 	return s2
 }
 
-// dollars parses a test amount.
-func dollars(t testing.TB, s string) Money {
-	t.Helper()
-	m, err := ParseMoney(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func mustAccount(t testing.TB, s *Store, id string) Account {
 	t.Helper()
 	if err := s.Flush(); err != nil {

@@ -10,8 +10,6 @@ import (
 	"switchboard/upstream/canon"
 )
 
-const fileA = "package a\n\nfunc A() int {\n\treturn 1\n}\n"
-
 func TestDedupeKeepsFirstCopyAndPointsBack(t *testing.T) {
 	file := lines("a.go", 40)
 	c := newConv("You are a coding agent.").say(canon.RoleUser, "Fix a.go").
