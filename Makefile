@@ -7,6 +7,7 @@ PKG      ?= ./...
 TESTS    ?= .
 FUZZTIME ?= 20000x
 NODE_DIR := test/node
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export SWITCHBOARD_API_KEY ?= sk-sb-local-dev
 
 .PHONY: help run build test test-deps test-race test-allocs bench bench-go fuzz lint
@@ -19,7 +20,7 @@ help:
 	@echo "make bench      overhead report: gateway vs direct vs bare proxy floor, against the mock (< 2 min)"
 	@echo "make bench-go   Go micro-benchmarks of the hot path"
 	@echo "make fuzz       fuzz targets, FUZZTIME each (default $(FUZZTIME))"
-	@echo "make lint       gofmt and go vet"
+	@echo "make lint       gofmt, go vet and staticcheck"
 
 run:
 	$(GO) run .
@@ -62,3 +63,4 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKG)
+	$(GO) run $(STATICCHECK) $(PKG)
