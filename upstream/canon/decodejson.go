@@ -29,17 +29,18 @@ const lenientOptions = decoder.OptionCaseSensitive | decoder.OptionValidateStrin
 // and a request decodes each message's content in a call of its own.
 var decoders = sync.Pool{New: func() any { return decoder.NewDecoder("") }}
 
-func decode(data []byte, v any, opts decoder.Options) error {
+func decode(data []byte, v any, opts decoder.Options) (pos int, err error) {
 	d := decoders.Get().(*decoder.Decoder)
 	d.Reset(view(data))
 	d.SetOptions(opts)
-	err := d.Decode(v)
+	err = d.Decode(v)
 	if err == nil {
 		err = d.CheckTrailings()
 	}
+	pos = d.Pos()
 	d.Reset("") // drop the reference to data
 	decoders.Put(d)
-	return err
+	return pos, err
 }
 
 // DecodeStrict decodes the JSON text data into v, refusing unknown
@@ -47,13 +48,15 @@ func decode(data []byte, v any, opts decoder.Options) error {
 // ("messages[3].content"), "" for the whole body. Strings in v point
 // into data.
 func DecodeStrict(data []byte, v any, at string) error {
-	return decodeErr(decode(data, v, strictOptions), at)
+	pos, err := decode(data, v, strictOptions)
+	return decodeErr(err, data, pos, at)
 }
 
 // DecodeLenient decodes the JSON text data into v, skipping unknown
 // fields. Strings in v point into data.
 func DecodeLenient(data []byte, v any, at string) error {
-	return decodeErr(decode(data, v, lenientOptions), at)
+	pos, err := decode(data, v, lenientOptions)
+	return decodeErr(err, data, pos, at)
 }
 
 // DecodeString returns the value of raw, a JSON string already checked
@@ -82,15 +85,87 @@ func IsObject(s string) bool {
 	return t != "" && t[0] == '{' && json.Valid(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
+// pathAt returns the path, such as "tools[1].format", of the member or
+// element data holds at byte offset pos: the object keys and array
+// indexes of the containers open there, the innermost last. It is for
+// error messages only, on valid JSON up to pos.
+func pathAt(data []byte, pos int) string {
+	type frame struct {
+		array bool
+		index int
+		key   string
+	}
+	var stack []frame
+	pos = min(pos, len(data))
+	for i := 0; i < pos; i++ {
+		switch data[i] {
+		case '{':
+			stack = append(stack, frame{})
+		case '[':
+			stack = append(stack, frame{array: true})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].array {
+				stack[n-1].index++
+			}
+		case '"':
+			end := i + 1
+			for end < len(data) && data[end] != '"' {
+				if data[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			j := end + 1
+			for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
+				j++
+			}
+			if n := len(stack); n > 0 && !stack[n-1].array && j < len(data) && data[j] == ':' {
+				key, err := strconv.Unquote(string(data[i : end+1]))
+				if err != nil {
+					key = string(data[i+1 : end])
+				}
+				stack[n-1].key = key
+			}
+			i = end
+		}
+	}
+	var b strings.Builder
+	for _, f := range stack {
+		if f.array {
+			b.WriteString("[" + strconv.Itoa(f.index) + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(f.key)
+	}
+	return b.String()
+}
+
+// joinPath joins a field path and a path below it, which may start with
+// an index: joinPath("tools", "[1].format") is "tools[1].format".
+func joinPath(at, p string) string {
+	if at == "" || strings.HasPrefix(p, "[") {
+		return at + p
+	}
+	return at + "." + p
+}
+
 // view returns b as a string without copying; b must not change while
 // the string is in use.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // decodeErr turns sonic's errors into short ones: an unknown field
-// becomes a *FieldError naming it, and a syntax error keeps only its
-// first line (sonic's message goes on with a copy of the input, which
-// may hold a prompt).
-func decodeErr(err error, at string) error {
+// becomes a *FieldError naming it by its path in data (found from pos,
+// where the decoder stopped), and a syntax error keeps only its first
+// line (sonic's message goes on with a copy of the input, which may hold
+// a prompt).
+func decodeErr(err error, data []byte, pos int, at string) error {
 	if err == nil {
 		return nil
 	}
@@ -99,7 +174,11 @@ func decodeErr(err error, at string) error {
 		if n, uerr := strconv.Unquote(name); uerr == nil {
 			name = n
 		}
-		return &FieldError{Field: Path(at, name), Reason: "unknown field, no translation"}
+		field := Path(at, name)
+		if p := pathAt(data, pos); strings.HasSuffix(p, name) {
+			field = joinPath(at, p)
+		}
+		return &FieldError{Field: field, Reason: "unknown field, no translation"}
 	}
 	var described interface{ Description() string }
 	if errors.As(err, &described) {

@@ -148,6 +148,7 @@ func TestRefusals(t *testing.T) {
 		{`{"model":"m","input":"x","prompt":{"id":"p"}}`, "prompt"},
 		{`{"model":"m","input":"x","include":["reasoning.encrypted_content","file_search_call.results"]}`, "include[1]"},
 		{`{"model":"m","input":"x","tools":[{"type":"file_search"}]}`, "tools[0].type"},
+		{`{"model":"m","input":"x","tools":[{"type":"function","name":"f"},{"type":"function","name":"g","grammar":{}}]}`, "tools[1].grammar"},
 		{`{"model":"m","input":"x","tools":[{"type":"custom","name":"apply_patch"}]}`, "tools[0].type"},
 		{`{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}`, "input[0].type"},
 		{`{"model":"m","input":[{"role":"user","content":[{"type":"input_audio"}]}]}`, "input[0].content[0].type"},
