@@ -421,3 +421,18 @@ func TestResponsesCompactGoesToResponsesProviders(t *testing.T) {
 		t.Fatalf("compact on an Anthropic model: status %d: %s", r.status, r.body)
 	}
 }
+
+// TestGeminiCLIRequestOnClaude: Gemini CLI's temperature 0 with dynamic
+// thinking reaches Claude without the temperature Anthropic would refuse
+// with thinking on, and the header says so.
+func TestGeminiCLIRequestOnClaude(t *testing.T) {
+	g := startFourFormatGateway(t)
+	body := `{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"You are Gemini CLI."}]},` +
+		`"generationConfig":{"temperature":0,"topP":1,"thinkingConfig":{"includeThoughts":true,"thinkingBudget":-1}}}`
+	r := g.post(t, "/v1beta/models/anth/claude-mock:streamGenerateContent?alt=sse", body, geminiHeaders(testKey)...)
+	up := string(g.Mock.LastRequest().Body)
+	if r.status != 200 || !strings.Contains(r.body, `"finishReason":"STOP"`) || strings.Contains(up, "temperature") ||
+		!strings.Contains(up, `"thinking":{"type":"adaptive"}`) || !strings.Contains(r.header[headerIgnored], "temperature (with thinking)") {
+		t.Fatalf("status %d, ignored %q\nupstream %s\n%s", r.status, r.header[headerIgnored], up, r.body)
+	}
+}

@@ -122,7 +122,6 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 	if err := c.decodeRequest(body); err != nil {
 		return nil, 0, err
 	}
-	c.setIgnoredHeader(r.Ignored)
 	r.Model = t.Model
 	var err error
 	ep := upstream.ChatCompletions
@@ -154,6 +153,7 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 	if err != nil {
 		return nil, 0, translationError(err)
 	}
+	c.setIgnoredHeader(r.Ignored) // the decoder's, and what the encoder left out
 	return c.body, ep, nil
 }
 

@@ -553,14 +553,31 @@ func appendRequest(dst []byte, r *canon.Request, o EncodeOptions) ([]byte, error
 		dst = append(dst, ']')
 	}
 	dst = appendToolChoice(dst, r)
-	if r.Temperature != nil {
-		dst = canon.AppendFloatField(dst, "temperature", *r.Temperature)
+	// Anthropic refuses sampling changes with thinking on (temperature
+	// other than 1, top_k, top_p under 0.95): they are left out, and said
+	// so, rather than the thinking (Gemini CLI sends temperature 0 with
+	// dynamic thinking).
+	thinking := thinkingOn(r)
+	switch t := r.Temperature; {
+	case t == nil:
+	case thinking && *t != 1:
+		r.Ignore("temperature (with thinking)")
+	default:
+		dst = canon.AppendFloatField(dst, "temperature", *t)
 	}
-	if r.TopP != nil {
-		dst = canon.AppendFloatField(dst, "top_p", *r.TopP)
+	switch p := r.TopP; {
+	case p == nil:
+	case thinking && *p < 0.95:
+		r.Ignore("top_p (with thinking)")
+	default:
+		dst = canon.AppendFloatField(dst, "top_p", *p)
 	}
-	if r.TopK != nil {
-		dst = canon.AppendIntField(dst, "top_k", *r.TopK)
+	switch k := r.TopK; {
+	case k == nil:
+	case thinking:
+		r.Ignore("top_k (with thinking)")
+	default:
+		dst = canon.AppendIntField(dst, "top_k", *k)
 	}
 	if len(r.Stop) > 0 {
 		dst = append(canon.AppendKey(dst, "stop_sequences"), '[')
@@ -945,6 +962,17 @@ func appendReasoning(dst []byte, r *canon.Request, maxTokens int64) ([]byte, err
 // turn began with one, so its absence means the client dropped it, as
 // OpenAI clients do. (Adaptive thinking may have skipped it: such
 // requests are left as they are.)
+// thinkingOn reports whether appendReasoning turns thinking on.
+func thinkingOn(r *canon.Request) bool {
+	switch r.Reasoning.Mode {
+	case canon.ThinkingAdaptive:
+		return true
+	case canon.ThinkingEnabled:
+		return thinkingReplayed(r.Messages)
+	}
+	return false
+}
+
 func thinkingReplayed(msgs []canon.Message) bool {
 	last := len(msgs) - 1
 	for last >= 0 && msgs[last].Role.IsSystem() {

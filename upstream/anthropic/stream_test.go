@@ -169,3 +169,31 @@ func TestClaudeCodeRequestTranslates(t *testing.T) {
 		}
 	}
 }
+
+// TestSamplingLeftOutWithThinking: Anthropic refuses temperature, top_k
+// and a top_p under 0.95 with thinking on, so the encoder leaves them out
+// and lists them in Ignored; without thinking they go as they are.
+func TestSamplingLeftOutWithThinking(t *testing.T) {
+	temp, topP, topK := 0.0, 0.5, int64(5)
+	for _, mode := range []canon.ThinkingMode{canon.ThinkingAdaptive, canon.ThinkingUnset} {
+		r := canon.Request{Model: "m", MaxTokens: 1000, Temperature: &temp, TopP: &topP, TopK: &topK,
+			Messages:  []canon.Message{{Role: canon.RoleUser, Content: []canon.Block{{Kind: canon.BlockText, Text: "hi"}}}},
+			Reasoning: canon.Reasoning{Mode: mode}}
+		out, err := anthropic.EncodeRequest(nil, &r, anthropic.EncodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := strings.Contains(string(out), `"temperature":0`) && strings.Contains(string(out), `"top_p":0.5`) && strings.Contains(string(out), `"top_k":5`)
+		switch mode {
+		case canon.ThinkingAdaptive:
+			want := []string{"temperature (with thinking)", "top_p (with thinking)", "top_k (with thinking)"}
+			if strings.Contains(string(out), "temperature") || strings.Contains(string(out), "top_") || !slices.Equal(r.Ignored, want) {
+				t.Errorf("with thinking: %s, ignored %q", out, r.Ignored)
+			}
+		default:
+			if !has || len(r.Ignored) != 0 {
+				t.Errorf("without thinking: %s, ignored %q", out, r.Ignored)
+			}
+		}
+	}
+}

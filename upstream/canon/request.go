@@ -46,9 +46,22 @@ type Request struct {
 	Cache CacheControl
 	// Ignored lists, in order, the fields the decoder accepted although
 	// no other format can carry them, because they change nothing in the
-	// answer ("store", "seed", "service_tier", ...). The caller may report
-	// them; they are never sent upstream in a translated request.
+	// answer ("store", "seed", "service_tier", ...), and those an encoder
+	// left out because its provider refuses them in this request (see
+	// Ignore). The caller may report them; they are never sent upstream
+	// in a translated request.
 	Ignored []string
+}
+
+// Ignore adds field to Ignored, once: for an encoder that leaves out a
+// field the provider refuses in this request.
+func (r *Request) Ignore(field string) {
+	for _, f := range r.Ignored {
+		if f == field {
+			return
+		}
+	}
+	r.Ignored = append(r.Ignored, field)
 }
 
 // LeadingSystem returns how many of r.Messages, counting from the first,
