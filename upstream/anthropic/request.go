@@ -911,6 +911,10 @@ var anthropicEfforts = map[string]bool{"low": true, "medium": true, "high": true
 func appendReasoning(dst []byte, r *canon.Request, maxTokens int64) ([]byte, error) {
 	re := &r.Reasoning
 	effort, mode, budget := re.Effort, re.Mode, re.BudgetTokens
+	if (mode == canon.ThinkingEnabled || mode == canon.ThinkingAdaptive) && forcesTool(r) {
+		r.Ignore("reasoning (with a forced tool_choice)")
+		mode = canon.ThinkingUnset
+	}
 	if mode == canon.ThinkingEnabled && budget == 0 {
 		// An OpenAI reasoning effort: it becomes the budget, not
 		// output_config.effort, which older models refuse.
@@ -964,6 +968,9 @@ func appendReasoning(dst []byte, r *canon.Request, maxTokens int64) ([]byte, err
 // requests are left as they are.)
 // thinkingOn reports whether appendReasoning turns thinking on.
 func thinkingOn(r *canon.Request) bool {
+	if forcesTool(r) {
+		return false
+	}
 	switch r.Reasoning.Mode {
 	case canon.ThinkingAdaptive:
 		return true
@@ -971,6 +978,13 @@ func thinkingOn(r *canon.Request) bool {
 		return thinkingReplayed(r.Messages)
 	}
 	return false
+}
+
+// forcesTool reports whether the request forces a tool call, which
+// Anthropic refuses with thinking on: the thinking gives way.
+func forcesTool(r *canon.Request) bool {
+	m := r.ToolChoice.Mode
+	return m == canon.ToolChoiceAny || m == canon.ToolChoiceTool
 }
 
 func thinkingReplayed(msgs []canon.Message) bool {

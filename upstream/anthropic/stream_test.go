@@ -197,3 +197,19 @@ func TestSamplingLeftOutWithThinking(t *testing.T) {
 		}
 	}
 }
+
+// TestThinkingGivesWayToAForcedTool: Anthropic refuses thinking with a
+// forced tool choice; the forced tool is the client's contract, so the
+// thinking is left out, and said so.
+func TestThinkingGivesWayToAForcedTool(t *testing.T) {
+	r := canon.Request{Model: "m", MaxTokens: 100,
+		Messages:   []canon.Message{{Role: canon.RoleUser, Content: []canon.Block{{Kind: canon.BlockText, Text: "hi"}}}},
+		Tools:      []canon.Tool{{Name: "f", Schema: `{"type":"object"}`}},
+		ToolChoice: canon.ToolChoice{Mode: canon.ToolChoiceAny},
+		Reasoning:  canon.Reasoning{Mode: canon.ThinkingEnabled, Effort: "high"}}
+	out, err := anthropic.EncodeRequest(nil, &r, anthropic.EncodeOptions{})
+	if err != nil || strings.Contains(string(out), `"thinking"`) || !strings.Contains(string(out), `"tool_choice":{"type":"any"`) ||
+		!slices.Equal(r.Ignored, []string{"reasoning (with a forced tool_choice)"}) {
+		t.Fatalf("%v: %s, ignored %q", err, out, r.Ignored)
+	}
+}
