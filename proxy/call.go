@@ -149,8 +149,11 @@ func (c *call) release() {
 	c.stickyKey, c.sticky = 0, false
 	c.rewritten, c.web, c.clean = false, nil, c.clean[:0]
 	c.compression, c.compressed = compress.Options{}, 0
-	c.cache.key, c.cache.store, c.cache.hit, c.cache.ttl = [32]byte{}, false, false, 0
+	c.cache.key, c.cache.store, c.cache.hit, c.cache.raw, c.cache.ttl = [32]byte{}, false, false, false, 0
 	c.cache.build.reset()
+	if c.cache.buf = c.cache.buf[:0]; cap(c.cache.buf) > maxPooledBuffer {
+		c.cache.buf = nil
+	}
 	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}
 	c.prefs, c.strips, c.attempts, c.failStatus = router.ProviderPrefs{}, c.strips[:0], 0, 0
 	c.fallback, c.failBody, c.failType, c.failRetry = c.fallback[:0], c.failBody[:0], c.failType[:0], c.failRetry[:0]

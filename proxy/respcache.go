@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,6 +55,8 @@ func newResponseCache(c configs.ResponseCache) responseCache {
 type cacheState struct {
 	key   [32]byte
 	store bool // store the answer
+	raw   bool // the answer as the provider sent it (embeddings)
+	buf   []byte // a hit's stored answer
 	hit   bool // answered from the cache
 	ttl   time.Duration
 	build responseBuilder // a streamed answer, gathered to store
@@ -63,7 +66,8 @@ type cacheState struct {
 // from the cache on a hit (served). It runs once the route is resolved,
 // before billing admits the call.
 func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
-	if !c.surface.chat || c.rewritten { // fresh web results are not an answer to keep
+	embeddings := c.surface == surfaceEmbeddings
+	if !c.surface.chat && !embeddings || c.rewritten { // fresh web results are not an answer to keep
 		return false, nil
 	}
 	on := s.respCache.enabled
@@ -82,15 +86,20 @@ func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 	if !on {
 		return false, nil
 	}
-	if err := c.decodeRequest(body); err != nil {
-		return false, nil // not cacheable; a translation names the error
-	}
-	r := &c.tr.req
-	if !forced && !s.respCache.anyTemperature && (r.Temperature == nil || *r.Temperature != 0) {
-		return false, nil // not deterministic enough
-	}
 	cs := &c.cache
-	cs.key, cs.store, cs.ttl = cacheKey(c.route.Model, r), true, s.respCache.ttl
+	if embeddings { // deterministic, and not translated: the bytes are the request
+		cs.key, cs.raw = rawCacheKey(c.route.Model, body), true
+	} else {
+		if err := c.decodeRequest(body); err != nil {
+			return false, nil // not cacheable; a translation names the error
+		}
+		r := &c.tr.req
+		if !forced && !s.respCache.anyTemperature && (r.Temperature == nil || *r.Temperature != 0) {
+			return false, nil // not deterministic enough
+		}
+		cs.key = cacheKey(c.route.Model, r)
+	}
+	cs.store, cs.ttl = true, s.respCache.ttl
 	if v := c.ctx.Request.Header.Peek(headerCacheTTL); len(v) > 0 {
 		if cs.ttl, err = parseCacheTTL(string(v)); err != nil {
 			return false, err
@@ -142,11 +151,29 @@ func cacheKey(model string, r *canon.Request) [32]byte {
 	return key
 }
 
+// rawCacheKey hashes a request the gateway passes through untranslated
+// (embeddings): the route's model and the body's bytes.
+func rawCacheKey(model string, body []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(model))
+	h.Write([]byte{1}) // not a canonical request's key
+	h.Write(body)
+	var key [32]byte
+	h.Sum(key[:0])
+	return key
+}
+
 // serveCached answers the call from the cache, if it holds the answer.
 func (s *Server) serveCached(c *call) (bool, error) {
-	val, meta, ok, err := s.store.CacheGet(c.scratch[:0], store.CacheResponses, c.cache.key, c.start)
+	// Its own buffer: the answer's strings point into it while the
+	// headers are written with c.scratch.
+	val, meta, ok, err := s.store.CacheGet(c.cache.buf[:0], store.CacheResponses, c.cache.key, c.start)
 	if err != nil || !ok {
 		return false, nil // a broken cache is a miss, never a failed call
+	}
+	c.cache.buf = val
+	if c.cache.raw {
+		return true, s.serveRaw(c, val, meta)
 	}
 	var resp canon.Response
 	if err := sonic.Unmarshal(val, &resp); err != nil {
@@ -194,9 +221,36 @@ func (s *Server) serveCached(c *call) (bool, error) {
 	return true, nil
 }
 
+// serveRaw answers the call with a stored answer as it came from the
+// provider (embeddings), its usage.cost 0.
+func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
+	if err := s.billing.admitFree(c); err != nil {
+		return err
+	}
+	c.readUsage(val)
+	u := c.usage
+	c.tokens = router.Usage{Input: max(u.prompt-u.cached, 0), CacheRead: u.cached, Output: u.completion}
+	c.cost, c.costed = router.Cost{}, true
+	c.cache.hit, c.cache.store, c.reached, c.status = true, false, true, fasthttp.StatusOK
+	c.target = c.order[0]
+	h := &c.ctx.Response.Header
+	h.Set(headerCache, "hit")
+	c.setIntHeader(headerCacheAge, int64(c.start.Sub(meta.Created)/time.Second))
+	h.SetContentTypeBytes(contentTypeJSON)
+	c.body = appendWithCost(c.body[:0], val, answerUsagePaths[c.surface.format], 0, &c.fields.node)
+	c.ctx.SetBody(c.body)
+	return nil
+}
+
 // storeAnswer keeps a whole answer in the client's format (body) in the
 // cache.
 func (s *Server) storeAnswer(c *call, body []byte) {
+	if c.cache.raw {
+		if err := s.store.CachePut(store.CacheResponses, c.cache.key, body, c.cache.ttl, time.Now()); err != nil && !errors.Is(err, store.ErrTooLarge) {
+			s.errLog.Printf("response cache: %v", err)
+		}
+		return
+	}
 	var resp canon.Response
 	if err := codecs[c.surface.format].decodeResponse(body, &resp); err != nil {
 		return
@@ -213,7 +267,7 @@ func (s *Server) putCached(c *call, resp *canon.Response) {
 	if err == nil {
 		err = s.store.CachePut(store.CacheResponses, c.cache.key, v, c.cache.ttl, time.Now())
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrTooLarge) {
 		s.errLog.Printf("response cache: %v", err)
 	}
 }

@@ -151,3 +151,27 @@ func streamedText(body string) string {
 	}
 	return b.String()
 }
+
+// TestEmbeddingsAreCached: embeddings are deterministic; with the cache
+// on, the same input is answered from the store, byte for byte but for
+// its $0 cost.
+func TestEmbeddingsAreCached(t *testing.T) {
+	g := startCachingGateway(t)
+	body := `{"model":"mock-model","input":["a gateway","a cache"]}`
+	first := g.post(t, "/v1/embeddings", body)
+	calls := g.Mock.Requests()
+	second := g.post(t, "/v1/embeddings", body)
+	if first.status != 200 || first.header[headerCache] != "miss" || second.header[headerCache] != "hit" || g.Mock.Requests() != calls {
+		t.Fatalf("cache %q then %q, provider calls %d -> %d: %s", first.header[headerCache], second.header[headerCache], calls, g.Mock.Requests(), second.body)
+	}
+	strip := func(s string) string { return s[strings.Index(s, `"data"`):strings.Index(s, `"usage"`)] }
+	if strip(first.body) != strip(second.body) || reportedCost(t, second.body) != 0 {
+		t.Fatalf("hit differs:\n%s\n%s", first.body, second.body)
+	}
+	if e := entryOf(t, g, second); !e.CacheHit || e.Cost != 0 || e.InputTokens == 0 {
+		t.Fatalf("hit entry %+v", e)
+	}
+	if r := g.post(t, "/v1/embeddings", `{"model":"mock-model","input":["something else"]}`); r.header[headerCache] != "miss" {
+		t.Fatalf("other input: cache %q", r.header[headerCache])
+	}
+}
