@@ -54,10 +54,10 @@ func newResponseCache(c configs.ResponseCache) responseCache {
 // cacheState is a call's use of the response cache.
 type cacheState struct {
 	key   [32]byte
-	store bool // store the answer
-	raw   bool // the answer as the provider sent it (embeddings)
+	store bool   // store the answer
+	raw   bool   // the answer as the provider sent it (embeddings)
 	buf   []byte // a hit's stored answer
-	hit   bool // answered from the cache
+	hit   bool   // answered from the cache
 	ttl   time.Duration
 	build responseBuilder // a streamed answer, gathered to store
 }
