@@ -185,13 +185,9 @@ func (s *Server) serveCached(c *call) (bool, error) {
 	u := resp.Usage
 	c.usage = usage{prompt: u.Prompt(), completion: u.Output, cached: u.CacheRead, cacheWrite: u.CacheWrite, reasoning: u.Reasoning, seen: true}
 	c.tokens = router.Usage{Input: u.Input, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Output: u.Output, Reasoning: u.Reasoning}
-	c.cost, c.costed = router.Cost{}, true
-	c.cache.hit, c.cache.store, c.reached, c.status = true, false, true, fasthttp.StatusOK
-	c.target = c.order[0]
+	c.markHit(meta)
 	ctx := c.ctx
 	h := &ctx.Response.Header
-	h.Set(headerCache, "hit")
-	c.setIntHeader(headerCacheAge, int64(c.start.Sub(meta.Created)/time.Second))
 	f := c.surface.format
 	if c.fields.stream {
 		c.tr.oaEnc.IncludeUsage = c.fields.wantsUsage
@@ -221,6 +217,16 @@ func (s *Server) serveCached(c *call) (bool, error) {
 	return true, nil
 }
 
+// markHit records that the cache answered the call, whose tokens the
+// caller set: billed $0, the cache's headers.
+func (c *call) markHit(meta store.CacheMeta) {
+	c.cost, c.costed = router.Cost{}, true
+	c.cache.hit, c.cache.store, c.reached, c.status = true, false, true, fasthttp.StatusOK
+	c.target = c.order[0]
+	c.ctx.Response.Header.Set(headerCache, "hit")
+	c.setIntHeader(headerCacheAge, int64(c.start.Sub(meta.Created)/time.Second))
+}
+
 // serveRaw answers the call with a stored answer as it came from the
 // provider (embeddings), its usage.cost 0.
 func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
@@ -230,13 +236,8 @@ func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
 	c.readUsage(val)
 	u := c.usage
 	c.tokens = router.Usage{Input: max(u.prompt-u.cached, 0), CacheRead: u.cached, Output: u.completion}
-	c.cost, c.costed = router.Cost{}, true
-	c.cache.hit, c.cache.store, c.reached, c.status = true, false, true, fasthttp.StatusOK
-	c.target = c.order[0]
-	h := &c.ctx.Response.Header
-	h.Set(headerCache, "hit")
-	c.setIntHeader(headerCacheAge, int64(c.start.Sub(meta.Created)/time.Second))
-	h.SetContentTypeBytes(contentTypeJSON)
+	c.markHit(meta)
+	c.ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
 	c.body = appendWithCost(c.body[:0], val, answerUsagePaths[c.surface.format], 0, &c.fields.node)
 	c.ctx.SetBody(c.body)
 	return nil
