@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"switchboard/proxy/compress"
 	"switchboard/store"
 )
 
@@ -53,6 +54,7 @@ type keyJSON struct {
 	ExpiresAt     *time.Time `json:"expires_at"`
 	Revoked       bool       `json:"revoked"`
 	CreatedAt     time.Time  `json:"created_at"`
+	Compression   *string    `json:"compression"`
 }
 
 // newKeyJSON is the answer's view of k.
@@ -69,6 +71,7 @@ func newKeyJSON(k *store.Key) keyJSON {
 		ExpiresAt:     timeOrNull(k.ExpiresAt),
 		Revoked:       k.Revoked,
 		CreatedAt:     k.CreatedAt,
+		Compression:   orNull(k.Compression),
 	}
 }
 
@@ -84,6 +87,7 @@ type keyFields struct {
 	MonthlyLimit  opt[amount]    `json:"monthly_limit"`
 	ExpiresAt     opt[time.Time] `json:"expires_at"`
 	Revoked       opt[bool]      `json:"revoked"`
+	Compression   opt[string]    `json:"compression"`
 }
 
 // apply checks the given fields and sets them on k.
@@ -105,6 +109,14 @@ func (f *keyFields) apply(k *store.Key) error {
 			return fmt.Errorf("%w: expires_at: want a time between 1970 and 2262, got %s", errBadRequest, t.Format(time.RFC3339))
 		}
 		k.ExpiresAt = f.ExpiresAt.V.UTC()
+	}
+	if f.Compression.Set {
+		if v := f.Compression.V; v != "" {
+			if _, err := compress.ParseStages(v); err != nil {
+				return fmt.Errorf("%w: compression: %v", errBadRequest, err)
+			}
+		}
+		k.Compression = f.Compression.V
 	}
 	if f.Revoked.Set {
 		if k.Revoked && !f.Revoked.V {

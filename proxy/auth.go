@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/proxy/compress"
 	"switchboard/store"
 )
 
@@ -47,8 +48,11 @@ type Key struct {
 	expiresAt    time.Time
 	revoked      bool
 	limits       *keyLimits // nil = no RPM/TPM limit
-	compression  *configs.Compression
-	hash         [sha256.Size]byte
+	// compression is the key's context compression, nil for none: a
+	// config key's (from auth.keys[].compression), or a stored key's.
+	compression *configs.Compression
+	stages      compress.Stages // a stored key's, 0 for none
+	hash        [sha256.Size]byte
 }
 
 // allows reports whether the key may call model, given as the client's
@@ -146,6 +150,7 @@ func (ki *keyIndex) reload(st *store.Store) error {
 			rpm:          sk.RPM,
 			tpm:          sk.TPM,
 			limits:       ki.limitsFor(sk.ID, sk.RPM, sk.TPM),
+			stages:       storedStages(sk.Compression),
 		}
 	}
 	for _, k := range ki.config {
@@ -153,6 +158,19 @@ func (ki *keyIndex) reload(st *store.Store) error {
 	}
 	ki.table.Store(&table)
 	return nil
+}
+
+// storedStages reads a stored key's compression; the admin API checked
+// it, so a value that does not parse (an older gateway's) is none.
+func storedStages(v string) compress.Stages {
+	if v == "" {
+		return 0
+	}
+	st, err := compress.ParseStages(v)
+	if err != nil {
+		return 0
+	}
+	return st
 }
 
 var (

@@ -70,6 +70,9 @@ func (s *Server) readCompression(c *call, body []byte) error {
 	if p := c.key.compression; p != nil {
 		o, set = s.compressions[p], true
 	}
+	if st := c.key.stages; st != 0 {
+		o.Stages, set = st, true
+	}
 	value, strip, ok, err := c.extension(body, extCompression)
 	if err != nil {
 		return err

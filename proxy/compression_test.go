@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bytedance/sonic"
+
 	"switchboard/bench/mock"
 )
 
@@ -81,5 +83,39 @@ providers:
 	}
 	if r := g.post(t, "/v1/chat/completions", agentConversation("mock-model", ""), "x-switchboard-compression", "squash"); r.status != 400 {
 		t.Fatalf("bad header: status %d: %s", r.status, r.body)
+	}
+}
+
+// TestStoredKeyCompression: a key the admin API creates with compression
+// has its requests compressed; PATCH null turns it off; a bad value is
+// a 400.
+func TestStoredKeyCompression(t *testing.T) {
+	g := startBillingGateway(t)
+	r := g.admin(t, "POST", "/keys", `{"account":"team","compression":"lossless"}`)
+	var created struct {
+		Data struct {
+			ID          string  `json:"id"`
+			Key         string  `json:"key"`
+			Compression *string `json:"compression"`
+		} `json:"data"`
+	}
+	if err := sonic.UnmarshalString(r.body, &created); err != nil || r.status != 201 || created.Data.Compression == nil || *created.Data.Compression != "lossless" {
+		t.Fatalf("create: status %d: %s (%v)", r.status, r.body, err)
+	}
+	if r := g.admin(t, "POST", "/accounts/team/topup", `{"amount":"10","idempotency_key":"t1"}`); r.status != 200 {
+		t.Fatalf("topup: %d %s", r.status, r.body)
+	}
+	auth := []string{"Authorization", "Bearer " + created.Data.Key}
+	if r := g.post(t, "/v1/chat/completions", agentConversation("mock-model", ""), auth...); r.status != 200 || !strings.Contains(r.header["x-switchboard-compression"], "dedupe") {
+		t.Fatalf("stored key: status %d, compression %q: %s", r.status, r.header["x-switchboard-compression"], r.body)
+	}
+	if r := g.admin(t, "PATCH", "/keys/"+created.Data.ID, `{"compression":null}`); r.status != 200 {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	if r := g.post(t, "/v1/chat/completions", agentConversation("mock-model", ""), auth...); r.status != 200 || r.header[headerTokensBefore] != "" {
+		t.Fatalf("after patch: status %d, tokens before %q", r.status, r.header[headerTokensBefore])
+	}
+	if r := g.admin(t, "PATCH", "/keys/"+created.Data.ID, `{"compression":"squash"}`); r.status != 400 || !strings.Contains(r.body, "compression") {
+		t.Fatalf("bad value: %d %s", r.status, r.body)
 	}
 }

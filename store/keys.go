@@ -34,6 +34,10 @@ type Key struct {
 	Revoked bool
 	// CreatedAt is set by CreateKey when zero.
 	CreatedAt time.Time
+	// Compression is the context compression of the key's requests: its
+	// stages as the x-switchboard-compression header names them ("on",
+	// "lossless", "dedupe,minify", ...); empty = none.
+	Compression string
 }
 
 const (
@@ -226,10 +230,14 @@ func keyKey(id string) []byte { return append(append([]byte(nil), keyPrefix...),
 
 func keyHashKey(h [32]byte) []byte { return append(append([]byte(nil), keyHashPrefix...), h[:]...) }
 
-const keyRecordV1 = 1
+// Key record versions: v2 adds Compression; v1 records still read.
+const (
+	keyRecordV1 = 1
+	keyRecordV2 = 2
+)
 
 func appendKey(dst []byte, k *Key) []byte {
-	dst = append(dst, keyRecordV1)
+	dst = append(dst, keyRecordV2)
 	dst = appendString(dst, k.ID)
 	dst = append(dst, k.Hash[:]...)
 	dst = appendString(dst, k.Account)
@@ -244,13 +252,14 @@ func appendKey(dst []byte, k *Key) []byte {
 	dst = appendVarint(dst, int64(k.MonthlyLimit))
 	dst = appendTime(dst, k.ExpiresAt)
 	dst = appendBool(dst, k.Revoked)
-	return appendTime(dst, k.CreatedAt)
+	dst = appendTime(dst, k.CreatedAt)
+	return appendString(dst, k.Compression)
 }
 
 func decodeKey(id string, v []byte) (Key, error) {
 	r := reader{b: v}
 	var k Key
-	r.version("key", keyRecordV1)
+	version := r.version("key", keyRecordV1, keyRecordV2)
 	k.ID = r.string()
 	if r.err == nil && len(r.b) < len(k.Hash) {
 		r.err = errShortRecord
@@ -278,5 +287,8 @@ func decodeKey(id string, v []byte) (Key, error) {
 	k.ExpiresAt = r.time()
 	k.Revoked = r.bool()
 	k.CreatedAt = r.time()
+	if version >= keyRecordV2 {
+		k.Compression = r.string()
+	}
 	return k, r.done("key", id)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -217,4 +218,28 @@ func TestSecretIsNeverStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestKeyRecordRoundTrip: every field survives the record, and a v1
+// record (before Compression) still reads.
+func TestKeyRecordRoundTrip(t *testing.T) {
+	k := Key{ID: "sk-sb-AbCdEf", Hash: [32]byte{7}, Account: "team", Name: "ci", AllowedModels: []string{"a", "b"},
+		RPM: 60, TPM: 1000, DailyLimit: 5, MonthlyLimit: 50, ExpiresAt: t0.Add(time.Hour), Revoked: true, CreatedAt: t0,
+		Compression: "lossless"}
+	v := appendKey(nil, &k)
+	got, err := decodeKey(k.ID, v)
+	if err != nil || !reflect.DeepEqual(normalizeKey(got), normalizeKey(k)) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	v1 := append([]byte{keyRecordV1}, v[1:len(v)-len("lossless")-1]...)
+	got, err = decodeKey(k.ID, v1)
+	if want := k; err != nil || got.Compression != "" || got.Name != want.Name || got.RPM != want.RPM || !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Fatalf("v1 record: %+v, %v", got, err)
+	}
+}
+
+// normalizeKey makes times comparable with DeepEqual.
+func normalizeKey(k Key) Key {
+	k.ExpiresAt, k.CreatedAt = k.ExpiresAt.UTC(), k.CreatedAt.UTC()
+	return k
 }
