@@ -193,6 +193,28 @@ type Block struct {
 	Cache CacheControl
 }
 
+// AppendSchemaFields appends a json_schema format's members to dst
+// (after AppendKey's comma rule): name ("response" when unnamed),
+// description, schema and strict, as OpenAI's response_format.json_schema
+// and Responses' text.format both spell them.
+func (f *ResponseFormat) AppendSchemaFields(dst []byte) []byte {
+	name := f.Name
+	if name == "" {
+		name = "response"
+	}
+	dst = AppendStringField(dst, "name", name)
+	if f.Description != "" {
+		dst = AppendStringField(dst, "description", f.Description)
+	}
+	if f.Schema != "" {
+		dst = AppendRawField(dst, "schema", f.Schema)
+	}
+	if f.Strict != nil {
+		dst = AppendBoolField(dst, "strict", *f.Strict)
+	}
+	return dst
+}
+
 // CacheControl is a prompt-cache breakpoint (Anthropic "cache_control").
 // It decodes from its wire form directly.
 type CacheControl struct {
@@ -283,4 +305,33 @@ type Reasoning struct {
 	// Effort is a level as the client named it: "none", "minimal",
 	// "low", "medium", "high", "xhigh" or "max"; empty is unset.
 	Effort string
+}
+
+// SetEffort applies an OpenAI reasoning effort (reasoning_effort,
+// reasoning.effort): reasoning enabled at that effort, or disabled for
+// "none". An empty effort changes nothing.
+func (r *Reasoning) SetEffort(e string) {
+	if e == "" {
+		return
+	}
+	r.Effort, r.Mode = e, ThinkingEnabled
+	if e == "none" {
+		r.Mode = ThinkingDisabled
+	}
+}
+
+// OpenAIEffort returns the OpenAI reasoning effort for r: its effort as
+// named (Anthropic's "max" is OpenAI's "xhigh"), or one derived from a
+// thinking budget's share of maxTokens; "" to leave it to the provider
+// (thinking adaptive, disabled or unset).
+func (r *Reasoning) OpenAIEffort(maxTokens int64) string {
+	switch {
+	case r.Effort == "max":
+		return "xhigh"
+	case r.Effort != "":
+		return r.Effort
+	case r.Mode == ThinkingEnabled && r.BudgetTokens > 0:
+		return EffortForBudget(r.BudgetTokens, maxTokens)
+	}
+	return ""
 }

@@ -186,13 +186,7 @@ func DecodeRequest(body []byte, r *canon.Request) error {
 			return err
 		}
 	}
-	if e := w.ReasoningEffort; e != "" {
-		r.Reasoning.Effort = e
-		r.Reasoning.Mode = canon.ThinkingEnabled
-		if e == "none" {
-			r.Reasoning.Mode = canon.ThinkingDisabled
-		}
-	}
+	r.Reasoning.SetEffort(w.ReasoningEffort)
 	r.User = w.User
 	if r.User == "" {
 		r.User = w.SafetyIdentifier
@@ -611,7 +605,7 @@ func appendRequest(dst []byte, r *canon.Request, o EncodeOptions) ([]byte, error
 	if dst, err = appendResponseFormat(dst, &r.ResponseFormat); err != nil {
 		return dst, err
 	}
-	if e := reasoningEffort(&r.Reasoning, r.MaxTokens); e != "" {
+	if e := r.Reasoning.OpenAIEffort(r.MaxTokens); e != "" {
 		dst = canon.AppendStringField(dst, "reasoning_effort", e)
 	}
 	if r.User != "" {
@@ -933,37 +927,7 @@ func appendResponseFormat(dst []byte, f *canon.ResponseFormat) ([]byte, error) {
 		return append(dst, '}'), nil
 	case "json_schema":
 		dst = append(canon.AppendKey(dst, "response_format"), `{"type":"json_schema","json_schema":{`...)
-		name := f.Name
-		if name == "" {
-			name = "response"
-		}
-		dst = canon.AppendStringField(dst, "name", name)
-		if f.Description != "" {
-			dst = canon.AppendStringField(dst, "description", f.Description)
-		}
-		if f.Schema != "" {
-			dst = canon.AppendRawField(dst, "schema", f.Schema)
-		}
-		if f.Strict != nil {
-			dst = canon.AppendBoolField(dst, "strict", *f.Strict)
-		}
-		return append(dst, '}', '}'), nil
+		return append(f.AppendSchemaFields(dst), '}', '}'), nil
 	}
 	return dst, canon.Fieldf("response_format.type", "unknown value %q", f.Type)
-}
-
-// reasoningEffort returns the reasoning_effort for r: its effort as
-// named (Anthropic's "max" is OpenAI's "xhigh"), or one derived from a
-// thinking budget's share of maxTokens; "" to leave it to the provider
-// (thinking adaptive, disabled or unset).
-func reasoningEffort(r *canon.Reasoning, maxTokens int64) string {
-	switch {
-	case r.Effort == "max":
-		return "xhigh"
-	case r.Effort != "":
-		return r.Effort
-	case r.Mode == canon.ThinkingEnabled && r.BudgetTokens > 0:
-		return canon.EffortForBudget(r.BudgetTokens, maxTokens)
-	}
-	return ""
 }

@@ -112,21 +112,7 @@ func appendRequest(dst []byte, r *canon.Request) ([]byte, error) {
 			dst = append(dst, '}', '}')
 		case "json_schema":
 			dst = append(canon.AppendKey(dst, "text"), `{"format":{"type":"json_schema"`...)
-			name := f.Name
-			if name == "" {
-				name = "response"
-			}
-			dst = canon.AppendStringField(dst, "name", name)
-			if f.Description != "" {
-				dst = canon.AppendStringField(dst, "description", f.Description)
-			}
-			if f.Schema != "" {
-				dst = canon.AppendRawField(dst, "schema", f.Schema)
-			}
-			if f.Strict != nil {
-				dst = canon.AppendBoolField(dst, "strict", *f.Strict)
-			}
-			dst = append(dst, '}', '}')
+			dst = append(f.AppendSchemaFields(dst), '}', '}')
 		default:
 			return dst, canon.Fieldf("response_format.type", "unknown value %q", f.Type)
 		}
@@ -144,21 +130,13 @@ func appendRequest(dst []byte, r *canon.Request) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// reasoningEffort returns the effort for r: as named (Anthropic's "max"
-// is "xhigh"), derived from a thinking budget, "none" when disabled, or
-// "" to leave it to the provider.
+// reasoningEffort returns the effort for r: OpenAI's (canon's
+// OpenAIEffort), or "none" when reasoning is disabled.
 func reasoningEffort(r *canon.Reasoning, maxTokens int64) string {
-	switch {
-	case r.Effort == "max":
-		return "xhigh"
-	case r.Effort != "":
-		return r.Effort
-	case r.Mode == canon.ThinkingEnabled && r.BudgetTokens > 0:
-		return canon.EffortForBudget(r.BudgetTokens, maxTokens)
-	case r.Mode == canon.ThinkingDisabled:
-		return "none"
+	if e := r.OpenAIEffort(maxTokens); e != "" || r.Mode != canon.ThinkingDisabled {
+		return e
 	}
-	return ""
+	return "none"
 }
 
 func appendMessage(dst []byte, m *canon.Message) ([]byte, error) {

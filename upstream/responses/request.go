@@ -195,13 +195,7 @@ func DecodeRequest(body []byte, r *canon.Request) error {
 		}
 	}
 	if w.Reasoning != nil {
-		if e := w.Reasoning.Effort; e != "" {
-			r.Reasoning.Effort = e
-			r.Reasoning.Mode = canon.ThinkingEnabled
-			if e == "none" {
-				r.Reasoning.Mode = canon.ThinkingDisabled
-			}
-		}
+		r.Reasoning.SetEffort(w.Reasoning.Effort)
 	}
 	r.User = w.User
 	if r.User == "" {
