@@ -39,13 +39,18 @@ func appendWithCost(dst, doc []byte, path []any, cost store.Money, n *ast.Node) 
 // "provider":<name> added as its first field, as OpenRouter answers. A doc
 // that is not an object is appended unchanged.
 func appendWithProvider(dst, doc []byte, provider string) []byte {
+	return appendFirstField(dst, doc, "provider", func(dst []byte) []byte { return canon.AppendString(dst, provider) })
+}
+
+// appendFirstField appends the JSON object doc to dst with the member
+// key, whose value value appends, added as its first. A doc that is not
+// an object is appended unchanged.
+func appendFirstField(dst, doc []byte, key string, value func([]byte) []byte) []byte {
 	open := skipSpace(doc, 0)
 	if open >= len(doc) || doc[open] != '{' {
 		return append(dst, doc...)
 	}
-	dst = append(dst, doc[:open+1]...)
-	dst = append(dst, `"provider":`...)
-	dst = canon.AppendString(dst, provider)
+	dst = value(canon.AppendKey(append(dst, doc[:open+1]...), key))
 	if next := skipSpace(doc, open+1); next < len(doc) && doc[next] != '}' {
 		dst = append(dst, ',')
 	}

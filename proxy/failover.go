@@ -208,20 +208,25 @@ func presentExtensions(body []byte) uint16 {
 		}
 		at := body[i+j:]
 		i += j + 1
-		if len(at) < 2 {
-			break
+		if len(at) < 2 || !extensionStarts[at[1]] {
+			continue
 		}
-		switch at[1] {
-		case 'p', 'm', 'f', 'c', 't', 'w':
-			for k, key := range extensionKeys {
-				if bytes.HasPrefix(at, key) {
-					set |= 1 << k
-				}
+		for k, key := range extensionKeys {
+			if bytes.HasPrefix(at, key) {
+				set |= 1 << k
 			}
 		}
 	}
 	return set
 }
+
+// extensionStarts marks the first letters of the extension keys.
+var extensionStarts = func() (t [256]bool) {
+	for _, key := range extensionKeys {
+		t[key[1]] = true
+	}
+	return t
+}()
 
 // extensionField finds the top-level member key (quotes included) of a
 // body: the span of its value and the edit that removes the whole member.

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unsafe"
 
-	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/ast"
 	"github.com/valyala/fasthttp"
 
@@ -106,7 +104,10 @@ func appendAnthropicStreamError(dst []byte, err error) []byte {
 	return append(dst, "\n\n"...)
 }
 
-var messageStartType = []byte(`"message_start"`)
+var (
+	messageStartType      = []byte(`"message_start"`)
+	messageStartUsagePath = []any{"message", "usage"}
+)
 
 // readAnthropicUsage reads the usage of an Anthropic Messages answer
 // into u: a whole message, or the message_start and message_delta stream
@@ -115,24 +116,12 @@ var messageStartType = []byte(`"message_start"`)
 // message_delta), so that the call's cost can be known. n is search
 // scratch space.
 func readAnthropicUsage(doc []byte, u *usage, n *ast.Node) bool {
-	if !hasUsageObject(doc, usageKey) {
-		return false
+	path, final := answerUsagePaths[upstream.FormatAnthropic], true
+	if bytes.Contains(doc, messageStartType) {
+		path, final = messageStartUsagePath, false
 	}
-	src := unsafe.String(unsafe.SliceData(doc), len(doc))
-	var path []any
-	final := true
-	switch {
-	case bytes.Contains(doc, messageStartType):
-		path, final = []any{"message", "usage"}, false
-	default:
-		path = []any{"usage"}
-	}
-	var err error
-	if *n, err = sonic.GetFromString(src, path...); err != nil || n.TypeSafe() != ast.V_OBJECT {
-		return false
-	}
-	obj, err := n.Raw()
-	if err != nil {
+	obj, ok := usageObject(doc, usageKey, path, n)
+	if !ok {
 		return false
 	}
 	// Anthropic's input_tokens leaves out the tokens read from and written

@@ -71,19 +71,26 @@ type translation struct {
 	out     []byte
 	costed  []byte
 	tail    []byte // the end of a stream, assembled at EOF
+	// used has a bit per format whose decoder or encoder the call took:
+	// only those need a reset (most calls take none).
+	used uint8
 }
 
 func (tr *translation) reset() {
 	tr.decoded = false
 	for f := range codecs {
-		tr.decoder(upstream.Format(f)).Reset()
-		tr.encoder(upstream.Format(f)).Reset()
+		if tr.used&(1<<f) != 0 {
+			tr.decoder(upstream.Format(f)).Reset()
+			tr.encoder(upstream.Format(f)).Reset()
+		}
 	}
+	tr.used = 0
 	tr.events, tr.out, tr.costed, tr.tail = tr.events[:0], tr.out[:0], tr.costed[:0], tr.tail[:0]
 }
 
 // decoder is the stream decoder of format f.
 func (tr *translation) decoder(f upstream.Format) streamDecoder {
+	tr.used |= 1 << f
 	switch f {
 	case upstream.FormatAnthropic:
 		return &tr.anDec
@@ -97,6 +104,7 @@ func (tr *translation) decoder(f upstream.Format) streamDecoder {
 
 // encoder is the stream encoder of format f.
 func (tr *translation) encoder(f upstream.Format) streamEncoder {
+	tr.used |= 1 << f
 	switch f {
 	case upstream.FormatAnthropic:
 		return &tr.anEnc

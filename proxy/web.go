@@ -267,10 +267,6 @@ func firstLine(s string) string {
 // indexed into the answer's text), as OpenRouter answers.
 func (c *call) appendWebSources(dst, doc []byte) []byte {
 	src := unsafe.String(unsafe.SliceData(doc), len(doc))
-	open := skipSpace(doc, 0)
-	if open >= len(doc) || doc[open] != '{' {
-		return append(dst, doc...)
-	}
 	var msg span
 	var content string
 	hasMsg := false
@@ -286,15 +282,11 @@ func (c *call) appendWebSources(dst, doc []byte) []byte {
 			}
 		}
 	}
-	dst = append(dst, doc[:open+1]...)
-	dst = append(canon.AppendKey(dst, "web_sources"), websearch.AppendSources(nil, c.web)...)
-	if next := skipSpace(doc, open+1); next < len(doc) && doc[next] != '}' {
-		dst = append(dst, ',')
-	}
+	sources := func(dst []byte) []byte { return websearch.AppendSources(dst, c.web) }
 	if !hasMsg {
-		return append(dst, doc[open+1:]...)
+		return appendFirstField(dst, doc, "web_sources", sources)
 	}
-	dst = append(dst, doc[open+1:msg.end-1]...)
+	dst = appendFirstField(dst, doc[:msg.end-1], "web_sources", sources)
 	dst = append(dst, `,"annotations":`...)
 	dst = websearch.AppendAnnotations(dst, c.web, content)
 	return append(dst, doc[msg.end-1:]...)
