@@ -28,13 +28,14 @@ import (
 
 	"switchboard/bench/mock"
 	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // The price the test config gives mock/mock-model, in dollars per million
 // tokens, and the same per token in Money: $1/M = 1000 nano-dollars.
 const (
-	testInputPerToken  store.Money = 1000
-	testOutputPerToken store.Money = 2000
+	testInputPerToken  money.Money = 1000
+	testOutputPerToken money.Money = 2000
 	testMaxTokens                  = 50
 )
 
@@ -47,8 +48,8 @@ var (
 // at ceil(bytes/3) tokens at the input price plus max_tokens at the output
 // price (router.EstimateTokens and Price.Worst, recomputed by hand so the
 // test does not trust the code it checks).
-func worstCost(body []byte) store.Money {
-	return store.Money((len(body)+2)/3)*testInputPerToken + testMaxTokens*testOutputPerToken
+func worstCost(body []byte) money.Money {
+	return money.Money((len(body)+2)/3)*testInputPerToken + testMaxTokens*testOutputPerToken
 }
 
 var (
@@ -148,7 +149,7 @@ providers:
 
 // seed creates a metered key on a new account with credits and returns
 // its secret and key ID. The gateway must not be running.
-func (e *testEnv) seed(t *testing.T, account string, credits store.Money) (secret, keyID string) {
+func (e *testEnv) seed(t *testing.T, account string, credits money.Money) (secret, keyID string) {
 	t.Helper()
 	st, err := store.Open(e.dataDir)
 	if err != nil {
@@ -179,8 +180,8 @@ func (e *testEnv) seed(t *testing.T, account string, credits store.Money) (secre
 type ledger struct {
 	entries   []store.Entry
 	account   store.Account
-	available store.Money // credits + plan left - open holds
-	keySpend  store.Money // the key's all-time spend
+	available money.Money // credits + plan left - open holds
+	keySpend  money.Money // the key's all-time spend
 }
 
 // readLedger opens the store (the gateway must have exited) and reads an
@@ -217,9 +218,9 @@ func (e *testEnv) readLedger(t *testing.T, account, keyID string) ledger {
 // checkBalance asserts the balance is exactly the top-up minus the sum of
 // the entries, that Spent is that sum, that no hold is left open, and that
 // the entries have distinct request ids. It returns the entries by id.
-func (l ledger) checkBalance(t *testing.T, initial store.Money) map[string]store.Entry {
+func (l ledger) checkBalance(t *testing.T, initial money.Money) map[string]store.Entry {
 	t.Helper()
-	var sum store.Money
+	var sum money.Money
 	byID := make(map[string]store.Entry, len(l.entries))
 	for _, e := range l.entries {
 		if _, dup := byID[e.RequestID]; dup {
@@ -432,7 +433,7 @@ type usageReport struct {
 
 // reportedUsage reads the usage of a buffered answer or, for a stream, of
 // its last event that carries one.
-func reportedUsage(body []byte, stream bool) (usageReport, store.Money, error) {
+func reportedUsage(body []byte, stream bool) (usageReport, money.Money, error) {
 	var doc struct{ Usage *usageReport }
 	if !stream {
 		if err := json.Unmarshal(body, &doc); err != nil {
@@ -457,7 +458,7 @@ func reportedUsage(body []byte, stream bool) (usageReport, store.Money, error) {
 	if doc.Usage == nil {
 		return usageReport{}, 0, errors.New("no usage in the answer")
 	}
-	cost, err := store.ParseMoney(doc.Usage.Cost.String())
+	cost, err := money.Parse(doc.Usage.Cost.String())
 	return *doc.Usage, cost, err
 }
 
@@ -466,7 +467,7 @@ func reportedUsage(body []byte, stream bool) (usageReport, store.Money, error) {
 // within the reservation.
 func checkEntry(t *testing.T, e store.Entry, keyID, account string) {
 	t.Helper()
-	want := store.Money(e.InputTokens)*testInputPerToken + store.Money(e.OutputTokens)*testOutputPerToken
+	want := money.Money(e.InputTokens)*testInputPerToken + money.Money(e.OutputTokens)*testOutputPerToken
 	worst := max(worstCost(chatBody), worstCost(streamBody))
 	if e.Status != http.StatusOK || e.KeyID != keyID || e.Account != account || e.Cost != want || e.Cost <= 0 || e.Cost > worst {
 		t.Errorf("entry %+v: want status 200, key %s, account %s, cost %s (0 < cost <= worst %s)", e, keyID, account, want, worst)
@@ -508,7 +509,7 @@ func crashRound(t *testing.T) int {
 		workers   = 16
 		minServed = 300   // the mock must serve this many before the kill
 		maxSent   = 20000 // safety bound on the load
-		initial   = 1000 * store.Dollar
+		initial   = 1000 * money.Dollar
 		account   = "acct"
 	)
 	env := newTestEnv(t, mock.Options{Latency: 3 * time.Millisecond, ChunkDelay: time.Millisecond})
@@ -600,8 +601,8 @@ func crashRound(t *testing.T) int {
 		break
 	}
 	var normal, crash int
-	var keyCost store.Money
-	crashWorst := map[store.Money]bool{worstCost(chatBody): true, worstCost(streamBody): true}
+	var keyCost money.Money
+	crashWorst := map[money.Money]bool{worstCost(chatBody): true, worstCost(streamBody): true}
 	for _, e := range l.entries {
 		if !strings.HasPrefix(e.RequestID, prefix) {
 			t.Errorf("entry %s is not from the killed process (ids %s...)", e.RequestID, prefix)

@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"switchboard/store/money"
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"switchboard/store"
 )
 
 // Duration is a time.Duration written as "30s" or "2m" in YAML.
@@ -53,11 +52,11 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 
 // Dollars is an exact amount of money written as decimal dollars: "25",
 // "0.50". It never passes through a float.
-type Dollars store.Money
+type Dollars money.Money
 
 // UnmarshalYAML parses decimal dollars.
 func (d *Dollars) UnmarshalYAML(n *yaml.Node) error {
-	m, err := store.ParseMoney(n.Value)
+	m, err := money.Parse(n.Value)
 	if err != nil || m < 0 {
 		return fmt.Errorf("line %d: want a non-negative dollar amount like \"25\" or \"0.50\", got %q", n.Line, n.Value)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"switchboard/proxy/compress"
 	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // The admin API under /api/v1/admin/ (routes in api.go's apiRoutes): keys
@@ -320,7 +321,7 @@ func (s *Server) topUp(c *apiCall) error {
 			return err
 		}
 	}
-	if a, err := s.store.Account(c.id); err == nil && (a.Credits > store.MaxMoney-m || a.ToppedUp > store.MaxMoney-m) {
+	if a, err := s.store.Account(c.id); err == nil && (a.Credits > money.Max-m || a.ToppedUp > money.Max-m) {
 		return fmt.Errorf("%w: amount: %s would overflow the account's credits", errBadRequest, m)
 	}
 	if err := s.store.TopUp(c.id, m, idem); err != nil {
@@ -366,7 +367,7 @@ func (s *Server) setPlan(c *apiCall) error {
 		return fmt.Errorf(`%w: plan: want a plan name, or "" or null to remove the plan`, errBadRequest)
 	}
 	name := body.Plan.V
-	var price store.Money
+	var price money.Money
 	var period time.Duration
 	if name != "" {
 		p, ok := s.billing.plans[name]
@@ -377,7 +378,7 @@ func (s *Server) setPlan(c *apiCall) error {
 		if period, err = p.PeriodDuration(); err != nil {
 			return fmt.Errorf("plan %q: %w", name, err)
 		}
-		price = store.Money(p.Price)
+		price = money.Money(p.Price)
 	}
 	if err := s.store.AssignPlan(c.id, name, price, period, c.now); err != nil {
 		return err
@@ -424,7 +425,7 @@ func (o *opt[T]) UnmarshalJSON(b []byte) error {
 // amount is money in a request body: decimal dollars as a JSON string
 // ("10.50") or number (10.50), parsed from its text, never a float. Up to
 // nine decimals; no exponent.
-type amount store.Money
+type amount money.Money
 
 // UnmarshalJSON parses a JSON string or number of dollars.
 func (a *amount) UnmarshalJSON(b []byte) error {
@@ -434,7 +435,7 @@ func (a *amount) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	m, err := store.ParseMoney(text)
+	m, err := money.Parse(text)
 	if err != nil {
 		return fmt.Errorf(`want decimal dollars like "10.50", got %s`, b)
 	}
@@ -443,11 +444,11 @@ func (a *amount) UnmarshalJSON(b []byte) error {
 }
 
 // String formats a as exact dollars.
-func (a amount) String() string { return store.Money(a).String() }
+func (a amount) String() string { return money.Money(a).String() }
 
 // check returns the amount of a required field, refusing a missing one,
 // a negative one, and zero unless zeroOK.
-func (a *amount) check(name string, zeroOK bool) (store.Money, error) {
+func (a *amount) check(name string, zeroOK bool) (money.Money, error) {
 	switch {
 	case a == nil:
 		return 0, fmt.Errorf(`%w: %s: want decimal dollars like "10.50"`, errBadRequest, name)
@@ -458,5 +459,5 @@ func (a *amount) check(name string, zeroOK bool) (store.Money, error) {
 		}
 		return 0, fmt.Errorf("%w: %s: want %s, got %s", errBadRequest, name, want, *a)
 	}
-	return store.Money(*a), nil
+	return money.Money(*a), nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/bench/mock"
-	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // masterKey is the admin key of startBillingGateway's gateways.
@@ -99,10 +99,10 @@ func stringAt(t testing.TB, doc string, path ...any) string {
 
 // moneyAt returns the dollar amount at path in doc, which must be an
 // exact decimal JSON number.
-func moneyAt(t testing.TB, doc string, path ...any) store.Money {
+func moneyAt(t testing.TB, doc string, path ...any) money.Money {
 	t.Helper()
 	raw := rawAt(t, doc, path...)
-	m, err := store.ParseMoney(raw)
+	m, err := money.Parse(raw)
 	if err != nil {
 		t.Fatalf("%v in %s: %v", path, doc, err)
 	}
@@ -110,9 +110,9 @@ func moneyAt(t testing.TB, doc string, path ...any) store.Money {
 }
 
 // dollarsOf parses decimal dollars.
-func dollarsOf(t testing.TB, s string) store.Money {
+func dollarsOf(t testing.TB, s string) money.Money {
 	t.Helper()
-	m, err := store.ParseMoney(s)
+	m, err := money.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,8 +312,8 @@ func TestAdminTopUpIsIdempotent(t *testing.T) {
 		t.Fatalf("credits %s, want %s: %s", got, want, r.body)
 	}
 	r = g.admin(t, "PUT", "/accounts/team-a/credits", `{"amount":"5"}`)
-	if moneyAt(t, r.body, "data", "credits") != 5*store.Dollar || moneyAt(t, r.body, "data", "topped_up") != dollarsOf(t, "10.500000001") ||
-		moneyAt(t, r.body, "data", "available") != 5*store.Dollar {
+	if moneyAt(t, r.body, "data", "credits") != 5*money.Dollar || moneyAt(t, r.body, "data", "topped_up") != dollarsOf(t, "10.500000001") ||
+		moneyAt(t, r.body, "data", "available") != 5*money.Dollar {
 		t.Fatalf("set credits: %d %s", r.status, r.body)
 	}
 }
@@ -322,7 +322,7 @@ func TestAdminPlan(t *testing.T) {
 	g := startBillingGateway(t)
 	r := g.admin(t, "PUT", "/accounts/team-a/plan", `{"plan":"pro"}`)
 	if r.status != 200 || stringAt(t, r.body, "data", "plan", "plan") != "pro" ||
-		moneyAt(t, r.body, "data", "plan", "allowance") != 50*store.Dollar || moneyAt(t, r.body, "data", "available") != 50*store.Dollar {
+		moneyAt(t, r.body, "data", "plan", "allowance") != 50*money.Dollar || moneyAt(t, r.body, "data", "available") != 50*money.Dollar {
 		t.Fatalf("assign plan: %d %s", r.status, r.body)
 	}
 	r = g.admin(t, "GET", "/accounts", "")

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // The /api/v1 surface: a key holder's own billing data in OpenRouter's
@@ -419,10 +420,10 @@ func newPlanJSON(a *store.Account, now time.Time) *planJSON {
 
 // dollars is Money in an answer: a JSON number of exact decimal dollars,
 // such as 0.000001234.
-type dollars store.Money
+type dollars money.Money
 
 // MarshalJSON writes d as plain decimal dollars.
-func (d dollars) MarshalJSON() ([]byte, error) { return store.Money(d).AppendDecimal(nil), nil }
+func (d dollars) MarshalJSON() ([]byte, error) { return money.Money(d).AppendDecimal(nil), nil }
 
 // orNull returns a pointer to v, or nil (JSON null) when v is zero.
 func orNull[T comparable](v T) *T {

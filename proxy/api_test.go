@@ -4,20 +4,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"switchboard/store/money"
 	"testing"
 	"time"
 
 	"github.com/bytedance/sonic"
 	"github.com/valyala/fasthttp"
-
-	"switchboard/store"
 )
 
 // served is one chat call as its client saw it.
 type served struct {
 	id                 string
 	prompt, completion string // usage's token counts, raw JSON
-	cost               store.Money
+	cost               money.Money
 }
 
 // chatAs makes a non-streamed chat call for model with secret and
@@ -49,7 +48,7 @@ func TestKeyHolderSeesWhatCallsCost(t *testing.T) {
 	_, secret := g.newKey(t, `{"account":"team-a","name":"ci","monthly_limit":"3","rpm":60}`)
 	g.topUp(t, "team-a", "10")
 	var calls []served
-	var total store.Money
+	var total money.Money
 	for range 3 {
 		c := g.chatAs(t, secret, "mock-model")
 		if c.cost <= 0 {
@@ -62,7 +61,7 @@ func TestKeyHolderSeesWhatCallsCost(t *testing.T) {
 
 	r := g.as(t, secret, "GET", "/api/v1/credits", "")
 	if r.status != 200 || moneyAt(t, r.body, "data", "total_usage") != total ||
-		moneyAt(t, r.body, "data", "total_credits") != 10*store.Dollar {
+		moneyAt(t, r.body, "data", "total_credits") != 10*money.Dollar {
 		t.Fatalf("credits after calls costing %s: %d %s", total, r.status, r.body)
 	}
 
@@ -72,7 +71,7 @@ func TestKeyHolderSeesWhatCallsCost(t *testing.T) {
 			t.Errorf("key %s = %s, want %s", field, got, total)
 		}
 	}
-	if moneyAt(t, r.body, "data", "limit") != 3*store.Dollar || moneyAt(t, r.body, "data", "limit_remaining") != 3*store.Dollar-total ||
+	if moneyAt(t, r.body, "data", "limit") != 3*money.Dollar || moneyAt(t, r.body, "data", "limit_remaining") != 3*money.Dollar-total ||
 		rawAt(t, r.body, "data", "rate_limit") != `{"requests":60,"tokens":null,"interval":"1m"}` ||
 		rawAt(t, r.body, "data", "is_operator") != "false" || rawAt(t, r.body, "data", "expires_at") != "null" {
 		t.Errorf("key: %s", r.body)
@@ -225,12 +224,12 @@ func TestDashboardCreditsShowsThePlan(t *testing.T) {
 		}
 		for _, m := range []struct {
 			path []any
-			want store.Money
+			want money.Money
 		}{
-			{[]any{"subscription", "price"}, 25 * store.Dollar},
-			{[]any{"subscription", "allowance"}, 50 * store.Dollar},
+			{[]any{"subscription", "price"}, 25 * money.Dollar},
+			{[]any{"subscription", "allowance"}, 50 * money.Dollar},
 			{[]any{"subscription", "used"}, c.cost},
-			{[]any{"subscription", "remaining"}, 50*store.Dollar - c.cost},
+			{[]any{"subscription", "remaining"}, 50*money.Dollar - c.cost},
 			{[]any{"pay_as_you_go", "balance"}, dollarsOf(t, "2.5")},
 			{[]any{"pay_as_you_go", "topped_up"}, dollarsOf(t, "2.5")},
 			{[]any{"total_used"}, c.cost},

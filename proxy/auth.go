@@ -15,6 +15,7 @@ import (
 	"switchboard/configs"
 	"switchboard/proxy/compress"
 	"switchboard/store"
+	"switchboard/store/money"
 )
 
 var (
@@ -43,8 +44,8 @@ type Key struct {
 
 	allowed      []string // model strings the key may call; empty = all
 	rpm, tpm     int      // per-minute limits; 0 = none
-	dailyLimit   store.Money
-	monthlyLimit store.Money
+	dailyLimit   money.Money
+	monthlyLimit money.Money
 	expiresAt    time.Time
 	revoked      bool
 	limits       *keyLimits // nil = no RPM/TPM limit

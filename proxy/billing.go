@@ -15,6 +15,7 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/store/money"
 	"switchboard/upstream"
 )
 
@@ -84,7 +85,7 @@ func (b *billing) admit(c *call, body []byte) error {
 		}
 	}
 
-	var worst store.Money
+	var worst money.Money
 	requested := int64(-1) // max_tokens, read once if a target has a price
 	for _, t := range c.order {
 		if m := t.Entry; m != nil {

@@ -12,6 +12,7 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // pricedYAML prices the mock's models at $1/M input and $2/M output; the
@@ -27,7 +28,7 @@ billing:
 // billingTestKey creates a metered key in the gateway's store with the
 // account topped up by credits, reloads the key index and returns the
 // secret. edit may set limits.
-func billingTestKey(t testing.TB, g *gateway, account string, credits store.Money, edit func(*store.Key)) string {
+func billingTestKey(t testing.TB, g *gateway, account string, credits money.Money, edit func(*store.Key)) string {
 	t.Helper()
 	secret, err := store.NewSecret()
 	if err != nil {
@@ -81,7 +82,7 @@ func entryOf(t *testing.T, g *gateway, r result) store.Entry {
 
 // reportedCost reads usage.cost from a chat answer (the last usage object
 // of a stream).
-func reportedCost(t *testing.T, body string) store.Money {
+func reportedCost(t *testing.T, body string) money.Money {
 	t.Helper()
 	i := strings.LastIndex(body, `"cost":`)
 	if i < 0 {
@@ -89,7 +90,7 @@ func reportedCost(t *testing.T, body string) store.Money {
 	}
 	num := body[i+len(`"cost":`):]
 	num = num[:strings.IndexAny(num, ",}")]
-	m, err := store.ParseMoney(num)
+	m, err := money.Parse(num)
 	if err != nil {
 		t.Fatalf("usage.cost %q: %v", num, err)
 	}
@@ -98,7 +99,7 @@ func reportedCost(t *testing.T, body string) store.Money {
 
 func TestMeteredCallIsChargedAtProviderPriceWithFreeCacheReads(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 
 	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model+cached=3", ""), bearer(secret)...)
 	if r.status != 200 {
@@ -115,7 +116,7 @@ func TestMeteredCallIsChargedAtProviderPriceWithFreeCacheReads(t *testing.T) {
 	}
 	u := resp.Usage
 	// $1/M for uncached prompt tokens, $2/M for output, cached ones free.
-	want := store.Money((u.Prompt-3)*1000 + u.Completion*2000)
+	want := money.Money((u.Prompt-3)*1000 + u.Completion*2000)
 	if got := reportedCost(t, r.body); got != want {
 		t.Fatalf("usage.cost = %s, want %s (usage %+v)", got, want, u)
 	}
@@ -128,14 +129,14 @@ func TestMeteredCallIsChargedAtProviderPriceWithFreeCacheReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Credits != store.Dollar-want {
-		t.Fatalf("credits %s, want %s", a.Credits, store.Dollar-want)
+	if a.Credits != money.Dollar-want {
+		t.Fatalf("credits %s, want %s", a.Credits, money.Dollar-want)
 	}
 }
 
 func TestStreamReportsCostInTheUsageChunk(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	r := g.post(t, "/v1/chat/completions",
 		chat("mock/mock-model", `,"stream":true,"stream_options":{"include_usage":true}`), bearer(secret)...)
 	if r.status != 200 || !strings.HasSuffix(r.body, "data: [DONE]\n\n") {
@@ -159,7 +160,7 @@ func TestStreamReportsCostInTheUsageChunk(t *testing.T) {
 
 func TestCutStreamIsBilledFromAnEstimate(t *testing.T) {
 	g := startGateway(t, mock.Options{}, strings.Replace(pricedYAML, "prices:", "prices:\n    mock/mock-model+reset=3: {input: \"1\", output: \"2\"}", 1))
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model+reset=3", `,"stream":true`), bearer(secret)...)
 	e := entryOf(t, g, r)
 	if e.Settled != store.SettledEstimate || e.OutputTokens != 3 || e.Cost == 0 {
@@ -171,7 +172,7 @@ func TestInsufficientCreditIs402AndReachesNoProvider(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
 	// A reservation without max_tokens assumes default_max_output (4096)
 	// output tokens: $0.008192 at $2/M, more than this key's account has.
-	secret := billingTestKey(t, g, "poor", store.Dollar/1000, nil)
+	secret := billingTestKey(t, g, "poor", money.Dollar/1000, nil)
 	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
 	if r.status != 402 || !strings.Contains(r.body, `"code":"insufficient_credits"`) {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -188,7 +189,7 @@ func TestInsufficientCreditIs402AndReachesNoProvider(t *testing.T) {
 
 func TestRateLimitIs429WithHeaders(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
-	secret := billingTestKey(t, g, "team", store.Dollar, func(k *store.Key) { k.RPM = 2 })
+	secret := billingTestKey(t, g, "team", money.Dollar, func(k *store.Key) { k.RPM = 2 })
 	for i := range 2 {
 		r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
 		if r.status != 200 {
@@ -215,7 +216,7 @@ func TestRateLimitIs429WithHeaders(t *testing.T) {
 
 func TestDailyBudgetIs402OnceSpent(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
-	secret := billingTestKey(t, g, "team", store.Dollar, func(k *store.Key) { k.DailyLimit = 1000 })
+	secret := billingTestKey(t, g, "team", money.Dollar, func(k *store.Key) { k.DailyLimit = 1000 })
 	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
 	if r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -231,7 +232,7 @@ func TestKeyModelListAndUnpricedModels(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML+`
   unpriced: refuse
 `)
-	limited := billingTestKey(t, g, "team", store.Dollar, func(k *store.Key) { k.AllowedModels = []string{"mock/mock-model"} })
+	limited := billingTestKey(t, g, "team", money.Dollar, func(k *store.Key) { k.AllowedModels = []string{"mock/mock-model"} })
 	if r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(limited)...); r.status != 200 {
 		t.Fatalf("allowed model: status %d: %s", r.status, r.body)
 	}
@@ -256,7 +257,7 @@ func TestKeyModelListAndUnpricedModels(t *testing.T) {
 
 func TestRevokedAndExpiredKeysAre401(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
-	revoked := billingTestKey(t, g, "team", store.Dollar, func(k *store.Key) { k.Revoked = true })
+	revoked := billingTestKey(t, g, "team", money.Dollar, func(k *store.Key) { k.Revoked = true })
 	expired := billingTestKey(t, g, "team", 0, func(k *store.Key) { k.ExpiresAt = time.Now().Add(-time.Minute) })
 	for _, s := range []string{revoked, expired} {
 		if r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(s)...); r.status != 401 {
@@ -267,7 +268,7 @@ func TestRevokedAndExpiredKeysAre401(t *testing.T) {
 
 func TestUnreachableProviderReleasesTheReservation(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	r := g.post(t, "/v1/chat/completions", chat("down/down-model", ""), bearer(secret)...)
 	if r.status != 502 {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -278,14 +279,14 @@ func TestUnreachableProviderReleasesTheReservation(t *testing.T) {
 	if _, err := g.srv.store.Entry(r.header["x-request-id"]); err == nil {
 		t.Fatal("a call that reached no provider has a ledger entry")
 	}
-	if avail, _ := g.srv.store.Available("team", time.Now()); avail != store.Dollar {
+	if avail, _ := g.srv.store.Available("team", time.Now()); avail != money.Dollar {
 		t.Fatalf("available %s after release, want $1", avail)
 	}
 }
 
 func TestProviderErrorIsSettledAtNoCost(t *testing.T) {
 	g := startGateway(t, mock.Options{}, strings.Replace(pricedYAML, "prices:", "prices:\n    mock/mock-model+status=500: {input: \"1\", output: \"2\"}", 1))
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model+status=500", ""), bearer(secret)...)
 	if r.status != 500 {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -364,7 +365,7 @@ func TestBillingDisabledMetersNothingButReportsCost(t *testing.T) {
 
 func TestTokenRateLimitRefusesOnceSpent(t *testing.T) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
-	secret := billingTestKey(t, g, "team", store.Dollar, func(k *store.Key) { k.TPM = 10 })
+	secret := billingTestKey(t, g, "team", money.Dollar, func(k *store.Key) { k.TPM = 10 })
 	r := g.post(t, "/v1/chat/completions", chat("mock/mock-model", ""), bearer(secret)...)
 	if r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.body)

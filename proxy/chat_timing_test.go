@@ -9,6 +9,7 @@ import (
 
 	"switchboard/bench/mock"
 	"switchboard/store"
+	"switchboard/store/money"
 	"switchboard/upstream"
 )
 
@@ -61,8 +62,8 @@ func newHotPathFixture(t testing.TB) (*Server, *call, []hotPathCase) {
 	g := startGateway(t, mock.Options{}, pricedYAML)
 	var op fasthttp.RequestHeader
 	op.Set("Authorization", "Bearer "+testKey)
-	secret := billingTestKey(t, g, "bench", 1000*store.Dollar, func(k *store.Key) {
-		k.RPM, k.TPM, k.DailyLimit = 1<<30, 1<<30, 1000*store.Dollar
+	secret := billingTestKey(t, g, "bench", 1000*money.Dollar, func(k *store.Key) {
+		k.RPM, k.TPM, k.DailyLimit = 1<<30, 1<<30, 1000*money.Dollar
 	})
 	var metered fasthttp.RequestHeader
 	metered.Set("Authorization", "Bearer "+secret)

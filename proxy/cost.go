@@ -6,7 +6,7 @@ import (
 	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/ast"
 
-	"switchboard/store"
+	"switchboard/store/money"
 	"switchboard/upstream/canon"
 )
 
@@ -15,7 +15,7 @@ import (
 // formats), so a client sees what the call cost in OpenRouter's shape:
 // exact decimal dollars, e.g. 0.000001234. doc is appended unchanged when
 // it has no usage object. n is search scratch space.
-func appendWithCost(dst, doc []byte, path []any, cost store.Money, n *ast.Node) []byte {
+func appendWithCost(dst, doc []byte, path []any, cost money.Money, n *ast.Node) []byte {
 	src := unsafe.String(unsafe.SliceData(doc), len(doc))
 	var err error
 	if *n, err = sonic.GetFromString(src, path...); err != nil || n.TypeSafe() != ast.V_OBJECT {

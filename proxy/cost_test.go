@@ -2,16 +2,15 @@ package proxy
 
 import (
 	"encoding/json"
+	"switchboard/store/money"
 	"testing"
 
 	"github.com/bytedance/sonic/ast"
-
-	"switchboard/store"
 )
 
 func TestAppendWithCost(t *testing.T) {
 	var n ast.Node
-	cost := store.Money(75_000)
+	cost := money.Money(75_000)
 	f := func(doc, want string) {
 		t.Helper()
 		got := string(appendWithCost(nil, []byte(doc), answerUsagePaths[0], cost, &n))
@@ -28,7 +27,7 @@ func TestAppendWithCost(t *testing.T) {
 	f(`{"a":{"usage":{}}}`, `{"a":{"usage":{}}}`)
 	f(`not json`, `not json`)
 
-	cost = 12 * store.Dollar
+	cost = 12 * money.Dollar
 	f(`{"usage":{"total_tokens":9}}`, `{"usage":{"total_tokens":9,"cost":12}}`)
 }
 

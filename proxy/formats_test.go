@@ -8,7 +8,7 @@ import (
 	"github.com/bytedance/sonic"
 
 	"switchboard/bench/mock"
-	"switchboard/store"
+	"switchboard/store/money"
 	"switchboard/upstream"
 	"switchboard/upstream/canon"
 )
@@ -169,7 +169,7 @@ func decodeAnswer(t *testing.T, f upstream.Format, stream bool, body string) can
 // calls with whole arguments, reports the cost, and the ledger agrees.
 func TestEveryClientFormatReachesEveryProviderFormat(t *testing.T) {
 	g := startFourFormatGateway(t)
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	for _, cf := range clientFormats {
 		for _, pm := range providerModels {
 			for _, stream := range []bool{false, true} {
@@ -199,7 +199,7 @@ func TestEveryClientFormatReachesEveryProviderFormat(t *testing.T) {
 						if up.Path != want {
 							t.Fatalf("upstream path %s, want %s", up.Path, want)
 						}
-						cost := store.Money(ans.Usage.Prompt()*1000 + ans.Usage.Output*2000)
+						cost := money.Money(ans.Usage.Prompt()*1000 + ans.Usage.Output*2000)
 						if got := reportedCost(t, r.body); got != cost || cost == 0 {
 							t.Fatalf("reported cost %s, want %s (usage %+v):\n%s", got, cost, ans.Usage, r.body)
 						}

@@ -8,7 +8,7 @@ import (
 	"github.com/bytedance/sonic"
 
 	"switchboard/bench/mock"
-	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // startAnthropicGateway runs a gateway whose provider "anth" speaks the
@@ -46,7 +46,7 @@ func anthropicHeaders(key string) []string {
 
 func TestMessagesPassThroughToAnAnthropicProvider(t *testing.T) {
 	g := startAnthropicGateway(t, "")
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	for _, path := range []string{"/v1/messages", "/messages?beta=true"} {
 		r := g.post(t, path, messagesBody("anth/claude-mock+cached=5", ""), anthropicHeaders(secret)...)
 		if r.status != 200 || r.header[headerProvider] != "anth" {
@@ -65,7 +65,7 @@ func TestMessagesPassThroughToAnAnthropicProvider(t *testing.T) {
 		}
 		u := msg.Usage
 		// $3/M for uncached input, $15/M output; the 5 cached tokens free.
-		want := store.Money(u.Input*3000 + u.Output*15000)
+		want := money.Money(u.Input*3000 + u.Output*15000)
 		if got := reportedCost(t, r.body); got != want || u.CacheRead != 5 {
 			t.Fatalf("%s: usage.cost %s, want %s (usage %+v)", path, got, want, u)
 		}
@@ -179,7 +179,7 @@ func TestCountTokensPassesThroughUnbilled(t *testing.T) {
 // back, streamed or not, with tools, and billed from the usage.
 func TestMessagesThroughAnOpenAIProvider(t *testing.T) {
 	g := startAnthropicGateway(t, "")
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	r := g.post(t, "/v1/messages", messagesBody("mock/mock-model", ""), anthropicHeaders(secret)...)
 	var msg struct {
 		Type    string `json:"type"`
@@ -201,7 +201,7 @@ func TestMessagesThroughAnOpenAIProvider(t *testing.T) {
 	if up.Path != "/v1/chat/completions" || !strings.Contains(string(up.Body), `"messages":[{"role":"user","content":"Hello"}]`) {
 		t.Fatalf("upstream %s %s", up.Path, up.Body)
 	}
-	want := store.Money(msg.Usage.Input*1000 + msg.Usage.Output*2000)
+	want := money.Money(msg.Usage.Input*1000 + msg.Usage.Output*2000)
 	if got := reportedCost(t, r.body); got != want || want == 0 {
 		t.Fatalf("cost %s, want %s", got, want)
 	}

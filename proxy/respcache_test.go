@@ -8,7 +8,7 @@ import (
 	"github.com/bytedance/sonic"
 
 	"switchboard/bench/mock"
-	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // startCachingGateway runs a gateway with the response cache on, its
@@ -38,7 +38,7 @@ const question = `"messages":[{"role":"user","content":"What is a gateway?"}],"m
 // without a provider call, billed $0 and recorded as a cache hit.
 func TestResponseCacheHitIsFreeFastAndInTheClientsFormat(t *testing.T) {
 	g := startCachingGateway(t)
-	secret := billingTestKey(t, g, "team", store.Dollar, nil)
+	secret := billingTestKey(t, g, "team", money.Dollar, nil)
 	auth := []string{"Authorization", "Bearer " + secret}
 	body := `{"model":"mock-model","temperature":0,` + question + `}`
 	first := g.post(t, "/v1/chat/completions", body, auth...)

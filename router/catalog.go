@@ -7,26 +7,25 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"switchboard/store/money"
 
 	"go.yaml.in/yaml/v3"
-
-	"switchboard/store"
 )
 
 // Price is a model's price per million tokens.
 type Price struct {
 	// Input is the price of prompt tokens not read from or written to the
 	// provider's cache.
-	Input store.Money
+	Input money.Money
 	// Output is the price of completion tokens, reasoning included.
-	Output store.Money
+	Output money.Money
 	// CacheRead is the provider's price of prompt tokens read from its
 	// cache. The gateway does not charge it (see Price.Cost); it is kept
 	// to report what caching saved.
-	CacheRead store.Money
+	CacheRead money.Money
 	// CacheWrite is the price of prompt tokens written to the cache; 0
 	// where the provider charges nothing extra for it.
-	CacheWrite store.Money
+	CacheWrite money.Money
 }
 
 // Model is one catalog entry.
@@ -161,7 +160,7 @@ func (c *Catalog) Override(provider, id string, o PriceOverride) error {
 	if c == nil {
 		return fmt.Errorf("price override %s: no catalog", at)
 	}
-	var p [4]store.Money
+	var p [4]money.Money
 	for i, f := range []struct {
 		name string
 		val  *string
@@ -176,7 +175,7 @@ func (c *Catalog) Override(provider, id string, o PriceOverride) error {
 		p[i] = v
 	}
 	if m, ok := c.byKey[modelKey{provider, id}]; ok {
-		set := func(dst *store.Money, val *string, v store.Money) {
+		set := func(dst *money.Money, val *string, v money.Money) {
 			if val != nil {
 				*dst = v
 			}
@@ -416,7 +415,7 @@ func (l *catalogLoader) tokens(v *yaml.Node, path string) int {
 	return n
 }
 
-func (l *catalogLoader) price(v *yaml.Node, path string) store.Money {
+func (l *catalogLoader) price(v *yaml.Node, path string) money.Money {
 	p, err := parsePrice(v.Value)
 	if err != nil {
 		l.fail(v, path, "%v", err)
@@ -426,12 +425,12 @@ func (l *catalogLoader) price(v *yaml.Node, path string) store.Money {
 
 // parsePrice parses a catalog or override price: plain non-negative
 // decimal dollars such as "2.50" or "0.0375", exact to the nano-dollar.
-// It is store.ParseMoney without the sign and "$" that ParseMoney takes.
-func parsePrice(s string) (store.Money, error) {
+// It is money.Parse without the sign and "$" that ParseMoney takes.
+func parsePrice(s string) (money.Money, error) {
 	if s == "" || s[0] < '0' || s[0] > '9' {
 		return 0, fmt.Errorf("cannot parse price %q: want plain decimal dollars like 2.50, without sign or \"$\"", s)
 	}
-	return store.ParseMoney(s)
+	return money.Parse(s)
 }
 
 func (l *catalogLoader) modalities(v *yaml.Node, path string) []string {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"switchboard/configs"
-	"switchboard/store"
+	"switchboard/store/money"
 )
 
 func embeddedCatalog(t testing.TB) *Catalog {
@@ -58,7 +58,7 @@ func TestEmbeddedCatalogIsSane(t *testing.T) {
 				t.Errorf("%s: cache reads (%s) cost more than input (%s)", name, p.CacheRead, p.Input)
 			case p.CacheWrite != 0 && p.CacheWrite < p.Input:
 				t.Errorf("%s: cache writes (%s) cost less than input (%s)", name, p.CacheWrite, p.Input)
-			case p.Input > 200*store.Dollar || p.Output > 1000*store.Dollar:
+			case p.Input > 200*money.Dollar || p.Output > 1000*money.Dollar:
 				t.Errorf("%s: implausible price %s/%s", name, p.Input, p.Output)
 			case len(m.Modalities) == 0 || m.Modalities[0] != "text":
 				t.Errorf("%s: modalities %v do not start with text", name, m.Modalities)
@@ -84,9 +84,9 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s/%s not in the catalog", provider, id)
 		}
-		money := func(s string) store.Money {
+		money := func(s string) money.Money {
 			t.Helper()
-			v, err := store.ParseMoney(s)
+			v, err := money.Parse(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,7 +250,7 @@ providers:
 		t.Fatal("chat not found")
 	}
 	// An unquoted YAML number is read from its source text, still exactly.
-	if m.Price.Input != 2_500_000_000 || m.Price.Output != 10*store.Dollar || m.Price.CacheRead != 0 || m.Price.CacheWrite != 0 {
+	if m.Price.Input != 2_500_000_000 || m.Price.Output != 10*money.Dollar || m.Price.CacheRead != 0 || m.Price.CacheWrite != 0 {
 		t.Errorf("price %+v", m.Price)
 	}
 	if !slices.Equal(m.Modalities, []string{"text"}) {
@@ -285,7 +285,7 @@ func TestOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := c.Lookup("openai", "gpt-4o")
-	if want := (Price{Input: 2 * store.Dollar, Output: 10 * store.Dollar, CacheRead: 500_000_000}); m.Price != want {
+	if want := (Price{Input: 2 * money.Dollar, Output: 10 * money.Dollar, CacheRead: 500_000_000}); m.Price != want {
 		t.Errorf("after override: %+v; want %+v", m.Price, want)
 	}
 	if m.Context != 128000 {
@@ -297,7 +297,7 @@ func TestOverride(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `price override openai/gpt-4o: output: cannot parse price "-1": want plain decimal dollars like 2.50`) {
 		t.Fatalf("bad override: %v", err)
 	}
-	if m.Price.Input != 2*store.Dollar {
+	if m.Price.Input != 2*money.Dollar {
 		t.Errorf("failed override changed input to %s", m.Price.Input)
 	}
 

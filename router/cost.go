@@ -2,8 +2,7 @@ package router
 
 import (
 	"math/bits"
-
-	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // Usage is what a call consumed, in tokens. Negative counts (a broken
@@ -19,7 +18,7 @@ type Usage struct {
 // Cost is what a call costs the user, by component. Total is the sum of
 // the others.
 type Cost struct {
-	Input, Output, CacheRead, CacheWrite, Total store.Money
+	Input, Output, CacheRead, CacheWrite, Total money.Money
 }
 
 // Cost returns what u costs at price p. The gateway bills at provider
@@ -38,7 +37,7 @@ type Cost struct {
 // and at most 1e-9 USD more per component. The product is taken in 128
 // bits (math/bits), so no token count or price can overflow: 1e9 tokens at
 // $1000/M is 1e21 before division, beyond int64 but far inside 128 bits.
-// A component or total that would exceed store.MaxMoney (9.2 billion
+// A component or total that would exceed money.Max (9.2 billion
 // dollars) saturates there. Cost does not allocate.
 func (p Price) Cost(u Usage) Cost {
 	c := Cost{
@@ -61,7 +60,7 @@ func (p Price) Cost(u Usage) Cost {
 // set, one nano-dollar more covers the rounding of a prompt split between
 // the two components. So Worst(p, o) >= Cost(u).Total for every u with
 // u.Input+u.CacheRead+u.CacheWrite <= p and u.Output <= o.
-func (p Price) Worst(promptTokens, maxOutput int64) store.Money {
+func (p Price) Worst(promptTokens, maxOutput int64) money.Money {
 	w := addMoney(perMillion(promptTokens, max(p.Input, p.CacheWrite)), perMillion(maxOutput, p.Output))
 	if promptTokens > 0 && p.Input > 0 && p.CacheWrite > 0 {
 		w = addMoney(w, 1)
@@ -84,13 +83,13 @@ func EstimateTokens(bodyBytes int) int64 {
 }
 
 // perMillion returns tokens × price / 1e6 rounded up, where price is per
-// million tokens, saturating at store.MaxMoney. Non-positive inputs give 0.
+// million tokens, saturating at money.Max. Non-positive inputs give 0.
 //
 // Both factors are below 2^63, so the 128-bit product is below 2^126 and
 // adding 1e6-1 for the rounding cannot overflow it. The quotient fits in
 // 64 bits exactly when the high word is below the divisor (bits.Div64
 // panics otherwise, so that case saturates first).
-func perMillion(tokens int64, price store.Money) store.Money {
+func perMillion(tokens int64, price money.Money) money.Money {
 	if tokens <= 0 || price <= 0 {
 		return 0
 	}
@@ -99,20 +98,20 @@ func perMillion(tokens int64, price store.Money) store.Money {
 	lo, carry = bits.Add64(lo, 1e6-1, 0)
 	hi += carry
 	if hi >= 1e6 {
-		return store.MaxMoney
+		return money.Max
 	}
 	q, _ := bits.Div64(hi, lo, 1e6)
-	if q > uint64(store.MaxMoney) {
-		return store.MaxMoney
+	if q > uint64(money.Max) {
+		return money.Max
 	}
-	return store.Money(q)
+	return money.Money(q)
 }
 
 // addMoney returns a+b for non-negative a and b, saturating at
-// store.MaxMoney.
-func addMoney(a, b store.Money) store.Money {
+// money.Max.
+func addMoney(a, b money.Money) money.Money {
 	if s := a + b; s >= a {
 		return s
 	}
-	return store.MaxMoney
+	return money.Max
 }

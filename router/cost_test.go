@@ -10,9 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"switchboard/store/money"
 	"testing"
-
-	"switchboard/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output of the golden files in testdata/")
@@ -184,7 +183,7 @@ func runGolden(t *testing.T, path string, run func(t *testing.T, cmd string, arg
 }
 
 func TestParsePrice(t *testing.T) {
-	ok := func(in string, want store.Money) {
+	ok := func(in string, want money.Money) {
 		t.Helper()
 		got, err := parsePrice(in)
 		if err != nil || got != want {
@@ -198,7 +197,7 @@ func TestParsePrice(t *testing.T) {
 	ok("0", 0)
 	ok("0.000000001", 1)
 	ok("007.10", 7_100_000_000)
-	ok("9223372036.854775807", store.MaxMoney)
+	ok("9223372036.854775807", money.Max)
 
 	bad := func(in, why string) {
 		t.Helper()
@@ -234,7 +233,7 @@ func TestParsePrice(t *testing.T) {
 // TestCostRoundsUpExactly checks every component against exact big.Int
 // arithmetic: ceil(tokens*price/1e6), saturated at math.MaxInt64.
 func TestCostRoundsUpExactly(t *testing.T) {
-	exact := func(tokens int64, price store.Money) store.Money {
+	exact := func(tokens int64, price money.Money) money.Money {
 		if tokens <= 0 || price <= 0 {
 			return 0
 		}
@@ -244,7 +243,7 @@ func TestCostRoundsUpExactly(t *testing.T) {
 		if !n.IsInt64() {
 			return math.MaxInt64
 		}
-		return store.Money(n.Int64())
+		return money.Money(n.Int64())
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	edges := []int64{0, 1, 2, 999_999, 1_000_000, 1_000_001, 1e9, 1e12, math.MaxInt64 / 1_000_000, math.MaxInt64 - 1, math.MaxInt64, -1}
@@ -259,7 +258,7 @@ func TestCostRoundsUpExactly(t *testing.T) {
 		}
 	}
 	for range 200_000 {
-		tokens, price := draw(), store.Money(draw())
+		tokens, price := draw(), money.Money(draw())
 		if got, want := perMillion(tokens, price), exact(tokens, price); got != want {
 			t.Fatalf("perMillion(%d, %d) = %d; want %d", tokens, int64(price), got, want)
 		}
@@ -267,13 +266,13 @@ func TestCostRoundsUpExactly(t *testing.T) {
 }
 
 func TestCostHugeCountsDoNotOverflow(t *testing.T) {
-	p := Price{Input: 1000 * store.Dollar, Output: 1000 * store.Dollar, CacheWrite: 1250 * store.Dollar}
+	p := Price{Input: 1000 * money.Dollar, Output: 1000 * money.Dollar, CacheWrite: 1250 * money.Dollar}
 	c := p.Cost(Usage{Input: 1e9, Output: 1e9, CacheWrite: 1e9})
 	// 1e9 tokens at $1000/M is $1,000,000: 1e21 before the division, past int64.
-	if c.Input != 1e6*store.Dollar || c.Output != 1e6*store.Dollar || c.CacheWrite != 1.25e6*store.Dollar {
+	if c.Input != 1e6*money.Dollar || c.Output != 1e6*money.Dollar || c.CacheWrite != 1.25e6*money.Dollar {
 		t.Fatalf("cost = %+v", c)
 	}
-	if c.Total != 3.25e6*store.Dollar {
+	if c.Total != 3.25e6*money.Dollar {
 		t.Fatalf("total = %s", c.Total)
 	}
 	huge := Usage{Input: math.MaxInt64, Output: math.MaxInt64, CacheWrite: math.MaxInt64}
@@ -286,7 +285,7 @@ func TestCostHugeCountsDoNotOverflow(t *testing.T) {
 }
 
 func TestCostChargesNothingForCacheReads(t *testing.T) {
-	p := Price{Input: 3 * store.Dollar, Output: 15 * store.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
+	p := Price{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
 	c := p.Cost(Usage{CacheRead: 1e9})
 	if c != (Cost{}) {
 		t.Fatalf("a call that only reads the cache costs %+v; want nothing", c)
@@ -299,8 +298,8 @@ func TestCostChargesNothingForCacheReads(t *testing.T) {
 func TestWorstCoversEveryUsage(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	prices := []Price{
-		{Input: 3 * store.Dollar, Output: 15 * store.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000},
-		{Input: 2_500_000_000, Output: 10 * store.Dollar, CacheRead: 1_250_000_000},
+		{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000},
+		{Input: 2_500_000_000, Output: 10 * money.Dollar, CacheRead: 1_250_000_000},
 		{Input: 1, Output: 1, CacheWrite: 1},
 		{Input: 37_500_000, Output: 150_000_000},
 		{Input: 0, Output: 0},
@@ -309,7 +308,7 @@ func TestWorstCoversEveryUsage(t *testing.T) {
 	for range 100_000 {
 		p := prices[r.IntN(len(prices))]
 		if r.IntN(2) == 0 {
-			p = Price{Input: store.Money(r.Int64N(2e10)), Output: store.Money(r.Int64N(2e11)), CacheWrite: store.Money(r.Int64N(3e10))}
+			p = Price{Input: money.Money(r.Int64N(2e10)), Output: money.Money(r.Int64N(2e11)), CacheWrite: money.Money(r.Int64N(3e10))}
 		}
 		prompt, maxOut := r.Int64N(3e6), r.Int64N(2e5)
 		cw := r.Int64N(prompt + 1)

@@ -1,15 +1,14 @@
 package router
 
 import (
+	"switchboard/store/money"
 	"testing"
-
-	"switchboard/store"
 )
 
 var sinkCost Cost
 
 func BenchmarkPriceCost(b *testing.B) {
-	p := Price{Input: 3 * store.Dollar, Output: 15 * store.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
+	p := Price{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
 	u := Usage{Input: 1200, CacheRead: 50000, CacheWrite: 3000, Output: 900, Reasoning: 300}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -18,7 +17,7 @@ func BenchmarkPriceCost(b *testing.B) {
 }
 
 func BenchmarkPriceWorst(b *testing.B) {
-	p := Price{Input: 3 * store.Dollar, Output: 15 * store.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
+	p := Price{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
 	b.ReportAllocs()
 	for b.Loop() {
 		sinkCost.Total = p.Worst(EstimateTokens(180_000), 64000)

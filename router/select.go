@@ -14,7 +14,7 @@ import (
 	"github.com/bytedance/sonic/ast"
 
 	"switchboard/configs"
-	"switchboard/store"
+	"switchboard/store/money"
 )
 
 // ErrBadPrefs means a request's provider preferences are malformed or
@@ -151,7 +151,7 @@ type ProviderPrefs struct {
 	// MaxPrompt and MaxCompletion cap the input and output price per
 	// million tokens (max_price.prompt and .completion). Targets above a
 	// cap, or without a catalog price, are dropped.
-	MaxPrompt, MaxCompletion store.Money
+	MaxPrompt, MaxCompletion money.Money
 	// HasMaxPrompt and HasMaxCompletion say which caps are set; a cap of
 	// 0 allows only free targets.
 	HasMaxPrompt, HasMaxCompletion bool
@@ -232,7 +232,7 @@ func (p *ProviderPrefs) parseMaxPrice(v *ast.Node) error {
 	}
 	var kv ast.Pair
 	for it.Next(&kv) {
-		var dst *store.Money
+		var dst *money.Money
 		var has *bool
 		switch kv.Key {
 		case "prompt":
@@ -255,7 +255,7 @@ func (p *ProviderPrefs) parseMaxPrice(v *ast.Node) error {
 }
 
 // jsonPrice reads a JSON number of dollars per million tokens.
-func jsonPrice(v *ast.Node) (store.Money, bool) {
+func jsonPrice(v *ast.Node) (money.Money, bool) {
 	if v.TypeSafe() != ast.V_NUMBER {
 		return 0, false
 	}
@@ -267,7 +267,7 @@ func jsonPrice(v *ast.Node) (store.Money, bool) {
 	if err != nil || !(f >= 0 && f <= 1e6) {
 		return 0, false
 	}
-	return store.Money(math.Round(f * float64(store.Dollar))), true
+	return money.Money(math.Round(f * float64(money.Dollar))), true
 }
 
 func stringList(v *ast.Node, field string) ([]string, error) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"switchboard/configs"
-	"switchboard/store"
+	"switchboard/store/money"
 	"switchboard/upstream"
 )
 
@@ -230,8 +230,8 @@ func TestOrderExploresOneInN(t *testing.T) {
 
 func TestOrderProviderPrefs(t *testing.T) {
 	r := selectRouter(t, -1)
-	dollars := func(s string) store.Money {
-		m, err := store.ParseMoney(s)
+	dollars := func(s string) money.Money {
+		m, err := money.Parse(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestParseProviderPrefs(t *testing.T) {
 	}
 	if strings.Join(p.Order, ",") != "b,a" || strings.Join(p.Only, ",") != "a,b" || strings.Join(p.Ignore, ",") != "c" ||
 		!p.NoFallbacks || p.Sort != StrategyThroughput ||
-		!p.HasMaxPrompt || p.MaxPrompt != 1_250_000_000 || !p.HasMaxCompletion || p.MaxCompletion != 10*store.Dollar {
+		!p.HasMaxPrompt || p.MaxPrompt != 1_250_000_000 || !p.HasMaxCompletion || p.MaxCompletion != 10*money.Dollar {
 		t.Fatalf("parsed %+v", p)
 	}
 	for _, in := range []string{`null`, `{}`, `{"order": null, "sort": null, "max_price": {"prompt": null}}`, ` {"allow_fallbacks": true} `} {

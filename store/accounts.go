@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"switchboard/store/money"
 	"time"
 )
 
@@ -25,11 +26,11 @@ type Account struct {
 	ID string
 	// Credits is the pay-as-you-go balance. It goes negative only when a
 	// request cost more than the worst case it reserved.
-	Credits Money
+	Credits money.Money
 	// Plan is the subscription plan's name; "" = no plan, and the other
 	// plan fields are zero.
 	Plan      string
-	PlanPrice Money
+	PlanPrice money.Money
 	// PlanPeriod is the length of a period; Monthly (0) is calendar months.
 	PlanPeriod time.Duration
 	// PlanSince is when the plan was assigned; periods count from it.
@@ -37,11 +38,11 @@ type Account struct {
 	// PeriodStart and PeriodEnd bound the current period: [start, end).
 	PeriodStart, PeriodEnd time.Time
 	// PlanUsed is what the current period's charges drew on the plan.
-	PlanUsed Money
+	PlanUsed money.Money
 	// Spent is every charge ever, plan and credits together.
-	Spent Money
+	Spent money.Money
 	// ToppedUp is the sum of every TopUp.
-	ToppedUp Money
+	ToppedUp money.Money
 }
 
 // PlanAllowanceFactor is how many times its price a plan's allowance is
@@ -54,7 +55,7 @@ const PlanAllowanceFactor = 2
 const Monthly time.Duration = 0
 
 // PlanAllowance is what the plan gives each period: 2x its price.
-func (a *Account) PlanAllowance() Money {
+func (a *Account) PlanAllowance() money.Money {
 	if a.Plan == "" {
 		return 0
 	}
@@ -64,7 +65,7 @@ func (a *Account) PlanAllowance() Money {
 // PlanLeft is the allowance a charge at now could still draw: the whole
 // allowance when the current period has ended by now (the charge rolls it
 // over), else what PlanUsed leaves of it.
-func (a *Account) PlanLeft(now time.Time) Money {
+func (a *Account) PlanLeft(now time.Time) money.Money {
 	if a.Plan == "" {
 		return 0
 	}
@@ -76,7 +77,7 @@ func (a *Account) PlanLeft(now time.Time) Money {
 
 // charge takes cost from the account as of time at: plan allowance first,
 // then credits. It returns the part the plan paid.
-func (a *Account) charge(cost Money, at time.Time) (fromPlan Money) {
+func (a *Account) charge(cost money.Money, at time.Time) (fromPlan money.Money) {
 	if a.Plan != "" && !at.Before(a.PeriodEnd) {
 		a.PeriodStart, a.PeriodEnd = planPeriod(a.PlanSince, a.PlanPeriod, at)
 		a.PlanUsed = 0
@@ -88,7 +89,7 @@ func (a *Account) charge(cost Money, at time.Time) (fromPlan Money) {
 	return fromPlan
 }
 
-func (a *Account) assignPlan(plan string, price Money, period time.Duration, now time.Time) {
+func (a *Account) assignPlan(plan string, price money.Money, period time.Duration, now time.Time) {
 	a.Plan, a.PlanPrice, a.PlanPeriod, a.PlanUsed = plan, price, period, 0
 	if plan == "" {
 		a.PlanPrice, a.PlanPeriod = 0, 0
@@ -166,7 +167,7 @@ func (s *Store) Accounts() []Account {
 // idempotent: a second TopUp with the same idemKey changes nothing and
 // returns nil, or an error if its account or amount differ from the
 // first's. An empty idemKey is never deduplicated.
-func (s *Store) TopUp(id string, amount Money, idemKey string) error {
+func (s *Store) TopUp(id string, amount money.Money, idemKey string) error {
 	if err := checkID("account", id); err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func (s *Store) EnsureAccount(id string) error {
 // SetCredits sets an account's credits to amount (>= 0), creating the
 // account if needed, and returns once it is durable. It does not count as
 // a top-up in ToppedUp.
-func (s *Store) SetCredits(id string, amount Money) error {
+func (s *Store) SetCredits(id string, amount money.Money) error {
 	if err := checkID("account", id); err != nil {
 		return err
 	}
@@ -211,7 +212,7 @@ func (s *Store) SetCredits(id string, amount Money) error {
 // when the account already had this plan. An empty plan removes the plan.
 // It returns once durable. Charging the subscription price is not the
 // store's business: it only tracks the allowance.
-func (s *Store) AssignPlan(id, plan string, price Money, period time.Duration, now time.Time) error {
+func (s *Store) AssignPlan(id, plan string, price money.Money, period time.Duration, now time.Time) error {
 	if err := checkID("account", id); err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (s *Store) AssignPlan(id, plan string, price Money, period time.Duration, n
 		if len(plan) > 64 {
 			return fmt.Errorf("plan of account %q: name is longer than 64 bytes", id)
 		}
-		if price < 0 || price > MaxMoney/PlanAllowanceFactor {
+		if price < 0 || price > money.Max/PlanAllowanceFactor {
 			return fmt.Errorf("plan %q of account %q: price %s out of range", plan, id, price)
 		}
 		if period < 0 {
@@ -257,7 +258,7 @@ func (s *Store) stageTopUp(g *group, o *op) error {
 		}
 	}
 	p := s.pending(g, o.account)
-	if p.a.Credits > MaxMoney-o.amount || p.a.ToppedUp > MaxMoney-o.amount {
+	if p.a.Credits > money.Max-o.amount || p.a.ToppedUp > money.Max-o.amount {
 		return fmt.Errorf("top-up of account %q: %s would overflow its credits %s", o.account, o.amount, p.a.Credits)
 	}
 	p.a.Credits += o.amount
@@ -364,7 +365,7 @@ func decodeAccount(id string, v []byte) (Account, error) {
 // topUp is the record that makes a TopUp idempotent.
 type topUp struct {
 	account string
-	amount  Money
+	amount  money.Money
 	at      time.Time
 }
 

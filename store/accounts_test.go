@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"switchboard/store/money"
 	"testing"
 	"time"
 )
@@ -9,30 +10,30 @@ import (
 func TestTopUpIsIdempotent(t *testing.T) {
 	s, dir := openTest(t)
 	for range 3 {
-		if err := s.TopUp("team", 10*Dollar, "pay-1"); err != nil {
+		if err := s.TopUp("team", 10*money.Dollar, "pay-1"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if a := mustAccount(t, s, "team"); a.Credits != 10*Dollar || a.ToppedUp != 10*Dollar {
+	if a := mustAccount(t, s, "team"); a.Credits != 10*money.Dollar || a.ToppedUp != 10*money.Dollar {
 		t.Fatalf("after 3 top-ups with one key: credits %s, topped up %s, want $10", a.Credits, a.ToppedUp)
 	}
-	if err := s.TopUp("team", 11*Dollar, "pay-1"); err == nil || !strings.Contains(err.Error(), "was used for a top-up") {
+	if err := s.TopUp("team", 11*money.Dollar, "pay-1"); err == nil || !strings.Contains(err.Error(), "was used for a top-up") {
 		t.Fatalf("same key, other amount: %v", err)
 	}
-	if err := s.TopUp("other", 10*Dollar, "pay-1"); err == nil {
+	if err := s.TopUp("other", 10*money.Dollar, "pay-1"); err == nil {
 		t.Fatal("same key, other account: no error")
 	}
 	// Unkeyed top-ups are never deduplicated.
 	for range 2 {
-		if err := s.TopUp("team", Dollar, ""); err != nil {
+		if err := s.TopUp("team", money.Dollar, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s = reopen(t, s, dir)
-	if err := s.TopUp("team", 10*Dollar, "pay-1"); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "pay-1"); err != nil {
 		t.Fatal(err)
 	}
-	if a := mustAccount(t, s, "team"); a.Credits != 12*Dollar {
+	if a := mustAccount(t, s, "team"); a.Credits != 12*money.Dollar {
 		t.Fatalf("replay after reopen: credits %s, want $12", a.Credits)
 	}
 	if _, err := s.Account("other"); err == nil {
@@ -48,14 +49,14 @@ func TestAccountWritesRejectBadInput(t *testing.T) {
 			t.Errorf("error = %v, want it to mention %q", err, want)
 		}
 	}
-	f(s.TopUp("team", -Dollar, "k"), "must be positive")
+	f(s.TopUp("team", -money.Dollar, "k"), "must be positive")
 	f(s.TopUp("team", 0, "k"), "must be positive")
-	f(s.TopUp("", Dollar, "k"), "account is empty")
-	f(s.TopUp("team", Dollar, "a\x00"), "NUL")
+	f(s.TopUp("", money.Dollar, "k"), "account is empty")
+	f(s.TopUp("team", money.Dollar, "a\x00"), "NUL")
 	f(s.SetCredits("team", -1), "must not be negative")
-	f(s.AssignPlan("team", "pro", -Dollar, Monthly, t0), "out of range")
-	f(s.AssignPlan("team", "pro", Dollar, -time.Hour, t0), "must be positive")
-	if err := s.TopUp("team", MaxMoney, ""); err != nil {
+	f(s.AssignPlan("team", "pro", -money.Dollar, Monthly, t0), "out of range")
+	f(s.AssignPlan("team", "pro", money.Dollar, -time.Hour, t0), "must be positive")
+	if err := s.TopUp("team", money.Max, ""); err != nil {
 		t.Fatal(err)
 	}
 	f(s.TopUp("team", 1, ""), "overflow")
@@ -65,7 +66,7 @@ func TestAccountWritesRejectBadInput(t *testing.T) {
 }
 
 // settleNow reserves worst and settles cost at time at.
-func settleNow(t *testing.T, s *Store, account, id string, worst, cost Money, at time.Time) {
+func settleNow(t *testing.T, s *Store, account, id string, worst, cost money.Money, at time.Time) {
 	t.Helper()
 	r, err := s.Reserve(account, "", id, worst, at)
 	if err != nil {
@@ -81,38 +82,38 @@ func settleNow(t *testing.T, s *Store, account, id string, worst, cost Money, at
 
 func TestPlanAllowanceIsTwicePriceAndDrawnBeforeCredits(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.SetCredits("team", 5*Dollar); err != nil {
+	if err := s.SetCredits("team", 5*money.Dollar); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AssignPlan("team", "pro", 12*Dollar, Monthly, t0); err != nil {
+	if err := s.AssignPlan("team", "pro", 12*money.Dollar, Monthly, t0); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Available("team", t0); got != 29*Dollar {
+	if got, _ := s.Available("team", t0); got != 29*money.Dollar {
 		t.Fatalf("available with $5 credits and a $12 plan: %s, want $29", got)
 	}
-	settleNow(t, s, "team", "r1", 25*Dollar, 20*Dollar, t0.Add(time.Hour))
+	settleNow(t, s, "team", "r1", 25*money.Dollar, 20*money.Dollar, t0.Add(time.Hour))
 	a := mustAccount(t, s, "team")
-	if a.PlanUsed != 20*Dollar || a.Credits != 5*Dollar || a.Spent != 20*Dollar {
+	if a.PlanUsed != 20*money.Dollar || a.Credits != 5*money.Dollar || a.Spent != 20*money.Dollar {
 		t.Fatalf("after $20: %+v", a)
 	}
-	settleNow(t, s, "team", "r2", 9*Dollar, 6*Dollar, t0.Add(2*time.Hour))
+	settleNow(t, s, "team", "r2", 9*money.Dollar, 6*money.Dollar, t0.Add(2*time.Hour))
 	a = mustAccount(t, s, "team")
-	if a.PlanUsed != 24*Dollar || a.Credits != 3*Dollar || a.Spent != 26*Dollar {
+	if a.PlanUsed != 24*money.Dollar || a.Credits != 3*money.Dollar || a.Spent != 26*money.Dollar {
 		t.Fatalf("after $6 more (4 from plan, 2 from credits): %+v", a)
 	}
 	e1, _ := s.Entry("r1")
 	e2, _ := s.Entry("r2")
-	if e1.PaidByPlan != 20*Dollar || e2.PaidByPlan != 4*Dollar {
+	if e1.PaidByPlan != 20*money.Dollar || e2.PaidByPlan != 4*money.Dollar {
 		t.Fatalf("PaidByPlan = %s, %s; want $20, $4", e1.PaidByPlan, e2.PaidByPlan)
 	}
-	if _, err := s.Reserve("team", "", "r3", 3*Dollar+1, t0.Add(3*time.Hour)); err == nil {
+	if _, err := s.Reserve("team", "", "r3", 3*money.Dollar+1, t0.Add(3*time.Hour)); err == nil {
 		t.Fatal("reserved beyond the credits with the plan used up")
 	}
 	// Removing the plan leaves the credits.
 	if err := s.AssignPlan("team", "", 0, 0, t0); err != nil {
 		t.Fatal(err)
 	}
-	if a := mustAccount(t, s, "team"); a.Plan != "" || a.PlanUsed != 0 || a.Credits != 3*Dollar || !a.PeriodEnd.IsZero() {
+	if a := mustAccount(t, s, "team"); a.Plan != "" || a.PlanUsed != 0 || a.Credits != 3*money.Dollar || !a.PeriodEnd.IsZero() {
 		t.Fatalf("after removing the plan: %+v", a)
 	}
 }
@@ -120,31 +121,31 @@ func TestPlanAllowanceIsTwicePriceAndDrawnBeforeCredits(t *testing.T) {
 func TestPlanPeriodRollsOverOnFirstChargeAfterItEnds(t *testing.T) {
 	s, dir := openTest(t)
 	day := 24 * time.Hour
-	if err := s.AssignPlan("team", "daily", 5*Dollar, day, t0); err != nil {
+	if err := s.AssignPlan("team", "daily", 5*money.Dollar, day, t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetCredits("team", Dollar); err != nil {
+	if err := s.SetCredits("team", money.Dollar); err != nil {
 		t.Fatal(err)
 	}
-	settleNow(t, s, "team", "r1", 10*Dollar, 10*Dollar, t0.Add(time.Hour))
-	if got, _ := s.Available("team", t0.Add(2*time.Hour)); got != Dollar {
+	settleNow(t, s, "team", "r1", 10*money.Dollar, 10*money.Dollar, t0.Add(time.Hour))
+	if got, _ := s.Available("team", t0.Add(2*time.Hour)); got != money.Dollar {
 		t.Fatalf("available with the allowance used: %s, want $1", got)
 	}
 	// Once the period ended, the next charge would roll it over: the whole
 	// allowance is available before any charge happened.
-	if got, _ := s.Available("team", t0.Add(day)); got != 11*Dollar {
+	if got, _ := s.Available("team", t0.Add(day)); got != 11*money.Dollar {
 		t.Fatalf("available at the period's end: %s, want $11", got)
 	}
-	if a := mustAccount(t, s, "team"); !a.PeriodEnd.Equal(t0.Add(day)) || a.PlanUsed != 10*Dollar {
+	if a := mustAccount(t, s, "team"); !a.PeriodEnd.Equal(t0.Add(day)) || a.PlanUsed != 10*money.Dollar {
 		t.Fatalf("period moved without a charge: %+v", a)
 	}
 	// The first charge, two and a half periods later, lands in the third
 	// period; the second one is skipped, not accumulated.
 	s = reopen(t, s, dir)
 	at := t0.Add(2*day + 12*time.Hour)
-	settleNow(t, s, "team", "r2", 3*Dollar, 3*Dollar, at)
+	settleNow(t, s, "team", "r2", 3*money.Dollar, 3*money.Dollar, at)
 	a := mustAccount(t, s, "team")
-	if !a.PeriodStart.Equal(t0.Add(2*day)) || !a.PeriodEnd.Equal(t0.Add(3*day)) || a.PlanUsed != 3*Dollar || a.Credits != Dollar {
+	if !a.PeriodStart.Equal(t0.Add(2*day)) || !a.PeriodEnd.Equal(t0.Add(3*day)) || a.PlanUsed != 3*money.Dollar || a.Credits != money.Dollar {
 		t.Fatalf("after rollover: %+v", a)
 	}
 }
@@ -191,14 +192,14 @@ func TestEnsureAccountCreatesOnce(t *testing.T) {
 	if _, err := s.Reserve("team", "", "r1", 0, t0); err != nil {
 		t.Fatalf("a free request on an empty account: %v", err)
 	}
-	if err := s.TopUp("team", Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.EnsureAccount("team"); err != nil {
 		t.Fatal(err)
 	}
 	s = reopen(t, s, dir)
-	if a := mustAccount(t, s, "team"); a.Credits != Dollar || a.ID != "team" {
+	if a := mustAccount(t, s, "team"); a.Credits != money.Dollar || a.ID != "team" {
 		t.Fatalf("EnsureAccount changed an existing account: %+v", a)
 	}
 }

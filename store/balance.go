@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"switchboard/store/money"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,12 +27,12 @@ var ErrReservationDone = errors.New("reservation already settled or released")
 type account struct {
 	mu       sync.Mutex
 	a        Account
-	reserved Money
+	reserved money.Money
 	// unlimited accounts are never refused for credit (see SetUnlimited).
 	unlimited bool
 }
 
-func (ac *account) available(now time.Time) Money {
+func (ac *account) available(now time.Time) money.Money {
 	return ac.a.Credits + ac.a.PlanLeft(now) - ac.reserved
 }
 
@@ -44,7 +45,7 @@ type Reservation struct {
 	// KeyID is the key making the request: a crash-settled entry counts
 	// toward its budgets.
 	KeyID string
-	Worst Money
+	Worst money.Money
 	Time  time.Time
 
 	acct  *account
@@ -87,7 +88,7 @@ const (
 // process that SIGKILLed itself after a NoSync Set lost it on reopen).
 // pebble.Sync per request would put an fsync on the hot path.
 // TestReservationSurvivesSIGKILL checks the journal's guarantee.
-func (s *Store) Reserve(account, keyID, requestID string, worst Money, now time.Time) (*Reservation, error) {
+func (s *Store) Reserve(account, keyID, requestID string, worst money.Money, now time.Time) (*Reservation, error) {
 	if worst < 0 {
 		return nil, fmt.Errorf("reservation %q: worst case %s is negative", requestID, worst)
 	}
@@ -218,7 +219,7 @@ func (s *Store) SetUnlimited(id string) error {
 
 // Available returns what the account can still reserve at now: credits,
 // plus the plan allowance left, minus open holds. It reads memory.
-func (s *Store) Available(id string, now time.Time) (Money, error) {
+func (s *Store) Available(id string, now time.Time) (money.Money, error) {
 	s.acctMu.RLock()
 	ac := s.accts[id]
 	s.acctMu.RUnlock()

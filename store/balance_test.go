@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"switchboard/store/money"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // balance that covers 50 of them; exactly 50 get through.
 func TestConcurrentReservesNeverOverspend(t *testing.T) {
 	s, _ := openTest(t)
-	worst := Dollar / 100
+	worst := money.Dollar / 100
 	if err := s.TopUp("team", 50*worst, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestConcurrentReservesNeverOverspend(t *testing.T) {
 // sum of the entries.
 func TestConcurrentReserveSettleKeepsTheBooks(t *testing.T) {
 	s, dir := openTest(t)
-	initial := 3 * Dollar
+	initial := 3 * money.Dollar
 	if err := s.TopUp("team", initial, "init"); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestConcurrentReserveSettleKeepsTheBooks(t *testing.T) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("g%02d-%04d", g, i)
-				worst := Money(1+(g*7+i)%10) * Dollar / 100
+				worst := money.Money(1+(g*7+i)%10) * money.Dollar / 100
 				r, err := s.Reserve("team", "", id, worst, t0)
 				if errors.Is(err, ErrInsufficientCredit) {
 					return
@@ -92,7 +93,7 @@ func TestConcurrentReserveSettleKeepsTheBooks(t *testing.T) {
 				if i%5 == 4 {
 					err = s.Release(r)
 				} else {
-					err = s.Settle(r, Entry{KeyID: "sk-sb-key001", Cost: worst * Money(i%3+1) / 3})
+					err = s.Settle(r, Entry{KeyID: "sk-sb-key001", Cost: worst * money.Money(i%3+1) / 3})
 				}
 				if err != nil {
 					t.Error(err)
@@ -110,7 +111,7 @@ func TestConcurrentReserveSettleKeepsTheBooks(t *testing.T) {
 		t.Fatalf("available %s, credits %s: holds left over", avail, a.Credits)
 	}
 	entries := allEntries(t, s, "team")
-	var sum Money
+	var sum money.Money
 	for _, e := range entries {
 		sum += e.Cost
 	}
@@ -163,10 +164,10 @@ func TestReserveRefusals(t *testing.T) {
 	if _, err := s.Reserve("ghost", "", "r1", 0, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("unknown account: %v", err)
 	}
-	if err := s.TopUp("team", Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Reserve("team", "", "r1", Dollar+1, t0); !errors.Is(err, ErrInsufficientCredit) {
+	if _, err := s.Reserve("team", "", "r1", money.Dollar+1, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("beyond the balance: %v", err)
 	}
 	if _, err := s.Reserve("team", "", "r1", -1, t0); err == nil {
@@ -175,7 +176,7 @@ func TestReserveRefusals(t *testing.T) {
 	if _, err := s.Reserve("team", "", "", 1, t0); err == nil {
 		t.Fatal("empty request id accepted")
 	}
-	r, err := s.Reserve("team", "", "r1", Dollar, t0)
+	r, err := s.Reserve("team", "", "r1", money.Dollar, t0)
 	if err != nil {
 		t.Fatalf("exactly the balance: %v", err)
 	}
@@ -200,7 +201,7 @@ func TestReserveRefusals(t *testing.T) {
 	if err := s.Settle(r, Entry{}); !errors.Is(err, ErrReservationDone) {
 		t.Fatalf("settle after release: %v", err)
 	}
-	if got, _ := s.Available("team", t0); got != Dollar {
+	if got, _ := s.Available("team", t0); got != money.Dollar {
 		t.Fatalf("available after release: %s", got)
 	}
 }
@@ -209,11 +210,11 @@ func TestReserveRefusals(t *testing.T) {
 // trace; one that got an upstream error is settled with its status.
 func TestReleaseWritesNoEntry(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	r1, _ := s.Reserve("team", "", "no-provider", Dollar/2, t0)
-	r2, _ := s.Reserve("team", "", "upstream-503", Dollar/2, t0)
+	r1, _ := s.Reserve("team", "", "no-provider", money.Dollar/2, t0)
+	r2, _ := s.Reserve("team", "", "upstream-503", money.Dollar/2, t0)
 	if err := s.Release(r1); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestReleaseWritesNoEntry(t *testing.T) {
 	if err != nil || e.Status != 503 || e.Cost != 0 || e.Settled != "" {
 		t.Fatalf("upstream error entry: %+v, %v", e, err)
 	}
-	if a := mustAccount(t, s, "team"); a.Credits != Dollar {
+	if a := mustAccount(t, s, "team"); a.Credits != money.Dollar {
 		t.Fatalf("credits %s, want $1", a.Credits)
 	}
 }
@@ -237,11 +238,11 @@ func TestReleaseWritesNoEntry(t *testing.T) {
 // the same reservation or a new one, neither writes nor charges.
 func TestReplayedEntryChangesNothing(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := s.Reserve("team", "", "req-1", Dollar/2, t0)
-	first := Entry{KeyID: "sk-sb-key001", ModelRequested: "gpt-4o", Cost: Dollar / 4}
+	r, _ := s.Reserve("team", "", "req-1", money.Dollar/2, t0)
+	first := Entry{KeyID: "sk-sb-key001", ModelRequested: "gpt-4o", Cost: money.Dollar / 4}
 	if err := s.Settle(r, first); err != nil {
 		t.Fatal(err)
 	}
@@ -249,11 +250,11 @@ func TestReplayedEntryChangesNothing(t *testing.T) {
 		t.Fatalf("second settle of one reservation: %v", err)
 	}
 	before := mustAccount(t, s, "team")
-	for i, replay := range []Entry{first, {Cost: Dollar / 2, ModelRequested: "other"}} {
+	for i, replay := range []Entry{first, {Cost: money.Dollar / 2, ModelRequested: "other"}} {
 		if i == 1 {
 			s = reopen(t, s, dir)
 		}
-		r, err := s.Reserve("team", "", "req-1", Dollar/2, t0)
+		r, err := s.Reserve("team", "", "req-1", money.Dollar/2, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,18 +269,18 @@ func TestReplayedEntryChangesNothing(t *testing.T) {
 		}
 	}
 	e, _ := s.Entry("req-1")
-	if e.ModelRequested != "gpt-4o" || e.Cost != Dollar/4 {
+	if e.ModelRequested != "gpt-4o" || e.Cost != money.Dollar/4 {
 		t.Fatalf("the entry was overwritten: %+v", e)
 	}
-	if got := s.Spend("sk-sb-key001", time.Time{}); got != Dollar/4 {
+	if got := s.Spend("sk-sb-key001", time.Time{}); got != money.Dollar/4 {
 		t.Fatalf("key spend %s, want $0.25", got)
 	}
 	// Two settles of one id in the same group: one entry.
-	a, _ := s.Reserve("team", "", "req-2", Dollar/10, t0)
-	b, _ := s.Reserve("team", "", "req-2", Dollar/10, t0)
-	_ = s.Settle(a, Entry{Cost: Dollar / 10})
-	_ = s.Settle(b, Entry{Cost: Dollar / 10})
-	if got := mustAccount(t, s, "team"); got.Credits != before.Credits-Dollar/10 {
+	a, _ := s.Reserve("team", "", "req-2", money.Dollar/10, t0)
+	b, _ := s.Reserve("team", "", "req-2", money.Dollar/10, t0)
+	_ = s.Settle(a, Entry{Cost: money.Dollar / 10})
+	_ = s.Settle(b, Entry{Cost: money.Dollar / 10})
+	if got := mustAccount(t, s, "team"); got.Credits != before.Credits-money.Dollar/10 {
 		t.Fatalf("two settles of req-2: credits %s", got.Credits)
 	}
 }
@@ -289,17 +290,17 @@ func TestReplayedEntryChangesNothing(t *testing.T) {
 // changes nothing.
 func TestCrashLeftoversAreSettledAtWorstOnce(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AssignPlan("team", "pro", Dollar, Monthly, t0); err != nil {
+	if err := s.AssignPlan("team", "pro", money.Dollar, Monthly, t0); err != nil {
 		t.Fatal(err)
 	}
-	settled, _ := s.Reserve("team", "", "settled", 3*Dollar, t0)
-	released, _ := s.Reserve("team", "", "released", 3*Dollar, t0)
-	open1, _ := s.Reserve("team", "", "open-1", 3*Dollar, t0.Add(time.Second))
-	open2, _ := s.Reserve("team", "", "open-2", Dollar/2, t0.Add(2*time.Second))
-	_ = s.Settle(settled, Entry{Cost: Dollar})
+	settled, _ := s.Reserve("team", "", "settled", 3*money.Dollar, t0)
+	released, _ := s.Reserve("team", "", "released", 3*money.Dollar, t0)
+	open1, _ := s.Reserve("team", "", "open-1", 3*money.Dollar, t0.Add(time.Second))
+	open2, _ := s.Reserve("team", "", "open-2", money.Dollar/2, t0.Add(2*time.Second))
+	_ = s.Settle(settled, Entry{Cost: money.Dollar})
 	_ = s.Release(released)
 	_, _ = open1, open2
 
@@ -308,7 +309,7 @@ func TestCrashLeftoversAreSettledAtWorstOnce(t *testing.T) {
 		t.Helper()
 		a := mustAccount(t, s, "team")
 		// $1 + $3 + $0.50 charged: $2 from the plan, $2.50 from credits.
-		if a.Credits != 10*Dollar-2*Dollar-Dollar/2 || a.PlanUsed != 2*Dollar || a.Spent != 4*Dollar+Dollar/2 {
+		if a.Credits != 10*money.Dollar-2*money.Dollar-money.Dollar/2 || a.PlanUsed != 2*money.Dollar || a.Spent != 4*money.Dollar+money.Dollar/2 {
 			t.Fatalf("account after crash settlement: %+v", a)
 		}
 		if got, _ := s.Available("team", t0); got != a.Credits {
@@ -320,9 +321,9 @@ func TestCrashLeftoversAreSettledAtWorstOnce(t *testing.T) {
 		}
 		for _, e := range entries {
 			want := map[string]struct {
-				cost    Money
+				cost    money.Money
 				settled string
-			}{"settled": {Dollar, ""}, "open-1": {3 * Dollar, SettledCrash}, "open-2": {Dollar / 2, SettledCrash}}[e.RequestID]
+			}{"settled": {money.Dollar, ""}, "open-1": {3 * money.Dollar, SettledCrash}, "open-2": {money.Dollar / 2, SettledCrash}}[e.RequestID]
 			if e.Cost != want.cost || e.Settled != want.settled {
 				t.Fatalf("entry %+v, want cost %s settled %q", e, want.cost, want.settled)
 			}
@@ -341,10 +342,10 @@ func TestCrashLeftoversAreSettledAtWorstOnce(t *testing.T) {
 // finds the entries and charges nothing twice.
 func TestCrashBetweenSettlementAndJournalCleanup(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = s.Reserve("team", "", "open-1", 3*Dollar, t0)
+	_, _ = s.Reserve("team", "", "open-1", 3*money.Dollar, t0)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -373,17 +374,17 @@ func TestCrashBetweenSettlementAndJournalCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	if a := mustAccount(t, s, "team"); a.Credits != 7*Dollar {
+	if a := mustAccount(t, s, "team"); a.Credits != 7*money.Dollar {
 		t.Fatalf("credits %s, want $7", a.Credits)
 	}
 }
 
 func TestJournalTornTailIsIgnored(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = s.Reserve("team", "", "open-1", Dollar, t0)
+	_, _ = s.Reserve("team", "", "open-1", money.Dollar, t0)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -395,11 +396,11 @@ func TestJournalTornTailIsIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	torn := appendJournalRecord(nil, journalReserve, &Reservation{RequestID: "torn", Account: "team", Worst: Dollar, Time: t0})
+	torn := appendJournalRecord(nil, journalReserve, &Reservation{RequestID: "torn", Account: "team", Worst: money.Dollar, Time: t0})
 	_, _ = f.Write(torn[:len(torn)-3])
 	_ = f.Close()
 	s = reopen(t, s, dir)
-	if a := mustAccount(t, s, "team"); a.Credits != 9*Dollar {
+	if a := mustAccount(t, s, "team"); a.Credits != 9*money.Dollar {
 		t.Fatalf("credits %s, want $9 (open-1 settled, the torn record ignored)", a.Credits)
 	}
 }
@@ -408,19 +409,19 @@ func TestJournalSegmentsRotateAndGo(t *testing.T) {
 	defer func(n int64) { journalSegmentMax = n }(journalSegmentMax)
 	journalSegmentMax = 256
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 100*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 100*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	long, _ := s.Reserve("team", "", "long-stream", Dollar, t0) // keeps its segment
+	long, _ := s.Reserve("team", "", "long-stream", money.Dollar, t0) // keeps its segment
 	for i := range 50 {
-		r, err := s.Reserve("team", "", fmt.Sprintf("req-%02d", i), Dollar/10, t0)
+		r, err := s.Reserve("team", "", fmt.Sprintf("req-%02d", i), money.Dollar/10, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i%2 == 0 {
 			err = s.Release(r)
 		} else {
-			err = s.Settle(r, Entry{Cost: Dollar / 20})
+			err = s.Settle(r, Entry{Cost: money.Dollar / 20})
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -432,7 +433,7 @@ func TestJournalSegmentsRotateAndGo(t *testing.T) {
 	if n := len(journalFiles(t, dir)); n != 2 {
 		t.Fatalf("%d segments, want 2: the long stream's and the current", n)
 	}
-	if err := s.Settle(long, Entry{Cost: Dollar / 2}); err != nil {
+	if err := s.Settle(long, Entry{Cost: money.Dollar / 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(); err != nil {
@@ -442,7 +443,7 @@ func TestJournalSegmentsRotateAndGo(t *testing.T) {
 		t.Fatalf("%d segments after the long stream settled, want 1", n)
 	}
 	s = reopen(t, s, dir)
-	if a := mustAccount(t, s, "team"); a.Credits != 100*Dollar-25*Dollar/20-Dollar/2 {
+	if a := mustAccount(t, s, "team"); a.Credits != 100*money.Dollar-25*money.Dollar/20-money.Dollar/2 {
 		t.Fatalf("credits %s", a.Credits)
 	}
 }
@@ -472,7 +473,7 @@ func TestReservationSurvivesSIGKILL(t *testing.T) {
 	defer s.Close()
 	a := mustAccount(t, s, "team")
 	// settled-1 $0.10 + the three in flight at their worst case ($1 each).
-	if a.Credits != 10*Dollar-Dollar/10-3*Dollar {
+	if a.Credits != 10*money.Dollar-money.Dollar/10-3*money.Dollar {
 		t.Fatalf("credits after SIGKILL: %s", a.Credits)
 	}
 	entries := allEntries(t, s, "team")
@@ -489,7 +490,7 @@ func TestReservationSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("entries after SIGKILL: %d, %d crash; want 4, 3", len(entries), crash)
 	}
 	// The crash-settled costs count toward the key's budgets.
-	if got := s.Spend("sk-sb-k1", time.Time{}); got != 3*Dollar {
+	if got := s.Spend("sk-sb-k1", time.Time{}); got != 3*money.Dollar {
 		t.Fatalf("key spend after SIGKILL: %s, want $3", got)
 	}
 }
@@ -499,18 +500,18 @@ func killChild(dir string) {
 	if err != nil {
 		os.Exit(3)
 	}
-	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 		os.Exit(4)
 	}
-	r, _ := s.Reserve("team", "", "settled-1", Dollar, t0)
-	_ = s.Settle(r, Entry{Cost: Dollar / 10})
+	r, _ := s.Reserve("team", "", "settled-1", money.Dollar, t0)
+	_ = s.Settle(r, Entry{Cost: money.Dollar / 10})
 	if err := s.Flush(); err != nil {
 		os.Exit(5)
 	}
-	r, _ = s.Reserve("team", "", "released-1", Dollar, t0)
+	r, _ = s.Reserve("team", "", "released-1", money.Dollar, t0)
 	_ = s.Release(r)
 	for i := range 3 { // after the last fsync: only the journal has them
-		if _, err := s.Reserve("team", "sk-sb-k1", fmt.Sprintf("inflight-%d", i), Dollar, t0); err != nil {
+		if _, err := s.Reserve("team", "sk-sb-k1", fmt.Sprintf("inflight-%d", i), money.Dollar, t0); err != nil {
 			os.Exit(6)
 		}
 	}
@@ -522,10 +523,10 @@ func killChild(dir string) {
 // accepted, and what was open is settled at its worst case next time.
 func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	late, _ := s.Reserve("team", "", "late", 2*Dollar, t0)
+	late, _ := s.Reserve("team", "", "late", 2*money.Dollar, t0)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -533,16 +534,16 @@ func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 	for name, err := range map[string]error{
-		"settle": s.Settle(late, Entry{Cost: Dollar}),
+		"settle": s.Settle(late, Entry{Cost: money.Dollar}),
 		"flush":  s.Flush(),
-		"top-up": s.TopUp("team", Dollar, ""),
+		"top-up": s.TopUp("team", money.Dollar, ""),
 		"ready":  s.Ready(),
 	} {
 		if !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after close: %v, want ErrClosed", name, err)
 		}
 	}
-	if _, err := s.Reserve("team", "", "later", Dollar, t0); !errors.Is(err, ErrClosed) {
+	if _, err := s.Reserve("team", "", "later", money.Dollar, t0); !errors.Is(err, ErrClosed) {
 		t.Errorf("reserve after close: %v", err)
 	}
 	if _, err := s.KeyByID("sk-sb-abcdef"); !errors.Is(err, ErrClosed) {
@@ -553,7 +554,7 @@ func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if e, err := s.Entry("late"); err != nil || e.Settled != SettledCrash || e.Cost != 2*Dollar {
+	if e, err := s.Entry("late"); err != nil || e.Settled != SettledCrash || e.Cost != 2*money.Dollar {
 		t.Fatalf("late: %+v, %v", e, err)
 	}
 }
@@ -565,27 +566,27 @@ func TestUnlimitedAccount(t *testing.T) {
 	if err := s.SetUnlimited("operator"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Reserve("operator", "", "op-1", 5*Dollar, t0)
+	r, err := s.Reserve("operator", "", "op-1", 5*money.Dollar, t0)
 	if err != nil {
 		t.Fatalf("unlimited account refused: %v", err)
 	}
-	if err := s.Settle(r, Entry{Cost: 2 * Dollar}); err != nil {
+	if err := s.Settle(r, Entry{Cost: 2 * money.Dollar}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	a := mustAccount(t, s, "operator")
-	if a.Credits != -2*Dollar || a.Spent != 2*Dollar {
+	if a.Credits != -2*money.Dollar || a.Spent != 2*money.Dollar {
 		t.Fatalf("credits %s spent %s; want -$2 and $2", a.Credits, a.Spent)
 	}
 	if _, err := s.Entry("op-1"); err != nil {
 		t.Fatalf("entry: %v", err)
 	}
-	if err := s.TopUp("metered", Dollar, ""); err != nil {
+	if err := s.TopUp("metered", money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Reserve("metered", "", "m-1", 2*Dollar, t0); !errors.Is(err, ErrInsufficientCredit) {
+	if _, err := s.Reserve("metered", "", "m-1", 2*money.Dollar, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("a metered account was not refused: %v", err)
 	}
 }
@@ -596,13 +597,13 @@ func TestJournalReadsVersion1Records(t *testing.T) {
 	payload := []byte{journalRecordV1, journalReserve}
 	payload = appendString(payload, "req-old")
 	payload = appendString(payload, "team")
-	payload = appendVarint(payload, int64(Dollar))
+	payload = appendVarint(payload, int64(money.Dollar))
 	payload = appendTime(payload, t0)
 	rec, kind, err := decodeJournalRecord(payload)
 	if err != nil || kind != journalReserve {
 		t.Fatalf("kind %c, err %v", kind, err)
 	}
-	if rec.requestID != "req-old" || rec.account != "team" || rec.keyID != "" || rec.worst != Dollar || !rec.time.Equal(t0) {
+	if rec.requestID != "req-old" || rec.account != "team" || rec.keyID != "" || rec.worst != money.Dollar || !rec.time.Equal(t0) {
 		t.Fatalf("record %+v", rec)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strconv"
+	"switchboard/store/money"
 	"sync/atomic"
 	"testing"
 )
@@ -18,7 +19,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 			names := make([]string, accounts)
 			for i := range names {
 				names[i] = "acct-" + strconv.Itoa(i)
-				if err := s.TopUp(names[i], MaxMoney/2, ""); err != nil {
+				if err := s.TopUp(names[i], money.Max/2, ""); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -33,12 +34,12 @@ func BenchmarkReserveSettle(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := next.Add(1) - 1
-					r, err := s.Reserve(names[int(i)%accounts], "", ids[i], Dollar, t0)
+					r, err := s.Reserve(names[int(i)%accounts], "", ids[i], money.Dollar, t0)
 					if err != nil {
 						b.Error(err)
 						return
 					}
-					e := Entry{KeyID: "sk-sb-bench1", ModelRequested: "gpt-4o", InputTokens: 1000, OutputTokens: 200, Cost: Dollar / 1000}
+					e := Entry{KeyID: "sk-sb-bench1", ModelRequested: "gpt-4o", InputTokens: 1000, OutputTokens: 200, Cost: money.Dollar / 1000}
 					if err := s.Settle(r, e); err != nil {
 						b.Error(err)
 						return
@@ -60,7 +61,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 // and one journal write) with nothing for the writer to do.
 func BenchmarkReserveRelease(b *testing.B) {
 	s, _ := openTest(b)
-	if err := s.TopUp("team", MaxMoney/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, ""); err != nil {
 		b.Fatal(err)
 	}
 	ids := make([]string, b.N)
@@ -72,7 +73,7 @@ func BenchmarkReserveRelease(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r, err := s.Reserve("team", "", ids[next.Add(1)-1], Dollar, t0)
+			r, err := s.Reserve("team", "", ids[next.Add(1)-1], money.Dollar, t0)
 			if err != nil {
 				b.Error(err)
 				return
@@ -89,7 +90,7 @@ func BenchmarkReserveRelease(b *testing.B) {
 // balance check and the journal write.
 func BenchmarkReserve(b *testing.B) {
 	s, _ := openTest(b)
-	if err := s.TopUp("team", MaxMoney/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, ""); err != nil {
 		b.Fatal(err)
 	}
 	ids := make([]string, b.N)
@@ -99,7 +100,7 @@ func BenchmarkReserve(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := s.Reserve("team", "", ids[i], Dollar, t0); err != nil {
+		if _, err := s.Reserve("team", "", ids[i], money.Dollar, t0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -113,7 +114,7 @@ func TestReserveAllocationBudget(t *testing.T) {
 		t.Skip("allocation counts differ under -race; make test checks the budget in its non-race run")
 	}
 	s, _ := openTest(t)
-	if err := s.TopUp("team", MaxMoney/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, ""); err != nil {
 		t.Fatal(err)
 	}
 	ids := make([]string, 301)
@@ -122,7 +123,7 @@ func TestReserveAllocationBudget(t *testing.T) {
 	}
 	i := 0
 	allocs := testing.AllocsPerRun(300, func() {
-		r, err := s.Reserve("team", "", ids[i], Dollar, t0)
+		r, err := s.Reserve("team", "", ids[i], money.Dollar, t0)
 		if err != nil {
 			t.Fatal(err)
 		}

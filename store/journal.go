@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"switchboard/store/money"
 	"sync"
 	"time"
 )
@@ -75,7 +76,7 @@ type journalRecord struct {
 	requestID string
 	account   string
 	keyID     string
-	worst     Money
+	worst     money.Money
 	time      time.Time
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"switchboard/store/money"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -27,7 +28,7 @@ type Key struct {
 	RPM, TPM int
 	// DailyLimit and MonthlyLimit cap the key's spend per UTC day and UTC
 	// calendar month; 0 = none.
-	DailyLimit, MonthlyLimit Money
+	DailyLimit, MonthlyLimit money.Money
 	// ExpiresAt is when the key stops working; zero = never.
 	ExpiresAt time.Time
 	// Revoked keys never authenticate again.

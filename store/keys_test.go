@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"switchboard/store/money"
 	"testing"
 	"time"
 
@@ -49,8 +50,8 @@ func newTestKey(t *testing.T, account string) (Key, string) {
 		AllowedModels: []string{"gpt-4o", "anthropic/claude-sonnet-4"},
 		RPM:           60,
 		TPM:           100_000,
-		DailyLimit:    5 * Dollar,
-		MonthlyLimit:  50 * Dollar,
+		DailyLimit:    5 * money.Dollar,
+		MonthlyLimit:  50 * money.Dollar,
 		ExpiresAt:     t0.Add(30 * 24 * time.Hour),
 		CreatedAt:     t0,
 	}, secret
@@ -165,14 +166,14 @@ func TestSecretIsNeverStored(t *testing.T) {
 	if err := s.UpdateKey(k.ID, func(k *Key) error { k.Name = "x"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TopUp("team", Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Reserve("team", "", "req-1", Dollar/10, t0)
+	r, err := s.Reserve("team", "", "req-1", money.Dollar/10, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Settle(r, Entry{KeyID: k.ID, Cost: Dollar / 20}); err != nil {
+	if err := s.Settle(r, Entry{KeyID: k.ID, Cost: money.Dollar / 20}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(); err != nil {

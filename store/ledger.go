@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"switchboard/store/money"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -43,14 +44,14 @@ type Entry struct {
 
 	// The cost by component at catalog price, and Cost, what is charged.
 	// The store charges Cost as given and does not recompute it.
-	CostInput      Money
-	CostOutput     Money
-	CostCacheRead  Money
-	CostCacheWrite Money
-	Cost           Money
+	CostInput      money.Money
+	CostOutput     money.Money
+	CostCacheRead  money.Money
+	CostCacheWrite money.Money
+	Cost           money.Money
 	// PaidByPlan is set by the store: the part of Cost drawn from the plan
 	// allowance; Cost - PaidByPlan came out of credits.
-	PaidByPlan Money
+	PaidByPlan money.Money
 
 	// LatencyMicros is the whole request as the client saw it;
 	// OverheadMicros the part the gateway added.

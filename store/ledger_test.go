@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"switchboard/store/money"
 	"testing"
 	"time"
 )
@@ -21,8 +22,8 @@ func TestLedgerScript(t *testing.T) {
 	open := map[string]*Reservation{}
 	cursor := ""
 
-	money := func(c *scriptCmd, key string) Money {
-		m, err := ParseMoney(c.arg(t, key))
+	money := func(c *scriptCmd, key string) money.Money {
+		m, err := money.Parse(c.arg(t, key))
 		if err != nil {
 			t.Fatalf("line %d: %v", c.line, err)
 		}
@@ -169,25 +170,25 @@ func TestLedgerScript(t *testing.T) {
 
 func TestEntriesFiltersAndPages(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.TopUp("team", 100*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 100*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TopUp("other", 100*Dollar, ""); err != nil {
+	if err := s.TopUp("other", 100*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
 	models := []string{"gpt-4o", "claude-sonnet-4", "gemini-2.5-pro"}
 	for i := range 30 {
 		at := t0.Add(time.Duration(i) * time.Minute)
-		r, err := s.Reserve("team", "", fmt.Sprintf("req-%02d", i), Dollar, at)
+		r, err := s.Reserve("team", "", fmt.Sprintf("req-%02d", i), money.Dollar, at)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := Entry{KeyID: fmt.Sprintf("sk-sb-key%03d", i%2), ModelRequested: models[i%3], Cost: Money(i) * Dollar / 100}
+		e := Entry{KeyID: fmt.Sprintf("sk-sb-key%03d", i%2), ModelRequested: models[i%3], Cost: money.Money(i) * money.Dollar / 100}
 		if err := s.Settle(r, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r, _ := s.Reserve("other", "", "other-1", Dollar, t0)
+	r, _ := s.Reserve("other", "", "other-1", money.Dollar, t0)
 	_ = s.Settle(r, Entry{ModelRequested: "gpt-4o"})
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
@@ -250,7 +251,7 @@ func TestEntriesFiltersAndPages(t *testing.T) {
 		t.Errorf("empty account accepted")
 	}
 	e, err := s.Entry("req-07")
-	if err != nil || e.Account != "team" || e.Cost != 7*Dollar/100 || !e.Time.Equal(min(7)) {
+	if err != nil || e.Account != "team" || e.Cost != 7*money.Dollar/100 || !e.Time.Equal(min(7)) {
 		t.Errorf("Entry(req-07) = %+v, %v", e, err)
 	}
 	if _, err := s.Entry("nope"); !errors.Is(err, ErrNotFound) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"switchboard/store/money"
 	"time"
 )
 
@@ -85,7 +86,7 @@ func (r *reader) varint() int64 {
 }
 
 func (r *reader) int() int                { return int(r.varint()) }
-func (r *reader) money() Money            { return Money(r.varint()) }
+func (r *reader) money() money.Money      { return money.Money(r.varint()) }
 func (r *reader) duration() time.Duration { return time.Duration(r.varint()) }
 
 func (r *reader) byte() byte {

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"switchboard/store/money"
 	"time"
 )
 
@@ -24,7 +25,7 @@ const spendDays = 32
 // keySpend is one key's spend in memory; the writer changes it under
 // Store.spendMu.
 type keySpend struct {
-	total         Money
+	total         money.Money
 	seen          bool
 	first, latest int32 // first and latest UTC day with spend
 	ring          [spendDays]daySpend
@@ -32,10 +33,10 @@ type keySpend struct {
 
 type daySpend struct {
 	day    int32
-	amount Money
+	amount money.Money
 }
 
-func (k *keySpend) add(day int32, m Money) {
+func (k *keySpend) add(day int32, m money.Money) {
 	k.total += m
 	if !k.seen {
 		k.seen, k.first, k.latest = true, day, day
@@ -59,7 +60,7 @@ func (k *keySpend) add(day int32, m Money) {
 // lock when since is within 32 days of the key's latest spend, or at or
 // before its first; any other since reads the day rows from Pebble (for
 // reports, not the hot path) and returns what it could read.
-func (s *Store) Spend(keyID string, since time.Time) Money {
+func (s *Store) Spend(keyID string, since time.Time) money.Money {
 	day := unixDay(since)
 	s.spendMu.RLock()
 	ks := s.spend[keyID]
@@ -72,7 +73,7 @@ func (s *Store) Spend(keyID string, since time.Time) Money {
 		s.spendMu.RUnlock()
 		return t
 	case day > ks.latest-spendDays:
-		var sum Money
+		var sum money.Money
 		for i := range ks.ring {
 			if ks.ring[i].day >= day {
 				sum += ks.ring[i].amount
@@ -82,7 +83,7 @@ func (s *Store) Spend(keyID string, since time.Time) Money {
 		return sum
 	}
 	s.spendMu.RUnlock()
-	var sum Money
+	var sum money.Money
 	_ = s.read(func() error {
 		lower := spendKey(nil, keyID, day)
 		return s.scanRange(lower, prefixEnd(spendKeyPrefix(nil, keyID)), func(k, v []byte) error {
@@ -105,7 +106,7 @@ func unixDay(t time.Time) int32 {
 }
 
 // spendRow is a day row the group writes: its value before and after.
-type spendRow struct{ before, after Money }
+type spendRow struct{ before, after money.Money }
 
 type spendRowKey struct {
 	keyID string
@@ -113,7 +114,7 @@ type spendRowKey struct {
 }
 
 // stageSpend adds cost to the key's row for day in the group.
-func (s *Store) stageSpend(g *group, keyID string, day int32, cost Money) error {
+func (s *Store) stageSpend(g *group, keyID string, day int32, cost money.Money) error {
 	day = max(day, 0)
 	rk := spendRowKey{keyID, day}
 	row, ok := g.spend[rk]
@@ -135,7 +136,7 @@ func (s *Store) stageSpend(g *group, keyID string, day int32, cost Money) error 
 
 // spentOn is the key's committed spend on day. Only the writer calls it
 // (the writer alone changes spend), so it reads the map without locking.
-func (s *Store) spentOn(keyID string, day int32) (Money, error) {
+func (s *Store) spentOn(keyID string, day int32) (money.Money, error) {
 	ks := s.spend[keyID]
 	if ks == nil || day > ks.latest {
 		return 0, nil
@@ -206,7 +207,7 @@ func spendKey(dst []byte, keyID string, day int32) []byte {
 
 const spendRecordV1 = 1
 
-func decodeSpendRow(k, v []byte) (Money, error) {
+func decodeSpendRow(k, v []byte) (money.Money, error) {
 	if len(k) < len(spendPrefix)+5 || k[len(k)-5] != 0 {
 		return 0, fmt.Errorf("spend row key %q is malformed", k)
 	}

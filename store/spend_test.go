@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"switchboard/store/money"
 	"testing"
 	"time"
 )
@@ -11,25 +12,25 @@ import (
 // paths) against sums over the entries, before and after a reopen.
 func TestSpendMatchesTheLedger(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 1000*Dollar, ""); err != nil {
+	if err := s.TopUp("team", 1000*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	type spent struct {
 		at   time.Time
-		cost Money
+		cost money.Money
 	}
 	var all []spent
 	for i := range 120 {
 		at := base.Add(time.Duration(i*53%70)*24*time.Hour + time.Duration(i)*time.Minute)
-		cost := Money(i+1) * Dollar / 100
+		cost := money.Money(i+1) * money.Dollar / 100
 		key := "sk-sb-key001"
 		if i%4 == 3 {
 			key = "sk-sb-key002" // another key's spend is not counted
 		} else {
 			all = append(all, spent{at, cost})
 		}
-		r, err := s.Reserve("team", "", fmt.Sprintf("req-%03d", i), Dollar, at)
+		r, err := s.Reserve("team", "", fmt.Sprintf("req-%03d", i), money.Dollar, at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +54,7 @@ func TestSpendMatchesTheLedger(t *testing.T) {
 		}
 		for _, since := range sinces {
 			dayStart := since.Truncate(24 * time.Hour)
-			var want Money
+			var want money.Money
 			for _, sp := range all {
 				if !sp.at.Before(dayStart) {
 					want += sp.cost

@@ -2,6 +2,7 @@ package store
 
 import (
 	"strconv"
+	"switchboard/store/money"
 	"testing"
 	"time"
 )
@@ -10,16 +11,16 @@ import (
 // and this month, from memory.
 func BenchmarkSpend(b *testing.B) {
 	s, _ := openTest(b)
-	if err := s.TopUp("team", MaxMoney/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, ""); err != nil {
 		b.Fatal(err)
 	}
 	for i := range 1000 {
 		at := t0.Add(-time.Duration(i%40) * 24 * time.Hour)
-		r, err := s.Reserve("team", "", "req-"+strconv.Itoa(i), Dollar, at)
+		r, err := s.Reserve("team", "", "req-"+strconv.Itoa(i), money.Dollar, at)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Settle(r, Entry{KeyID: "sk-sb-key" + strconv.Itoa(i%100), Cost: Dollar / 100}); err != nil {
+		if err := s.Settle(r, Entry{KeyID: "sk-sb-key" + strconv.Itoa(i%100), Cost: money.Dollar / 100}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -31,7 +32,7 @@ func BenchmarkSpend(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		var sink Money
+		var sink money.Money
 		for pb.Next() {
 			sink += s.Spend("sk-sb-key42", day) + s.Spend("sk-sb-key42", month)
 		}

@@ -19,7 +19,7 @@
 //	t/<accountID> 0x00 <ns BE 8 B> <requestID>
 //	                                   empty: an account's entries
 //	                                   by time, for Entries       ledger.go
-//	s/<keyID> 0x00 <UTC day BE 4 B>    Money the key spent that
+//	s/<keyID> 0x00 <UTC day BE 4 B>    money.Money the key spent that
 //	                                   UTC day (day 0 = 1970-01-01) spend.go
 //	c/<namespace 1 B><key 32 B>        cached value, compressed   cache.go
 //	e/<expiry ns BE 8 B><namespace 1 B><key 32 B>

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"switchboard/store/money"
 	"sync"
 	"time"
 
@@ -111,9 +112,9 @@ type op struct {
 	kind    opKind
 	r       *Reservation // opSettle
 	e       Entry        // opSettle
-	hold    Money        // opSettle: the hold to release once committed
+	hold    money.Money  // opSettle: the hold to release once committed
 	account string       // opTopUp, opSetCredits, opAssignPlan
-	amount  Money        // opTopUp, opSetCredits; the price for opAssignPlan
+	amount  money.Money  // opTopUp, opSetCredits; the price for opAssignPlan
 	idem    string       // opTopUp
 	plan    string       // opAssignPlan
 	period  time.Duration
@@ -260,7 +261,7 @@ type group struct {
 type pendingAccount struct {
 	mem   *account // nil: a new account, added to memory on commit
 	a     Account
-	hold  Money // holds of the group's settled reservations
+	hold  money.Money // holds of the group's settled reservations
 	dirty bool
 }
 

@@ -1,4 +1,4 @@
-package store
+package money
 
 import (
 	"math"
@@ -19,8 +19,8 @@ func TestMoneyString(t *testing.T) {
 	f(1234567890, "$1.234567890")
 	f(12*Dollar+Dollar/2, "$12.500000000")
 	f(-Dollar/2, "-$0.500000000")
-	f(MaxMoney, "$9223372036.854775807")
-	f(-MaxMoney-1, "-$9223372036.854775808")
+	f(Max, "$9223372036.854775807")
+	f(-Max-1, "-$9223372036.854775808")
 }
 
 func TestMoneyAppendDecimal(t *testing.T) {
@@ -40,7 +40,7 @@ func TestMoneyAppendDecimal(t *testing.T) {
 	f(-Dollar/2, "-0.5")
 	f(-75_000, "-0.000075")
 	f(-3*Dollar, "-3")
-	f(MaxMoney, "9223372036.854775807")
+	f(Max, "9223372036.854775807")
 	f(math.MinInt64, "-9223372036.854775808")
 
 	if got := string(Money(2_500_000_000).AppendDecimal([]byte(`"cost":`))); got != `"cost":2.5` {
@@ -48,12 +48,12 @@ func TestMoneyAppendDecimal(t *testing.T) {
 	}
 }
 
-// TestMoneyAppendDecimalRoundTrips checks that ParseMoney reads back what
+// TestMoneyAppendDecimalRoundTrips checks that Parse reads back what
 // AppendDecimal writes, over edge values and random ones of every size
-// (math.MinInt64 is beyond what ParseMoney reads).
+// (math.MinInt64 is beyond what Parse reads).
 func TestMoneyAppendDecimalRoundTrips(t *testing.T) {
 	ms := []Money{0, 1, -1, 9, 10, Dollar - 1, Dollar, Dollar + 1, -Dollar, 100 * Dollar,
-		MaxMoney, MaxMoney - 1, math.MinInt64 + 1, math.MinInt64 + 2}
+		Max, Max - 1, math.MinInt64 + 1, math.MinInt64 + 2}
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 100_000 {
 		m := Money(r.Int64() >> r.IntN(63)) // non-negative
@@ -65,14 +65,14 @@ func TestMoneyAppendDecimalRoundTrips(t *testing.T) {
 	var buf []byte
 	for _, m := range ms {
 		buf = m.AppendDecimal(buf[:0])
-		back, err := ParseMoney(string(buf))
+		back, err := Parse(string(buf))
 		if err != nil || back != m {
 			t.Fatalf("Money(%d).AppendDecimal = %s, which parses to %d, %v", int64(m), buf, back, err)
 		}
 	}
 }
 
-func TestMoneyAppendDecimalDoesNotAllocate(t *testing.T) {
+func TestAppendDecimalAllocation(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race; make test checks the budget in its non-race run")
 	}
@@ -89,12 +89,12 @@ func TestMoneyAppendDecimalDoesNotAllocate(t *testing.T) {
 func TestParseMoney(t *testing.T) {
 	f := func(in string, want Money) {
 		t.Helper()
-		got, err := ParseMoney(in)
+		got, err := Parse(in)
 		if err != nil {
-			t.Fatalf("ParseMoney(%q): %v", in, err)
+			t.Fatalf("Parse(%q): %v", in, err)
 		}
 		if got != want {
-			t.Errorf("ParseMoney(%q) = %d, want %d", in, got, want)
+			t.Errorf("Parse(%q) = %d, want %d", in, got, want)
 		}
 	}
 	f("12.5", 12_500_000_000)
@@ -105,15 +105,15 @@ func TestParseMoney(t *testing.T) {
 	f("-3", -3*Dollar)
 	f("$1.234567890", 1234567890)
 	f("-$0.5", -Dollar/2)
-	f("9223372036.854775807", MaxMoney)
+	f("9223372036.854775807", Max)
 }
 
 func TestParseMoneyRejects(t *testing.T) {
 	f := func(in, wantErr string) {
 		t.Helper()
-		_, err := ParseMoney(in)
+		_, err := Parse(in)
 		if err == nil || !strings.Contains(err.Error(), wantErr) {
-			t.Errorf("ParseMoney(%q) error = %v, want it to mention %q", in, err, wantErr)
+			t.Errorf("Parse(%q) error = %v, want it to mention %q", in, err, wantErr)
 		}
 	}
 	f("", "want decimal dollars")
@@ -137,13 +137,13 @@ func FuzzParseMoney(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := ParseMoney(s)
+		m, err := Parse(s)
 		if err != nil {
 			return
 		}
-		back, err := ParseMoney(m.String())
+		back, err := Parse(m.String())
 		if err != nil || back != m {
-			t.Fatalf("ParseMoney(%q) = %d, but its String %q parses to %d, %v", s, m, m.String(), back, err)
+			t.Fatalf("Parse(%q) = %d, but its String %q parses to %d, %v", s, m, m.String(), back, err)
 		}
 	})
 }

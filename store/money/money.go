@@ -1,4 +1,7 @@
-package store
+// Package money is the gateway's amount of money: integer nano-dollars,
+// parsed from and written as exact decimal dollars. It imports nothing of
+// the gateway, so config and routing code use it without linking the store.
+package money
 
 import (
 	"errors"
@@ -17,8 +20,8 @@ type Money int64
 // Dollar is one US dollar.
 const Dollar Money = 1e9
 
-// MaxMoney is the largest amount Money holds.
-const MaxMoney Money = math.MaxInt64
+// Max is the largest amount Money holds.
+const Max Money = math.MaxInt64
 
 // String formats m as exact dollars with all nine decimals:
 // 1234567890 -> "$1.234567890", -5e8 -> "-$0.500000000".
@@ -40,7 +43,7 @@ func (m Money) AppendDollars(dst []byte) []byte {
 
 // AppendDecimal appends m to dst as plain decimal dollars, a JSON number
 // without "$" or trailing fractional zeros: 1234 -> 0.000001234,
-// 2_500_000_000 -> 2.5, 0 -> 0, -5e8 -> -0.5. ParseMoney reads it back.
+// 2_500_000_000 -> 2.5, 0 -> 0, -5e8 -> -0.5. Parse reads it back.
 func (m Money) AppendDecimal(dst []byte) []byte {
 	neg, whole, frac := m.digits()
 	if neg {
@@ -73,11 +76,11 @@ func (m Money) digits() (neg bool, whole uint64, frac [9]byte) {
 	return neg, u / 1e9, frac
 }
 
-// ParseMoney parses decimal dollars with at most nine decimals: "12.5",
+// Parse parses decimal dollars with at most nine decimals: "12.5",
 // "0.000001", "-3", and String's own form "$1.234567890". It rejects
 // floats' exponent notation, empty parts ("1.", ".5") and amounts beyond
-// MaxMoney.
-func ParseMoney(s string) (Money, error) {
+// Max.
+func Parse(s string) (Money, error) {
 	in := s
 	neg := false
 	if len(s) > 0 && s[0] == '-' {
@@ -103,7 +106,7 @@ func ParseMoney(s string) (Money, error) {
 	if len(frac) > 9 {
 		return 0, fmt.Errorf("cannot parse money %q: more than 9 decimals (nano-dollars)", in)
 	}
-	const maxWhole = uint64(MaxMoney / Dollar)
+	const maxWhole = uint64(Max / Dollar)
 	var n uint64
 	for i := 0; i < len(whole); i++ {
 		c := whole[i]
@@ -111,12 +114,12 @@ func ParseMoney(s string) (Money, error) {
 			return 0, fmt.Errorf("cannot parse money %q: want decimal dollars like 12.5", in)
 		}
 		if n > maxWhole {
-			return 0, fmt.Errorf("cannot parse money %q: %w", in, errMoneyRange)
+			return 0, fmt.Errorf("cannot parse money %q: %w", in, errRange)
 		}
 		n = n*10 + uint64(c-'0')
 	}
 	if n > maxWhole {
-		return 0, fmt.Errorf("cannot parse money %q: %w", in, errMoneyRange)
+		return 0, fmt.Errorf("cannot parse money %q: %w", in, errRange)
 	}
 	var f uint64
 	for i := 0; i < 9; i++ {
@@ -130,8 +133,8 @@ func ParseMoney(s string) (Money, error) {
 		}
 	}
 	total := n*uint64(Dollar) + f
-	if total > uint64(MaxMoney) {
-		return 0, fmt.Errorf("cannot parse money %q: %w", in, errMoneyRange)
+	if total > uint64(Max) {
+		return 0, fmt.Errorf("cannot parse money %q: %w", in, errRange)
 	}
 	if neg {
 		return -Money(total), nil
@@ -139,4 +142,4 @@ func ParseMoney(s string) (Money, error) {
 	return Money(total), nil
 }
 
-var errMoneyRange = errors.New("beyond the largest amount, $9223372036.854775807")
+var errRange = errors.New("beyond the largest amount, $9223372036.854775807")
