@@ -75,9 +75,9 @@ func (l *accessLog) write(c *call, now time.Time) {
 	b = append(b, " overhead_us="...)
 	b = strconv.AppendInt(b, c.overhead(now).Microseconds(), 10)
 	b = append(b, " in="...)
-	b = strconv.AppendInt(b, c.usage.prompt, 10)
+	b = strconv.AppendInt(b, c.usage.Prompt(), 10)
 	b = append(b, " out="...)
-	b = strconv.AppendInt(b, c.usage.completion, 10)
+	b = strconv.AppendInt(b, c.usage.Output, 10)
 	if c.errMsg != "" {
 		b = append(b, " err="...)
 		b = strconv.AppendQuote(b, c.errMsg)

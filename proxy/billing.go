@@ -17,6 +17,7 @@ import (
 	"switchboard/store"
 	"switchboard/store/money"
 	"switchboard/upstream"
+	"switchboard/upstream/canon"
 )
 
 // billing meters the request path: a key's model list, rate limits and
@@ -87,7 +88,7 @@ func (b *billing) admit(c *call, body []byte) error {
 
 	var worst money.Money
 	requested := int64(-1) // max_tokens, read once if a target has a price
-	for _, t := range c.order {
+	for _, t := range c.plan.Targets {
 		if m := t.Entry; m != nil {
 			if requested < 0 {
 				requested = maxTokens(body, &c.fields.node)
@@ -113,7 +114,7 @@ func (b *billing) admitKey(c *call) error {
 	k := c.key
 	needPrice := !k.Operator && !b.freeUnpriced && !b.disabled
 	unpriced := false
-	kept := c.keepTargets(func(t *router.Target, model string) bool {
+	kept := c.plan.Keep(func(t *router.Target, model string) bool {
 		switch {
 		case !k.allows(model, t.Provider.Name, t.Model):
 			return false
@@ -125,11 +126,11 @@ func (b *billing) admitKey(c *call) error {
 	})
 	switch {
 	case kept > 0:
-		c.target = c.order[0]
+		c.target = c.plan.Targets[0]
 	case unpriced:
 		return errUnpricedModel
 	default:
-		return fmt.Errorf("%w: %q", errModelNotAllowed, c.route.Model)
+		return fmt.Errorf("%w: %q", errModelNotAllowed, c.plan.Route.Model)
 	}
 	if k.limits != nil {
 		st, ok := k.limits.admit(c.start)
@@ -196,13 +197,13 @@ var (
 func maxTokens(body []byte, n *ast.Node) int64 {
 	src := unsafe.String(unsafe.SliceData(body), len(body))
 	if bytes.Contains(body, maxOutputTokensKey) {
-		return intAt(src, n, "generationConfig", "maxOutputTokens")
+		return canon.IntAt(src, n, "generationConfig", "maxOutputTokens")
 	}
 	if !bytes.Contains(body, maxFieldPrefix) {
 		return 0
 	}
 	for _, field := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens"} {
-		if v := intAt(src, n, field); v > 0 {
+		if v := canon.IntAt(src, n, field); v > 0 {
 			return v
 		}
 	}
@@ -227,7 +228,7 @@ func (b *billing) settle(c *call, now time.Time) {
 	// A stream is billed even when it failed midway, and a call whose
 	// client went away while the provider worked: the provider billed it.
 	if billable := c.status == fasthttp.StatusOK || c.streaming || c.canceled; billable {
-		if !c.usage.seen {
+		if !c.reported {
 			c.estimateUsage()
 		}
 		if !c.costed {
@@ -239,11 +240,11 @@ func (b *billing) settle(c *call, now time.Time) {
 		ModelRequested:   strings.Clone(c.fields.model),
 		Provider:         c.provider(),
 		UpstreamModel:    strings.Clone(c.target.Model),
-		InputTokens:      c.tokens.Input,
-		OutputTokens:     c.tokens.Output,
-		CacheReadTokens:  c.tokens.CacheRead,
-		CacheWriteTokens: c.tokens.CacheWrite,
-		ReasoningTokens:  c.tokens.Reasoning,
+		InputTokens:      c.usage.Input,
+		OutputTokens:     c.usage.Output,
+		CacheReadTokens:  c.usage.CacheRead,
+		CacheWriteTokens: c.usage.CacheWrite,
+		ReasoningTokens:  c.usage.Reasoning,
 		CostInput:        c.cost.Input,
 		CostOutput:       c.cost.Output,
 		CostCacheRead:    c.cost.CacheRead,
@@ -253,11 +254,11 @@ func (b *billing) settle(c *call, now time.Time) {
 		OverheadMicros:   c.overhead(now).Microseconds(),
 		Status:           c.status,
 	}
-	if c.usage.estimated {
+	if c.estimated {
 		e.Settled = store.SettledEstimate
 	}
 	e.CacheHit = c.cache.hit
-	e.CompressedTokens = c.compressed
+	e.CompressedTokens = c.compression.saved
 	if err := b.store.Settle(r, e); err != nil {
 		// The reservation stays open: the next start settles it at its
 		// worst case, so the request is billed, never lost.
@@ -268,15 +269,7 @@ func (b *billing) settle(c *call, now time.Time) {
 // computeCost prices the call's usage at the catalog price: prompt tokens
 // read from the provider's cache are free.
 func (c *call) computeCost() {
-	u := c.usage
-	c.tokens = router.Usage{
-		Input:      max(u.prompt-u.cached-u.cacheWrite, 0),
-		CacheRead:  u.cached,
-		CacheWrite: u.cacheWrite,
-		Output:     u.completion,
-		Reasoning:  u.reasoning,
-	}
-	c.cost = c.price.Cost(c.tokens)
+	c.cost = c.price.Cost(c.usage)
 	c.costed = true
 }
 
@@ -285,16 +278,17 @@ func (c *call) computeCost() {
 // the body's size, and one output token per relayed stream event or per
 // three bytes of a buffered answer. The entry is marked estimated.
 func (c *call) estimateUsage() {
-	c.usage.prompt = router.EstimateTokens(len(c.ctx.PostBody()))
+	u := &c.usage
+	u.Input = max(router.EstimateTokens(len(c.ctx.PostBody()))-u.CacheRead-u.CacheWrite, 0)
 	switch {
 	case c.canceled:
-		c.usage.completion = 0 // nothing came back
+		u.Output = 0 // nothing came back
 	case c.streaming:
-		c.usage.completion = c.relay.events
+		u.Output = c.relay.events
 	default:
-		c.usage.completion = router.EstimateTokens(len(c.ctx.Response.Body()))
+		u.Output = router.EstimateTokens(len(c.ctx.Response.Body()))
 	}
-	c.usage.estimated = true
+	c.estimated = true
 }
 
 // reachedProvider reports whether a failed call may have been served
@@ -327,11 +321,6 @@ func (c *call) setLimitHeaders() {
 		c.setIntHeader("retry-after", secs)
 		c.setIntHeader("retry-after-ms", st.retryAfter.Milliseconds())
 	}
-}
-
-func (c *call) setIntHeader(name string, v int64) {
-	c.scratch = strconv.AppendInt(c.scratch[:0], v, 10)
-	c.ctx.Response.Header.SetBytesV(name, c.scratch)
 }
 
 // formatReset formats a reset time as OpenAI does: "1s", "6m0s", "20ms".

@@ -245,6 +245,20 @@ func memberSpan(body []byte, value span, key []byte) (span, error) {
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
+// sortEdits sorts a few edits by position, an insertion before a removal
+// that starts where it inserts.
+func sortEdits(es []edit) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0; j-- {
+			a, b := es[j-1].at, es[j].at
+			if a.start < b.start || a.start == b.start && a.end <= b.end {
+				break
+			}
+			es[j-1], es[j] = es[j], es[j-1]
+		}
+	}
+}
+
 // appendEdited appends body with the edits applied to dst. Edits must be
 // sorted by position and must not overlap.
 func appendEdited(dst, body []byte, edits ...edit) []byte {
@@ -255,4 +269,110 @@ func appendEdited(dst, body []byte, edits ...edit) []byte {
 		pos = e.at.end
 	}
 	return append(dst, body[pos:]...)
+}
+
+// extensionKey names a top-level field of OpenRouter's (and Apertis')
+// request extensions, or of the gateway's own, that the gateway acts on
+// and removes from what goes upstream, where providers refuse parameters
+// they do not know.
+type extensionKey uint8
+
+// The extension fields.
+const (
+	extProvider extensionKey = iota
+	extModels
+	extFallbackModels
+	extCompression
+	extTransforms
+	extPlugins
+	extWebResultsCount
+	extWebContentLength
+	numExtensions
+)
+
+// extensionKeys are their keys as they appear in a body, quotes included.
+var extensionKeys = [numExtensions][]byte{
+	extProvider:         []byte(`"provider"`),
+	extModels:           []byte(`"models"`),
+	extFallbackModels:   []byte(`"fallback_models"`),
+	extCompression:      []byte(`"compression"`),
+	extTransforms:       []byte(`"transforms"`),
+	extPlugins:          []byte(`"plugins"`),
+	extWebResultsCount:  []byte(`"web_results_count"`),
+	extWebContentLength: []byte(`"web_content_length"`),
+}
+
+// presentExtensions scans body once for the extension keys: a bit per
+// key that occurs as a string somewhere in it (the JSON search that
+// follows makes sure it is a top-level member). One pass over the
+// quotes costs less than a byte search per key, which JSON's many
+// quotes make slow.
+func presentExtensions(body []byte) uint16 {
+	var set uint16
+	for i := 0; i < len(body); {
+		j := bytes.IndexByte(body[i:], '"')
+		if j < 0 {
+			break
+		}
+		at := body[i+j:]
+		i += j + 1
+		if len(at) < 2 || !extensionStarts[at[1]] {
+			continue
+		}
+		for k, key := range extensionKeys {
+			if bytes.HasPrefix(at, key) {
+				set |= 1 << k
+			}
+		}
+	}
+	return set
+}
+
+// extensionStarts marks the first letters of the extension keys.
+var extensionStarts = func() (t [256]bool) {
+	for _, key := range extensionKeys {
+		t[key[1]] = true
+	}
+	return t
+}()
+
+// extensionField finds the top-level member key (quotes included) of a
+// body: the span of its value and the edit that removes the whole member.
+// ok is false when there is none; a byte search spares bodies without
+// one the lazy JSON search.
+func extensionField(body, key []byte, n *ast.Node) (value span, strip edit, ok bool, err error) {
+	if !bytes.Contains(body, key) {
+		return span{}, edit{}, false, nil
+	}
+	return findMember(body, key, n)
+}
+
+// extension is extensionField for the gateway's own fields, whose
+// presence one scan of the body found (requestFields.present).
+func (c *call) extension(body []byte, k extensionKey) (value span, strip edit, ok bool, err error) {
+	if c.fields.present&(1<<k) == 0 {
+		return span{}, edit{}, false, nil
+	}
+	return findMember(body, extensionKeys[k], &c.fields.node)
+}
+
+// findMember is extensionField without its byte search.
+func findMember(body, key []byte, n *ast.Node) (value span, strip edit, ok bool, err error) {
+	name := unsafe.String(unsafe.SliceData(key[1:]), len(key)-2)
+	src := unsafe.String(unsafe.SliceData(body), len(body))
+	*n, err = sonic.GetFromString(src, name)
+	if errors.Is(err, ast.ErrNotExist) {
+		return span{}, edit{}, false, nil
+	}
+	if err != nil {
+		return span{}, edit{}, false, fieldError(name, err)
+	}
+	if value, err = spanOf(src, n); err != nil {
+		return span{}, edit{}, false, err
+	}
+	member, err := memberSpan(body, value, key)
+	if err != nil {
+		return span{}, edit{}, false, err
+	}
+	return value, edit{at: member}, true, nil
 }

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"switchboard/upstream/canon"
 	"testing"
+
+	"switchboard/upstream/canon"
 )
 
 func TestParseFields(t *testing.T) {

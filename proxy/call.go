@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -12,6 +13,7 @@ import (
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/upstream"
+	"switchboard/upstream/canon"
 	"switchboard/upstream/websearch"
 )
 
@@ -19,93 +21,119 @@ import (
 // is released when its handler returns; a streaming one when fasthttp
 // closes its relay (after the last byte or when the client goes away). Do
 // not use a call after finish.
+//
+// The state of each feature is a sub-struct with its own reset; routing
+// and metering, which the whole path reads, are embedded.
 type call struct {
-	srv        *Server
-	ctx        *fasthttp.RequestCtx
-	start      time.Time
-	surface    *surface
-	key        *Key
-	fields     requestFields
-	route      router.Route
-	target     router.Target
-	requestID  []byte
-	path       []byte
-	body       []byte // the upstream body when it had to be edited
-	scratch    []byte
-	req        fasthttp.Request
-	resp       fasthttp.Response
-	sent       time.Time // upstream request sent
-	received   time.Time // upstream response read (non-streaming) or headers (streaming)
-	firstEvent time.Time
-	streaming  bool
-	status     int
-	usage      usage
-	errMsg     string
+	srv       *Server
+	ctx       *fasthttp.RequestCtx
+	start     time.Time
+	surface   *surface
+	format    *wireFormat // the client's: surface.format's row
+	key       *Key
+	fields    requestFields
+	requestID []byte
+	path      []byte
+	req       fasthttp.Request  // to the provider
+	resp      fasthttp.Response // from the provider
+	status    int
+	errMsg    string
+	streaming bool
+	sent      time.Time // upstream request sent
+	received  time.Time // upstream response read (non-streaming) or headers (streaming)
 
-	// Routing (failover.go).
-	order       []router.Target // targets in the order to try, fallback routes' after
-	orderModel  []string        // the model name each target serves, for key model lists
-	routeStarts []int           // where each route's targets start in order
-	fbRoute     router.Route    // a fallback model's route, being added
-	fbOrder     []router.Target
-	prefs       router.ProviderPrefs
-	strips      []edit // remove the gateway's own fields from the upstream body
-	edits       []edit
-	attempts    int
-	fallback    []byte // "provider/model (reason), ..." of failed attempts
-	failStatus  int
-	failBody    []byte
-	failType    []byte
-	failRetry   []byte
+	routing  // failover.go
+	metering // billing.go
 
-	// Billing (billing.go).
-	resv      *store.Reservation // held from admit until settle
-	reached   bool               // the provider may have served the call
-	canceled  bool               // the client went away while the provider worked
-	price     router.Price
-	tokens    router.Usage
-	cost      router.Cost
-	costed    bool
-	limits    limitState
-	hasLimits bool
+	cache       cacheState       // respcache.go
+	web         webState         // web.go
+	compression compressionState // compression.go
+	sticky      stickyState      // sticky.go
+	relay       relay            // sse.go
+	tr          translation      // translate.go
 
-	cache cacheState // the response cache (respcache.go)
-
-	// The canonical request was rewritten (web.go): it goes to every
-	// target through the codecs. web holds the results it was given.
-	rewritten bool
-	web       []websearch.Result
-	clean     []byte // the body without the gateway's own fields, decoded
-
-	// Context compression (compression.go): the options, zero when off,
-	// and the prompt tokens it saved.
-	compression compress.Options
-	compressed  int64
-
-	// Sticky routing (sticky.go).
-	stickyKey uint64
-	sticky    bool
-
-	relay      relay
-	clientGone func() bool // c.clientHungUp, made once
-	tr         translation
+	body       []byte // the upstream body when it had to be edited, then the answer
+	scratch    []byte // a header value or answer being assembled
+	clientGone func() bool
 }
+
+// routing is a call's way through its targets: the plan, the target
+// being tried, and what the failed attempts left.
+type routing struct {
+	plan     router.Plan
+	target   router.Target
+	prefs    router.ProviderPrefs
+	strips   []edit // remove the gateway's own fields from the upstream body
+	edits    []edit
+	attempts int
+	trail    []byte // "provider/model (reason), ..." of failed attempts
+	failure  keptFailure
+}
+
+func (r *routing) reset() {
+	r.plan.Release()
+	r.target, r.prefs, r.attempts = router.Target{}, router.ProviderPrefs{}, 0
+	r.strips, r.edits, r.trail = reuse(r.strips), reuse(r.edits), reuse(r.trail)
+	r.failure.reset()
+}
+
+// keptFailure is the last failed provider answer, passed to the client
+// when no other target does better.
+type keptFailure struct {
+	status      int
+	body        []byte
+	contentType []byte
+	retryAfter  []byte
+}
+
+func (f *keptFailure) reset() {
+	f.status = 0
+	f.body, f.contentType, f.retryAfter = reuse(f.body), reuse(f.contentType), reuse(f.retryAfter)
+}
+
+// metering is a call's billing: its reservation, usage and cost.
+type metering struct {
+	resv     *store.Reservation // held from admit until settle
+	reached  bool               // the provider may have served the call
+	canceled bool               // the client went away while the provider worked
+	price    router.Price
+	usage    canon.Usage
+	// reported: the provider reported the usage; estimated: it did not,
+	// and the gateway estimated it.
+	reported, estimated bool
+	cost                router.Cost
+	costed              bool
+	limits              limitState
+	hasLimits           bool
+}
+
+func (m *metering) reset() { *m = metering{} }
 
 var callPool = sync.Pool{New: func() any {
 	c := &call{}
 	c.clientGone = c.clientHungUp
 	c.relay.c = c
-	c.relay.in = make([]byte, 0, 8<<10)
 	return c
 }}
 
-// maxPooledBuffer caps the buffers a pooled call keeps, so one huge
-// request does not pin its memory for good.
+// maxPooledBuffer caps the bytes a pooled call's buffer keeps, so that
+// one huge request does not pin its memory in the pool for good.
 const maxPooledBuffer = 1 << 20
+
+// reuse returns b emptied for the next call, or nil when it grew past
+// maxPooledBuffer bytes. Every buffer a pooled call keeps goes through
+// it on release.
+func reuse[T any](b []T) []T {
+	var zero T
+	if uintptr(cap(b))*unsafe.Sizeof(zero) > maxPooledBuffer {
+		return nil
+	}
+	return b[:0]
+}
 
 func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface *surface) *call {
 	c := callPool.Get().(*call)
-	c.srv, c.ctx, c.surface = s, ctx, surface
+	c.srv, c.ctx, c.surface, c.format = s, ctx, surface, formatOf(surface.format)
 	c.start = time.Now()
 	c.key = anonymous
 	c.path = append(c.path[:0], ctx.Path()...)
@@ -121,14 +149,14 @@ func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface *surface) *call {
 func (c *call) finish() {
 	now := time.Now()
 	s := c.srv
-	s.metrics.record(labels{surface: c.surface.name, model: c.route.Model, provider: c.provider(), status: c.status},
-		now.Sub(c.start), c.upstreamTime(now), c.usage.prompt, c.usage.completion)
+	s.metrics.record(labels{surface: c.surface.name, model: c.plan.Route.Model, provider: c.provider(), status: c.status},
+		now.Sub(c.start), c.upstreamTime(now), c.usage.Prompt(), c.usage.Output)
 	if c.cache.store {
 		s.finishCache(c)
 	}
 	s.billing.settle(c, now)
 	if kl := c.key.limits; kl != nil {
-		kl.chargeTokens(now, c.usage.prompt+c.usage.completion)
+		kl.chargeTokens(now, c.usage.Prompt()+c.usage.Output)
 	}
 	if s.log != nil {
 		s.log.write(c, now)
@@ -139,38 +167,20 @@ func (c *call) finish() {
 func (c *call) release() {
 	c.req.Reset()
 	c.resp.Reset()
-	c.srv, c.ctx, c.key = nil, nil, nil
+	c.srv, c.ctx, c.key, c.surface, c.format = nil, nil, nil, nil, nil
 	c.fields = requestFields{}
-	c.route = router.Route{}
-	c.target = router.Target{}
-	c.sent, c.received, c.firstEvent = time.Time{}, time.Time{}, time.Time{}
-	c.status, c.usage, c.errMsg, c.streaming = 0, usage{}, "", false
-	c.resv, c.reached, c.costed, c.hasLimits, c.canceled = nil, false, false, false, false
-	c.stickyKey, c.sticky = 0, false
-	c.rewritten, c.web, c.clean = false, nil, c.clean[:0]
-	c.compression, c.compressed = compress.Options{}, 0
-	c.cache.key, c.cache.store, c.cache.hit, c.cache.raw, c.cache.ttl = [32]byte{}, false, false, false, 0
-	c.cache.build.reset()
-	if c.cache.buf = c.cache.buf[:0]; cap(c.cache.buf) > maxPooledBuffer {
-		c.cache.buf = nil
-	}
-	c.order, c.orderModel, c.routeStarts, c.fbRoute = c.order[:0], c.orderModel[:0], c.routeStarts[:0], router.Route{}
-	c.prefs, c.strips, c.attempts, c.failStatus = router.ProviderPrefs{}, c.strips[:0], 0, 0
-	c.fallback, c.failBody, c.failType, c.failRetry = c.fallback[:0], c.failBody[:0], c.failType[:0], c.failRetry[:0]
-	if cap(c.failBody) > maxPooledBuffer {
-		c.failBody = nil
-	}
-	c.price, c.tokens, c.cost, c.limits = router.Price{}, router.Usage{}, router.Cost{}, limitState{}
-	if cap(c.body) > maxPooledBuffer {
-		c.body = nil
-	}
-	r := &c.relay
-	if cap(r.in) > maxPooledBuffer {
-		r.in = make([]byte, 0, 8<<10)
-	}
-	r.in, r.head, r.pending, r.scratch = r.in[:0], 0, nil, r.scratch[:0]
-	r.dropUsage, r.done, r.sawFirst, r.events, r.translate = false, false, false, 0, false
+	c.status, c.errMsg, c.streaming = 0, "", false
+	c.sent, c.received = time.Time{}, time.Time{}
+	c.routing.reset()
+	c.metering.reset()
+	c.cache.reset()
+	c.web.reset()
+	c.compression.reset()
+	c.sticky.reset()
+	c.relay.reset()
 	c.tr.reset()
+	c.path, c.requestID = reuse(c.path), reuse(c.requestID)
+	c.body, c.scratch = reuse(c.body), reuse(c.scratch)
 	callPool.Put(c)
 }
 
@@ -237,6 +247,37 @@ func (s *Server) appendRequestID(dst []byte) []byte {
 
 // setOverheadHeader sets x-switchboard-overhead-us on the response.
 func (c *call) setOverheadHeader(now time.Time) {
-	c.scratch = strconv.AppendInt(c.scratch[:0], c.overhead(now).Microseconds(), 10)
-	c.ctx.Response.Header.SetBytesV("x-switchboard-overhead-us", c.scratch)
+	c.setIntHeader("x-switchboard-overhead-us", c.overhead(now).Microseconds())
 }
+
+// setIntHeader sets the response header name to v.
+func (c *call) setIntHeader(name string, v int64) {
+	c.scratch = strconv.AppendInt(c.scratch[:0], v, 10)
+	c.ctx.Response.Header.SetBytesV(name, c.scratch)
+}
+
+// webState is a call's web search (web.go): the results the model was
+// given.
+type webState struct {
+	results []websearch.Result
+}
+
+func (w *webState) reset() { w.results = nil }
+
+// compressionState is a call's context compression (compression.go):
+// the options, zero when off, and the prompt tokens it saved.
+type compressionState struct {
+	opts  compress.Options
+	saved int64
+}
+
+func (s *compressionState) reset() { *s = compressionState{} }
+
+// stickyState is a call's sticky routing (sticky.go): the conversation's
+// key, when the call is to remember the target that serves it.
+type stickyState struct {
+	key uint64
+	on  bool
+}
+
+func (s *stickyState) reset() { *s = stickyState{} }

@@ -68,7 +68,7 @@ func newHotPathFixture(t testing.TB) (*Server, *call, []hotPathCase) {
 	var metered fasthttp.RequestHeader
 	metered.Set("Authorization", "Bearer "+secret)
 	c := callPool.Get().(*call)
-	c.srv, c.surface, c.ctx = g.srv, surfaceChat, new(fasthttp.RequestCtx)
+	c.srv, c.surface, c.format, c.ctx = g.srv, surfaceChat, formatOf(surfaceChat.format), new(fasthttp.RequestCtx)
 	c.requestID = g.srv.appendRequestID(c.requestID[:0])
 	priced := []byte(strings.Replace(benchBody, "alias-model", "mock/mock-model", 1))
 	return g.srv, c, []hotPathCase{
@@ -134,7 +134,7 @@ var streamBody = func() string {
 // usage-chunk hiding. One op is one 12-event stream.
 func BenchmarkRelay(b *testing.B) {
 	c := callPool.Get().(*call)
-	c.srv, c.surface = &Server{}, surfaceChat
+	c.srv, c.surface, c.format = &Server{}, surfaceChat, formatOf(surfaceChat.format)
 	buf := make([]byte, 4096)
 	r := strings.NewReader(streamBody)
 	b.ReportAllocs()
@@ -221,6 +221,7 @@ func BenchmarkTranslatedRelay(b *testing.B) {
 				c := callPool.Get().(*call)
 				c.srv = &Server{}
 				c.surface = surfaceFor(cf.format)
+				c.format = formatOf(cf.format)
 				c.target.Provider = &upstream.Provider{Name: "bench", Format: pf.format}
 				buf := make([]byte, 4096)
 				r := strings.NewReader(stream)

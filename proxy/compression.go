@@ -64,7 +64,7 @@ func compressionOptions(cfg *configs.Config) (map[*configs.Compression]compress.
 // to c.strips. It runs before anything decodes the body.
 func (s *Server) readCompression(c *call, body []byte) error {
 	o, set := compress.Options{}, false
-	if p := c.route.Policy.Compression; p != nil {
+	if p := c.plan.Route.Policy.Compression; p != nil {
 		o, set = s.compressions[p], true
 	}
 	if p := c.key.compression; p != nil {
@@ -102,7 +102,7 @@ func (s *Server) readCompression(c *call, body []byte) error {
 		set = true
 	}
 	if set && o.Stages != 0 && c.surface.chat {
-		c.compression = *o.EnsureDefaults()
+		c.compression.opts = *o.EnsureDefaults()
 	}
 	return nil
 }
@@ -111,26 +111,26 @@ func (s *Server) readCompression(c *call, body []byte) error {
 // turned it on, within the first target's context window, and says so
 // in the answer's headers.
 func (s *Server) applyCompression(c *call, body []byte) error {
-	if c.compression.Stages == 0 {
+	if c.compression.opts.Stages == 0 {
 		return nil
 	}
 	if err := c.decodeRequest(body); err != nil {
 		return err
 	}
 	window := 0
-	if e := c.order[0].Entry; e != nil {
+	if e := c.plan.Targets[0].Entry; e != nil {
 		window = e.Context
 	}
-	rep := compress.Compress(&c.tr.req, c.compression, window)
+	rep := compress.Compress(&c.tr.req, c.compression.opts, window)
 	h := &c.ctx.Response.Header
 	if rep.Applied == 0 {
 		h.Set(compress.HeaderName, "none")
 	} else {
 		h.Set(compress.HeaderName, rep.Applied.String())
-		c.rewritten = true
+		c.tr.rewritten = true
 	}
 	c.setIntHeader(headerTokensBefore, int64(rep.Before))
 	c.setIntHeader(headerTokensAfter, int64(rep.After))
-	c.compressed = int64(rep.Saved())
+	c.compression.saved = int64(rep.Saved())
 	return nil
 }

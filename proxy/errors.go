@@ -3,13 +3,14 @@ package proxy
 import (
 	"errors"
 	"strconv"
-	"switchboard/upstream/canon"
 
 	"github.com/valyala/fasthttp"
 
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/upstream"
+	"switchboard/upstream/anthropic"
+	"switchboard/upstream/canon"
 )
 
 // apiError is an error answer: its HTTP status, OpenAI error type and code,
@@ -22,7 +23,8 @@ type apiError struct {
 }
 
 // toAPIError maps any error of the request path to its answer. It is the
-// one place that decides statuses.
+// one place that decides statuses; the functions below are the only
+// writers of error answers and events.
 func toAPIError(err error) apiError {
 	var ue *upstream.Error
 	var rl *rateLimitError
@@ -79,17 +81,28 @@ func toAPIError(err error) apiError {
 	return apiError{fasthttp.StatusInternalServerError, "server_error", "internal_error", "internal gateway error"}
 }
 
-// writeError answers ctx with err in the OpenAI error shape:
-// {"error":{"message":...,"type":...,"param":null,"code":...}}.
+// canon is e as a canonical error, for the formats whose shape the
+// codecs write.
+func (e apiError) canon() *canon.Error { return &canon.Error{Status: e.status, Message: e.message} }
+
+// writeError answers ctx with err in the OpenAI error shape, the
+// gateway's own for every path that is not a wire format's.
 func writeError(ctx *fasthttp.RequestCtx, err error) {
+	writeErrorIn(ctx, formatOf(upstream.FormatOpenAI), err)
+}
+
+// writeErrorIn answers ctx with err in the error shape of format f.
+func writeErrorIn(ctx *fasthttp.RequestCtx, f *wireFormat, err error) {
 	e := toAPIError(err)
 	ctx.Response.Reset()
 	ctx.SetStatusCode(e.status)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(appendErrorJSON(nil, e))
+	ctx.Response.SetBodyRaw(f.appendAPIError(nil, e))
 }
 
-func appendErrorJSON(dst []byte, e apiError) []byte {
+// appendOpenAIError appends e in the OpenAI error shape (Responses' too):
+// {"error":{"message":...,"type":...,"param":null,"code":...}}.
+func appendOpenAIError(dst []byte, e apiError) []byte {
 	dst = append(dst, `{"error":{"message":`...)
 	dst = canon.AppendString(dst, e.message)
 	dst = append(dst, `,"type":`...)
@@ -99,15 +112,51 @@ func appendErrorJSON(dst []byte, e apiError) []byte {
 	return append(dst, "}}"...)
 }
 
-// appendStreamError appends err as an SSE data event in the OpenAI stream
-// format, for failures after the stream started: the SDKs raise an
-// APIError when a chunk carries an "error" object.
-func appendStreamError(dst []byte, err error) []byte {
-	e := toAPIError(err)
+// appendOpenAIStreamError appends e as an SSE data event in the OpenAI
+// stream format: the SDKs raise an APIError when a chunk carries an
+// "error" object.
+func appendOpenAIStreamError(dst []byte, _ int64, e apiError) []byte {
 	dst = append(dst, "data: "...)
-	dst = appendErrorJSON(dst, e)
+	dst = appendOpenAIError(dst, e)
 	dst = dst[:len(dst)-1] // reopen the outer object to add the status
 	dst = append(dst, `,"status":`...)
 	dst = strconv.AppendInt(dst, int64(e.status), 10)
 	return append(dst, "}\n\n"...)
+}
+
+// appendAnthropicStreamError appends e as Anthropic's in-band stream
+// error event.
+func appendAnthropicStreamError(dst []byte, _ int64, e apiError) []byte {
+	dst = append(dst, "event: error\ndata: "...)
+	dst = anthropic.AppendError(dst, e.canon())
+	return append(dst, "\n\n"...)
+}
+
+// appendStreamError appends err as the in-band error event that ends
+// the call's stream, for failures after the stream started: from the
+// client's stream encoder when translating (it knows what the client was
+// sent), else the client format's error event.
+func (r *relay) appendStreamError(dst []byte, err error) []byte {
+	c := r.c
+	e := toAPIError(err)
+	if r.translate {
+		ev := canon.Event{Type: canon.EventError, Error: *e.canon()}
+		dst, _ = c.format.encoder(&c.tr).Append(dst, &ev)
+		return dst
+	}
+	return c.format.appendStreamError(dst, r.events, e)
+}
+
+// appendProviderError appends a provider's error answer (body, with
+// status), in the format from, in the error shape of the format to.
+func appendProviderError(dst, body []byte, status int, from, to *wireFormat) []byte {
+	e := from.decodeError(body, status)
+	return to.appendError(dst, &e)
+}
+
+// appendUntranslatable appends, in the error shape of to, the 502 of an
+// answer the codecs could not translate.
+func appendUntranslatable(dst []byte, to *wireFormat, err error) []byte {
+	e := canon.Error{Status: fasthttp.StatusBadGateway, Message: "the provider's answer could not be translated: " + err.Error()}
+	return to.appendError(dst, &e)
 }

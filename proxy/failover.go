@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/bytedance/sonic"
-	"github.com/bytedance/sonic/ast"
 	"github.com/valyala/fasthttp"
 
 	"switchboard/router"
@@ -41,6 +37,133 @@ var (
 	errClientGone    = errors.New("the client closed the connection")
 )
 
+// failover sends the call to the targets of its plan in order until one
+// answers: a connection failure, a timeout before the first byte or a
+// status the route retries on (429, 5xx) moves on to the next target,
+// within the route's attempt and time budget. Targets whose circuit
+// breaker is open are tried only after every other one failed. Once a
+// target answered, nothing is retried. When every attempt failed, the
+// client gets the last provider error (its status and body) or a
+// 502/504.
+func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
+	pol := c.plan.Route.Policy
+	deadline := c.start.Add(pol.Budget)
+	targets := c.plan.Targets
+	var last error
+	var skipped uint64 // targets passed over for their breaker, by index
+	from := 0          // a context-length failure skips to the next route
+	for pass := 0; pass < 2; pass++ {
+		for i := range targets {
+			if i < from {
+				continue
+			}
+			t := &targets[i]
+			now := time.Now()
+			if pass == 0 && !t.Health.Allow(now) && i < 64 {
+				skipped |= 1 << i
+				continue
+			}
+			if pass == 1 && (i >= 64 || skipped&(1<<i) == 0) {
+				continue
+			}
+			if c.attempts == pol.Attempts || c.attempts > 0 && now.After(deadline) {
+				return c.failed(last)
+			}
+			if c.attempts > 0 && c.clientHungUp() {
+				return errClientGone // nobody to answer: stop spending attempts
+			}
+			if last != nil && c.target.Provider == t.Provider {
+				time.Sleep(pol.Backoff(c.attempts)) // the same host again: back off
+			}
+			done, err := s.try(c, ep, body, i)
+			if done {
+				return err
+			}
+			last = err
+			if errors.Is(err, errContextLength) {
+				from = c.plan.NextRoute(i)
+			}
+		}
+	}
+	return c.failed(last)
+}
+
+// try makes one attempt at target c.plan.Targets[i] and decides what its
+// outcome means. done is false when the attempt failed in a way the next
+// target may fix; err is then why. An answer the client gets is finished
+// by finishAnswer or, for a stream, handed to the relay.
+func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bool, err error) {
+	t := &c.plan.Targets[i]
+	c.attempts++
+	s.targets.attempt(t)
+	c.target = *t
+	c.price = router.Price{}
+	if t.Entry != nil {
+		c.price = t.Entry.Price
+	}
+	p := t.Provider
+	c.req.Reset()
+	c.resp.Reset()
+	out := body
+	if !c.translating(p) {
+		out = s.upstreamBody(c, body)
+	} else if out, ep, err = s.translatedBody(c, body, t); err != nil {
+		return true, err
+	}
+	p.SetRequest(&c.req, ep, t.Model, out)
+	if fwd := formatOf(p.Format).forwardHeaders; fwd != nil {
+		fwd(&c.req, &c.ctx.Request.Header)
+	}
+	c.resp.StreamBody = c.fields.stream
+
+	c.sent = time.Now()
+	err = p.DoUntil(&c.req, &c.resp, c.clientGone)
+	now := time.Now()
+	if errors.Is(err, upstream.ErrCanceled) {
+		// The provider had the request: what it charges for the prompt
+		// is billed from an estimate.
+		c.reached, c.canceled = true, true
+		t.Health.Cancel(now)
+		return true, errClientGone
+	}
+	if err != nil {
+		c.reached = c.reached || reachedProvider(err)
+		t.Health.Failure(now)
+		c.noteFailure(t, err)
+		return false, err
+	}
+	c.reached = true
+	status := c.resp.StatusCode()
+	if status != fasthttp.StatusOK && c.plan.Route.Policy.RetryOn(status) {
+		err := c.keepFailure(t, now, true)
+		c.noteFailure(t, err)
+		return false, err
+	}
+	if status == fasthttp.StatusBadRequest && c.plan.NextRoute(i) < len(c.plan.Targets) {
+		// A prompt too long for this model may fit the next route's.
+		err := c.keepFailure(t, now, false)
+		if !isContextLengthError(c.failure.body) {
+			return true, c.failed(err)
+		}
+		err = fmt.Errorf("%w: %w", errContextLength, err)
+		c.noteFailure(t, err)
+		return false, err
+	}
+	t.Health.Success(now, now.Sub(c.sent))
+	if c.sticky.on && status == fasthttp.StatusOK {
+		s.affinity.Remember(c.sticky.key, t, now)
+	}
+	ctx := c.ctx
+	ctx.Response.Header.Set(headerProvider, p.Name)
+	if c.surface.counts {
+		ctx.Response.Header.Set(headerTokenCount, "provider")
+	}
+	if c.fields.stream && status == fasthttp.StatusOK && bytes.HasPrefix(c.resp.Header.ContentType(), contentTypeSSE) {
+		return true, s.startRelay(c)
+	}
+	return true, s.finishAnswer(c, status)
+}
+
 // keepFailure records a failed answer of target t: when the target is
 // at fault, the breaker learns of it (a 429 with retry-after pauses the
 // target that long instead), and the answer is kept for the client in
@@ -52,11 +175,12 @@ func (c *call) keepFailure(t *router.Target, now time.Time, targetFault bool) er
 	if err != nil {
 		body = nil
 	}
-	c.failStatus = status
-	c.failBody = append(c.failBody[:0], body...)
-	c.failType = append(c.failType[:0], resp.Header.ContentType()...)
-	c.failRetry = append(c.failRetry[:0], resp.Header.PeekBytes(headerRetryAfter)...)
-	switch secs, err := strconv.Atoi(string(c.failRetry)); {
+	f := &c.failure
+	f.status = status
+	f.body = append(f.body[:0], body...)
+	f.contentType = append(f.contentType[:0], resp.Header.ContentType()...)
+	f.retryAfter = append(f.retryAfter[:0], resp.Header.PeekBytes(headerRetryAfter)...)
+	switch secs, err := strconv.Atoi(string(f.retryAfter)); {
 	case !targetFault:
 		t.Health.Success(now, now.Sub(c.sent))
 	case err == nil && status == fasthttp.StatusTooManyRequests && secs > 0:
@@ -78,39 +202,40 @@ func (c *call) failed(last error) error {
 		return last
 	}
 	ctx := c.ctx
-	c.status = c.failStatus
-	ctx.SetStatusCode(c.failStatus)
+	f := &c.failure
+	c.status = f.status
+	ctx.SetStatusCode(f.status)
 	ctx.Response.Header.Set(headerProvider, se.provider)
 	if c.translating(c.target.Provider) { // the client's error shape
-		c.failBody = append(c.failBody[:0], c.translateAnswer(c.failBody, c.failStatus)...)
-		c.failType = append(c.failType[:0], contentTypeJSON...)
+		f.body = append(f.body[:0], c.translateAnswer(f.body, f.status)...)
+		f.contentType = append(f.contentType[:0], contentTypeJSON...)
 	}
-	if len(c.failType) > 0 {
-		ctx.Response.Header.SetContentTypeBytes(c.failType)
+	if len(f.contentType) > 0 {
+		ctx.Response.Header.SetContentTypeBytes(f.contentType)
 	} else {
 		ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
 	}
-	if len(c.failRetry) > 0 {
-		ctx.Response.Header.SetBytesKV(headerRetryAfter, c.failRetry)
+	if len(f.retryAfter) > 0 {
+		ctx.Response.Header.SetBytesKV(headerRetryAfter, f.retryAfter)
 	}
-	ctx.Response.SetBody(c.failBody)
+	ctx.Response.SetBody(f.body)
 	c.errMsg = last.Error()
 	return nil
 }
 
-// noteFailure adds "provider/model (reason)" to the call's fallback trail
+// noteFailure adds "provider/model (reason)" to the call's trail
 // and counts the failure in the per-target metrics.
 func (c *call) noteFailure(t *router.Target, err error) {
 	reason := failureReason(err)
-	if len(c.fallback) > 0 {
-		c.fallback = append(c.fallback, ", "...)
+	if len(c.trail) > 0 {
+		c.trail = append(c.trail, ", "...)
 	}
-	c.fallback = appendHeaderSafe(c.fallback, t.Provider.Name)
-	c.fallback = append(c.fallback, '/')
-	c.fallback = appendHeaderSafe(c.fallback, t.Model)
-	c.fallback = append(c.fallback, " ("...)
-	c.fallback = append(c.fallback, reason...)
-	c.fallback = append(c.fallback, ')')
+	c.trail = appendHeaderSafe(c.trail, t.Provider.Name)
+	c.trail = append(c.trail, '/')
+	c.trail = appendHeaderSafe(c.trail, t.Model)
+	c.trail = append(c.trail, " ("...)
+	c.trail = append(c.trail, reason...)
+	c.trail = append(c.trail, ')')
 
 	model := "other" // a client's "provider/anything" must not add series
 	if t.Health != nil {
@@ -158,215 +283,9 @@ func (c *call) setRoutingHeaders() {
 		return
 	}
 	c.setIntHeader(headerAttempts, int64(c.attempts))
-	if len(c.fallback) > 0 {
-		c.ctx.Response.Header.SetBytesV(headerFallback, c.fallback)
+	if len(c.trail) > 0 {
+		c.ctx.Response.Header.SetBytesV(headerFallback, c.trail)
 	}
-}
-
-// extensionKey names a top-level field of OpenRouter's (and Apertis')
-// request extensions, or of the gateway's own, that the gateway acts on
-// and removes from what goes upstream, where providers refuse parameters
-// they do not know.
-type extensionKey uint8
-
-// The extension fields.
-const (
-	extProvider extensionKey = iota
-	extModels
-	extFallbackModels
-	extCompression
-	extTransforms
-	extPlugins
-	extWebResultsCount
-	extWebContentLength
-	numExtensions
-)
-
-// extensionKeys are their keys as they appear in a body, quotes included.
-var extensionKeys = [numExtensions][]byte{
-	extProvider:         []byte(`"provider"`),
-	extModels:           []byte(`"models"`),
-	extFallbackModels:   []byte(`"fallback_models"`),
-	extCompression:      []byte(`"compression"`),
-	extTransforms:       []byte(`"transforms"`),
-	extPlugins:          []byte(`"plugins"`),
-	extWebResultsCount:  []byte(`"web_results_count"`),
-	extWebContentLength: []byte(`"web_content_length"`),
-}
-
-// presentExtensions scans body once for the extension keys: a bit per
-// key that occurs as a string somewhere in it (the JSON search that
-// follows makes sure it is a top-level member). One pass over the
-// quotes costs less than a byte search per key, which JSON's many
-// quotes make slow.
-func presentExtensions(body []byte) uint16 {
-	var set uint16
-	for i := 0; i < len(body); {
-		j := bytes.IndexByte(body[i:], '"')
-		if j < 0 {
-			break
-		}
-		at := body[i+j:]
-		i += j + 1
-		if len(at) < 2 || !extensionStarts[at[1]] {
-			continue
-		}
-		for k, key := range extensionKeys {
-			if bytes.HasPrefix(at, key) {
-				set |= 1 << k
-			}
-		}
-	}
-	return set
-}
-
-// extensionStarts marks the first letters of the extension keys.
-var extensionStarts = func() (t [256]bool) {
-	for _, key := range extensionKeys {
-		t[key[1]] = true
-	}
-	return t
-}()
-
-// extensionField finds the top-level member key (quotes included) of a
-// body: the span of its value and the edit that removes the whole member.
-// ok is false when there is none; a byte search spares bodies without
-// one the lazy JSON search.
-func extensionField(body, key []byte, n *ast.Node) (value span, strip edit, ok bool, err error) {
-	if !bytes.Contains(body, key) {
-		return span{}, edit{}, false, nil
-	}
-	return findMember(body, key, n)
-}
-
-// extension is extensionField for the gateway's own fields, whose
-// presence one scan of the body found (requestFields.present).
-func (c *call) extension(body []byte, k extensionKey) (value span, strip edit, ok bool, err error) {
-	if c.fields.present&(1<<k) == 0 {
-		return span{}, edit{}, false, nil
-	}
-	return findMember(body, extensionKeys[k], &c.fields.node)
-}
-
-// findMember is extensionField without its byte search.
-func findMember(body, key []byte, n *ast.Node) (value span, strip edit, ok bool, err error) {
-	name := unsafe.String(unsafe.SliceData(key[1:]), len(key)-2)
-	src := unsafe.String(unsafe.SliceData(body), len(body))
-	*n, err = sonic.GetFromString(src, name)
-	if errors.Is(err, ast.ErrNotExist) {
-		return span{}, edit{}, false, nil
-	}
-	if err != nil {
-		return span{}, edit{}, false, fieldError(name, err)
-	}
-	if value, err = spanOf(src, n); err != nil {
-		return span{}, edit{}, false, err
-	}
-	member, err := memberSpan(body, value, key)
-	if err != nil {
-		return span{}, edit{}, false, err
-	}
-	return value, edit{at: member}, true, nil
-}
-
-// maxFallbackModels bounds a request's own fallback list.
-const maxFallbackModels = 8
-
-// addFallbackModels reads a body's "models" (OpenRouter) or
-// "fallback_models" (Apertis) list: model names to try, in order, after
-// the requested one. Each is resolved and its targets appended to c.order
-// after those already there; their removal from the upstream body is
-// added to c.strips.
-func (s *Server) addFallbackModels(c *call, body []byte, prefs *router.ProviderPrefs) error {
-	for _, k := range [...]extensionKey{extModels, extFallbackModels} {
-		key := extensionKeys[k]
-		value, strip, ok, err := c.extension(body, k)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		c.strips = append(c.strips, strip)
-		var names []string
-		if err := sonic.Unmarshal(body[value.start:value.end], &names); err != nil {
-			return fmt.Errorf("%w: %s must be a list of model names", errBadRequest, key)
-		}
-		if len(names) > maxFallbackModels {
-			return fmt.Errorf("%w: %s lists %d models, at most %d", errBadRequest, key, len(names), maxFallbackModels)
-		}
-		for _, name := range names {
-			if name == c.fields.model {
-				continue // OpenRouter lists the primary model too
-			}
-			if err := s.addRoute(c, name, prefs); err != nil {
-				return fmt.Errorf("%w: %s: %w", errBadRequest, key, err)
-			}
-		}
-	}
-	return nil
-}
-
-// addRoute resolves model and appends its targets, in the order this
-// request tries them, to c.order; a target already there is not added
-// twice. The targets' first index marks a route start, where a
-// context-length failure skips to.
-func (s *Server) addRoute(c *call, model string, prefs *router.ProviderPrefs) error {
-	if err := s.router.Resolve(model, &c.fbRoute); err != nil {
-		return err
-	}
-	order, err := s.router.Order(c.fbOrder[:0], &c.fbRoute, prefs, c.start, nil)
-	c.fbOrder = order
-	if err != nil {
-		return nil // the preferences leave this fallback nothing: skip it
-	}
-	start := len(c.order)
-	for _, t := range order {
-		if !slices.ContainsFunc(c.order, func(o router.Target) bool { return o.Provider == t.Provider && o.Model == t.Model }) {
-			c.order = append(c.order, t)
-			c.orderModel = append(c.orderModel, c.fbRoute.Model)
-		}
-	}
-	if len(c.order) > start {
-		c.routeStarts = append(c.routeStarts, start)
-	}
-	return nil
-}
-
-// keepTargets keeps the targets of c.order that keep says yes to (given
-// the target and the model name it serves), in order, keeping c.orderModel
-// and c.routeStarts in step, and returns how many are left.
-func (c *call) keepTargets(keep func(t *router.Target, model string) bool) int {
-	// starts is rewritten over c.routeStarts and never gets ahead of the
-	// reading.
-	kept := 0
-	starts, next, route, lastRoute := c.routeStarts[:0], 0, -1, -1
-	for i := range c.order {
-		if next < len(c.routeStarts) && c.routeStarts[next] == i {
-			route, next = route+1, next+1
-		}
-		if !keep(&c.order[i], c.orderModel[i]) {
-			continue
-		}
-		if route != lastRoute {
-			starts, lastRoute = append(starts, kept), route
-		}
-		c.order[kept], c.orderModel[kept] = c.order[i], c.orderModel[i]
-		kept++
-	}
-	c.order, c.orderModel, c.routeStarts = c.order[:kept], c.orderModel[:kept], starts
-	return kept
-}
-
-// nextRoute returns the index in c.order where the route after the one
-// holding index i starts, or len(c.order).
-func (c *call) nextRoute(i int) int {
-	for _, at := range c.routeStarts {
-		if at > i {
-			return at
-		}
-	}
-	return len(c.order)
 }
 
 var contextTooLong = [][]byte{

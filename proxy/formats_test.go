@@ -109,14 +109,15 @@ var providerModels = []struct {
 func decodeAnswer(t *testing.T, f upstream.Format, stream bool, body string) canon.Response {
 	t.Helper()
 	var r canon.Response
+	row := formatOf(f)
 	if !stream {
-		if err := codecs[f].decodeResponse([]byte(body), &r); err != nil {
-			t.Fatalf("the answer is not a valid %s answer: %v\n%s", codecs[f].name, err, body)
+		if err := row.decodeResponse([]byte(body), &r); err != nil {
+			t.Fatalf("the answer is not a valid %s answer: %v\n%s", row.name, err, body)
 		}
 		return r
 	}
 	var tr translation
-	dec := tr.decoder(f)
+	dec := tr.decoder(row)
 	var events []canon.Event
 	rest := []byte(body)
 	for len(rest) > 0 {
@@ -131,7 +132,7 @@ func decodeAnswer(t *testing.T, f upstream.Format, stream bool, body string) can
 		}
 		var err error
 		if events, err = dec.Decode(events, data); err != nil {
-			t.Fatalf("the stream is not a valid %s stream: %v\n%s", codecs[f].name, err, body)
+			t.Fatalf("the stream is not a valid %s stream: %v\n%s", row.name, err, body)
 		}
 	}
 	events, err := dec.End(events)

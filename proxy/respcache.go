@@ -62,16 +62,22 @@ type cacheState struct {
 	build responseBuilder // a streamed answer, gathered to store
 }
 
+func (cs *cacheState) reset() {
+	cs.key, cs.store, cs.raw, cs.hit, cs.ttl = [32]byte{}, false, false, false, 0
+	cs.buf = reuse(cs.buf)
+	cs.build.reset()
+}
+
 // useCache decides the call's use of the response cache, and answers it
 // from the cache on a hit (served). It runs once the route is resolved,
 // before billing admits the call.
 func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 	embeddings := c.surface == surfaceEmbeddings
-	if !c.surface.chat && !embeddings || c.rewritten { // fresh web results are not an answer to keep
+	if !c.surface.chat && !embeddings || c.tr.rewritten { // fresh web results are not an answer to keep
 		return false, nil
 	}
 	on := s.respCache.enabled
-	if p := c.route.Policy.Cache; p != nil {
+	if p := c.plan.Route.Policy.Cache; p != nil {
 		on = *p
 	}
 	forced, lookup := false, true
@@ -88,7 +94,7 @@ func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 	}
 	cs := &c.cache
 	if embeddings { // deterministic, and not translated: the bytes are the request
-		cs.key, cs.raw = rawCacheKey(c.route.Model, body), true
+		cs.key, cs.raw = rawCacheKey(c.plan.Route.Model, body), true
 	} else {
 		if err := c.decodeRequest(body); err != nil {
 			return false, nil // not cacheable; a translation names the error
@@ -97,7 +103,7 @@ func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 		if !forced && !s.respCache.anyTemperature && (r.Temperature == nil || *r.Temperature != 0) {
 			return false, nil // not deterministic enough
 		}
-		cs.key = cacheKey(c.route.Model, r)
+		cs.key = cacheKey(c.plan.Route.Model, r)
 	}
 	cs.store, cs.ttl = true, s.respCache.ttl
 	if v := c.ctx.Request.Header.Peek(headerCacheTTL); len(v) > 0 {
@@ -182,13 +188,11 @@ func (s *Server) serveCached(c *call) (bool, error) {
 	if err := s.billing.admitFree(c); err != nil {
 		return true, err
 	}
-	u := resp.Usage
-	c.usage = usage{prompt: u.Prompt(), completion: u.Output, cached: u.CacheRead, cacheWrite: u.CacheWrite, reasoning: u.Reasoning, seen: true}
-	c.tokens = router.Usage{Input: u.Input, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Output: u.Output, Reasoning: u.Reasoning}
+	c.usage, c.reported = resp.Usage, true
 	c.markHit(meta)
 	ctx := c.ctx
 	h := &ctx.Response.Header
-	f := c.surface.format
+	f := c.format
 	if c.fields.stream {
 		c.tr.oaEnc.IncludeUsage = c.fields.wantsUsage
 		c.tr.events = canon.AppendEvents(c.tr.events[:0], &resp)
@@ -206,13 +210,13 @@ func (s *Server) serveCached(c *call) (bool, error) {
 		ctx.SetBody(out)
 		return true, nil
 	}
-	out, err := codecs[f].encodeResponse(c.tr.out[:0], &resp)
+	out, err := f.encodeResponse(c.tr.out[:0], &resp)
 	if err != nil {
 		return true, err
 	}
 	c.tr.out = out
 	h.SetContentTypeBytes(contentTypeJSON)
-	c.scratch = appendWithCost(c.scratch[:0], out, answerUsagePaths[f], 0, &c.fields.node)
+	c.scratch = appendWithCost(c.scratch[:0], out, f.answerUsage, 0, &c.fields.node)
 	ctx.SetBody(c.scratch)
 	return true, nil
 }
@@ -222,7 +226,7 @@ func (s *Server) serveCached(c *call) (bool, error) {
 func (c *call) markHit(meta store.CacheMeta) {
 	c.cost, c.costed = router.Cost{}, true
 	c.cache.hit, c.cache.store, c.reached, c.status = true, false, true, fasthttp.StatusOK
-	c.target = c.order[0]
+	c.target = c.plan.Targets[0]
 	c.ctx.Response.Header.Set(headerCache, "hit")
 	c.setIntHeader(headerCacheAge, int64(c.start.Sub(meta.Created)/time.Second))
 }
@@ -234,11 +238,10 @@ func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
 		return err
 	}
 	c.readUsage(val)
-	u := c.usage
-	c.tokens = router.Usage{Input: max(u.prompt-u.cached, 0), CacheRead: u.cached, Output: u.completion}
+	c.usage.Input, c.usage.CacheWrite = c.usage.Input+c.usage.CacheWrite, 0 // the hit writes no cache
 	c.markHit(meta)
 	c.ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
-	c.body = appendWithCost(c.body[:0], val, answerUsagePaths[c.surface.format], 0, &c.fields.node)
+	c.body = appendWithCost(c.body[:0], val, c.format.answerUsage, 0, &c.fields.node)
 	c.ctx.SetBody(c.body)
 	return nil
 }
@@ -253,7 +256,7 @@ func (s *Server) storeAnswer(c *call, body []byte) {
 		return
 	}
 	var resp canon.Response
-	if err := codecs[c.surface.format].decodeResponse(body, &resp); err != nil {
+	if err := c.format.decodeResponse(body, &resp); err != nil {
 		return
 	}
 	s.putCached(c, &resp)
@@ -340,14 +343,14 @@ func (b *responseBuilder) response() *canon.Response {
 	return r
 }
 
-// cacheEvents feeds a pass-through stream's event to the builder,
+// cacheEvent feeds a pass-through stream's event to the builder,
 // decoding it with the client format's decoder (the translation's, idle
 // on a pass-through call).
 func (r *relay) cacheEvent(data []byte) {
 	c := r.c
 	tr := &c.tr
 	var err error
-	if tr.events, err = tr.decoder(c.surface.format).Decode(tr.events[:0], data); err != nil {
+	if tr.events, err = tr.decoder(c.format).Decode(tr.events[:0], data); err != nil {
 		c.cache.store = false
 		return
 	}

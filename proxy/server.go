@@ -1,6 +1,10 @@
-// Package proxy is the gateway's HTTP face: a fasthttp server with one
-// handler per API surface, gateway-key auth, the SSE relay, the error
-// shapes, and the health and metrics endpoints.
+// Package proxy is the gateway's request path: a fasthttp server whose
+// API surfaces (surface.go) share one path (request.go), through
+// gateway-key auth and limits, billing, the cost savers, the attempt
+// loop over the router's plan (failover.go), and the answer or SSE relay
+// (answer.go, sse.go); everything that differs between wire formats is
+// one row of formats (format.go), and errors.go alone writes errors.
+// Health, readiness and metrics are served here too.
 package proxy
 
 import (
@@ -150,25 +154,25 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if sf, _, ok := geminiSurface(path); ok {
-		s.passThrough(ctx, sf)
+		s.serve(ctx, sf)
 		return
 	}
 	path = strings.TrimPrefix(path, "/v1")
 	switch path {
 	case "/chat/completions":
-		s.passThrough(ctx, surfaceChat)
+		s.serve(ctx, surfaceChat)
 	case "/completions":
-		s.passThrough(ctx, surfaceCompletions)
+		s.serve(ctx, surfaceCompletions)
 	case "/embeddings":
-		s.passThrough(ctx, surfaceEmbeddings)
+		s.serve(ctx, surfaceEmbeddings)
 	case "/messages":
-		s.passThrough(ctx, surfaceMessages)
+		s.serve(ctx, surfaceMessages)
 	case "/messages/count_tokens":
-		s.passThrough(ctx, surfaceCountTokens)
+		s.serve(ctx, surfaceCountTokens)
 	case "/responses":
-		s.passThrough(ctx, surfaceResponses)
+		s.serve(ctx, surfaceResponses)
 	case "/responses/compact":
-		s.passThrough(ctx, surfaceCompact)
+		s.serve(ctx, surfaceCompact)
 	case "/models":
 		s.models(ctx, "")
 	case "/dashboard/billing/credits":

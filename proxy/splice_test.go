@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"encoding/json"
-	"switchboard/store/money"
 	"testing"
 
 	"github.com/bytedance/sonic/ast"
+
+	"switchboard/store/money"
+	"switchboard/upstream"
 )
 
 func TestAppendWithCost(t *testing.T) {
@@ -13,7 +15,7 @@ func TestAppendWithCost(t *testing.T) {
 	cost := money.Money(75_000)
 	f := func(doc, want string) {
 		t.Helper()
-		got := string(appendWithCost(nil, []byte(doc), answerUsagePaths[0], cost, &n))
+		got := string(appendWithCost(nil, []byte(doc), formatOf(upstream.FormatOpenAI).answerUsage, cost, &n))
 		if got != want {
 			t.Fatalf("appendWithCost(%s)\n got %s\nwant %s", doc, got, want)
 		}

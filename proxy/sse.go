@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"switchboard/upstream"
-	"switchboard/upstream/canon"
-	"switchboard/upstream/gemini"
-	"switchboard/upstream/responses"
 )
 
 // nextEvent finds the first complete server-sent event in b: the bytes up
@@ -104,23 +101,34 @@ const maxEventBytes = 4 << 20
 // it runs on the handler's goroutine and each Read that returns data is
 // written and flushed at once; nothing is buffered beyond one event.
 //
-// Along the way it keeps the usage the provider reports, hides the
-// usage-only chunk when only the gateway asked for it, sends `: keep-alive`
-// comments while the provider is silent, and turns a failure after the
-// stream started into an error event in the OpenAI stream format (no
-// retry is possible once bytes reached the client).
+// Along the way it keeps the usage the provider reports and adds the
+// cost to the client's usage event, hides the usage-only chunk when only
+// the gateway asked for it, sends `: keep-alive` comments while the
+// provider is silent, translates each event when the provider speaks
+// another format (translate.go), and turns a failure after the stream
+// started into an error event in the client's format (no retry is
+// possible once bytes reached the client).
 type relay struct {
 	c         *call
 	stream    upstream.Stream
 	in        []byte // upstream bytes; in[head:] is not yet handled
 	head      int
 	pending   []byte // bytes to hand fasthttp before reading more
-	scratch   []byte // error event being sent
-	dropUsage bool
+	scratch   []byte // an event being rewritten, or the error event
+	dropUsage bool   // the client did not ask for usage (OpenAI's hidden usage chunk)
 	done      bool
-	sawFirst  bool
 	events    int64 // data events relayed, to estimate missing usage
 	translate bool  // the provider speaks another format: see translate.go
+}
+
+// relayBuffer is the upstream buffer a relay starts with.
+const relayBuffer = 8 << 10
+
+func (r *relay) reset() {
+	r.in, r.scratch = reuse(r.in), reuse(r.scratch)
+	r.head, r.pending = 0, nil
+	r.dropUsage, r.done, r.translate = false, false, false
+	r.events = 0
 }
 
 // Read hands fasthttp the next events to send.
@@ -151,8 +159,9 @@ func (r *relay) Read(p []byte) (n int, err error) {
 	}
 }
 
-// filter inspects one event and returns what the client gets of it: the
-// event, the event without the "usage":null the gateway caused, or nil.
+// filter inspects one event and returns what the client gets of it:
+// for a provider of the client's format, what the format's filter makes
+// of it; else its translation.
 func (r *relay) filter(ev []byte) []byte {
 	data := eventData(ev)
 	if r.translate {
@@ -164,36 +173,54 @@ func (r *relay) filter(ev []byte) []byte {
 			r.fail(&upstream.Error{Provider: r.c.provider(), Status: 502, Err: err})
 			return append(out, r.pending...)
 		}
-		if len(out) > 0 && !r.sawFirst {
-			r.sawFirst = true
-			r.c.firstEvent = time.Now()
+		if len(out) > 0 {
+			r.events++
 		}
-		r.events++
 		return out
 	}
 	if data == nil || bytes.Equal(data, doneData) {
 		return ev
 	}
-	if !r.sawFirst {
-		r.sawFirst = true
-		r.c.firstEvent = time.Now()
-	}
 	r.events++
 	if r.c.cache.store {
 		r.cacheEvent(data)
 	}
-	switch r.c.surface.format {
-	case upstream.FormatAnthropic:
-		return r.anthropicFilter(ev, data)
-	case upstream.FormatResponses:
-		return r.responsesFilter(ev, data)
-	case upstream.FormatGemini:
-		return r.geminiFilter(ev, data)
+	return r.c.format.filter(r, ev, data)
+}
+
+// usageFilter is the filter of the formats whose events pass unchanged
+// but for the cost: it keeps the usage of each event that carries some
+// and adds the cost to the event that completes it (Responses'
+// response.completed, Gemini's chunk with the finishReason).
+func (r *relay) usageFilter(ev, data []byte) []byte {
+	c := r.c
+	if c.format.readEventUsage(data, &c.usage, &c.fields.node) {
+		c.reported = true
+		return r.withCost(ev, data)
 	}
+	return ev
+}
+
+// anthropicFilter is usageFilter for Anthropic streams, where
+// message_start carries the prompt's counts and message_delta the
+// output's; a byte search spares the other events the JSON search.
+func (r *relay) anthropicFilter(ev, data []byte) []byte {
 	if !bytes.Contains(data, usageKey) {
 		return ev
 	}
-	if readUsage(data, &r.c.usage, &r.c.fields.node) {
+	return r.usageFilter(ev, data)
+}
+
+// openAIFilter is the filter of chat completions streams: the usage
+// chunk the gateway asked for is hidden when the client did not ask for
+// it, and so is the "usage":null of the other chunks.
+func (r *relay) openAIFilter(ev, data []byte) []byte {
+	if !bytes.Contains(data, usageKey) {
+		return ev
+	}
+	c := r.c
+	if c.format.readEventUsage(data, &c.usage, &c.fields.node) {
+		c.reported = true
 		if r.dropUsage && bytes.Contains(data, emptyChoices) {
 			return nil
 		}
@@ -217,7 +244,7 @@ func (r *relay) withCost(ev, data []byte) []byte {
 	c.computeCost()
 	at := cap(ev) - cap(data) // data is ev[at : at+len(data)]
 	r.scratch = append(r.scratch[:0], ev[:at]...)
-	r.scratch = appendWithCost(r.scratch, data, eventUsagePaths[c.surface.format], c.cost.Total, &c.fields.node)
+	r.scratch = appendWithCost(r.scratch, data, c.format.eventUsage, c.cost.Total, &c.fields.node)
 	r.scratch = append(r.scratch, ev[at+len(data):]...)
 	return r.scratch
 }
@@ -228,6 +255,9 @@ func (r *relay) fill() {
 	if r.head > 0 { // move the unfinished event to the front
 		r.in = r.in[:copy(r.in, r.in[r.head:])]
 		r.head = 0
+	}
+	if cap(r.in) == 0 {
+		r.in = make([]byte, 0, relayBuffer)
 	}
 	if len(r.in) == cap(r.in) {
 		if cap(r.in) >= maxEventBytes {
@@ -269,28 +299,10 @@ func (r *relay) fill() {
 	}
 }
 
-// fail ends the stream with an error event in the client's format: from
-// the client's stream encoder when translating (it knows what the client
-// was sent), else the format's error event.
+// fail ends the stream with an error event in the client's format.
 func (r *relay) fail(err error) {
-	c := r.c
-	c.setError(err)
-	e := toAPIError(err)
-	ce := canon.Error{Status: e.status, Message: e.message}
-	f := c.surface.format
-	switch {
-	case r.translate:
-		ev := canon.Event{Type: canon.EventError, Error: ce}
-		r.scratch, _ = c.tr.encoder(f).Append(r.scratch[:0], &ev)
-	case f == upstream.FormatAnthropic:
-		r.scratch = appendAnthropicStreamError(r.scratch[:0], err)
-	case f == upstream.FormatResponses:
-		r.scratch = responses.AppendStreamError(r.scratch[:0], r.events, &ce)
-	case f == upstream.FormatGemini:
-		r.scratch = append(gemini.AppendError(append(r.scratch[:0], "data: "...), &ce), "\r\n\r\n"...)
-	default:
-		r.scratch = appendStreamError(r.scratch[:0], err)
-	}
+	r.c.setError(err)
+	r.scratch = r.appendStreamError(r.scratch[:0], err)
 	r.pending = r.scratch
 	r.done = true
 }

@@ -81,7 +81,7 @@ func FuzzNextEvent(f *testing.F) {
 func relayOver(t testing.TB, upstreamBody string, dropUsage bool) (string, *call) {
 	t.Helper()
 	c := callPool.Get().(*call)
-	c.srv, c.surface = &Server{}, surfaceChat
+	c.srv, c.surface, c.format = &Server{}, surfaceChat, formatOf(surfaceChat.format)
 	c.resp.SetBodyStream(strings.NewReader(upstreamBody), -1)
 	if err := c.relay.stream.Open("test", &c.resp, 0); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestRelayHidesUsageChunkAndKeepsUsage(t *testing.T) {
 	if out != want {
 		t.Fatalf("relayed\n%q\nwant\n%q", out, want)
 	}
-	if c.usage.prompt != 7 || c.usage.completion != 3 || c.usage.cached != 5 {
+	if c.usage.Prompt() != 7 || c.usage.Output != 3 || c.usage.CacheRead != 5 || !c.reported {
 		t.Fatalf("usage = %+v", c.usage)
 	}
 	// With usage requested the stream passes unchanged but for the cost:

@@ -6,8 +6,6 @@ import (
 	"unsafe"
 
 	"github.com/bytedance/sonic"
-
-	"switchboard/upstream"
 )
 
 // Sticky routing: the turns of one conversation go to the target that
@@ -29,15 +27,6 @@ const affinitySize = 1 << 17
 // Switchboard's own, Codex CLI's and Claude Code's.
 var sessionHeaders = [...]string{"x-switchboard-session", "session_id", "session-id", "x-session-id", "x-claude-code-session-id"}
 
-// openingPaths are, per wire format, where a conversation's opening is:
-// its system prompt and first message.
-var openingPaths = [...][][]any{
-	upstream.FormatOpenAI:    {{"messages", 0}, {"messages", 1}},
-	upstream.FormatAnthropic: {{"system"}, {"messages", 0}},
-	upstream.FormatResponses: {{"instructions"}, {"input", 0}, {"input"}},
-	upstream.FormatGemini:    {{"systemInstruction"}, {"contents", 0}},
-}
-
 var affinitySeed = maphash.MakeSeed()
 
 // conversationKey names the call's conversation for sticky routing, or
@@ -45,7 +34,7 @@ var affinitySeed = maphash.MakeSeed()
 func (c *call) conversationKey(body []byte) (uint64, bool) {
 	var h maphash.Hash
 	h.SetSeed(affinitySeed)
-	h.WriteString(c.route.Model)
+	h.WriteString(c.plan.Route.Model)
 	for _, name := range sessionHeaders {
 		if v := c.ctx.Request.Header.Peek(name); len(v) > 0 {
 			h.Write(v)
@@ -55,19 +44,19 @@ func (c *call) conversationKey(body []byte) (uint64, bool) {
 	src := unsafe.String(unsafe.SliceData(body), len(body))
 	n := &c.fields.node
 	found := false
-	for _, path := range openingPaths[c.surface.format] {
-		var err error
-		if *n, err = sonic.GetFromString(src, path...); err != nil {
-			continue
-		}
-		raw, err := n.Raw()
-		if err != nil {
-			continue
-		}
-		h.WriteString(raw)
-		found = true
-		if c.surface.format == upstream.FormatResponses && len(path) == 2 {
-			break // input is a list, whose first item opens it: not the whole input
+	for _, paths := range c.format.openings {
+		for _, path := range paths {
+			var err error
+			if *n, err = sonic.GetFromString(src, path...); err != nil {
+				continue
+			}
+			raw, err := n.Raw()
+			if err != nil {
+				continue
+			}
+			h.WriteString(raw)
+			found = true
+			break
 		}
 	}
 	return h.Sum64(), found
@@ -77,7 +66,7 @@ func (c *call) conversationKey(body []byte) (uint64, bool) {
 // route's targets and remembers to record the one that serves it. Only
 // for routes whose order varies (router.Route.Varies).
 func (s *Server) stick(c *call, body []byte) {
-	n := c.nextRoute(0)
+	n := c.plan.NextRoute(0)
 	if n < 2 {
 		return
 	}
@@ -85,8 +74,8 @@ func (s *Server) stick(c *call, body []byte) {
 	if !ok {
 		return
 	}
-	c.stickyKey, c.sticky = key, true
-	if s.affinity.Prefer(c.order[:n], key, c.start) {
+	c.sticky.key, c.sticky.on = key, true
+	if s.affinity.Prefer(c.plan.Targets[:n], key, c.start) {
 		c.ctx.Response.Header.Set(headerSticky, "1")
 	}
 }

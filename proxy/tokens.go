@@ -7,7 +7,6 @@ import (
 	"github.com/bytedance/sonic/ast"
 	"github.com/tiktoken-go/tokenizer"
 
-	"switchboard/upstream"
 	"switchboard/upstream/canon"
 )
 
@@ -42,15 +41,14 @@ var localTokenizer = sync.OnceValues(func() (tokenizer.Codec, error) {
 // definitions.
 func (c *call) countTokensLocally(body []byte) error {
 	r := &c.tr.req
-	format := c.surface.format
-	if format == upstream.FormatGemini {
+	if c.format.modelInPath { // Gemini's
 		inner, err := geminiCountRequest(body, &c.fields.node)
 		if err != nil {
 			return err
 		}
 		body = inner
 	}
-	if err := codecs[format].decodeRequest(body, r); err != nil {
+	if err := c.format.decodeRequest(body, r); err != nil {
 		return translationError(err)
 	}
 	enc, err := localTokenizer()
@@ -88,11 +86,7 @@ func (c *call) countTokensLocally(body []byte) error {
 	ctx := c.ctx
 	ctx.SetContentType("application/json")
 	ctx.Response.Header.Set(headerTokenCount, "local-o200k")
-	if format == upstream.FormatGemini {
-		c.scratch = append(c.scratch[:0], `{"totalTokens":`...)
-	} else {
-		c.scratch = append(c.scratch[:0], `{"input_tokens":`...)
-	}
+	c.scratch = canon.AppendKey(append(c.scratch[:0], '{'), c.format.countField)
 	c.scratch = strconv.AppendInt(c.scratch, int64(n), 10)
 	c.scratch = append(c.scratch, '}')
 	ctx.SetBody(c.scratch)

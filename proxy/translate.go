@@ -13,30 +13,6 @@ import (
 	"switchboard/upstream/responses"
 )
 
-// codec is one wire format's translation functions (package openai,
-// anthropic, responses or gemini).
-type codec struct {
-	name           string
-	decodeRequest  func([]byte, *canon.Request) error
-	decodeResponse func([]byte, *canon.Response) error
-	encodeResponse func([]byte, *canon.Response) ([]byte, error)
-	decodeError    func([]byte, int) canon.Error
-	appendError    func([]byte, *canon.Error) []byte
-}
-
-// codecs holds each format's codec, by upstream.Format.
-var codecs = [...]codec{
-	upstream.FormatOpenAI: {"OpenAI chat completions", openai.DecodeRequest, openai.DecodeResponse,
-		func(dst []byte, r *canon.Response) ([]byte, error) { return openai.EncodeResponse(dst, r), nil },
-		openai.DecodeError, openai.AppendError},
-	upstream.FormatAnthropic: {"Anthropic Messages", anthropic.DecodeRequest, anthropic.DecodeResponse,
-		anthropic.EncodeResponse, anthropic.DecodeError, anthropic.AppendError},
-	upstream.FormatResponses: {"OpenAI Responses", responses.DecodeRequest, responses.DecodeResponse,
-		responses.EncodeResponse, responses.DecodeError, responses.AppendError},
-	upstream.FormatGemini: {"Gemini generateContent", gemini.DecodeRequest, gemini.DecodeResponse,
-		gemini.EncodeResponse, gemini.DecodeError, gemini.AppendError},
-}
-
 // streamDecoder reads one format's stream events into canonical events.
 type streamDecoder interface {
 	Reset()
@@ -52,68 +28,62 @@ type streamEncoder interface {
 
 // translation is a call's state when its client and its target speak
 // different wire formats (an Anthropic client and an OpenAI-format
-// provider, a Responses client and a Gemini one, ...): the request
-// decoded once into the canonical model, and a stream decoder and encoder
-// per format, of which a call uses one pair. Pooled with the call.
+// provider, a Responses client and a Gemini one, ...), or when the
+// gateway rewrote the request: the request decoded once into the
+// canonical model, and a stream decoder and encoder per format, of which
+// a call uses one pair (wireFormat.decoder and .encoder pick them).
+// Pooled with the call.
 type translation struct {
 	req     canon.Request
 	decoded bool
-	resp    canon.Response
-	oaDec   openai.StreamDecoder
-	anDec   anthropic.StreamDecoder
-	rsDec   responses.StreamDecoder
-	gmDec   gemini.StreamDecoder
-	oaEnc   openai.StreamEncoder
-	anEnc   anthropic.StreamEncoder
-	rsEnc   responses.StreamEncoder
-	gmEnc   gemini.StreamEncoder
-	events  []canon.Event
-	out     []byte
-	costed  []byte
-	tail    []byte // the end of a stream, assembled at EOF
+	// rewritten: the gateway changed the canonical request (web results,
+	// compression), so it goes to every target through the codecs.
+	rewritten bool
+	clean     []byte // the client's body without the gateway's own fields
+	resp      canon.Response
+	oaDec     openai.StreamDecoder
+	anDec     anthropic.StreamDecoder
+	rsDec     responses.StreamDecoder
+	gmDec     gemini.StreamDecoder
+	oaEnc     openai.StreamEncoder
+	anEnc     anthropic.StreamEncoder
+	rsEnc     responses.StreamEncoder
+	gmEnc     gemini.StreamEncoder
+	events    []canon.Event
+	out       []byte
+	costed    []byte
+	tail      []byte // the end of a stream, assembled at EOF
 	// used has a bit per format whose decoder or encoder the call took:
 	// only those need a reset (most calls take none).
 	used uint8
 }
 
 func (tr *translation) reset() {
-	tr.decoded = false
-	for f := range codecs {
+	tr.decoded, tr.rewritten = false, false
+	// The decoded request and answer point into the call's bodies: let
+	// them go (decoding allocates them anew).
+	tr.req, tr.resp = canon.Request{}, canon.Response{}
+	for f := range formats {
 		if tr.used&(1<<f) != 0 {
-			tr.decoder(upstream.Format(f)).Reset()
-			tr.encoder(upstream.Format(f)).Reset()
+			formats[f].decoder(tr).Reset()
+			formats[f].encoder(tr).Reset()
 		}
 	}
 	tr.used = 0
-	tr.events, tr.out, tr.costed, tr.tail = tr.events[:0], tr.out[:0], tr.costed[:0], tr.tail[:0]
+	tr.clean, tr.events, tr.out = reuse(tr.clean), reuse(tr.events), reuse(tr.out)
+	tr.costed, tr.tail = reuse(tr.costed), reuse(tr.tail)
 }
 
-// decoder is the stream decoder of format f.
-func (tr *translation) decoder(f upstream.Format) streamDecoder {
-	tr.used |= 1 << f
-	switch f {
-	case upstream.FormatAnthropic:
-		return &tr.anDec
-	case upstream.FormatResponses:
-		return &tr.rsDec
-	case upstream.FormatGemini:
-		return &tr.gmDec
-	}
-	return &tr.oaDec
+// decoder is the stream decoder of format f, marked as used.
+func (tr *translation) decoder(f *wireFormat) streamDecoder {
+	tr.used |= 1 << f.index()
+	return f.decoder(tr)
 }
 
-// encoder is the stream encoder of format f.
-func (tr *translation) encoder(f upstream.Format) streamEncoder {
-	tr.used |= 1 << f
-	switch f {
-	case upstream.FormatAnthropic:
-		return &tr.anEnc
-	case upstream.FormatResponses:
-		return &tr.rsEnc
-	case upstream.FormatGemini:
-		return &tr.gmEnc
-	}
-	return &tr.oaEnc
+// encoder is the stream encoder of format f, marked as used.
+func (tr *translation) encoder(f *wireFormat) streamEncoder {
+	tr.used |= 1 << f.index()
+	return f.encoder(tr)
 }
 
 // translatable reports whether a call on surface sf can go to a provider
@@ -131,36 +101,20 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 		return nil, 0, err
 	}
 	r.Model = t.Model
-	var err error
-	ep := upstream.ChatCompletions
-	switch t.Provider.Format {
-	case upstream.FormatAnthropic:
-		maxOut := s.billing.defaultMaxOutput
-		if t.Entry != nil && t.Entry.MaxOutput > 0 {
-			maxOut = int64(t.Entry.MaxOutput)
-		}
-		if s.autoCache(c, t, body) {
-			markCanonRequest(r, s.promptCache.marker)
-			c.ctx.Response.Header.Set(headerPromptCache, "auto")
-		}
-		c.body, err = anthropic.EncodeRequest(c.body[:0], r, anthropic.EncodeOptions{DefaultMaxTokens: maxOut})
-		ep = upstream.Messages
-	case upstream.FormatResponses:
-		c.body, err = responses.EncodeRequest(c.body[:0], r, responses.EncodeOptions{})
-		ep = upstream.Responses
-	case upstream.FormatGemini:
-		c.body, err = gemini.EncodeRequest(c.body[:0], r, gemini.EncodeOptions{})
-		ep = upstream.GenerateContent
-		if r.Stream {
-			ep = upstream.StreamGenerateContent
-		}
-	default:
-		r.IncludeUsage = true // the gateway needs the usage, whatever the client asked
-		c.body, err = openai.EncodeRequest(c.body[:0], r, openai.EncodeOptions{})
+	maxOut := s.billing.defaultMaxOutput
+	if t.Entry != nil && t.Entry.MaxOutput > 0 {
+		maxOut = int64(t.Entry.MaxOutput)
 	}
-	if err != nil {
+	if s.autoCache(c, t, body) {
+		markCanonRequest(r, s.promptCache.marker)
+		c.ctx.Response.Header.Set(headerPromptCache, "auto")
+	}
+	f := formatOf(t.Provider.Format)
+	var err error
+	if c.body, err = f.encodeRequest(c.body[:0], r, maxOut); err != nil {
 		return nil, 0, translationError(err)
 	}
+	ep := f.endpoint(r.Stream)
 	c.setIgnoredHeader(r.Ignored) // the decoder's, and what the encoder left out
 	return c.body, ep, nil
 }
@@ -175,13 +129,13 @@ func (c *call) decodeRequest(body []byte) error {
 	if len(c.strips) > 0 { // the gateway's own fields are not the provider's
 		es := append(c.edits[:0], c.strips...)
 		sortEdits(es)
-		c.clean = appendEdited(c.clean[:0], body, es...)
-		body = c.clean
+		tr.clean = appendEdited(tr.clean[:0], body, es...)
+		body = tr.clean
 	}
-	if err := codecs[c.surface.format].decodeRequest(body, r); err != nil {
+	if err := c.format.decodeRequest(body, r); err != nil {
 		return translationError(err)
 	}
-	if c.surface.format == upstream.FormatGemini { // the URL says these
+	if c.format.modelInPath { // the URL says these
 		r.Stream = c.fields.stream
 		r.IncludeUsage = c.fields.stream
 	}
@@ -191,9 +145,9 @@ func (c *call) decodeRequest(body []byte) error {
 
 // translating reports whether a call to provider p goes through the
 // codecs: p speaks another format than the client, or the gateway
-// rewrote the request (web results).
+// rewrote the request.
 func (c *call) translating(p *upstream.Provider) bool {
-	return p.Format != c.surface.format || c.rewritten
+	return p.Format != c.surface.format || c.tr.rewritten
 }
 
 // headerIgnored lists the request's fields the target's format has no
@@ -230,19 +184,18 @@ func translationError(err error) error {
 // 200) is translated into the client's error shape.
 func (c *call) translateAnswer(body []byte, status int) []byte {
 	tr := &c.tr
-	from, to := &codecs[c.target.Provider.Format], &codecs[c.surface.format]
+	from, to := formatOf(c.target.Provider.Format), c.format
 	if status != 200 {
-		e := from.decodeError(body, status)
-		return to.appendError(tr.out[:0], &e)
+		tr.out = appendProviderError(tr.out[:0], body, status, from, to)
+		return tr.out
 	}
 	err := from.decodeResponse(body, &tr.resp)
 	if err == nil {
 		tr.out, err = to.encodeResponse(tr.out[:0], &tr.resp)
 	}
 	if err != nil {
-		e := canon.Error{Status: 502, Message: "the provider's answer could not be translated: " + err.Error()}
 		c.status = 502
-		return to.appendError(tr.out[:0], &e)
+		tr.out = appendUntranslatable(tr.out[:0], to, err)
 	}
 	return tr.out
 }
@@ -253,7 +206,7 @@ func (c *call) translateAnswer(body []byte, status int) []byte {
 func (r *relay) translateEvent(data []byte) ([]byte, error) {
 	tr := &r.c.tr
 	var err error
-	tr.events, err = tr.decoder(r.c.target.Provider.Format).Decode(tr.events[:0], data)
+	tr.events, err = tr.decoder(formatOf(r.c.target.Provider.Format)).Decode(tr.events[:0], data)
 	tr.out = r.encode(tr.out[:0], tr.events)
 	return tr.out, err
 }
@@ -263,7 +216,7 @@ func (r *relay) translateEvent(data []byte) ([]byte, error) {
 func (r *relay) endTranslation() ([]byte, error) {
 	tr := &r.c.tr
 	var err error
-	tr.events, err = tr.decoder(r.c.target.Provider.Format).End(tr.events[:0])
+	tr.events, err = tr.decoder(formatOf(r.c.target.Provider.Format)).End(tr.events[:0])
 	tr.out = r.encode(tr.out[:0], tr.events)
 	return tr.out, err
 }
@@ -273,21 +226,19 @@ func (r *relay) endTranslation() ([]byte, error) {
 // event that carries usage.
 func (r *relay) encode(dst []byte, events []canon.Event) []byte {
 	c := r.c
-	enc := c.tr.encoder(c.surface.format)
+	enc := c.tr.encoder(c.format)
 	for i := range events {
 		ev := &events[i]
 		if c.cache.store {
 			c.cache.build.add(ev)
 		}
 		if ev.Type == canon.EventMessageDelta {
-			u := ev.Usage
-			c.usage = usage{prompt: u.Prompt(), completion: u.Output, cached: u.CacheRead,
-				cacheWrite: u.CacheWrite, reasoning: u.Reasoning, seen: true}
+			c.usage, c.reported = ev.Usage, true
 			c.computeCost()
 		}
 		start := len(dst)
 		dst, _ = enc.Append(dst, ev)
-		if c.costed && hasUsageObject(dst[start:], usageKeys[c.surface.format]) {
+		if c.costed && canon.HasObject(dst[start:], c.format.usageKey) {
 			dst = r.costInto(dst, start)
 		}
 	}
@@ -308,14 +259,14 @@ func (r *relay) costInto(dst []byte, start int) []byte {
 		ev := rest[:k]
 		rest = rest[k:]
 		data := eventData(ev)
-		f := r.c.surface.format
-		if data == nil || !hasUsageObject(data, usageKeys[f]) {
+		f := r.c.format
+		if data == nil || !canon.HasObject(data, f.usageKey) {
 			dst = append(dst, ev...)
 			continue
 		}
 		at := cap(ev) - cap(data)
 		dst = append(dst, ev[:at]...)
-		dst = appendWithCost(dst, data, eventUsagePaths[f], r.c.cost.Total, &r.c.fields.node)
+		dst = appendWithCost(dst, data, f.eventUsage, r.c.cost.Total, &r.c.fields.node)
 		dst = append(dst, ev[at+len(data):]...)
 	}
 	return dst

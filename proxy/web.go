@@ -16,7 +16,6 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
-	"switchboard/upstream"
 	"switchboard/upstream/canon"
 	"switchboard/upstream/websearch"
 )
@@ -90,7 +89,7 @@ type plugin struct {
 // readWebRequest reads the call's web search request from its model
 // suffix and body fields, adding the fields' removal to c.strips.
 func (s *Server) readWebRequest(c *call, body []byte) (webRequest, error) {
-	w := webRequest{on: c.route.Suffixes&(router.SuffixWeb|router.SuffixOnline) != 0}
+	w := webRequest{on: c.plan.Route.Suffixes&(router.SuffixWeb|router.SuffixOnline) != 0}
 	value, strip, ok, err := c.extension(body, extPlugins)
 	if err != nil {
 		return w, err
@@ -186,7 +185,7 @@ func (s *Server) searchWeb(c *call, body []byte) error {
 	prompt := websearch.AppendPrompt(nil, results, websearch.Prompt{Date: c.start, Text: w.prompt, ContentLength: w.contentLength})
 	m := &r.Messages[last]
 	m.Content = append([]canon.Block{{Kind: canon.BlockText, Text: string(prompt)}}, m.Content...)
-	c.web, c.rewritten = results, true
+	c.web.results, c.tr.rewritten = results, true
 	if cached {
 		h.Set(headerWeb, "cached")
 	} else {
@@ -270,24 +269,24 @@ func (c *call) appendWebSources(dst, doc []byte) []byte {
 	var msg span
 	var content string
 	hasMsg := false
-	if c.surface.format == upstream.FormatOpenAI {
+	if path := c.format.messagePath; path != nil {
 		n := &c.fields.node
 		var err error
-		if *n, err = sonic.GetFromString(src, "choices", 0, "message"); err == nil && n.TypeSafe() == ast.V_OBJECT {
+		if *n, err = sonic.GetFromString(src, path...); err == nil && n.TypeSafe() == ast.V_OBJECT {
 			if msg, err = spanOf(src, n); err == nil && !emptyObject(src, msg) {
 				hasMsg = true
-				if *n, err = sonic.GetFromString(src, "choices", 0, "message", "content"); err == nil && n.TypeSafe() == ast.V_STRING {
+				if *n, err = sonic.GetFromString(src[msg.start:msg.end], "content"); err == nil && n.TypeSafe() == ast.V_STRING {
 					content, _ = n.StrictString()
 				}
 			}
 		}
 	}
-	sources := func(dst []byte) []byte { return websearch.AppendSources(dst, c.web) }
+	sources := func(dst []byte) []byte { return websearch.AppendSources(dst, c.web.results) }
 	if !hasMsg {
 		return appendFirstField(dst, doc, "web_sources", sources)
 	}
 	dst = appendFirstField(dst, doc[:msg.end-1], "web_sources", sources)
 	dst = append(dst, `,"annotations":`...)
-	dst = websearch.AppendAnnotations(dst, c.web, content)
+	dst = websearch.AppendAnnotations(dst, c.web.results, content)
 	return append(dst, doc[msg.end-1:]...)
 }

@@ -7,6 +7,7 @@ import (
 
 	"switchboard/configs"
 	"switchboard/store/money"
+	"switchboard/upstream/canon"
 )
 
 func embeddedCatalog(t testing.TB) *Catalog {
@@ -340,7 +341,7 @@ func TestCatalogDoesNotAllocate(t *testing.T) {
 	c := embeddedCatalog(t)
 	var m *Model
 	var cost Cost
-	u := Usage{Input: 1200, CacheRead: 50000, CacheWrite: 3000, Output: 900, Reasoning: 300}
+	u := canon.Usage{Input: 1200, CacheRead: 50000, CacheWrite: 3000, Output: 900, Reasoning: 300}
 	provider, id := "anthropic", "claude-sonnet-4-5"
 	if n := testing.AllocsPerRun(100, func() {
 		m, _ = c.Lookup(provider, id)

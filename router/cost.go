@@ -2,18 +2,10 @@ package router
 
 import (
 	"math/bits"
-	"switchboard/store/money"
-)
 
-// Usage is what a call consumed, in tokens. Negative counts (a broken
-// upstream) count as zero.
-type Usage struct {
-	Input      int64 // prompt tokens not read from or written to the provider cache
-	CacheRead  int64 // prompt tokens read from the provider's cache
-	CacheWrite int64 // prompt tokens written to the provider's cache
-	Output     int64 // completion tokens as billed, reasoning included
-	Reasoning  int64 // of Output, the reasoning tokens (informational)
-}
+	"switchboard/store/money"
+	"switchboard/upstream/canon"
+)
 
 // Cost is what a call costs the user, by component. Total is the sum of
 // the others.
@@ -39,7 +31,7 @@ type Cost struct {
 // $1000/M is 1e21 before division, beyond int64 but far inside 128 bits.
 // A component or total that would exceed money.Max (9.2 billion
 // dollars) saturates there. Cost does not allocate.
-func (p Price) Cost(u Usage) Cost {
+func (p Price) Cost(u canon.Usage) Cost {
 	c := Cost{
 		Input:      perMillion(u.Input, p.Input),
 		Output:     perMillion(u.Output, p.Output),

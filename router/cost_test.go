@@ -10,8 +10,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"switchboard/store/money"
 	"testing"
+
+	"switchboard/store/money"
+	"switchboard/upstream/canon"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output of the golden files in testdata/")
@@ -109,9 +111,9 @@ func goldenPrice(t *testing.T, args map[string]string) Price {
 	return p
 }
 
-func goldenUsage(t *testing.T, s string) Usage {
+func goldenUsage(t *testing.T, s string) canon.Usage {
 	t.Helper()
-	var u Usage
+	var u canon.Usage
 	for k, v := range goldenArgs(t, s) {
 		n := goldenInt(t, v)
 		switch k {
@@ -267,7 +269,7 @@ func TestCostRoundsUpExactly(t *testing.T) {
 
 func TestCostHugeCountsDoNotOverflow(t *testing.T) {
 	p := Price{Input: 1000 * money.Dollar, Output: 1000 * money.Dollar, CacheWrite: 1250 * money.Dollar}
-	c := p.Cost(Usage{Input: 1e9, Output: 1e9, CacheWrite: 1e9})
+	c := p.Cost(canon.Usage{Input: 1e9, Output: 1e9, CacheWrite: 1e9})
 	// 1e9 tokens at $1000/M is $1,000,000: 1e21 before the division, past int64.
 	if c.Input != 1e6*money.Dollar || c.Output != 1e6*money.Dollar || c.CacheWrite != 1.25e6*money.Dollar {
 		t.Fatalf("cost = %+v", c)
@@ -275,7 +277,7 @@ func TestCostHugeCountsDoNotOverflow(t *testing.T) {
 	if c.Total != 3.25e6*money.Dollar {
 		t.Fatalf("total = %s", c.Total)
 	}
-	huge := Usage{Input: math.MaxInt64, Output: math.MaxInt64, CacheWrite: math.MaxInt64}
+	huge := canon.Usage{Input: math.MaxInt64, Output: math.MaxInt64, CacheWrite: math.MaxInt64}
 	if c := p.Cost(huge); c.Total != math.MaxInt64 || c.Input != math.MaxInt64 {
 		t.Fatalf("cost of MaxInt64 tokens = %+v; want saturation", c)
 	}
@@ -286,7 +288,7 @@ func TestCostHugeCountsDoNotOverflow(t *testing.T) {
 
 func TestCostChargesNothingForCacheReads(t *testing.T) {
 	p := Price{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
-	c := p.Cost(Usage{CacheRead: 1e9})
+	c := p.Cost(canon.Usage{CacheRead: 1e9})
 	if c != (Cost{}) {
 		t.Fatalf("a call that only reads the cache costs %+v; want nothing", c)
 	}
@@ -313,7 +315,7 @@ func TestWorstCoversEveryUsage(t *testing.T) {
 		prompt, maxOut := r.Int64N(3e6), r.Int64N(2e5)
 		cw := r.Int64N(prompt + 1)
 		cr := r.Int64N(prompt - cw + 1)
-		u := Usage{Input: prompt - cw - cr, CacheRead: cr, CacheWrite: cw, Output: r.Int64N(maxOut + 1)}
+		u := canon.Usage{Input: prompt - cw - cr, CacheRead: cr, CacheWrite: cw, Output: r.Int64N(maxOut + 1)}
 		if c, w := p.Cost(u), p.Worst(prompt, maxOut); c.Total > w {
 			t.Fatalf("price %+v usage %+v costs %s, more than Worst(%d, %d) = %s", p, u, c.Total, prompt, maxOut, w)
 		}
