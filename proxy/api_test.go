@@ -250,28 +250,71 @@ func TestDashboardCreditsShowsThePlan(t *testing.T) {
 	}
 }
 
-func TestKeyHolderAPIRefusesBadRequests(t *testing.T) {
+// TestAPIAnswersThroughTheGateway checks what package proxy adds to
+// package api (whose handlers proxy/api tests): the paths that reach it,
+// the gateway's key index and reading of the master key, and each of its
+// errors answered with its status in the OpenAI error shape.
+func TestAPIAnswersThroughTheGateway(t *testing.T) {
 	g := startBillingGateway(t)
-	f := func(method, path, key string, status int) {
+	_, secret := g.newKey(t, `{"account":"team-a"}`)
+	master := []string{"Authorization", "Bearer " + masterKey}
+	// code is the answer's error code, "" for an answer that is no error.
+	f := func(method, path, body string, status int, code string, headers ...string) {
 		t.Helper()
-		r := g.as(t, key, method, path, "")
-		if r.status != status || !strings.Contains(r.body, `"error":{"message":`) {
-			t.Errorf("%s %s: %d %s, want %d in the error shape", method, path, r.status, r.body, status)
+		r := g.do(t, method, path, body, headers...)
+		if r.status != status || r.header["content-type"] != "application/json" {
+			t.Errorf("%s %s %s: %d %q %s, want %d", method, path, body, r.status, r.header["content-type"], r.body, status)
+			return
+		}
+		if code == "" {
+			if strings.Contains(r.body, `"error"`) {
+				t.Errorf("%s %s %s: %s", method, path, body, r.body)
+			}
+			return
+		}
+		if stringAt(t, r.body, "error", "code") != code || rawAt(t, r.body, "error", "param") != "null" || stringAt(t, r.body, "error", "message") == "" {
+			t.Errorf("%s %s %s: %s, want code %q", method, path, body, r.body, code)
 		}
 	}
-	f("GET", "/api/v1/credits", "sk-sb-wrong", 401)
-	f("GET", "/api/v1/key", masterKey, 401)
-	f("GET", "/v1/dashboard/billing/credits", "", 401)
-	f("POST", "/api/v1/credits", testKey, 405)
-	f("DELETE", "/v1/dashboard/billing/credits", testKey, 405)
-	f("GET", "/api/v1/nope", testKey, 404)
-	f("GET", "/api/v1/", testKey, 404)
-	f("GET", "/api/v2/credits", testKey, 404)
+	// The paths of package api (with the test key unless headers say).
+	f("GET", "/api/v1/credits", "", 200, "")
+	f("GET", "/api/v1/key", "", 200, "", "Authorization", "Bearer "+secret)
+	f("GET", "/v1/dashboard/billing/credits", "", 200, "")
+	f("GET", "/dashboard/billing/credits", "", 200, "")
+	f("GET", "/api/v1/admin/keys", "", 200, "", master...)
+	f("GET", "/api/v2/credits", "", 404, "not_found")
+	f("GET", "/api/v1", "", 404, "not_found")
+	// The master key is read as a gateway key is.
+	f("GET", "/api/v1/admin/keys", "", 200, "", "Authorization", "", "x-api-key", masterKey)
+	f("GET", "/api/v1/admin/keys", "", 200, "", "Authorization", "", "x-goog-api-key", masterKey)
+	// Each kind of error of package api.
+	f("GET", "/api/v1/admin/keys", "", 401, "invalid_master_key")
+	f("GET", "/api/v1/key", "", 401, "invalid_api_key", master...)
+	f("GET", "/api/v1/key", "", 401, "invalid_api_key", "Authorization", "")
+	f("GET", "/api/v1/nope", "", 404, "not_found")
+	f("GET", "/api/v1/admin/keys/sk-sb-NOSUCH", "", 404, "not_found", master...)
+	f("POST", "/api/v1/credits", "", 405, "method_not_allowed")
+	f("DELETE", "/v1/dashboard/billing/credits", "", 405, "method_not_allowed")
+	f("POST", "/api/v1/admin/keys", `{"acount":"team-a"}`, 400, "invalid_request", master...)
+	f("GET", "/api/v1/usage?cursor=AAAA", "", 400, "invalid_cursor")
+	f("POST", "/api/v1/admin/accounts/team-a/topup", `{"amount":"1","idempotency_key":"i1"}`, 200, "", master...)
+	f("POST", "/api/v1/admin/accounts/team-a/topup", `{"amount":"2","idempotency_key":"i1"}`, 409, "conflict", master...)
+
+	// Whole error bodies, as the API's clients see them.
+	for _, c := range []struct{ method, path, want string }{
+		{"POST", "/api/v1/credits", `{"error":{"message":"method not allowed: POST /api/v1/credits; want GET","type":"invalid_request_error","param":null,"code":"method_not_allowed"}}`},
+		{"GET", "/api/v1/nope", `{"error":{"message":"not found: no such endpoint under /api/v1; see /api/v1/credits, /api/v1/key, /api/v1/generation, /api/v1/usage and /api/v1/admin","type":"invalid_request_error","param":null,"code":"not_found"}}`},
+		{"GET", "/api/v1/admin/keys", `{"error":{"message":"the admin API wants the master key (auth.master_key) as Authorization: Bearer or x-api-key","type":"authentication_error","param":null,"code":"invalid_master_key"}}`},
+	} {
+		if r := g.do(t, c.method, c.path, ""); r.body != c.want {
+			t.Errorf("%s %s: %s\nwant %s", c.method, c.path, r.body, c.want)
+		}
+	}
 
 	// An operator key of the config sees its own account.
-	r := g.as(t, testKey, "GET", "/api/v1/key", "")
+	r := g.do(t, "GET", "/api/v1/key", "")
 	if r.status != 200 || rawAt(t, r.body, "data", "is_operator") != "true" || rawAt(t, r.body, "data", "account") != `"operator"` ||
-		rawAt(t, r.body, "data", "limit") != "null" {
+		rawAt(t, r.body, "data", "limit") != "null" || rawAt(t, r.body, "data", "id") != `"config:test"` {
 		t.Errorf("operator key: %d %s", r.status, r.body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/proxy/api"
 	"switchboard/proxy/compress"
 	"switchboard/store"
 	"switchboard/store/money"
@@ -230,4 +231,25 @@ func (ki *keyIndex) authenticate(h *fasthttp.RequestHeader, now time.Time) (*Key
 		return nil, errKeyExpired
 	}
 	return k, nil
+}
+
+// authenticateCaller is authenticate for the management API (package
+// api): the key as it shows it.
+func (ki *keyIndex) authenticateCaller(h *fasthttp.RequestHeader, now time.Time) (api.Caller, error) {
+	k, err := ki.authenticate(h, now)
+	if err != nil {
+		return api.Caller{}, err
+	}
+	return api.Caller{
+		ID:            k.ID,
+		Name:          k.Name,
+		Account:       k.Account,
+		Operator:      k.Operator,
+		AllowedModels: k.allowed,
+		RPM:           k.rpm,
+		TPM:           k.tpm,
+		DailyLimit:    k.dailyLimit,
+		MonthlyLimit:  k.monthlyLimit,
+		ExpiresAt:     k.expiresAt,
+	}, nil
 }

@@ -28,21 +28,15 @@ type billing struct {
 	store            *store.Store
 	freeUnpriced     bool
 	defaultMaxOutput int64
-	plans            map[string]configs.Plan
 }
 
 func newBilling(cfg *configs.Config, st *store.Store) *billing {
-	b := &billing{
+	return &billing{
 		disabled:         cfg.Billing.Disabled,
 		store:            st,
 		freeUnpriced:     cfg.Billing.Unpriced == "free",
 		defaultMaxOutput: int64(cfg.Billing.DefaultMaxOutput),
-		plans:            map[string]configs.Plan{},
 	}
-	for _, p := range cfg.Billing.Plans {
-		b.plans[p.Name] = p
-	}
-	return b
 }
 
 var (

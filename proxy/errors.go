@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"switchboard/proxy/api"
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/upstream"
@@ -29,7 +30,7 @@ func toAPIError(err error) apiError {
 	var ue *upstream.Error
 	var rl *rateLimitError
 	switch {
-	case errors.Is(err, errBadRequest):
+	case errors.Is(err, errBadRequest), errors.Is(err, api.ErrBadRequest):
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error()}
 	case errors.Is(err, errOtherFormat):
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "unsupported_format", err.Error()}
@@ -39,9 +40,9 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "invalid_model", err.Error()}
 	case errors.Is(err, router.ErrUnknownModel):
 		return apiError{fasthttp.StatusNotFound, "invalid_request_error", "model_not_found", err.Error()}
-	case errors.Is(err, errNoRoute):
+	case errors.Is(err, errNoRoute), errors.Is(err, api.ErrNotFound):
 		return apiError{fasthttp.StatusNotFound, "invalid_request_error", "not_found", err.Error()}
-	case errors.Is(err, errMethodNotAllowed):
+	case errors.Is(err, errMethodNotAllowed), errors.Is(err, api.ErrMethodNotAllowed):
 		return apiError{fasthttp.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", err.Error()}
 	case errors.Is(err, errHeadersTooLarge):
 		return apiError{fasthttp.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", err.Error()}
@@ -63,9 +64,9 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusPaymentRequired, "insufficient_quota", "insufficient_credits", err.Error()}
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return apiError{fasthttp.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "request body is larger than the gateway's limit (server.max_body_bytes)"}
-	case errors.Is(err, errBadMasterKey):
+	case errors.Is(err, api.ErrBadMasterKey):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_master_key", err.Error()}
-	case errors.Is(err, errConflict):
+	case errors.Is(err, api.ErrConflict):
 		return apiError{fasthttp.StatusConflict, "invalid_request_error", "conflict", err.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return apiError{fasthttp.StatusNotFound, "invalid_request_error", "not_found", err.Error()}

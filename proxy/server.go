@@ -10,7 +10,6 @@ package proxy
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/proxy/api"
 	"switchboard/proxy/compress"
 	"switchboard/router"
 	"switchboard/store"
@@ -38,7 +38,7 @@ type Server struct {
 	keys         *keyIndex
 	billing      *billing
 	targets      *targetMetrics
-	masterHash   [32]byte // SHA-256 of auth.master_key; zero = admin API off
+	api          *api.API // /api/v1 and the legacy credit summary
 	store        *store.Store
 	metrics      metricCache
 	log          *accessLog
@@ -76,9 +76,14 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		respCache:    newResponseCache(cfg.Cache.Responses),
 		affinity:     router.NewAffinity(affinityTTL, affinitySize),
 	}
-	if cfg.Auth.MasterKey != "" {
-		s.masterHash = sha256.Sum256([]byte(cfg.Auth.MasterKey))
-	}
+	s.api = api.New(api.Options{
+		Store:        st,
+		Plans:        cfg.Billing.Plans,
+		MasterKey:    cfg.Auth.MasterKey,
+		Secret:       presentedSecret,
+		Authenticate: s.keys.authenticateCaller,
+		ReloadKeys:   func() error { return s.keys.reload(st) },
+	})
 	var err error
 	if s.web, err = newWebSearch(cfg.WebSearch); err != nil {
 		return nil, err
@@ -183,6 +188,15 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		writeError(ctx, errNotFound)
+	}
+}
+
+// serveAPI answers a request of the management API (package api) for
+// path, the part after /api/v1/ (or "dashboard/billing/credits" for
+// OpenAI's legacy path), or its error in the OpenAI shape.
+func (s *Server) serveAPI(ctx *fasthttp.RequestCtx, path string) {
+	if err := s.api.Serve(ctx, path); err != nil {
+		writeError(ctx, err)
 	}
 }
 

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"switchboard/store"
+	"switchboard/store/money"
+)
+
+// The admin API's accounts under /api/v1/admin/accounts: balances,
+// top-ups, plans and the ledger of any account.
+
+// accountJSON is an account in an admin answer. Available is what it can
+// spend now: credits plus plan allowance left, minus open reservations.
+type accountJSON struct {
+	ID        string    `json:"id"`
+	Credits   dollars   `json:"credits"`
+	Available dollars   `json:"available"`
+	Spent     dollars   `json:"spent"`
+	ToppedUp  dollars   `json:"topped_up"`
+	Plan      *planJSON `json:"plan"`
+}
+
+// newAccountJSON is the answer's view of acc at now.
+func (a *API) newAccountJSON(acc *store.Account, now time.Time) accountJSON {
+	avail, _ := a.store.Available(acc.ID, now) // acc exists: no error
+	return accountJSON{
+		ID:        acc.ID,
+		Credits:   dollars(acc.Credits),
+		Available: dollars(avail),
+		Spent:     dollars(acc.Spent),
+		ToppedUp:  dollars(acc.ToppedUp),
+		Plan:      newPlanJSON(acc, now),
+	}
+}
+
+// planJSON is an account's subscription plan in an answer. Used and
+// remaining are as of now: a period that has ended counts as unused,
+// since the next charge rolls it over.
+type planJSON struct {
+	Plan        string    `json:"plan"`
+	Price       dollars   `json:"price"`
+	Allowance   dollars   `json:"allowance"`
+	Used        dollars   `json:"used"`
+	Remaining   dollars   `json:"remaining"`
+	PeriodStart time.Time `json:"period_start"`
+	PeriodEnd   time.Time `json:"period_end"`
+}
+
+// newPlanJSON returns acc's plan at now, or nil when it has none.
+func newPlanJSON(acc *store.Account, now time.Time) *planJSON {
+	if acc.Plan == "" {
+		return nil
+	}
+	left := acc.PlanLeft(now)
+	return &planJSON{
+		Plan:        acc.Plan,
+		Price:       dollars(acc.PlanPrice),
+		Allowance:   dollars(acc.PlanAllowance()),
+		Used:        dollars(acc.PlanAllowance() - left),
+		Remaining:   dollars(left),
+		PeriodStart: acc.PeriodStart,
+		PeriodEnd:   acc.PeriodEnd,
+	}
+}
+
+// listAccounts answers GET /api/v1/admin/accounts, in ID order.
+func (a *API) listAccounts(r *request) error {
+	accounts := a.store.Accounts()
+	out := make([]accountJSON, len(accounts))
+	for i := range accounts {
+		out[i] = a.newAccountJSON(&accounts[i], r.now)
+	}
+	return writeData(r.ctx, fasthttp.StatusOK, out)
+}
+
+// getAccount answers GET /api/v1/admin/accounts/{id}.
+func (a *API) getAccount(r *request) error {
+	acc, err := a.store.Account(r.id)
+	if err != nil {
+		return err
+	}
+	return writeData(r.ctx, fasthttp.StatusOK, a.newAccountJSON(&acc, r.now))
+}
+
+// topUp answers POST /api/v1/admin/accounts/{id}/topup
+// {"amount":"10.00","idempotency_key":"..."}: it adds amount (> 0) to
+// the account's credits, creating the account if new. The idempotency
+// key may come as the Idempotency-Key header instead; a replay changes
+// nothing, and a replay with another amount or account is a 409.
+func (a *API) topUp(r *request) error {
+	var body struct {
+		Amount         *amount `json:"amount"`
+		IdempotencyKey string  `json:"idempotency_key"`
+	}
+	if err := decodeBody(r.ctx, &body); err != nil {
+		return err
+	}
+	m, err := body.Amount.check("amount", false)
+	if err != nil {
+		return err
+	}
+	idem := body.IdempotencyKey
+	if h := string(r.ctx.Request.Header.Peek("Idempotency-Key")); h != "" {
+		if idem != "" && idem != h {
+			return fmt.Errorf("%w: the Idempotency-Key header %q and idempotency_key %q differ", ErrBadRequest, h, idem)
+		}
+		idem = h
+	}
+	if idem != "" {
+		if err := checkID("idempotency_key", idem); err != nil {
+			return err
+		}
+	}
+	if acc, err := a.store.Account(r.id); err == nil && (acc.Credits > money.Max-m || acc.ToppedUp > money.Max-m) {
+		return fmt.Errorf("%w: amount: %s would overflow the account's credits", ErrBadRequest, m)
+	}
+	if err := a.store.TopUp(r.id, m, idem); err != nil {
+		if errors.Is(err, store.ErrIdempotencyConflict) {
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+		return err
+	}
+	return a.getAccount(r)
+}
+
+// setCredits answers PUT /api/v1/admin/accounts/{id}/credits
+// {"amount":"5"}: it sets the credits to amount (>= 0); a top-up it is
+// not, so topped_up does not change.
+func (a *API) setCredits(r *request) error {
+	var body struct {
+		Amount *amount `json:"amount"`
+	}
+	if err := decodeBody(r.ctx, &body); err != nil {
+		return err
+	}
+	m, err := body.Amount.check("amount", true)
+	if err != nil {
+		return err
+	}
+	if err := a.store.SetCredits(r.id, m); err != nil {
+		return err
+	}
+	return a.getAccount(r)
+}
+
+// setPlan answers PUT /api/v1/admin/accounts/{id}/plan {"plan":"pro"}:
+// it assigns a plan of the config's billing.plans, starting a fresh
+// period now; "" or null removes the plan.
+func (a *API) setPlan(r *request) error {
+	var body struct {
+		Plan opt[string] `json:"plan"`
+	}
+	if err := decodeBody(r.ctx, &body); err != nil {
+		return err
+	}
+	if !body.Plan.Set {
+		return fmt.Errorf(`%w: plan: want a plan name, or "" or null to remove the plan`, ErrBadRequest)
+	}
+	name := body.Plan.V
+	var price money.Money
+	var period time.Duration
+	if name != "" {
+		p, ok := a.plans[name]
+		if !ok {
+			return fmt.Errorf("%w: plan: no plan %q in billing.plans; there are %q", ErrBadRequest, name, slices.Sorted(maps.Keys(a.plans)))
+		}
+		var err error
+		if period, err = p.PeriodDuration(); err != nil {
+			return fmt.Errorf("plan %q: %w", name, err)
+		}
+		price = money.Money(p.Price)
+	}
+	if err := a.store.AssignPlan(r.id, name, price, period, r.now); err != nil {
+		return err
+	}
+	return a.getAccount(r)
+}
+
+// accountLedger answers GET /api/v1/admin/accounts/{id}/ledger: the
+// account's entries, newest first, filtered and paged as in ledgerQuery.
+func (a *API) accountLedger(r *request) error {
+	if _, err := a.store.Account(r.id); err != nil {
+		return err
+	}
+	q, err := ledgerQuery(r.ctx.QueryArgs())
+	if err != nil {
+		return err
+	}
+	return a.writeEntries(r.ctx, r.id, q)
+}

@@ -1,0 +1,225 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"switchboard/proxy/compress"
+	"switchboard/store"
+)
+
+// The admin API's keys under /api/v1/admin/keys. Every change to a key
+// reloads the gateway's key index before it answers, so the next request
+// sees it.
+
+// keyJSON is a store key in an admin answer; it never holds the hash.
+// Limits that are off are null.
+type keyJSON struct {
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	Account       string     `json:"account"`
+	AllowedModels []string   `json:"allowed_models"`
+	RPM           *int       `json:"rpm"`
+	TPM           *int       `json:"tpm"`
+	DailyLimit    *dollars   `json:"daily_limit"`
+	MonthlyLimit  *dollars   `json:"monthly_limit"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	Revoked       bool       `json:"revoked"`
+	CreatedAt     time.Time  `json:"created_at"`
+	Compression   *string    `json:"compression"`
+}
+
+// newKeyJSON is the answer's view of k.
+func newKeyJSON(k *store.Key) keyJSON {
+	return keyJSON{
+		ID:            k.ID,
+		Name:          k.Name,
+		Account:       k.Account,
+		AllowedModels: nilIfEmpty(k.AllowedModels),
+		RPM:           orNull(k.RPM),
+		TPM:           orNull(k.TPM),
+		DailyLimit:    orNull(dollars(k.DailyLimit)),
+		MonthlyLimit:  orNull(dollars(k.MonthlyLimit)),
+		ExpiresAt:     timeOrNull(k.ExpiresAt),
+		Revoked:       k.Revoked,
+		CreatedAt:     k.CreatedAt,
+		Compression:   orNull(k.Compression),
+	}
+}
+
+// keyFields are the settable fields of a key in a create or PATCH body.
+// An absent field changes nothing; null clears it (no limit, no expiry,
+// every model).
+type keyFields struct {
+	Name          opt[string]    `json:"name"`
+	AllowedModels opt[[]string]  `json:"allowed_models"`
+	RPM           opt[int]       `json:"rpm"`
+	TPM           opt[int]       `json:"tpm"`
+	DailyLimit    opt[amount]    `json:"daily_limit"`
+	MonthlyLimit  opt[amount]    `json:"monthly_limit"`
+	ExpiresAt     opt[time.Time] `json:"expires_at"`
+	Revoked       opt[bool]      `json:"revoked"`
+	Compression   opt[string]    `json:"compression"`
+}
+
+// apply checks the given fields and sets them on k.
+func (f *keyFields) apply(k *store.Key) error {
+	if f.Name.Set {
+		if len(f.Name.V) > 256 {
+			return fmt.Errorf("%w: name: want at most 256 bytes, got %d", ErrBadRequest, len(f.Name.V))
+		}
+		k.Name = f.Name.V
+	}
+	if f.AllowedModels.Set {
+		if slices.Contains(f.AllowedModels.V, "") {
+			return fmt.Errorf("%w: allowed_models: want model names, got an empty one", ErrBadRequest)
+		}
+		k.AllowedModels = f.AllowedModels.V
+	}
+	if f.ExpiresAt.Set {
+		if t := f.ExpiresAt.V; !t.IsZero() && (!nanoTime(t) || t.UnixNano() <= 0) {
+			return fmt.Errorf("%w: expires_at: want a time between 1970 and 2262, got %s", ErrBadRequest, t.Format(time.RFC3339))
+		}
+		k.ExpiresAt = f.ExpiresAt.V.UTC()
+	}
+	if f.Compression.Set {
+		if v := f.Compression.V; v != "" {
+			if _, err := compress.ParseStages(v); err != nil {
+				return fmt.Errorf("%w: compression: %v", ErrBadRequest, err)
+			}
+		}
+		k.Compression = f.Compression.V
+	}
+	if f.Revoked.Set {
+		if k.Revoked && !f.Revoked.V {
+			return fmt.Errorf("%w: revoked: a revoked key stays revoked; create a new one", ErrBadRequest)
+		}
+		k.Revoked = f.Revoked.V
+	}
+	return errors.Join(
+		setNonNegative("rpm", f.RPM, &k.RPM),
+		setNonNegative("tpm", f.TPM, &k.TPM),
+		setNonNegative("daily_limit", f.DailyLimit, &k.DailyLimit),
+		setNonNegative("monthly_limit", f.MonthlyLimit, &k.MonthlyLimit))
+}
+
+// setNonNegative sets *dst to the value of o when o was given (null is 0,
+// which turns the limit off), refusing a negative value.
+func setNonNegative[T ~int | ~int64, D ~int | ~int64](name string, o opt[T], dst *D) error {
+	if !o.Set {
+		return nil
+	}
+	if o.V < 0 {
+		return fmt.Errorf("%w: %s: want a value >= 0, got %v", ErrBadRequest, name, o.V)
+	}
+	*dst = D(o.V)
+	return nil
+}
+
+// listKeys answers GET /api/v1/admin/keys[?account=]: the store's keys,
+// revoked ones included, in ID order. Operator keys of the config are
+// not listed.
+func (a *API) listKeys(r *request) error {
+	keys, err := a.store.Keys()
+	if err != nil {
+		return err
+	}
+	account := string(r.ctx.QueryArgs().Peek("account"))
+	out := make([]keyJSON, 0, len(keys))
+	for i := range keys {
+		if account == "" || keys[i].Account == account {
+			out = append(out, newKeyJSON(&keys[i]))
+		}
+	}
+	return writeData(r.ctx, fasthttp.StatusOK, out)
+}
+
+// createKey answers POST /api/v1/admin/keys: a new key for an account
+// (created if new), with its secret in "key", shown this once only.
+func (a *API) createKey(r *request) error {
+	var body struct {
+		Account string `json:"account"`
+		keyFields
+	}
+	if err := decodeBody(r.ctx, &body); err != nil {
+		return err
+	}
+	if err := checkID("account", body.Account); err != nil {
+		return err
+	}
+	k := store.Key{Account: body.Account, CreatedAt: r.now.UTC()}
+	if err := body.apply(&k); err != nil {
+		return err
+	}
+	if err := a.store.EnsureAccount(k.Account); err != nil {
+		return err
+	}
+	var secret string
+	err := a.changeKeys(func() error {
+		var err error
+		for range 5 { // a visible ID is 6 random characters: retry a clash
+			if secret, err = store.NewSecret(); err != nil {
+				return err
+			}
+			k.ID, k.Hash = store.SecretID(secret), store.SecretHash(secret)
+			if err = a.store.CreateKey(k); !errors.Is(err, store.ErrExists) {
+				break
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeData(r.ctx, fasthttp.StatusCreated, struct {
+		keyJSON
+		Key string `json:"key"`
+	}{newKeyJSON(&k), secret})
+}
+
+// getKey answers GET /api/v1/admin/keys/{id}.
+func (a *API) getKey(r *request) error {
+	k, err := a.store.KeyByID(r.id)
+	if err != nil {
+		return err
+	}
+	return writeData(r.ctx, fasthttp.StatusOK, newKeyJSON(&k))
+}
+
+// patchKey answers PATCH /api/v1/admin/keys/{id}: it changes the fields
+// the body gives (see keyFields) and answers the key.
+func (a *API) patchKey(r *request) error {
+	var f keyFields
+	if err := decodeBody(r.ctx, &f); err != nil {
+		return err
+	}
+	if err := a.changeKeys(func() error { return a.store.UpdateKey(r.id, f.apply) }); err != nil {
+		return err
+	}
+	return a.getKey(r)
+}
+
+// revokeKey answers DELETE /api/v1/admin/keys/{id}: the key is revoked
+// (kept, for its ledger entries, but never accepted again).
+func (a *API) revokeKey(r *request) error {
+	if err := a.changeKeys(func() error { return a.store.RevokeKey(r.id) }); err != nil {
+		return err
+	}
+	return a.getKey(r)
+}
+
+// changeKeys runs change, a write of keys to the store, then reloads the
+// gateway's key index so that the next request sees it.
+func (a *API) changeKeys(change func() error) error {
+	if err := change(); err != nil {
+		return err
+	}
+	if err := a.reloadKeys(); err != nil {
+		return fmt.Errorf("cannot reload keys: %w", err)
+	}
+	return nil
+}
