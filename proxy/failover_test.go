@@ -83,13 +83,11 @@ func TestFailoverBeforeTheFirstByte(t *testing.T) {
 // first_byte timeout in the test config is 2s.
 func TestFailoverOnAStallUsesTheFirstByteTimeout(t *testing.T) {
 	g := startGateway(t, mock.Options{}, failoverYAML)
-	start := time.Now()
 	r := g.post(t, "/v1/chat/completions", chat("after-stall", ""))
+	// The stalled target would have answered after 5s: the fallback
+	// reason says its first-byte timeout cut it.
 	if r.status != 200 || r.header[headerFallback] != "mock/mock-model+delay=5s (timeout-first)" {
 		t.Fatalf("status %d, fallback %q: %s", r.status, r.header[headerFallback], r.body)
-	}
-	if d := time.Since(start); d > 4*time.Second {
-		t.Fatalf("took %v: the stalled target was waited for", d)
 	}
 }
 
@@ -282,13 +280,11 @@ routes:
     targets: [mock/mock-model+delay=1s, mock/mock-model]
     timeouts: {first_byte: 300ms}
 `)
-	start := time.Now()
+	// Under the provider's 2s timeout the delayed target would have
+	// answered: that it timed out is the route's timeout.
 	r := g.post(t, "/v1/chat/completions", chat("quick", ""))
 	if r.status != 200 || r.header[headerFallback] != "mock/mock-model+delay=1s (timeout-first)" {
 		t.Fatalf("status %d fallback %q: %s", r.status, r.header[headerFallback], r.body)
-	}
-	if d := time.Since(start); d > 900*time.Millisecond {
-		t.Fatalf("took %v: the provider's timeout applied, not the route's", d)
 	}
 	// The provider's own calls keep its timeout.
 	if r := g.post(t, "/v1/chat/completions", chat("mock/mock-model+delay=1s", "")); r.status != 200 {
@@ -321,18 +317,15 @@ func TestTimeBudgetStopsTheFailover(t *testing.T) {
 	g := startGateway(t, mock.Options{}, `
 routes:
   - model: slow-fail
-    targets: [mock/mock-model+delay=400ms+status=500, mock/mock-model+delay=400ms+status=502, mock/mock-model]
+    targets: [mock/mock-model+delay=50ms+status=500, mock/mock-model+delay=1200ms+status=502, mock/mock-model]
     retry: {attempts: 3, budget: 600ms}
 `)
-	// The first attempt ends at ~400ms, inside the budget; the second at
-	// ~800ms, past it: 200ms of margin either way.
-	start := time.Now()
+	// The first attempt ends at ~50ms, well inside the budget; the second
+	// at ~1.25s, well past it (under the provider's 2s first-byte
+	// timeout): margins a loaded machine does not eat.
 	r := g.post(t, "/v1/chat/completions", chat("slow-fail", ""))
 	if r.status != 502 || r.header[headerAttempts] != "2" {
 		t.Fatalf("status %d attempts %q: %s", r.status, r.header[headerAttempts], r.body)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("took %v", d)
 	}
 }
 
