@@ -36,8 +36,7 @@ func TestStreamAllocation(t *testing.T) {
 }
 
 func BenchmarkDecodeRequest(b *testing.B) {
-	c := readCase(b, "testdata/request-tools.txt")
-	body := []byte(c.sections["input"])
+	body := []byte(readCase(b, "testdata/translate/request-tools").input)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	var r canon.Request
@@ -49,9 +48,8 @@ func BenchmarkDecodeRequest(b *testing.B) {
 }
 
 func BenchmarkEncodeRequest(b *testing.B) {
-	c := readCase(b, "testdata/request-tools.txt")
 	var r canon.Request
-	if err := gemini.DecodeRequest([]byte(c.sections["input"]), &r); err != nil {
+	if err := gemini.DecodeRequest([]byte(readCase(b, "testdata/translate/request-tools").input), &r); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
