@@ -3,7 +3,6 @@ package responses_test
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,23 +12,15 @@ import (
 	"switchboard/upstream/responses"
 )
 
-// goldenInputs returns the input sections of the golden files of kind.
+// goldenInputs returns the inputs of the golden files of kind.
 func goldenInputs(tb testing.TB, kind string) []string {
 	tb.Helper()
-	files, _ := filepath.Glob("testdata/golden/*.txt")
+	files, _ := filepath.Glob("testdata/translate/*")
 	var out []string
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
+		if k, in := readCase(tb, f); k == kind {
+			out = append(out, in)
 		}
-		s := string(data)
-		if !strings.Contains(s, "\n"+kind+"\n-- input --\n") {
-			continue
-		}
-		_, in, _ := strings.Cut(s, "-- input --\n")
-		in, _, _ = strings.Cut(in, "\n-- canon --")
-		out = append(out, in)
 	}
 	if len(out) == 0 {
 		tb.Fatalf("no %s golden inputs", kind)
