@@ -2,6 +2,7 @@ package responses_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -220,7 +221,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			return
 		}
 		out, err := responses.EncodeRequest(nil, &r, responses.EncodeOptions{})
-		if err == nil && !jsonValid(out) {
+		if err == nil && !json.Valid(out) {
 			t.Fatalf("invalid JSON: %s", out)
 		}
 	})
@@ -236,7 +237,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			return
 		}
 		out, err := responses.EncodeResponse(nil, &r)
-		if err == nil && !jsonValid(out) {
+		if err == nil && !json.Valid(out) {
 			t.Fatalf("invalid JSON: %s", out)
 		}
 	})
@@ -262,7 +263,7 @@ func FuzzStreamDecoder(f *testing.F) {
 		}
 		_, _ = d.End(evs[:0])
 		for _, l := range bytes.Split(out, []byte("\n")) {
-			if p, ok := bytes.CutPrefix(l, []byte("data: ")); ok && !jsonValid(p) {
+			if p, ok := bytes.CutPrefix(l, []byte("data: ")); ok && !json.Valid(p) {
 				t.Fatalf("invalid JSON: %s", p)
 			}
 		}

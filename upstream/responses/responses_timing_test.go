@@ -9,8 +9,6 @@ import (
 	"switchboard/upstream/responses"
 )
 
-func jsonValid(b []byte) bool { return json.Valid(b) }
-
 // codexRequest is a long agent conversation in Codex's shape.
 func codexRequest(turns int) []byte {
 	input := []any{map[string]any{"role": "user", "content": []any{map[string]any{"type": "input_text", "text": "Fix the bug."}}}}
