@@ -1,30 +1,34 @@
 package router
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/datadriven"
+
 	"switchboard/store/money"
 	"switchboard/upstream/canon"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected output of the golden files in testdata/")
-
-// TestCostGolden runs the Pebble-style command file testdata/cost: a
+// TestCostGolden runs testdata/cost, a datadriven command file: a
 // command line, input lines, "----", the expected output, a blank line.
-// go test -run CostGolden -update rewrites the expected output.
+// datadriven trims white space around the whole input, so an input line
+// that starts with a space (" 2.50") must not be the first.
+// go test ./router -run CostGolden -rewrite rewrites the expected output.
 func TestCostGolden(t *testing.T) {
-	runGolden(t, "testdata/cost", func(t *testing.T, cmd string, args map[string]string, input []string) []string {
+	datadriven.RunTest(t, "testdata/cost", func(t *testing.T, d *datadriven.TestData) string {
+		var input []string
+		if d.Input != "" {
+			input = strings.Split(d.Input, "\n")
+		}
 		var out []string
-		switch cmd {
+		switch d.Cmd {
 		case "parse":
 			for _, in := range input {
 				n, err := parsePrice(in)
@@ -35,14 +39,14 @@ func TestCostGolden(t *testing.T) {
 				out = append(out, fmt.Sprintf("%s -> %s (%d)", in, n, int64(n)))
 			}
 		case "cost":
-			p := goldenPrice(t, args)
+			p := goldenPrice(t, d)
 			for _, in := range input {
 				c := p.Cost(goldenUsage(t, in))
 				out = append(out, fmt.Sprintf("%s -> input %s output %s cache_read %s cache_write %s total %s",
 					in, c.Input, c.Output, c.CacheRead, c.CacheWrite, c.Total))
 			}
 		case "worst":
-			p := goldenPrice(t, args)
+			p := goldenPrice(t, d)
 			for _, in := range input {
 				kv := goldenArgs(t, in)
 				out = append(out, fmt.Sprintf("%s -> %s", in, p.Worst(goldenInt(t, kv["prompt"]), goldenInt(t, kv["max_output"]))))
@@ -56,9 +60,9 @@ func TestCostGolden(t *testing.T) {
 				out = append(out, fmt.Sprintf("%s bytes -> %d tokens", in, EstimateTokens(n)))
 			}
 		default:
-			t.Fatalf("unknown command %q", cmd)
+			d.Fatalf(t, "unknown command %q", d.Cmd)
 		}
-		return out
+		return strings.Join(out, "\n")
 	})
 }
 
@@ -87,15 +91,15 @@ func goldenInt(t *testing.T, s string) int64 {
 	return n
 }
 
-func goldenPrice(t *testing.T, args map[string]string) Price {
+func goldenPrice(t *testing.T, d *datadriven.TestData) Price {
 	t.Helper()
 	var p Price
-	for k, v := range args {
-		n, err := parsePrice(v)
+	for _, arg := range d.CmdArgs {
+		n, err := parsePrice(arg.SingleVal(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch k {
+		switch arg.Key {
 		case "input":
 			p.Input = n
 		case "output":
@@ -105,7 +109,7 @@ func goldenPrice(t *testing.T, args map[string]string) Price {
 		case "cache_write":
 			p.CacheWrite = n
 		default:
-			t.Fatalf("unknown price field %q", k)
+			t.Fatalf("unknown price field %q", arg.Key)
 		}
 	}
 	return p
@@ -132,56 +136,6 @@ func goldenUsage(t *testing.T, s string) canon.Usage {
 		}
 	}
 	return u
-}
-
-// runGolden runs a command file: blank lines and '#' comments separate
-// cases; a case is "cmd key=value...", input lines, "----" and the
-// expected output lines. With -update it rewrites the expected output.
-func runGolden(t *testing.T, path string, run func(t *testing.T, cmd string, args map[string]string, input []string) []string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	var rewritten []string
-	for i := 0; i < len(lines); {
-		if l := lines[i]; l == "" || strings.HasPrefix(l, "#") {
-			rewritten = append(rewritten, l)
-			i++
-			continue
-		}
-		start := i
-		header := lines[i]
-		i++
-		var input []string
-		for i < len(lines) && lines[i] != "----" {
-			input = append(input, lines[i])
-			i++
-		}
-		if i == len(lines) {
-			t.Fatalf("%s:%d: case has no ----", path, start+1)
-		}
-		i++
-		var want []string
-		for i < len(lines) && lines[i] != "" {
-			want = append(want, lines[i])
-			i++
-		}
-		cmd, rest, _ := strings.Cut(header, " ")
-		got := run(t, cmd, goldenArgs(t, rest), input)
-		rewritten = append(rewritten, header)
-		rewritten = append(rewritten, input...)
-		rewritten = append(rewritten, "----")
-		rewritten = append(rewritten, got...)
-		if !*update && strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s:%d: %s\n got:\n%s\nwant:\n%s", path, start+1, header, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
-	}
-	if *update {
-		if err := os.WriteFile(path, []byte(strings.Join(rewritten, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func TestParsePrice(t *testing.T) {

@@ -8,10 +8,15 @@ import (
 	"switchboard/store/money"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/datadriven"
 )
 
-// TestLedgerScript runs the ledger sequences in testdata/ledger: top-ups,
-// plans, reservations, settles, replays, crashes and queries.
+// TestLedgerScript runs the ledger sequences in testdata/ledger, a
+// datadriven command file: top-ups, plans, reservations, settles,
+// replays, crashes and queries. Each command is "name key=value...",
+// "----" and the expected output; go test ./store -run LedgerScript
+// -rewrite rewrites the expected output.
 func TestLedgerScript(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir)
@@ -22,32 +27,44 @@ func TestLedgerScript(t *testing.T) {
 	open := map[string]*Reservation{}
 	cursor := ""
 
-	money := func(c *scriptCmd, key string) money.Money {
-		m, err := money.Parse(c.arg(t, key))
+	// arg returns the value of key=value, failing the test when it is
+	// missing; opt returns "" instead.
+	arg := func(t *testing.T, d *datadriven.TestData, key string) string {
+		var v string
+		d.ScanArgs(t, key, &v)
+		return v
+	}
+	opt := func(t *testing.T, d *datadriven.TestData, key string) string {
+		var v string
+		d.MaybeScanArgs(t, key, &v)
+		return v
+	}
+	amount := func(t *testing.T, d *datadriven.TestData, key string) money.Money {
+		m, err := money.Parse(arg(t, d, key))
 		if err != nil {
-			t.Fatalf("line %d: %v", c.line, err)
+			d.Fatalf(t, "%v", err)
 		}
 		return m
 	}
-	at := func(c *scriptCmd, key string) time.Time {
-		v, ok := c.args[key]
-		if !ok || v == "all" {
+	at := func(t *testing.T, d *datadriven.TestData, key string) time.Time {
+		v := opt(t, d, key)
+		if v == "" || v == "all" {
 			return time.Time{}
 		}
 		tm, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			t.Fatalf("line %d: %v", c.line, err)
+			d.Fatalf(t, "%v", err)
 		}
 		return tm
 	}
-	num := func(c *scriptCmd, key string) int64 {
-		v, ok := c.args[key]
-		if !ok {
+	num := func(t *testing.T, d *datadriven.TestData, key string) int64 {
+		v := opt(t, d, key)
+		if v == "" {
 			return 0
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			t.Fatalf("line %d: %v", c.line, err)
+			d.Fatalf(t, "%v", err)
 		}
 		return n
 	}
@@ -57,32 +74,32 @@ func TestLedgerScript(t *testing.T) {
 		}
 		return "ok"
 	}
-	flush := func() {
+	flush := func(t *testing.T) {
 		if err := s.Flush(); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	runScript(t, "testdata/ledger", func(t *testing.T, c *scriptCmd) string {
-		switch c.name {
+	datadriven.RunTest(t, "testdata/ledger", func(t *testing.T, d *datadriven.TestData) string {
+		switch d.Cmd {
 		case "topup":
-			return result(s.TopUp(c.arg(t, "acct"), money(c, "amount"), c.args["idem"]))
+			return result(s.TopUp(arg(t, d, "acct"), amount(t, d, "amount"), opt(t, d, "idem")))
 		case "credits":
-			return result(s.SetCredits(c.arg(t, "acct"), money(c, "amount")))
+			return result(s.SetCredits(arg(t, d, "acct"), amount(t, d, "amount")))
 		case "plan":
 			period := Monthly
-			if p := c.args["period"]; p != "monthly" {
+			if p := opt(t, d, "period"); p != "monthly" {
 				if period, err = time.ParseDuration(p); err != nil {
-					t.Fatal(err)
+					d.Fatalf(t, "%v", err)
 				}
 			}
-			return result(s.AssignPlan(c.arg(t, "acct"), c.args["name"], money(c, "price"), period, at(c, "at")))
+			return result(s.AssignPlan(arg(t, d, "acct"), opt(t, d, "name"), amount(t, d, "price"), period, at(t, d, "at")))
 		case "reserve":
 			// Settled holds are released by the group commit: flush so the
 			// balance seen does not depend on the writer's timing.
-			flush()
-			id := c.arg(t, "id")
-			r, err := s.Reserve(c.arg(t, "acct"), "", id, money(c, "worst"), at(c, "at"))
+			flush(t)
+			id := arg(t, d, "id")
+			r, err := s.Reserve(arg(t, d, "acct"), "", id, amount(t, d, "worst"), at(t, d, "at"))
 			if err != nil {
 				return result(err)
 			}
@@ -90,20 +107,20 @@ func TestLedgerScript(t *testing.T) {
 			avail, _ := s.Available(r.Account, r.Time)
 			return "ok, available " + avail.String()
 		case "settle":
-			id := c.arg(t, "id")
+			id := arg(t, d, "id")
 			e := Entry{
-				KeyID:          c.args["key"],
-				ModelRequested: c.args["model"],
-				UpstreamModel:  c.args["upstream"],
-				InputTokens:    num(c, "in"),
-				OutputTokens:   num(c, "out"),
-				Cost:           money(c, "cost"),
-				Status:         int(num(c, "status")),
-				Time:           at(c, "at"),
+				KeyID:          opt(t, d, "key"),
+				ModelRequested: opt(t, d, "model"),
+				UpstreamModel:  opt(t, d, "upstream"),
+				InputTokens:    num(t, d, "in"),
+				OutputTokens:   num(t, d, "out"),
+				Cost:           amount(t, d, "cost"),
+				Status:         int(num(t, d, "status")),
+				Time:           at(t, d, "at"),
 			}
 			return result(s.Settle(open[id], e))
 		case "release":
-			return result(s.Release(open[c.arg(t, "id")]))
+			return result(s.Release(open[arg(t, d, "id")]))
 		case "crash":
 			// Close without settling what is open, and open again.
 			if err := s.Close(); err != nil {
@@ -115,8 +132,11 @@ func TestLedgerScript(t *testing.T) {
 			clear(open)
 			return ""
 		case "account":
-			flush()
-			a, err := s.Account(c.pos[0])
+			flush(t)
+			if len(d.CmdArgs) != 1 || len(d.CmdArgs[0].Vals) != 0 {
+				d.Fatalf(t, "want account <name>")
+			}
+			a, err := s.Account(d.CmdArgs[0].Key)
 			if err != nil {
 				return result(err)
 			}
@@ -127,21 +147,21 @@ func TestLedgerScript(t *testing.T) {
 			}
 			return out
 		case "available":
-			flush()
-			avail, err := s.Available(c.arg(t, "acct"), at(c, "at"))
+			flush(t)
+			avail, err := s.Available(arg(t, d, "acct"), at(t, d, "at"))
 			if err != nil {
 				return result(err)
 			}
 			return avail.String()
 		case "entries":
-			flush()
-			q := Query{From: at(c, "from"), To: at(c, "to"), Model: c.args["model"], KeyID: c.args["key"], Limit: int(num(c, "limit"))}
-			if c.args["cursor"] == "next" {
+			flush(t)
+			q := Query{From: at(t, d, "from"), To: at(t, d, "to"), Model: opt(t, d, "model"), KeyID: opt(t, d, "key"), Limit: int(num(t, d, "limit"))}
+			if c := opt(t, d, "cursor"); c == "next" {
 				q.Cursor = cursor
 			} else {
-				q.Cursor = c.args["cursor"]
+				q.Cursor = c
 			}
-			entries, next, err := s.Entries(c.arg(t, "acct"), q)
+			entries, next, err := s.Entries(arg(t, d, "acct"), q)
 			if err != nil {
 				return result(err)
 			}
@@ -160,10 +180,10 @@ func TestLedgerScript(t *testing.T) {
 			}
 			return b.String()
 		case "spend":
-			flush()
-			return s.Spend(c.arg(t, "key"), at(c, "since")).String()
+			flush(t)
+			return s.Spend(arg(t, d, "key"), at(t, d, "since")).String()
 		}
-		t.Fatalf("line %d: unknown command %q", c.line, c.name)
+		d.Fatalf(t, "unknown command %q", d.Cmd)
 		return ""
 	})
 }

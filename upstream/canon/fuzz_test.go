@@ -18,9 +18,9 @@ import (
 
 // addSeeds adds the inputs of the golden files whose source is from.
 func addSeeds(f *testing.F, from string) {
-	files, _ := filepath.Glob("testdata/translate/" + from + "-to-*.txt")
+	files, _ := filepath.Glob("testdata/translate/" + from + "-to-*")
 	for _, path := range files {
-		f.Add([]byte(readCase(f, path).sections["input"]))
+		f.Add([]byte(readCase(f, path).input))
 	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`null`))

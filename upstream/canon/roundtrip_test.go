@@ -20,12 +20,12 @@ import (
 // string or as one text block, max_tokens or max_completion_tokens,
 // null or absent); fields reported in Request.Ignored are left out.
 func TestRequestRoundTrip(t *testing.T) {
-	files, _ := filepath.Glob("testdata/translate/*-request-*.txt")
+	files, _ := filepath.Glob("testdata/translate/*-request-*")
 	n := 0
 	for _, path := range files {
 		c := readCase(t, path)
 		format, _, _ := strings.Cut(c.from, "-")
-		in := []byte(c.sections["input"])
+		in := []byte(c.input)
 		var r canon.Request
 		if err := decodeRequest(format, in, &r); err != nil {
 			continue // the error cases

@@ -4,144 +4,132 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/datadriven"
 
 	"switchboard/upstream/anthropic"
 	"switchboard/upstream/canon"
 	"switchboard/upstream/openai"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected sections of the golden files in testdata/")
-
-// TestTranslateGolden runs every file in testdata/translate: one case per
-// file, a header of '#' comments (the documented example it is built
-// from) and a command line, then sections:
+// TestTranslateGolden runs every file in testdata/translate, a
+// datadriven command file per case: '#' comments (the documented example
+// it is built from), then
 //
 //	translate from=<format> to=<format> [option=value...]
-//	-- input --
 //	the source body, or SSE stream
-//	-- canon --          (streams only)
-//	the canonical events, one per line
-//	-- output --
+//	----
 //	the translated body (indented), or SSE stream, or "error: ..."
 //
+// and, after a stream's translation, the canonical events it relayed:
+//
+//	events
+//	----
+//	one event a line
+//
 // Formats are openai-request, anthropic-request, openai-response,
-// anthropic-response, openai-stream and anthropic-stream. With -update
-// the canon and output sections are rewritten:
-// go test ./upstream/canon -run TranslateGolden -update
+// anthropic-response, openai-stream and anthropic-stream. Output with
+// blank lines (streams) sits between two "----" lines. -rewrite rewrites
+// every expected output:
+// go test ./upstream/canon -run TranslateGolden -rewrite
 func TestTranslateGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/translate/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, path := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
-			c := readCase(t, path)
-			got := c.run(t)
-			changed := false
-			for _, name := range []string{"canon", "output"} {
-				want, ok := c.sections[name]
-				if g, has := got[name]; has && (!ok || g != want) {
-					changed = true
-					if !*update {
-						t.Errorf("%s: section %s:\n got:\n%s\nwant:\n%s", path, name, g, want)
-					}
+	files := 0
+	datadriven.Walk(t, "testdata/translate", func(t *testing.T, path string) {
+		files++
+		var stream *translateCase
+		var events string
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "translate":
+				if stream != nil {
+					d.Fatalf(t, "the stream translated before has no events command")
 				}
+				c := newTranslateCase(t, d)
+				out, evs := c.run(t)
+				stream, events = nil, evs
+				if c.isStream() {
+					stream = c
+				}
+				return out
+			case "events":
+				if stream == nil {
+					d.Fatalf(t, "events: no stream translated before")
+				}
+				stream = nil
+				return events
 			}
-			if *update && changed {
-				c.write(t, path, got)
-			}
+			d.Fatalf(t, "unknown command %q", d.Cmd)
+			return ""
 		})
+		if stream != nil {
+			t.Fatalf("%s: a stream translation without events after it", path)
+		}
+	})
+	if files == 0 {
+		t.Fatal("no golden files in testdata/translate")
 	}
 }
 
-type goldenCase struct {
-	header   []string // comment lines and the command line
+// translateCase is one translate command: the formats, the options
+// (from=, to= and option=value arguments) and the input.
+type translateCase struct {
 	from, to string
 	opts     map[string]string
-	order    []string
-	sections map[string]string
+	input    string
 }
 
-func readCase(t testing.TB, path string) *goldenCase {
+func newTranslateCase(t testing.TB, d *datadriven.TestData) *translateCase {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &goldenCase{opts: map[string]string{}, sections: map[string]string{}}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	i := 0
-	for ; i < len(lines) && !strings.HasPrefix(lines[i], "-- "); i++ {
-		l := lines[i]
-		c.header = append(c.header, l)
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		fields := strings.Fields(l)
-		if fields[0] != "translate" {
-			t.Fatalf("%s:%d: want a translate command, got %q", path, i+1, l)
-		}
-		for _, f := range fields[1:] {
-			k, v, _ := strings.Cut(f, "=")
-			switch k {
-			case "from":
-				c.from = v
-			case "to":
-				c.to = v
-			default:
-				c.opts[k] = v
-			}
+	c := &translateCase{opts: map[string]string{}, input: d.Input}
+	for _, arg := range d.CmdArgs {
+		v := arg.SingleVal(t)
+		switch arg.Key {
+		case "from":
+			c.from = v
+		case "to":
+			c.to = v
+		default:
+			c.opts[arg.Key] = v
 		}
 	}
-	var name string
-	var body []string
-	flush := func() {
-		if name != "" {
-			c.order = append(c.order, name)
-			c.sections[name] = strings.Join(body, "\n")
-		}
-	}
-	for ; i < len(lines); i++ {
-		if n, ok := strings.CutPrefix(lines[i], "-- "); ok && strings.HasSuffix(n, " --") {
-			flush()
-			name, body = strings.TrimSuffix(n, " --"), nil
-			continue
-		}
-		body = append(body, lines[i])
-	}
-	flush()
-	if c.from == "" || c.to == "" || c.sections["input"] == "" {
-		t.Fatalf("%s: want from=, to= and an input section", path)
+	if c.from == "" || c.to == "" || c.input == "" {
+		d.Fatalf(t, "want from=, to= and an input")
 	}
 	return c
 }
 
-func (c *goldenCase) write(t *testing.T, path string, got map[string]string) {
-	var b strings.Builder
-	for _, l := range c.header {
-		b.WriteString(l + "\n")
+// readCase returns the translate command of the golden file at path, for
+// the tests that reuse the golden inputs (round trips, fuzz seeds,
+// benchmarks). It runs and checks nothing.
+func readCase(tb testing.TB, path string) *translateCase {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	b.WriteString("-- input --\n" + c.sections["input"] + "\n")
-	for _, name := range []string{"canon", "output"} {
-		if g, ok := got[name]; ok {
-			b.WriteString("-- " + name + " --\n" + g + "\n")
+	var c *translateCase
+	datadriven.RunTestFromStringAny(tb, string(data), func(tb testing.TB, d *datadriven.TestData) string {
+		if d.Cmd == "translate" && c == nil {
+			c = newTranslateCase(tb, d)
 		}
+		return d.Expected
+	})
+	if c == nil {
+		tb.Fatalf("%s: no translate command", path)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return c
 }
 
-func (c *goldenCase) bool(name string) bool { return c.opts[name] == "true" }
+func (c *translateCase) isStream() bool { return strings.HasSuffix(c.to, "-stream") }
 
-func (c *goldenCase) int(t *testing.T, name string) int64 {
+func (c *translateCase) bool(name string) bool { return c.opts[name] == "true" }
+
+func (c *translateCase) int(t testing.TB, name string) int64 {
 	if c.opts[name] == "" {
 		return 0
 	}
@@ -152,35 +140,38 @@ func (c *goldenCase) int(t *testing.T, name string) int64 {
 	return n
 }
 
-// run translates the input and returns the sections it produces.
-func (c *goldenCase) run(t *testing.T) map[string]string {
-	in := []byte(c.sections["input"])
+// run translates the input and returns the output and, for a stream,
+// the events, one a line. A body's output is its indented JSON and a
+// newline, so that the file shows a newline that ends the body; a
+// stream's is its bytes as sent.
+func (c *translateCase) run(t *testing.T) (out, events string) {
+	in := []byte(c.input)
 	fromKind, _, _ := strings.Cut(c.from, "-")
 	toKind, what, _ := strings.Cut(c.to, "-")
 	switch what {
 	case "request":
 		var r canon.Request
 		if err := decodeRequest(fromKind, in, &r); err != nil {
-			return map[string]string{"output": "error: " + err.Error()}
+			return "error: " + err.Error() + "\n", ""
 		}
 		out, err := encodeRequest(toKind, &r, c, t)
-		return map[string]string{"output": withIgnored(indent(t, out, err), r.Ignored)}
+		return withIgnored(indent(t, out, err), r.Ignored) + "\n", ""
 	case "response":
 		var r canon.Response
 		if err := decodeResponse(fromKind, in, &r); err != nil {
-			return map[string]string{"output": "error: " + err.Error()}
+			return "error: " + err.Error() + "\n", ""
 		}
 		if toKind == "openai" && r.Created == 0 {
 			r.Created = c.int(t, "created")
 		}
 		out, err := encodeResponse(toKind, &r)
-		return map[string]string{"output": indent(t, out, err)}
+		return indent(t, out, err) + "\n", ""
 	case "stream":
 		events, out := translateStream(t, fromKind, toKind, in, c)
-		return map[string]string{"canon": events, "output": out}
+		return out, events
 	}
 	t.Fatalf("unknown target %q", c.to)
-	return nil
+	return "", ""
 }
 
 func decodeRequest(format string, body []byte, r *canon.Request) error {
@@ -190,7 +181,7 @@ func decodeRequest(format string, body []byte, r *canon.Request) error {
 	return anthropic.DecodeRequest(body, r)
 }
 
-func encodeRequest(format string, r *canon.Request, c *goldenCase, t *testing.T) ([]byte, error) {
+func encodeRequest(format string, r *canon.Request, c *translateCase, t *testing.T) ([]byte, error) {
 	if format == "openai" {
 		return openai.EncodeRequest(nil, r, openai.EncodeOptions{
 			ReasoningContent: c.bool("reasoning_content"), CacheControl: c.bool("cache_control"),
@@ -226,7 +217,7 @@ type streamEncoder interface {
 	Append(dst []byte, ev *canon.Event) ([]byte, error)
 }
 
-func newStream(from, to string, c *goldenCase, t *testing.T) (streamDecoder, streamEncoder) {
+func newStream(from, to string, c *translateCase, t *testing.T) (streamDecoder, streamEncoder) {
 	var d streamDecoder = &anthropic.StreamDecoder{}
 	if from == "openai" {
 		d = &openai.StreamDecoder{}
@@ -241,8 +232,8 @@ func newStream(from, to string, c *goldenCase, t *testing.T) (streamDecoder, str
 // translateStream feeds the data payloads of an SSE stream to a decoder,
 // and each event at once to an encoder, as the proxy's relay does; an
 // upstream stream that ends early gets the in-band error the proxy would
-// report. It returns the events, one per line, and the encoded stream.
-func translateStream(t *testing.T, from, to string, in []byte, c *goldenCase) (string, string) {
+// report. It returns the events, one a line, and the encoded stream.
+func translateStream(t *testing.T, from, to string, in []byte, c *translateCase) (string, string) {
 	d, e := newStream(from, to, c, t)
 	var events []string
 	var out []byte
@@ -263,7 +254,7 @@ func translateStream(t *testing.T, from, to string, in []byte, c *goldenCase) (s
 		if err != nil {
 			events = append(events, "decode error: "+err.Error())
 			emit([]canon.Event{{Type: canon.EventError, Error: canon.Error{Status: 502, Type: "api_error", Message: err.Error()}}})
-			return strings.Join(events, "\n"), strings.TrimSuffix(string(out), "\n")
+			return strings.Join(events, "\n") + "\n", string(out)
 		}
 	}
 	buf, err := d.End(buf[:0])
@@ -272,7 +263,7 @@ func translateStream(t *testing.T, from, to string, in []byte, c *goldenCase) (s
 		events = append(events, "end: "+err.Error())
 		emit([]canon.Event{{Type: canon.EventError, Error: canon.Error{Status: 502, Type: "api_error", Message: err.Error()}}})
 	}
-	return strings.Join(events, "\n"), strings.TrimSuffix(string(out), "\n")
+	return strings.Join(events, "\n") + "\n", string(out)
 }
 
 // dataPayloads returns the "data:" payloads of an SSE stream, one per

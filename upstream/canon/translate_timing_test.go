@@ -103,8 +103,7 @@ func BenchmarkTranslateRequest(b *testing.B) {
 
 // streamPayloads returns the data payloads of a golden stream.
 func streamPayloads(tb testing.TB, name string) [][]byte {
-	c := readCase(tb, "testdata/translate/"+name+".txt")
-	return dataPayloads([]byte(c.sections["input"]))
+	return dataPayloads([]byte(readCase(tb, "testdata/translate/"+name).input))
 }
 
 // translator relays one stream event at a time, as the proxy does.

@@ -3,7 +3,6 @@ package gemini_test
 import (
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unsafe"
@@ -175,10 +174,9 @@ func TestStreamEncoderRefuses(t *testing.T) {
 
 // seeds adds the golden inputs of a kind.
 func seeds(f *testing.F, kind string) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	for _, path := range files {
+	for _, path := range goldenFiles(f) {
 		if c := readCase(f, path); c.kind == kind {
-			f.Add([]byte(c.sections["input"]))
+			f.Add([]byte(c.input))
 		}
 	}
 	f.Add([]byte(`{}`))
@@ -230,10 +228,9 @@ func FuzzDecodeResponse(f *testing.F) {
 }
 
 func FuzzStreamDecoder(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	for _, path := range files {
+	for _, path := range goldenFiles(f) {
 		if c := readCase(f, path); c.kind == "stream" {
-			for _, p := range payloads(c.sections["input"]) {
+			for _, p := range payloads(c.input) {
 				f.Add([]byte(p))
 			}
 		}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/datadriven"
 
 	"switchboard/upstream/anthropic"
 	"switchboard/upstream/canon"
@@ -17,75 +19,176 @@ import (
 	"switchboard/upstream/openai"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected sections of the golden files in testdata/")
-
-// goldenCase is one file of testdata: a header of '#' comments and a
-// "kind=request|response|stream" line, then sections "-- name --":
-// input (a Gemini body, or an SSE stream), and the expected canon (the
-// decoded value as JSON, or the events one per line), gemini (the
-// re-encoding), openai and anthropic (the translation through those
-// codecs). Streams show "\r" as the two characters \r. With -update
-// the expected sections are rewritten:
-// go test ./upstream/gemini -run Golden -update
-type goldenCase struct {
-	header   string
-	kind     string
-	order    []string
-	sections map[string]string
+// TestGolden runs every file in testdata/translate, a datadriven command
+// file per case: '#' comments, then the Gemini input decoded, and its
+// decoded value encoded in each format:
+//
+//	decode-request | decode-response | decode-stream
+//	a Gemini body, or an SSE stream
+//	----
+//	the canonical value as JSON without zero fields, or the events one a line
+//
+//	encode to=gemini | to=openai | to=anthropic
+//	----
+//	the re-encoding (gemini) or translation: a body indented, or a stream
+//
+// Streams show "\r" as the two characters \r. A body that cannot be
+// decoded shows "error: ..." and has no encode commands; every other
+// case encodes to all three formats. -rewrite rewrites every expected
+// output: go test ./upstream/gemini -run Golden -rewrite
+func TestGolden(t *testing.T) {
+	files := 0
+	datadriven.Walk(t, "testdata/translate", func(t *testing.T, path string) {
+		files++
+		var c *goldenCase
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if kind, ok := strings.CutPrefix(d.Cmd, "decode-"); ok {
+				if c != nil {
+					d.Fatalf(t, "a second decode command")
+				}
+				c = &goldenCase{kind: kind, input: d.Input, encoded: map[string]bool{}}
+				return c.decode(t) + "\n"
+			}
+			if d.Cmd != "encode" {
+				d.Fatalf(t, "unknown command %q", d.Cmd)
+			}
+			var to string
+			d.ScanArgs(t, "to", &to)
+			if c == nil || c.failed {
+				d.Fatalf(t, "encode: nothing decoded before")
+			}
+			c.encoded[to] = true
+			return c.encode(t, to)
+		})
+		if c == nil {
+			t.Fatalf("%s: no decode command", path)
+		}
+		for _, to := range []string{"gemini", "openai", "anthropic"} {
+			if !c.failed && !c.encoded[to] {
+				t.Fatalf("%s: no encode to=%s command", path, to)
+			}
+		}
+	})
+	if files == 0 {
+		t.Fatal("no golden files in testdata/translate")
+	}
 }
 
-func readCase(t testing.TB, path string) *goldenCase {
-	t.Helper()
+// goldenCase is the state of one golden file: what its decode command
+// decoded.
+type goldenCase struct {
+	kind    string // request, response or stream
+	input   string
+	failed  bool // the request or response did not decode
+	req     canon.Request
+	resp    canon.Response
+	events  []canon.Event
+	encoded map[string]bool
+}
+
+// readCase returns the kind and input of the decode command of the
+// golden file at path, for the tests that reuse the golden inputs (round
+// trips, fuzz seeds, benchmarks). It runs and checks nothing.
+func readCase(tb testing.TB, path string) *goldenCase {
+	tb.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	c := &goldenCase{sections: map[string]string{}}
-	cur := ""
-	var head, body strings.Builder
-	flush := func() {
-		if cur != "" {
-			c.sections[cur] = strings.TrimSuffix(body.String(), "\n")
-			c.order = append(c.order, cur)
+	var c *goldenCase
+	datadriven.RunTestFromStringAny(tb, string(data), func(tb testing.TB, d *datadriven.TestData) string {
+		if kind, ok := strings.CutPrefix(d.Cmd, "decode-"); ok && c == nil {
+			c = &goldenCase{kind: kind, input: d.Input}
 		}
-		body.Reset()
+		return d.Expected
+	})
+	if c == nil {
+		tb.Fatalf("%s: no decode command", path)
 	}
-	for _, l := range strings.SplitAfter(string(data), "\n") {
-		if name, ok := strings.CutPrefix(strings.TrimSpace(l), "-- "); ok && strings.HasSuffix(name, " --") {
-			flush()
-			cur = strings.TrimSuffix(name, " --")
-			continue
-		}
-		if cur == "" {
-			head.WriteString(l)
-			if k, ok := strings.CutPrefix(strings.TrimSpace(l), "kind="); ok {
-				c.kind = k
-			}
-			continue
-		}
-		body.WriteString(l)
-	}
-	flush()
-	c.header = head.String()
 	return c
 }
 
-func (c *goldenCase) write(t *testing.T, path string, got map[string]string) {
-	var b strings.Builder
-	b.WriteString(c.header)
-	for _, name := range []string{"input", "canon", "gemini", "openai", "anthropic"} {
-		v, ok := got[name]
-		if !ok {
-			v, ok = c.sections[name]
-		}
-		if !ok {
-			continue
-		}
-		fmt.Fprintf(&b, "-- %s --\n%s\n", name, v)
+// goldenFiles returns the paths of the golden files.
+func goldenFiles(tb testing.TB) []string {
+	files, err := filepath.Glob("testdata/translate/*")
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no golden files: %v", err)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+	return files
+}
+
+// decode decodes the input and returns the canonical value, or the
+// error.
+func (c *goldenCase) decode(t *testing.T) string {
+	in := []byte(c.input)
+	switch c.kind {
+	case "request":
+		if err := gemini.DecodeRequest(in, &c.req); err != nil {
+			c.failed = true
+			return "error: " + err.Error()
+		}
+		return asJSON(&c.req)
+	case "response":
+		if err := gemini.DecodeResponse(in, &c.resp); err != nil {
+			c.failed = true
+			return "error: " + err.Error()
+		}
+		return asJSON(&c.resp)
+	case "stream":
+		evs, lines, err := decodeStream(payloads(c.input))
+		if err != nil {
+			lines = append(lines, "end: "+err.Error())
+		}
+		c.events = evs
+		return strings.Join(lines, "\n")
 	}
+	t.Fatalf("unknown kind %q", c.kind)
+	return ""
+}
+
+// encode encodes what was decoded in format to. A body's output is its
+// indented JSON and a newline, so that the file shows a newline that
+// ends the body; a stream's is its bytes as sent.
+func (c *goldenCase) encode(t *testing.T, to string) string {
+	switch c.kind + " " + to {
+	case "request gemini":
+		return indent(gemini.EncodeRequest(nil, &c.req, gemini.EncodeOptions{})) + "\n"
+	case "request openai":
+		return indent(openai.EncodeRequest(nil, &c.req, openai.EncodeOptions{TopK: true})) + "\n"
+	case "request anthropic":
+		return indent(anthropic.EncodeRequest(nil, &c.req, anthropic.EncodeOptions{DefaultMaxTokens: 4096})) + "\n"
+	case "response gemini":
+		return indent(gemini.EncodeResponse(nil, &c.resp)) + "\n"
+	case "response openai":
+		fixed := c.resp
+		fixed.Created = 1767225600 // OpenAI wants a time; Gemini has none
+		return indent(openai.EncodeResponse(nil, &fixed), nil) + "\n"
+	case "response anthropic":
+		return indent(anthropic.EncodeResponse(nil, &c.resp)) + "\n"
+	case "stream gemini":
+		var g gemini.StreamEncoder
+		return encodeStream(c.events, g.Append)
+	case "stream openai":
+		var o openai.StreamEncoder
+		return encodeStream(created(c.events), o.Append)
+	case "stream anthropic":
+		var a anthropic.StreamEncoder
+		return encodeStream(created(c.events), a.Append)
+	}
+	t.Fatalf("cannot encode a %s to %q", c.kind, to)
+	return ""
+}
+
+// created returns a copy of evs whose message start has a time: OpenAI
+// wants one; Gemini has none.
+func created(evs []canon.Event) []canon.Event {
+	evs = slices.Clone(evs)
+	for i := range evs {
+		if evs[i].Type == canon.EventMessageStart {
+			evs[i].Created = 1767225600
+		}
+	}
+	return evs
 }
 
 func indent(out []byte, err error) string {
@@ -162,55 +265,6 @@ func payloads(stream string) []string {
 	return out
 }
 
-func (c *goldenCase) run(t *testing.T) map[string]string {
-	in := []byte(c.sections["input"])
-	got := map[string]string{}
-	switch c.kind {
-	case "request":
-		var r canon.Request
-		if err := gemini.DecodeRequest(in, &r); err != nil {
-			got["canon"] = "error: " + err.Error()
-			return got
-		}
-		got["canon"] = asJSON(&r)
-		got["gemini"] = indent(gemini.EncodeRequest(nil, &r, gemini.EncodeOptions{}))
-		got["openai"] = indent(openai.EncodeRequest(nil, &r, openai.EncodeOptions{TopK: true}))
-		got["anthropic"] = indent(anthropic.EncodeRequest(nil, &r, anthropic.EncodeOptions{DefaultMaxTokens: 4096}))
-	case "response":
-		var r canon.Response
-		if err := gemini.DecodeResponse(in, &r); err != nil {
-			got["canon"] = "error: " + err.Error()
-			return got
-		}
-		got["canon"] = asJSON(&r)
-		got["gemini"] = indent(gemini.EncodeResponse(nil, &r))
-		fixed := r
-		fixed.Created = 1767225600 // OpenAI wants a time; Gemini has none
-		got["openai"] = indent(openai.EncodeResponse(nil, &fixed), nil)
-		got["anthropic"] = indent(anthropic.EncodeResponse(nil, &r))
-	case "stream":
-		evs, lines, err := decodeStream(payloads(c.sections["input"]))
-		if err != nil {
-			lines = append(lines, "end: "+err.Error())
-		}
-		got["canon"] = strings.Join(lines, "\n")
-		var g gemini.StreamEncoder
-		var o openai.StreamEncoder
-		var a anthropic.StreamEncoder
-		got["gemini"] = encodeStream(evs, g.Append)
-		for i := range evs {
-			if evs[i].Type == canon.EventMessageStart {
-				evs[i].Created = 1767225600 // OpenAI wants a time; Gemini has none
-			}
-		}
-		got["openai"] = encodeStream(evs, o.Append)
-		got["anthropic"] = encodeStream(evs, a.Append)
-	default:
-		t.Fatalf("unknown kind %q", c.kind)
-	}
-	return got
-}
-
 // decodeStream decodes payloads with a fresh decoder and ends the
 // stream; it returns copies of the events and their lines.
 func decodeStream(ps []string) ([]canon.Event, []string, error) {
@@ -248,7 +302,7 @@ func encodeStream(evs []canon.Event, appendEv func([]byte, *canon.Event) ([]byte
 			break
 		}
 	}
-	return strings.TrimSuffix(strings.ReplaceAll(string(out), "\r", `\r`), "\n")
+	return strings.ReplaceAll(string(out), "\r", `\r`)
 }
 
 func line(ev *canon.Event) string {
@@ -269,44 +323,14 @@ func line(ev *canon.Event) string {
 	return ev.Type.String()
 }
 
-func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, path := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
-			c := readCase(t, path)
-			got := c.run(t)
-			changed := false
-			for _, name := range []string{"canon", "gemini", "openai", "anthropic"} {
-				g, has := got[name]
-				if !has {
-					continue
-				}
-				if want, ok := c.sections[name]; !ok || g != want {
-					changed = true
-					if !*update {
-						t.Errorf("section %s:\n got:\n%s\nwant:\n%s", name, g, want)
-					}
-				}
-			}
-			if *update && changed {
-				c.write(t, path, got)
-			}
-		})
-	}
-}
-
 // TestRoundTrip decodes every golden Gemini input, encodes it in Gemini
 // form, and checks that decoding that gives the same canonical value
 // (requests and answers) or events (streams) again.
 func TestRoundTrip(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	for _, path := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
+	for _, path := range goldenFiles(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
 			c := readCase(t, path)
-			in := []byte(c.sections["input"])
+			in := []byte(c.input)
 			switch c.kind {
 			case "request":
 				var r1, r2 canon.Request
@@ -340,7 +364,7 @@ func TestRoundTrip(t *testing.T) {
 					t.Errorf("round trip changed the answer:\n%s\nthen\n%s", a, b)
 				}
 			case "stream":
-				evs, lines1, err1 := decodeStream(payloads(c.sections["input"]))
+				evs, lines1, err1 := decodeStream(payloads(c.input))
 				var e gemini.StreamEncoder
 				var out []byte
 				for i := range evs {

@@ -3,12 +3,12 @@ package responses_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/datadriven"
 
 	"switchboard/upstream/anthropic"
 	"switchboard/upstream/canon"
@@ -16,100 +16,99 @@ import (
 	"switchboard/upstream/responses"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected sections of the golden files in testdata/")
-
-// TestGolden runs every file in testdata/golden: a header of '#'
-// comments and a kind line ("request", "response" or "stream"), then
-// sections:
+// TestGolden runs every file in testdata/translate, a datadriven command
+// file per case: '#' comments, then the Responses input decoded, and its
+// decoded value encoded in each format:
 //
-//	-- input --      the Responses body, or the stream's data payloads, one a line
-//	-- canon --      the canonical value (non-zero fields), or events one a line
-//	-- responses --  re-encoded as Responses (round trip)
-//	-- openai --     encoded as OpenAI Chat Completions
-//	-- anthropic --  encoded as Anthropic Messages
+//	decode-request | decode-response | decode-stream
+//	the Responses body, or the stream's data payloads, one a line
+//	----
+//	the canonical value (non-zero fields), or the events one a line
 //
-// With -update every section but input is rewritten:
-// go test ./upstream/responses -run Golden -update
+//	encode to=responses | to=openai | to=anthropic
+//	----
+//	re-encoded as Responses (round trip), or as OpenAI Chat Completions,
+//	or as Anthropic Messages: a body indented, or a stream
+//
+// A body that cannot be decoded shows "error: ..." and has no encode
+// commands; every other case encodes to all three formats. -rewrite
+// rewrites every expected output:
+// go test ./upstream/responses -run Golden -rewrite
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/golden/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, path := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
-			header, order, sections := readGolden(t, path)
-			kind := header[len(header)-1]
-			var got map[string]string
-			switch kind {
-			case "request":
-				got = runRequest(t, sections["input"])
-			case "response":
-				got = runResponse(t, sections["input"])
-			case "stream":
-				got = runStream(t, sections["input"])
-			default:
-				t.Fatalf("unknown kind %q", kind)
+	files := 0
+	datadriven.Walk(t, "testdata/translate", func(t *testing.T, path string) {
+		files++
+		var kind string
+		var got map[string]string
+		encoded := map[string]bool{}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if k, ok := strings.CutPrefix(d.Cmd, "decode-"); ok {
+				if got != nil {
+					d.Fatalf(t, "a second decode command")
+				}
+				switch kind = k; kind {
+				case "request":
+					got = runRequest(t, d.Input)
+				case "response":
+					got = runResponse(t, d.Input)
+				case "stream":
+					got = runStream(t, d.Input)
+				default:
+					d.Fatalf(t, "unknown kind %q", kind)
+				}
+				return got["canon"] + "\n"
 			}
-			changed := false
-			for _, name := range []string{"canon", "responses", "openai", "anthropic"} {
-				g := got[name]
-				if w, ok := sections[name]; !ok || w != g {
-					changed = true
-					if !*update {
-						t.Errorf("section %s:\n got:\n%s\nwant:\n%s", name, g, w)
-					}
-				}
+			if d.Cmd != "encode" {
+				d.Fatalf(t, "unknown command %q", d.Cmd)
 			}
-			if *update && changed {
-				var b strings.Builder
-				for _, h := range header {
-					b.WriteString(h + "\n")
-				}
-				_ = order
-				b.WriteString("-- input --\n" + sections["input"] + "\n")
-				for _, name := range []string{"canon", "responses", "openai", "anthropic"} {
-					b.WriteString("-- " + name + " --\n" + got[name] + "\n")
-				}
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
+			var to string
+			d.ScanArgs(t, "to", &to)
+			out, ok := got[to]
+			if !ok {
+				d.Fatalf(t, "encode: nothing decoded to encode to %q", to)
 			}
+			encoded[to] = true
+			if kind == "stream" {
+				return out // the bytes as sent
+			}
+			// A body and a newline, so that the file shows a newline that
+			// ends the body.
+			return out + "\n"
 		})
+		if got == nil {
+			t.Fatalf("%s: no decode command", path)
+		}
+		for _, to := range []string{"responses", "openai", "anthropic"} {
+			if _, ok := got[to]; ok && !encoded[to] {
+				t.Fatalf("%s: no encode to=%s command", path, to)
+			}
+		}
+	})
+	if files == 0 {
+		t.Fatal("no golden files in testdata/translate")
 	}
 }
 
-func readGolden(t *testing.T, path string) (header, order []string, sections map[string]string) {
-	t.Helper()
+// readCase returns the kind and input of the decode command of the
+// golden file at path, for the tests that reuse the golden inputs (round
+// trips, benchmarks). It runs and checks nothing.
+func readCase(tb testing.TB, path string) (kind, input string) {
+	tb.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	sections = map[string]string{}
-	var cur string
-	var body []string
-	flush := func() {
-		if cur != "" {
-			sections[cur] = strings.Join(body, "\n")
+	found := false
+	datadriven.RunTestFromStringAny(tb, string(data), func(tb testing.TB, d *datadriven.TestData) string {
+		if k, ok := strings.CutPrefix(d.Cmd, "decode-"); ok && !found {
+			kind, input, found = k, d.Input, true
 		}
+		return d.Expected
+	})
+	if !found {
+		tb.Fatalf("%s: no decode command", path)
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		if strings.HasPrefix(l, "-- ") && strings.HasSuffix(l, " --") {
-			flush()
-			cur, body = strings.TrimSuffix(strings.TrimPrefix(l, "-- "), " --"), nil
-			order = append(order, cur)
-			continue
-		}
-		if cur == "" {
-			header = append(header, l)
-			continue
-		}
-		body = append(body, l)
-	}
-	flush()
-	if len(header) == 0 {
-		t.Fatal("no header")
-	}
-	return header, order, sections
+	return kind, input
 }
 
 // dump shows v as indented JSON without its zero values.
@@ -256,9 +255,9 @@ func runStream(t *testing.T, input string) map[string]string {
 	}
 	return map[string]string{
 		"canon":     strings.Join(lines, "\n"),
-		"responses": strings.TrimSuffix(string(rOut), "\n"),
-		"openai":    strings.TrimSuffix(string(oOut), "\n"),
-		"anthropic": strings.TrimSuffix(string(aOut), "\n"),
+		"responses": string(rOut),
+		"openai":    string(oOut),
+		"anthropic": string(aOut),
 	}
 }
 

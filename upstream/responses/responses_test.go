@@ -2,8 +2,8 @@ package responses_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,23 +13,15 @@ import (
 	"switchboard/upstream/responses"
 )
 
-// goldenInputs returns the input sections of the golden files of kind.
+// goldenInputs returns the inputs of the golden files of kind.
 func goldenInputs(tb testing.TB, kind string) []string {
 	tb.Helper()
-	files, _ := filepath.Glob("testdata/golden/*.txt")
+	files, _ := filepath.Glob("testdata/translate/*")
 	var out []string
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
+		if k, in := readCase(tb, f); k == kind {
+			out = append(out, in)
 		}
-		s := string(data)
-		if !strings.Contains(s, "\n"+kind+"\n-- input --\n") {
-			continue
-		}
-		_, in, _ := strings.Cut(s, "-- input --\n")
-		in, _, _ = strings.Cut(in, "\n-- canon --")
-		out = append(out, in)
 	}
 	if len(out) == 0 {
 		tb.Fatalf("no %s golden inputs", kind)
@@ -229,7 +221,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			return
 		}
 		out, err := responses.EncodeRequest(nil, &r, responses.EncodeOptions{})
-		if err == nil && !jsonValid(out) {
+		if err == nil && !json.Valid(out) {
 			t.Fatalf("invalid JSON: %s", out)
 		}
 	})
@@ -245,7 +237,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			return
 		}
 		out, err := responses.EncodeResponse(nil, &r)
-		if err == nil && !jsonValid(out) {
+		if err == nil && !json.Valid(out) {
 			t.Fatalf("invalid JSON: %s", out)
 		}
 	})
@@ -271,7 +263,7 @@ func FuzzStreamDecoder(f *testing.F) {
 		}
 		_, _ = d.End(evs[:0])
 		for _, l := range bytes.Split(out, []byte("\n")) {
-			if p, ok := bytes.CutPrefix(l, []byte("data: ")); ok && !jsonValid(p) {
+			if p, ok := bytes.CutPrefix(l, []byte("data: ")); ok && !json.Valid(p) {
 				t.Fatalf("invalid JSON: %s", p)
 			}
 		}

@@ -19,7 +19,7 @@ type annotation struct {
 
 func TestAppendAnnotationsIsValidJSONInResultOrder(t *testing.T) {
 	got := AppendAnnotations(nil, testResults, "")
-	golden(t, "annotations.golden", got)
+	golden(t, "annotations", got)
 
 	var anns []annotation
 	if err := json.Unmarshal(got, &anns); err != nil {

@@ -1,33 +1,29 @@
 package websearch
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/datadriven"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it with -update.
+// golden checks got against testdata/name, a datadriven file with one
+// command, name; go test ./upstream/websearch -rewrite rewrites it. The
+// expected output is got and a newline, so that the file shows whether
+// got ends with a newline (datadriven adds one only where it is missing).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
+	n := 0
+	datadriven.RunTest(t, filepath.Join("testdata", name), func(t *testing.T, d *datadriven.TestData) string {
+		if n++; d.Cmd != name {
+			d.Fatalf(t, "want command %q, got %q", name, d.Cmd)
 		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
+		return string(got) + "\n"
+	})
+	if n != 1 {
+		t.Fatalf("testdata/%s has %d commands, want one", name, n)
 	}
 }
 
@@ -55,7 +51,7 @@ var testDate = time.Date(2026, 10, 12, 23, 30, 0, 0, time.FixedZone("UTC-5", -5*
 
 func TestAppendPromptMirrorsOpenRouterAndNumbersResults(t *testing.T) {
 	got := AppendPrompt(nil, testResults, Prompt{Date: testDate})
-	golden(t, "prompt.golden", got)
+	golden(t, "prompt", got)
 
 	const head = "A web search was conducted on 2026-10-13. Incorporate the following web search results into your response.\n\n" +
 		"IMPORTANT: Cite them using markdown links named using the domain of the source.\n" +
