@@ -36,9 +36,10 @@ test-deps:
 
 test: lint test-deps test-race test-allocs fuzz
 
-# Allocation budgets only hold without the race detector.
+# Allocation budgets and memory figures only hold without the race
+# detector.
 test-allocs:
-	$(GO) test -count=1 -run 'Allocation' $(PKG)
+	$(GO) test -count=1 -run 'Allocation|Memory' $(PKG)
 
 test-race:
 	$(GO) test -race -count=1 -timeout 10m -run '$(TESTS)' $(PKG)

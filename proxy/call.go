@@ -161,6 +161,9 @@ func (c *call) finish() {
 	if s.log != nil {
 		s.log.write(c, now)
 	}
+	if s.trim != nil {
+		s.trim.noteBody(max(len(c.ctx.PostBody()), len(c.ctx.Response.Body())))
+	}
 	c.release()
 }
 

@@ -53,6 +53,7 @@ type Server struct {
 	web          webSearch
 	compressions map[*configs.Compression]compress.Options
 	affinity     *router.Affinity
+	trim         *trimmer
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -103,6 +104,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		}
 	}
 	s.targets = newTargetMetrics(r)
+	s.trim = startTrimmer()
 	if *cfg.Log.Access {
 		s.log = newAccessLog(logOut)
 	}
@@ -127,12 +129,14 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 
 // Shutdown stops accepting, waits for open requests (streams included) to
-// end or ctx to expire, and flushes the access log.
+// end or ctx to expire, flushes the access log and stops the memory
+// trimmer.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.ShutdownWithContext(ctx)
 	if s.log != nil {
 		s.log.Close()
 	}
+	s.trim.close()
 	return err
 }
 
