@@ -39,8 +39,10 @@ type call struct {
 	status    int
 	errMsg    string
 	streaming bool
-	sent      time.Time // upstream request sent
-	received  time.Time // upstream response read (non-streaming) or headers (streaming)
+	sent      time.Time     // upstream request sent, of the current attempt; zero after it failed
+	received  time.Time     // upstream response read (non-streaming) or headers (streaming)
+	waited    time.Duration // on the providers of the failed attempts before it
+	backoff   time.Duration // asleep between attempts to the same provider
 
 	routing  // failover.go
 	metering // billing.go
@@ -173,7 +175,7 @@ func (c *call) release() {
 	c.srv, c.ctx, c.key, c.surface, c.format = nil, nil, nil, nil, nil
 	c.fields = requestFields{}
 	c.status, c.errMsg, c.streaming = 0, "", false
-	c.sent, c.received = time.Time{}, time.Time{}
+	c.sent, c.received, c.waited, c.backoff = time.Time{}, time.Time{}, 0, 0
 	c.routing.reset()
 	c.metering.reset()
 	c.cache.reset()
@@ -195,21 +197,23 @@ func (c *call) provider() string {
 	return c.target.Provider.Name
 }
 
-// upstreamTime is the time spent waiting on the provider: until the whole
-// response for a buffered call, until now for a stream.
+// upstreamTime is the time spent waiting on providers: every failed
+// attempt's, and the last attempt's until the whole response for a
+// buffered call, until now for a stream.
 func (c *call) upstreamTime(now time.Time) time.Duration {
 	switch {
 	case c.sent.IsZero():
-		return 0
+		return c.waited
 	case c.streaming || c.received.IsZero():
-		return now.Sub(c.sent)
+		return c.waited + now.Sub(c.sent)
 	}
-	return c.received.Sub(c.sent)
+	return c.waited + c.received.Sub(c.sent)
 }
 
-// overhead is the time the call spent in the gateway itself.
+// overhead is the time the call spent in the gateway itself: neither
+// waiting on a provider nor backing off between attempts.
 func (c *call) overhead(now time.Time) time.Duration {
-	return now.Sub(c.start) - c.upstreamTime(now)
+	return now.Sub(c.start) - c.upstreamTime(now) - c.backoff
 }
 
 // clientHungUp reports whether the client closed its connection.
@@ -248,9 +252,18 @@ func (s *Server) appendRequestID(dst []byte) []byte {
 	return append(dst, buf[:]...)
 }
 
-// setOverheadHeader sets x-switchboard-overhead-us on the response.
+// setOverheadHeader sets on the response the time the gateway itself
+// took (x-switchboard-overhead-us), the time spent waiting on providers
+// (x-switchboard-upstream-us) and, after a failed attempt, backing off
+// before the next (x-switchboard-retry-wait-ms).
 func (c *call) setOverheadHeader(now time.Time) {
 	c.setIntHeader("x-switchboard-overhead-us", c.overhead(now).Microseconds())
+	if c.attempts > 0 {
+		c.setIntHeader("x-switchboard-upstream-us", c.upstreamTime(now).Microseconds())
+	}
+	if c.backoff > 0 {
+		c.setIntHeader("x-switchboard-retry-wait-ms", c.backoff.Milliseconds())
+	}
 }
 
 // setIntHeader sets the response header name to v.

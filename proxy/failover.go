@@ -73,12 +73,16 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 				return errClientGone // nobody to answer: stop spending attempts
 			}
 			if last != nil && c.target.Provider == t.Provider {
+				slept := time.Now()
 				time.Sleep(pol.Backoff(c.attempts)) // the same host again: back off
+				c.backoff += time.Since(slept)
 			}
 			done, err := s.try(c, ep, body, i)
 			if done {
 				return err
 			}
+			c.waited += time.Since(c.sent) // the failed attempt's, its answer read
+			c.sent = time.Time{}
 			last = err
 			if errors.Is(err, errContextLength) {
 				from = c.plan.NextRoute(i)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +355,36 @@ func TestClientGoneCancelsTheUpstreamCall(t *testing.T) {
 	if e := entries[0]; e.Status != 499 || e.Settled != store.SettledEstimate || e.InputTokens == 0 ||
 		e.OutputTokens != 0 || e.LatencyMicros > 1_000_000 {
 		t.Fatalf("entry %+v", e)
+	}
+}
+
+// TestOverheadLeavesOutProviderWaitsAndBackoff: a failed attempt's wait
+// on its provider is upstream time, and the back-off before trying the
+// same provider again is reported apart, neither counted as the
+// gateway's overhead.
+func TestOverheadLeavesOutProviderWaitsAndBackoff(t *testing.T) {
+	g := startGateway(t, mock.Options{}, `
+routes:
+  - {model: slow-500, targets: [mock/mock-model+delay=300ms+status=500, mock/mock-model]}
+`)
+	r := g.post(t, "/v1/chat/completions", chat("slow-500", ""))
+	if r.status != 200 || r.header[headerAttempts] != "2" {
+		t.Fatalf("status %d attempts %q: %s", r.status, r.header[headerAttempts], r.body)
+	}
+	upstream, err := strconv.ParseInt(r.header["x-switchboard-upstream-us"], 10, 64)
+	if err != nil {
+		t.Fatalf("x-switchboard-upstream-us %q: %v", r.header["x-switchboard-upstream-us"], err)
+	}
+	overhead, err := strconv.ParseInt(r.header["x-switchboard-overhead-us"], 10, 64)
+	if err != nil {
+		t.Fatalf("x-switchboard-overhead-us %q: %v", r.header["x-switchboard-overhead-us"], err)
+	}
+	// The first provider took at least its 300ms delay: all of it is
+	// upstream time, whatever else the machine was doing.
+	if upstream < 300_000 || overhead < 0 {
+		t.Fatalf("upstream %dµs, overhead %dµs: the failed attempt's 300ms wait is not upstream time", upstream, overhead)
+	}
+	if _, ok := r.header["x-switchboard-retry-wait-ms"]; !ok {
+		t.Fatalf("no x-switchboard-retry-wait-ms after a retry on the same provider: %v", r.header)
 	}
 }

@@ -103,6 +103,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 			return nil, fmt.Errorf("cannot open operator account %q: %w", k.Account, err)
 		}
 	}
+	warmCodecs()
 	s.targets = newTargetMetrics(r)
 	s.trim = startTrimmer()
 	if *cfg.Log.Access {
