@@ -198,10 +198,18 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 
 // serveAPI answers a request of the management API (package api) for
 // path, the part after /api/v1/ (or "dashboard/billing/credits" for
-// OpenAI's legacy path), or its error in the OpenAI shape.
+// OpenAI's legacy path), or its error in the OpenAI shape, under a
+// request id of its own, and logs it.
 func (s *Server) serveAPI(ctx *fasthttp.RequestCtx, path string) {
-	if err := s.api.Serve(ctx, path); err != nil {
+	start := time.Now()
+	id := s.appendRequestID(nil)
+	err := s.api.Serve(ctx, path)
+	if err != nil {
 		writeError(ctx, err)
+	}
+	ctx.Response.Header.SetBytesV(headerRequestID, id)
+	if s.log != nil {
+		s.log.writeAPI(ctx, id, start, time.Now(), err)
 	}
 }
 
