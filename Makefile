@@ -13,7 +13,7 @@ export SWITCHBOARD_API_KEY ?= sk-sb-local-dev
 .PHONY: help run build test test-deps test-race test-allocs bench bench-go fuzz lint
 
 help:
-	@echo "make run        serve the gateway on 127.0.0.1:8080 (embedded config; key \$$SWITCHBOARD_API_KEY, default sk-sb-local-dev)"
+	@echo "make run        serve the gateway on 127.0.0.1:8080, or LISTEN=addr (embedded config; key \$$SWITCHBOARD_API_KEY, default sk-sb-local-dev)"
 	@echo "make test       lint, then every test with the race detector, then short fuzz runs (offline)"
 	@echo "make build      build ./switchboard"
 	@echo "make test-race  go test -race \$$PKG (no lint, no fuzz)"
@@ -22,11 +22,14 @@ help:
 	@echo "make fuzz       fuzz targets, FUZZTIME each (default $(FUZZTIME))"
 	@echo "make lint       gofmt, go vet and staticcheck"
 
+# LISTEN= serves on another address: make run LISTEN=0.0.0.0:9000.
 run:
-	$(GO) run .
+	$(GO) run . $(if $(LISTEN),-listen $(LISTEN))
 
+# -buildvcs=auto stamps the git revision `switchboard version` prints,
+# whatever GOFLAGS says.
 build:
-	$(GO) build -o switchboard .
+	$(GO) build -buildvcs=auto -o switchboard .
 
 # The real-client tests drive the gateway with the official npm SDKs,
 # installed into a git-ignored folder. npm ci can refuse a lock file over

@@ -2,8 +2,9 @@
 // Anthropic-compatible endpoint in front of many model providers, on
 // pooled direct connections, with a ledger of what every call cost.
 //
-//	switchboard [-config FILE] [-listen ADDR] [-check]
+//	switchboard [-config FILE] [-listen ADDR] [-check] [-version]
 //	switchboard mock [-listen ADDR]
+//	switchboard version
 package main
 
 import (
@@ -32,6 +33,7 @@ const usage = `switchboard: an AI API gateway.
 Usage:
   switchboard [flags]          run the gateway
   switchboard mock [flags]     run the mock provider, which speaks OpenAI, Anthropic, Responses and Gemini (for tests and benchmarks)
+  switchboard version          print the version and exit
 
 With no -config, the embedded default config (configs/switchboard.yaml) is
 used: providers turn on when their API key is in the environment
@@ -43,8 +45,14 @@ Flags:
 `
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "mock" {
-		os.Exit(runMock(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "mock":
+			os.Exit(runMock(os.Args[2:]))
+		case "version":
+			fmt.Println(version())
+			os.Exit(0)
+		}
 	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
@@ -55,6 +63,7 @@ func run(args []string, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (default: the embedded configs/switchboard.yaml)")
 	listen := fs.String("listen", "", "address to serve on, overriding the config's listen")
 	check := fs.Bool("check", false, "validate the config and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -64,6 +73,10 @@ func run(args []string, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stderr, version())
+		return 0
 	}
 	logger := log.New(stderr, "switchboard: ", log.LstdFlags)
 

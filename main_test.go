@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -26,4 +28,21 @@ func TestCheckFlag(t *testing.T) {
 	f([]string{"-check", "-config", filepath.Join(dir, "missing.yaml")}, 1, "cannot read config")
 	f([]string{"-help"}, 0, "switchboard mock")
 	f([]string{"-bogus"}, 2, "flag provided but not defined")
+	f([]string{"-version"}, 0, "switchboard ")
+}
+
+// TestVersionNamesTheBuild: the version line has the Go version, and the
+// VCS revision whenever the build info has one.
+func TestVersionNamesTheBuild(t *testing.T) {
+	v := version()
+	if !strings.HasPrefix(v, "switchboard ") || !strings.HasSuffix(v, runtime.Version()) {
+		t.Fatalf("version() = %q", v)
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && !strings.Contains(v, s.Value[:12]) {
+				t.Fatalf("version() = %q, without the revision %s", v, s.Value)
+			}
+		}
+	}
 }
