@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // version describes the build from the binary's own build info: the
@@ -33,7 +34,7 @@ func version() string {
 		}
 	}
 	out := "switchboard " + v
-	if rev != "" {
+	if rev != "" && !strings.Contains(v, rev[:min(12, len(rev))]) { // a pseudo-version has it already
 		out += fmt.Sprintf(" %.12s%s", rev, dirty)
 		if at != "" {
 			out += " " + at
