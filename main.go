@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -114,6 +115,9 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if *check {
 		fmt.Fprintf(stderr, "%s: ok (%d providers enabled)\n", source, countEnabled(providers))
+		for _, line := range providerLines(providers) {
+			fmt.Fprintln(stderr, "  "+line)
+		}
 		return 0
 	}
 
@@ -133,12 +137,18 @@ func run(args []string, stderr io.Writer) int {
 		logger.Print(err)
 		return 1
 	}
-	logger.Printf("serving on http://%s (%s, %d providers enabled, auth %s)",
-		ln.Addr(), source, countEnabled(providers), map[bool]string{true: "off", false: "on"}[cfg.Auth.Disabled])
-	for _, p := range providers {
-		if p.Disabled {
-			logger.Printf("provider %s disabled: its base_url or api_key is not set", p.Name)
-		}
+	admin := "on"
+	switch {
+	case cfg.Auth.MasterKey != "":
+	case *configPath == "":
+		admin = "off: set SWITCHBOARD_MASTER_KEY"
+	default:
+		admin = "off: set auth.master_key"
+	}
+	logger.Printf("%s serving on http://%s (%s, %d providers enabled, auth %s, admin API %s)",
+		version(), ln.Addr(), source, countEnabled(providers), map[bool]string{true: "off", false: "on"}[cfg.Auth.Disabled], admin)
+	for _, line := range providerLines(providers) {
+		logger.Print(line)
 	}
 
 	// Catch the signals before serving: a SIGTERM right after the first
@@ -173,6 +183,27 @@ func buildProviders(cfg *configs.Config) ([]*upstream.Provider, error) {
 		providers = append(providers, p)
 	}
 	return providers, nil
+}
+
+// providerLines describes the providers at start: one line per enabled
+// provider with the models it serves by name, and one line for the
+// disabled ones with the environment variables that would enable them.
+func providerLines(ps []*upstream.Provider) []string {
+	var lines, off []string
+	for _, p := range ps {
+		switch {
+		case !p.Disabled:
+			lines = append(lines, fmt.Sprintf("provider %s: on, %d models by name (%s)", p.Name, len(p.Models), p.Format))
+		case len(p.EnableWith) > 0:
+			off = append(off, p.Name+" ("+strings.Join(p.EnableWith, ", ")+")")
+		default:
+			off = append(off, p.Name+" (its base_url and api_key)")
+		}
+	}
+	if len(off) > 0 {
+		lines = append(lines, "providers off until their variables are set: "+strings.Join(off, ", "))
+	}
+	return lines
 }
 
 func countEnabled(ps []*upstream.Provider) int {

@@ -23,7 +23,10 @@ func TestCheckFlag(t *testing.T) {
 			t.Fatalf("run(%q) = %d, output %q; want %d with %q", args, code, out.String(), wantCode, wantOut)
 		}
 	}
-	f([]string{"-check", "-config", good}, 0, "ok (1 providers enabled)")
+	f([]string{"-check", "-config", good}, 0, "ok (1 providers enabled)\n  provider a: on, 0 models by name (openai)\n")
+	withEnv := filepath.Join(dir, "env.yaml")
+	_ = os.WriteFile(withEnv, []byte("auth: {disabled: true}\nproviders:\n  - {name: b, base_url: 'http://127.0.0.1:1/v1', api_key: '${SB_TEST_UNSET_KEY}'}\n"), 0o600)
+	f([]string{"-check", "-config", withEnv}, 0, "providers off until their variables are set: b (SB_TEST_UNSET_KEY)")
 	f([]string{"-check", "-config", bad}, 1, `line 3: providers[0].base_url: want http(s) URL, got "ftp://x"`)
 	f([]string{"-check", "-config", filepath.Join(dir, "missing.yaml")}, 1, "cannot read config")
 	f([]string{"-help"}, 0, "switchboard mock")

@@ -369,6 +369,9 @@ type Provider struct {
 	// Disabled is set by Load when base_url or api_key came from an
 	// environment variable that is empty.
 	Disabled bool `yaml:"-"`
+	// DisabledBy names those empty variables: setting them enables the
+	// provider.
+	DisabledBy []string `yaml:"-"`
 }
 
 // Timeouts bound the phases of an upstream call. Zero means the default.
@@ -396,14 +399,15 @@ func Load(data []byte, getenv func(string) string) (*Config, error) {
 	}
 	doc := &root
 	lines := map[string]int{}
-	emptied := map[string]bool{}
+	emptied := map[string][]string{} // path -> the unset variables that emptied it
 	var expandErrs []string
 	walk(doc.Content[0], "", func(path string, n *yaml.Node) {
 		lines[path] = n.Line
 		if n.Kind != yaml.ScalarNode || !strings.Contains(n.Value, "${") {
 			return
 		}
-		v, err := expandEnv(n.Value, getenv)
+		raw := n.Value
+		v, err := expandEnv(raw, getenv)
 		if err != nil {
 			expandErrs = append(expandErrs, fmt.Sprintf("line %d: %s: %v", n.Line, path, err))
 			return
@@ -413,7 +417,7 @@ func Load(data []byte, getenv func(string) string) (*Config, error) {
 			n.Tag = "" // re-resolve: "${PORT}" may now be an int
 		}
 		if v == "" {
-			emptied[path] = true
+			emptied[path] = envNames(raw)
 		}
 	})
 	if len(expandErrs) > 0 {
@@ -429,11 +433,14 @@ func Load(data []byte, getenv func(string) string) (*Config, error) {
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		at := fmt.Sprintf("providers[%d].", i)
-		p.Disabled = emptied[at+"base_url"] || emptied[at+"api_key"]
+		byURL, emptyURL := emptied[at+"base_url"]
+		byKey, emptyKey := emptied[at+"api_key"]
+		p.Disabled = emptyURL || emptyKey
+		p.DisabledBy = append(byURL, byKey...)
 	}
 	keys := c.Auth.Keys[:0]
 	for i, k := range c.Auth.Keys {
-		if emptied[fmt.Sprintf("auth.keys[%d].key", i)] {
+		if _, empty := emptied[fmt.Sprintf("auth.keys[%d].key", i)]; empty {
 			continue
 		}
 		keys = append(keys, k)
@@ -539,6 +546,16 @@ func expandEnv(s string, getenv func(string) string) (string, error) {
 		return def
 	})
 	return out, bad
+}
+
+// envNames lists the variables s refers to, in order.
+func envNames(s string) []string {
+	var names []string
+	for _, m := range envRef.FindAllStringSubmatch(s, -1) {
+		name, _, _ := strings.Cut(m[1], ":-")
+		names = append(names, name)
+	}
+	return names
 }
 
 func validEnvName(s string) bool {

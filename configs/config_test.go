@@ -40,6 +40,15 @@ func TestDefaultConfigEnablesProvidersWithKeys(t *testing.T) {
 	if got := c.Providers[0].Timeouts.Connect.D(); got != 5*time.Second {
 		t.Errorf("connect timeout default = %v, want 5s", got)
 	}
+	// A disabled preset names the variables that would enable it.
+	for _, p := range c.Providers {
+		if p.Name == "openai" && strings.Join(p.DisabledBy, ",") != "OPENAI_API_KEY" {
+			t.Errorf("openai disabled by %q, want OPENAI_API_KEY", p.DisabledBy)
+		}
+		if p.Name == "groq" && len(p.DisabledBy) != 0 {
+			t.Errorf("groq, enabled, disabled by %q", p.DisabledBy)
+		}
+	}
 }
 
 func TestDefaultConfigWithoutKeyRefusesToStart(t *testing.T) {

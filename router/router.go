@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"switchboard/configs"
@@ -90,11 +91,12 @@ type Route struct {
 // after New and safe for concurrent use; the Health of its targets changes.
 type Router struct {
 	providers map[string]*upstream.Provider
-	names     []string               // provider names in config order
-	named     map[string]*namedRoute // aliases and routes
-	bare      map[string]Target      // model ids listed by enabled providers
-	targets   map[modelKey]Target    // every tracked provider/model, with its Health
-	tracked   []Target               // the same, in the order they were added
+	names     []string                      // provider names in config order
+	named     map[string]*namedRoute        // aliases and routes
+	bare      map[string]Target             // model ids listed by enabled providers
+	offBare   map[string]*upstream.Provider // model ids listed only by disabled providers
+	targets   map[modelKey]Target           // every tracked provider/model, with its Health
+	tracked   []Target                      // the same, in the order they were added
 	models    []ModelInfo
 	breaker   BreakerConfig
 	explore   uint64 // one in explore latency/throughput orders explores; 0 = never
@@ -102,8 +104,9 @@ type Router struct {
 }
 
 type namedRoute struct {
-	targets []Target
-	policy  *Policy
+	targets  []Target
+	policy   *Policy
+	disabled []*upstream.Provider // of targets left out, to say how to enable them
 }
 
 // Options are the optional parts of a Router.
@@ -136,6 +139,7 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 		providers: make(map[string]*upstream.Provider, len(providers)),
 		named:     map[string]*namedRoute{},
 		bare:      map[string]Target{},
+		offBare:   map[string]*upstream.Provider{},
 		targets:   map[modelKey]Target{},
 		breaker:   o.Breaker.withDefaults(),
 	}
@@ -154,6 +158,11 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 	}
 	for _, p := range providers {
 		if p.Disabled {
+			for _, m := range p.Models {
+				if _, taken := r.offBare[m]; !taken {
+					r.offBare[m] = p
+				}
+			}
 			continue
 		}
 		for _, m := range p.Models {
@@ -167,6 +176,7 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 	}
 	addNamed := func(name string, targets []configs.RouteTarget, policy *Policy, timeouts configs.Timeouts) error {
 		var ts []Target
+		var off []*upstream.Provider
 		own := map[string]*upstream.Provider{} // the route's timeouts' pools
 		for _, ct := range targets {
 			prov, model, _ := strings.Cut(ct.Target, "/")
@@ -190,9 +200,11 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 					t.Provider = own[prov] // same name and Health, other timeouts
 				}
 				ts = append(ts, t)
+			} else if !slices.Contains(off, p) {
+				off = append(off, p)
 			}
 		}
-		r.named[name] = &namedRoute{targets: ts, policy: policy}
+		r.named[name] = &namedRoute{targets: ts, policy: policy, disabled: off}
 		if len(ts) > 0 {
 			r.models = append(r.models, ModelInfo{ID: name, OwnedBy: ts[0].Provider.Name})
 		}
@@ -285,7 +297,7 @@ func (r *Router) Resolve(s string, rt *Route) error {
 	rt.Policy = &r.policy
 	if n, ok := r.named[name]; ok {
 		if len(n.targets) == 0 {
-			return fmt.Errorf("%w: %q has no enabled provider; set the API keys of its targets", ErrUnknownModel, name)
+			return fmt.Errorf("%w: %q has no enabled provider; %s", ErrUnknownModel, name, enableHint(n.disabled...))
 		}
 		rt.Targets = n.targets
 		rt.Policy = n.policy
@@ -298,7 +310,7 @@ func (r *Router) Resolve(s string, rt *Route) error {
 	}
 	if explicit {
 		if p.Disabled {
-			return fmt.Errorf("%w: provider %q is not enabled; set its API key in the environment", ErrUnknownModel, prov)
+			return fmt.Errorf("%w: provider %q is not enabled; %s", ErrUnknownModel, prov, enableHint(p))
 		}
 		if model == "" {
 			return fmt.Errorf("%w: %q names no model after the provider", ErrBadModel, s)
@@ -311,7 +323,14 @@ func (r *Router) Resolve(s string, rt *Route) error {
 		rt.Targets = rt.one[:]
 		return nil
 	}
-	return fmt.Errorf("%w: %q; GET /v1/models lists the models you can call, and provider/model calls any model of a configured provider", ErrUnknownModel, name)
+	if p := r.offBare[name]; p != nil {
+		return fmt.Errorf("%w: %q is served by provider %q, which is not enabled; %s", ErrUnknownModel, name, p.Name, enableHint(p))
+	}
+	hint := ""
+	if near := r.closest(name, 3); len(near) > 0 {
+		hint = "did you mean " + quoteList(near, " or ") + "? "
+	}
+	return fmt.Errorf("%w: %q; %sGET /v1/models lists the models you can call, and provider/model calls any model of a configured provider", ErrUnknownModel, name, hint)
 }
 
 // splitSuffixes reads the ":a:b" suffixes of s from index first on and
@@ -347,4 +366,96 @@ func suffixBit(name string) Suffixes {
 		}
 	}
 	return 0
+}
+
+// enableHint says how to enable disabled providers: the unset
+// environment variables their config reads, else their config fields.
+func enableHint(ps ...*upstream.Provider) string {
+	var vars, names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+		for _, v := range p.EnableWith {
+			if !slices.Contains(vars, v) {
+				vars = append(vars, v)
+			}
+		}
+	}
+	if len(vars) > 0 {
+		return "set " + strings.Join(vars, " and ") + " in the gateway's environment"
+	}
+	if len(names) == 0 {
+		return "give the route a target of an enabled provider"
+	}
+	return "give provider " + quoteList(names, " and ") + " a base_url and api_key in the config"
+}
+
+// quoteList joins quoted names with sep before the last: "a", "b" or "c".
+func quoteList(names []string, last string) string {
+	var b strings.Builder
+	for i, n := range names {
+		switch {
+		case i == 0:
+		case i == len(names)-1:
+			b.WriteString(last)
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(n))
+	}
+	return b.String()
+}
+
+// closest returns up to n callable model names nearest to name: those
+// within a small edit distance, nearest first. Only error paths call it.
+func (r *Router) closest(name string, n int) []string {
+	if len(name) > 128 {
+		return nil
+	}
+	type near struct {
+		id   string
+		dist int
+	}
+	limit := max(2, len(name)/4)
+	var found []near
+	for _, m := range r.models {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(m.ID), limit); d <= limit {
+			found = append(found, near{m.ID, d})
+		}
+	}
+	slices.SortStableFunc(found, func(a, b near) int { return a.dist - b.dist })
+	var out []string
+	for _, f := range found[:min(n, len(found))] {
+		out = append(out, f.id)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b, or limit+1 when it
+// is more than limit.
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		best := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			best = min(best, cur[j])
+		}
+		if best > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

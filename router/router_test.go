@@ -215,3 +215,45 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestUnknownModelSaysWhatToDo: an unknown model names the nearest
+// callable ones; a model or provider that is only disabled names the
+// environment variables that enable it.
+func TestUnknownModelSaysWhatToDo(t *testing.T) {
+	var providers []*upstream.Provider
+	for _, c := range []configs.Provider{
+		{Name: "live", BaseURL: "http://127.0.0.1:1/v1", Models: []string{"gpt-4o-mini", "gpt-4o", "gpt-4.1", "claude-x"}},
+		{Name: "openai", BaseURL: "https://api.openai.com/v1", Models: []string{"o3-mini"}, Disabled: true, DisabledBy: []string{"OPENAI_API_KEY"}},
+		{Name: "local", Models: []string{"llama"}, Disabled: true},
+	} {
+		p, err := upstream.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		providers = append(providers, p)
+	}
+	routes := []configs.Route{{Model: "smart", Targets: targets("openai/o3", "local/llama")}}
+	r, err := New(providers, nil, routes, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(in, msg string) {
+		t.Helper()
+		var rt Route
+		err := r.Resolve(in, &rt)
+		if !errors.Is(err, ErrUnknownModel) || !strings.Contains(err.Error(), msg) {
+			t.Fatalf("Resolve(%q) = %v, want ErrUnknownModel containing %q", in, err, msg)
+		}
+	}
+	f("gpt-4o-mni", `did you mean "gpt-4o-mini"?`)
+	f("gpt-4", `did you mean "gpt-4o" or "gpt-4.1"?`)
+	f("GPT-4o", `did you mean "gpt-4o"`)
+	f("o3-mini", `"o3-mini" is served by provider "openai", which is not enabled; set OPENAI_API_KEY in the gateway's environment`)
+	f("openai/o3", `provider "openai" is not enabled; set OPENAI_API_KEY`)
+	f("local/llama", `give provider "local" a base_url and api_key in the config`)
+	f("smart", `"smart" has no enabled provider; set OPENAI_API_KEY in the gateway's environment`)
+	var rt Route
+	if err := r.Resolve("entirely-different-name", &rt); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("a name near nothing: %v", err)
+	}
+}

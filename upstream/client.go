@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -76,6 +77,16 @@ var formatNames = map[string]Format{
 	"responses": FormatResponses, "gemini": FormatGemini,
 }
 
+// String is the format's config name.
+func (f Format) String() string {
+	for name, g := range formatNames {
+		if g == f {
+			return name
+		}
+	}
+	return "format(" + strconv.Itoa(int(f)) + ")"
+}
+
 // AnthropicVersion is the anthropic-version sent to Anthropic-format
 // providers when the client sent none.
 const AnthropicVersion = "2023-06-01"
@@ -98,6 +109,9 @@ type Provider struct {
 	ColonModelIDs bool
 	// Disabled is set when the provider's key or URL is not configured.
 	Disabled bool
+	// EnableWith names the environment variables, unset, whose values
+	// would enable a disabled provider (its config's ${VAR}s).
+	EnableWith []string
 	// Format is the wire format it speaks.
 	Format Format
 
@@ -134,6 +148,7 @@ func New(cfg configs.Provider) (*Provider, error) {
 		Models:        cfg.Models,
 		ColonModelIDs: cfg.ColonModelIDs,
 		Disabled:      cfg.Disabled,
+		EnableWith:    cfg.DisabledBy,
 	}
 	if cfg.Disabled {
 		return p, nil
