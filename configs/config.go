@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -423,8 +424,12 @@ func Load(data []byte, getenv func(string) string) (*Config, error) {
 	if len(expandErrs) > 0 {
 		return nil, fmt.Errorf("invalid config:\n  %s", strings.Join(expandErrs, "\n  "))
 	}
-	if err := checkFields(doc.Content[0], reflect.TypeOf(Config{}), ""); err != nil {
-		return nil, fmt.Errorf("invalid config: %w", err)
+	var shape []string
+	checkNode(doc.Content[0], reflect.TypeOf(Config{}), "", func(line int, path, msg string) {
+		shape = append(shape, fmt.Sprintf("line %d: %s: %s", line, path, msg))
+	})
+	if len(shape) > 0 {
+		return nil, fmt.Errorf("invalid config:\n  %s", strings.Join(shape, "\n  "))
 	}
 	var c Config
 	if err := doc.Decode(&c); err != nil {
@@ -462,38 +467,95 @@ func Load(data []byte, getenv func(string) string) (*Config, error) {
 	return &c, nil
 }
 
-// checkFields rejects mapping keys that struct type t has no yaml field
-// for, naming the line and path. Node.Decode cannot do this itself.
-func checkFields(n *yaml.Node, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-		if t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode {
-			for i, c := range n.Content {
-				if err := checkFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
+// checkNode checks the YAML node n against the type t its field (at
+// path) decodes into, and reports every problem it finds: keys t has no
+// field for, values of the wrong shape (a list where a string goes, a
+// word where a number goes), and values a leaf type refuses (a duration,
+// a size, an amount of money), each with its line and path. Node.Decode
+// stops at the first problem and names no field, so this runs first and
+// Decode then meets none.
+func checkNode(n *yaml.Node, t reflect.Type, path string, report func(line int, path, msg string)) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
-		return nil
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return // the zero value
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key := n.Content[i]
-		p := key.Value
-		if path != "" {
-			p = path + "." + p
+	if n.Kind == yaml.ScalarNode && reflect.PointerTo(t).Implements(yamlUnmarshaler) {
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			report(n.Line, path, strings.TrimPrefix(err.Error(), fmt.Sprintf("line %d: ", n.Line)))
 		}
-		f, ok := fieldByTag(t, key.Value)
-		if !ok {
-			return fmt.Errorf("line %d: %s: unknown field", key.Line, p)
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			report(n.Line, path, "want an object of key: value fields, got "+shapeOf(n))
+			return
 		}
-		if err := checkFields(n.Content[i+1], f.Type, p); err != nil {
-			return err
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			p := key.Value
+			if path != "" {
+				p = path + "." + p
+			}
+			f, ok := fieldByTag(t, key.Value)
+			if !ok {
+				report(key.Line, p, "unknown field")
+				continue
+			}
+			checkNode(n.Content[i+1], f.Type, p, report)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			report(n.Line, path, "want a list, got "+shapeOf(n))
+			return
+		}
+		for i, c := range n.Content {
+			checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), report)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			report(n.Line, path, "want an object of key: value entries, got "+shapeOf(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkNode(n.Content[i+1], t.Elem(), path+"["+n.Content[i].Value+"]", report)
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			report(n.Line, path, "want a string, got "+shapeOf(n))
+		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Decode(new(bool)) != nil {
+			report(n.Line, path, "want true or false, got "+shapeOf(n))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
+			report(n.Line, path, "want a whole number, got "+shapeOf(n))
+		}
+	case reflect.Float32, reflect.Float64:
+		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
+			report(n.Line, path, "want a number, got "+shapeOf(n))
 		}
 	}
-	return nil
+}
+
+var yamlUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+
+// shapeOf describes a node for an error: its value, or "a list" or "an
+// object".
+func shapeOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "an object"
+	}
+	return strconv.Quote(n.Value)
 }
 
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {

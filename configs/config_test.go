@@ -74,8 +74,20 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	base := "auth: {disabled: true}\n"
 	f(base+"providers:\n  - name: a\n    base_url: ftp://x\n", `line 4: providers[0].base_url: want http(s) URL, got "ftp://x"`)
 	f(base+"providers:\n  - name: a\n    base_url: http://x\n    bogus: 1\n", "line 5: providers[0].bogus: unknown field")
-	f(base+"server:\n  read_timeout: soon\n", "line 3", `want a duration like "30s", got "soon"`)
-	f(base+"server:\n  max_body_bytes: lots\n", "line 3", `got "lots"`)
+	f(base+"server:\n  read_timeout: soon\n", `line 3: server.read_timeout: want a duration like "30s", got "soon"`)
+	f(base+"server:\n  max_body_bytes: lots\n", `line 3: server.max_body_bytes: want a size like 1048576 or "32MiB", got "lots"`)
+	// Shapes and types name the field, and every problem is reported in
+	// one pass, not only the first.
+	f(base+"providers:\n  - name: a\n    base_url: http://x\n    models: gpt-4o\n    max_conns: many\n    bogus: 1\n    other: 2\n",
+		`line 5: providers[0].models: want a list, got "gpt-4o"`,
+		`line 6: providers[0].max_conns: want a whole number, got "many"`,
+		"line 7: providers[0].bogus: unknown field",
+		"line 8: providers[0].other: unknown field")
+	f(base+"log: {access: maybe}\nrouting: 1\n", `line 2: log.access: want true or false, got "maybe"`, "line 3: routing: unknown field")
+	f(base+"server: 8080\n", `line 2: server: want an object of key: value fields, got "8080"`)
+	f(base+"routes:\n  - {model: r, targets: [a/m], retry: {attempts: two, budget: 1h30}}\n",
+		`line 3: routes[0].retry.attempts: want a whole number, got "two"`, `line 3: routes[0].retry.budget: want a duration like "30s", got "1h30"`)
+	f(base+"aliases: [a, b]\n", "line 2: aliases: want an object of key: value entries, got a list")
 	f(base+"aliases:\n  x: nowhere/model\n", `aliases.x: unknown provider "nowhere"`)
 	f(base+"routes:\n  - model: r\n    targets: []\n", "line 4: routes[0].targets: want at least one")
 	f(base+"providers:\n  - {name: a, base_url: 'http://x'}\n  - {name: a, base_url: 'http://y'}\n", `duplicate provider "a"`)
