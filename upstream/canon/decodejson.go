@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,11 +162,12 @@ func joinPath(at, p string) string {
 // the string is in use.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// decodeErr turns sonic's errors into short ones: an unknown field
-// becomes a *FieldError naming it by its path in data (found from pos,
-// where the decoder stopped), and a syntax error keeps only its first
-// line (sonic's message goes on with a copy of the input, which may hold
-// a prompt).
+// decodeErr turns sonic's errors into short ones, each a *FieldError
+// naming the field by its path in data (found from where the decoder
+// stopped): an unknown field; a value of the wrong type, said in JSON's
+// terms ("want a list, got a string"), never Go's; and a syntax error,
+// with its line and column once (sonic's message goes on with a copy of
+// the input, which may hold a prompt).
 func decodeErr(err error, data []byte, pos int, at string) error {
 	if err == nil {
 		return nil
@@ -180,15 +183,90 @@ func decodeErr(err error, data []byte, pos int, at string) error {
 		}
 		return &FieldError{Field: field, Reason: "unknown field, no translation"}
 	}
-	var described interface{ Description() string }
-	if errors.As(err, &described) {
-		msg = described.Description()
+	var mismatch *decoder.MismatchTypeError
+	if errors.As(err, &mismatch) && mismatch.Pos >= 0 && mismatch.Pos < len(data) {
+		field := joinPath(at, pathAt(data, mismatch.Pos))
+		if field == "" {
+			field = "body"
+		}
+		return &FieldError{Field: field, Reason: "want " + jsonKindOf(mismatch.Type) + ", got " + jsonKindAt(data, mismatch.Pos)}
 	}
-	msg, _, _ = strings.Cut(msg, "\n")
 	if at == "" {
 		at = "body"
 	}
+	var syntax decoder.SyntaxError
+	if errors.As(err, &syntax) {
+		line, col := lineColumn(data, syntax.Pos-1) // sonic's Pos is one past the bad byte
+		return &FieldError{Field: at, Reason: fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, col, syntax.Message())}
+	}
+	msg, _, _ = strings.Cut(msg, "\n")
 	return &FieldError{Field: at, Reason: "invalid JSON: " + msg}
+}
+
+// jsonKindOf names what JSON value decodes into Go type t.
+func jsonKindOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 && t.Name() != "" {
+			return "a JSON value" // raw JSON kept as is
+		}
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another kind of value"
+}
+
+// jsonKindAt names the JSON value that starts at data[pos].
+func jsonKindAt(data []byte, pos int) string {
+	switch c := data[pos]; {
+	case c == '"':
+		end := pos + 1
+		for end < len(data) && data[end] != '"' && end-pos <= 32 {
+			if data[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end < len(data) && data[end] == '"' {
+			return "the string " + string(data[pos:end+1])
+		}
+		return "a string"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "a list"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || c >= '0' && c <= '9':
+		end := pos + 1
+		for end < len(data) && end-pos < 24 && strings.IndexByte("0123456789.eE+-", data[end]) >= 0 {
+			end++
+		}
+		return "the number " + string(data[pos:end])
+	}
+	return "something that is not JSON"
+}
+
+// lineColumn returns the 1-based line and column of byte offset pos.
+func lineColumn(data []byte, pos int) (line, col int) {
+	pos = max(0, min(pos, len(data)))
+	line = 1 + bytes.Count(data[:pos], []byte{'\n'})
+	return line, pos - bytes.LastIndexByte(data[:pos], '\n')
 }
 
 // Path joins a field path and a member name: Path("messages[2]",

@@ -159,6 +159,7 @@ func TestMalformedAnswerIsAnError(t *testing.T) {
 		"html":       `<!doctype html><html><body>Just a moment...</body></html>`,
 		"wrong type": `{"results": "none", "web": {"results": 3}}`,
 	}
+	says := map[string]string{"truncated": "invalid JSON", "html": "invalid JSON", "wrong type": "want a list, got"}
 	for _, c := range engineCases {
 		for name, body := range bodies {
 			t.Run(c.name+"/"+name, func(t *testing.T) {
@@ -169,7 +170,7 @@ func TestMalformedAnswerIsAnError(t *testing.T) {
 				if got != nil {
 					t.Errorf("results %v from a malformed answer", got)
 				}
-				se := checkError(t, err, c.name, c.key, "malformed answer: ", "invalid JSON")
+				se := checkError(t, err, c.name, c.key, "malformed answer: ", says[name])
 				if se.Status != 0 {
 					t.Errorf("Status = %d, want 0", se.Status)
 				}
