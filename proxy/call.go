@@ -164,7 +164,11 @@ func (c *call) finish() {
 		s.log.write(c, now)
 	}
 	if s.trim != nil {
-		s.trim.noteBody(max(len(c.ctx.PostBody()), len(c.ctx.Response.Body())))
+		n := len(c.ctx.PostBody())
+		if !c.streaming { // Body would read a stream's body stream
+			n = max(n, len(c.ctx.Response.Body()))
+		}
+		s.trim.noteBody(n)
 	}
 	c.release()
 }
