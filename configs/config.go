@@ -49,8 +49,25 @@ type Server struct {
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
 	// MaxHeaderBytes caps the request header block. Default 64KiB.
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
-	// ReadTimeout bounds reading one whole request. Default 60s.
+	// HeaderTimeout bounds the arrival of a request line and its headers,
+	// counted from the accept for a connection's first request and from
+	// the first byte of each later one (a keep-alive connection waits
+	// idle_timeout for that byte). A client too slow gets 408 and its
+	// connection is closed: nginx's client_header_timeout, Caddy's
+	// read_header_timeout. Default 10s.
+	HeaderTimeout Duration `yaml:"header_timeout"`
+	// ReadTimeout and BodyMinRate bound the arrival of a request body,
+	// counted from the end of its headers: a body of Content-Length N
+	// must be in within read_timeout + N/body_min_rate, a chunked one
+	// (length unknown) within read_timeout. A client too slow gets 408
+	// and its connection is closed. Default 60s, nginx's
+	// client_body_timeout.
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// BodyMinRate is the slowest rate, in bytes per second, a body may
+	// arrive at once read_timeout is spent (Apache mod_reqtimeout's
+	// MinRate): the default 64KiB lets a 32MiB body take 60s+512s. At
+	// least 1.
+	BodyMinRate ByteSize `yaml:"body_min_rate"`
 	// IdleTimeout closes idle client keep-alive connections. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	// WriteTimeout bounds how long a client may take to accept each part
@@ -564,7 +581,9 @@ func (c *Config) applyDefaults() {
 	s := &c.Server
 	setDefault(&s.MaxBodyBytes, 32<<20)
 	setDefault(&s.MaxHeaderBytes, 64<<10)
+	setDefault(&s.HeaderTimeout, Duration(10*time.Second))
 	setDefault(&s.ReadTimeout, Duration(60*time.Second))
+	setDefault(&s.BodyMinRate, 64<<10)
 	setDefault(&s.IdleTimeout, Duration(120*time.Second))
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
 	if s.SSEKeepalive == nil {
@@ -714,7 +733,7 @@ func (c *Config) validate() []problem {
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
 		add("server", "sizes must be positive")
 	}
-	if c.Server.ReadTimeout < 0 || c.Server.IdleTimeout < 0 || c.Server.WriteTimeout < 0 || *c.Server.SSEKeepalive < 0 {
+	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || *s.SSEKeepalive < 0 {
 		add("server", "durations must not be negative")
 	}
 

@@ -67,6 +67,7 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	f(base+"providers:\n  - name: a\n    base_url: http://x\n    bogus: 1\n", "line 5: providers[0].bogus: unknown field")
 	f(base+"server:\n  read_timeout: soon\n", "line 3", `want a duration like "30s", got "soon"`)
 	f(base+"server:\n  max_body_bytes: lots\n", "line 3", `got "lots"`)
+	f(base+"server:\n  header_timeout: -1s\n", `server: durations must not be negative`)
 	f(base+"aliases:\n  x: nowhere/model\n", `aliases.x: unknown provider "nowhere"`)
 	f(base+"routes:\n  - model: r\n    targets: []\n", "line 4: routes[0].targets: want at least one")
 	f(base+"providers:\n  - {name: a, base_url: 'http://x'}\n  - {name: a, base_url: 'http://y'}\n", `duplicate provider "a"`)
@@ -74,6 +75,18 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	f(base+"listen: ${BAD-NAME}\n", "line 2: listen: bad environment reference")
 	f("", "empty")
 	f("listen: [\n", "cannot parse config")
+}
+
+func TestClientLimitDefaults(t *testing.T) {
+	text := "auth: {disabled: true}\n"
+	c, err := Load([]byte(text), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	if s.HeaderTimeout.D() != 10*time.Second || s.ReadTimeout.D() != 60*time.Second || s.BodyMinRate != 64<<10 {
+		t.Errorf("server defaults: header %v read %v min rate %d", s.HeaderTimeout.D(), s.ReadTimeout.D(), s.BodyMinRate)
+	}
 }
 
 func TestEnvExpansionCannotInjectYAML(t *testing.T) {

@@ -44,6 +44,7 @@ type Server struct {
 	idPrefix     []byte
 	idCounter    uint64
 	http         *fasthttp.Server
+	limits       *clientLimits
 	promptCache  promptCache
 	respCache    responseCache
 	web          webSearch
@@ -97,12 +98,14 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	if *cfg.Log.Access {
 		s.log = newAccessLog(logOut)
 	}
+	s.limits = newClientLimits(cfg.Server)
 	s.http = &fasthttp.Server{
 		Handler:                       s.recovering(s.route),
 		ErrorHandler:                  s.requestError,
 		Name:                          "switchboard",
 		Logger:                        s.errLog,
-		ReadTimeout:                   cfg.Server.ReadTimeout.D(),
+		ReadTimeout:                   cfg.Server.HeaderTimeout.D(), // the request line and headers
+		HeaderReceived:                s.limits.headerReceived,      // the body's deadline: see clientLimits
 		IdleTimeout:                   cfg.Server.IdleTimeout.D(),
 		MaxRequestBodySize:            int(cfg.Server.MaxBodyBytes),
 		ReadBufferSize:                int(cfg.Server.MaxHeaderBytes),
@@ -241,5 +244,5 @@ func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
 
 var (
 	errHeadersTooLarge = errors.New("request headers are larger than the gateway's limit (server.max_header_bytes)")
-	errRequestTimeout  = errors.New("request not received within the gateway's read timeout (server.read_timeout)")
+	errRequestTimeout  = errors.New("request not received in time: headers within server.header_timeout, a body within server.read_timeout plus its length at server.body_min_rate")
 )

@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"switchboard/bench/mock"
+)
+
+// These tests misbehave as clients on raw loopback connections. Their
+// timeouts are tiny and their verdicts are outcomes (a 408, a closed
+// connection), never how long something took; the read deadlines only
+// keep a broken gateway from hanging the test.
+
+// trickle writes s to c a byte every gap, until s ends, a write fails or
+// stop is closed.
+func trickle(c net.Conn, s string, gap time.Duration, stop <-chan struct{}) {
+	for i := 0; i < len(s); i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(gap):
+		}
+		if _, err := c.Write([]byte{s[i]}); err != nil {
+			return
+		}
+	}
+}
+
+// readUntilClosed reads c until the gateway closes it and returns what it
+// read. The test fails if the connection is still open after d.
+func readUntilClosed(t *testing.T, c net.Conn, d time.Duration) string {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	b, err := io.ReadAll(c)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Fatalf("connection still open after %v; read %q", d, b)
+	case err != nil && !errors.Is(err, syscall.ECONNRESET):
+		t.Fatalf("read: %v after %q", err, b)
+	}
+	return string(b)
+}
+
+func TestSlowHeadersAre408(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "server: {header_timeout: 200ms}\n")
+	c := g.rawConn(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	req := fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", testKey, len(chatBody), chatBody)
+	go trickle(c, req, 20*time.Millisecond, stop)
+	out := readUntilClosed(t, c, 10*time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.1 408") || !strings.Contains(out, `"code":"request_timeout"`) {
+		t.Fatalf("want an OpenAI-shaped 408, got %q", out)
+	}
+}
+
+func TestSlowHeadersOnKeepAliveAre408(t *testing.T) {
+	// The header deadline restarts at each request's first byte: a
+	// connection that was served once gets no more time for the next.
+	g := startGateway(t, mock.Options{}, "server: {header_timeout: 200ms}\n")
+	c := g.rawConn(t)
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	var resp fasthttp.Response
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := resp.Read(br); err != nil || resp.StatusCode() != 200 {
+		t.Fatalf("first request: %v %d", err, resp.StatusCode())
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go trickle(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: "+strings.Repeat("p", 100)+"\r\n\r\n", 20*time.Millisecond, stop)
+	b, _ := io.ReadAll(br)
+	if out := string(b); !strings.HasPrefix(out, "HTTP/1.1 408") {
+		t.Fatalf("want 408 for the trickled second request, got %q", out)
+	}
+}
+
+func TestSlowBodyIs408(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "server: {header_timeout: 10s, read_timeout: 200ms, body_min_rate: 1MiB}\n")
+	c := g.rawConn(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	body := strings.Repeat(" ", 1000) + chatBody
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", testKey, len(body))
+	go trickle(c, body, 20*time.Millisecond, stop)
+	out := readUntilClosed(t, c, 10*time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.1 408") || !strings.Contains(out, `"code":"request_timeout"`) {
+		t.Fatalf("want an OpenAI-shaped 408, got %q", out)
+	}
+}
+
+func TestBodyAtTheMinimumRateIsServed(t *testing.T) {
+	// 1000 bytes at 200 B/s have read_timeout + 5s: a pause longer than
+	// read_timeout alone is within the body's deadline.
+	g := startGateway(t, mock.Options{}, "server: {read_timeout: 200ms, body_min_rate: 200}\n")
+	body := strings.Repeat(" ", 1000-len(chatBody)) + chatBody
+	c := g.rawConn(t)
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", testKey, len(body), body[:500])
+	time.Sleep(time.Second)
+	fmt.Fprint(c, body[500:])
+	var resp fasthttp.Response
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := resp.Read(bufio.NewReader(c)); err != nil || resp.StatusCode() != 200 {
+		t.Fatalf("body paused within its deadline: %v %d %s", err, resp.StatusCode(), resp.Body())
+	}
+}
+
+func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "server: {idle_timeout: 200ms}\n")
+	c := g.rawConn(t)
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	var resp fasthttp.Response
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := resp.Read(br); err != nil || resp.StatusCode() != 200 || resp.ConnectionClose() {
+		t.Fatalf("want a kept-alive 200, got %v %d close=%v", err, resp.StatusCode(), resp.ConnectionClose())
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("idle connection: want a silent close, got %q %v", rest, err)
+	}
+}
