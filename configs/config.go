@@ -70,6 +70,12 @@ type Server struct {
 	BodyMinRate ByteSize `yaml:"body_min_rate"`
 	// IdleTimeout closes idle client keep-alive connections. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConns caps the open client connections. One more is answered
+	// 503 (an OpenAI-shaped server_busy error, Connection: close) and
+	// closed without being read. Default 16384: above the 10k concurrent
+	// streams the gateway is built to hold, and each connection may pin
+	// a max_header_bytes read buffer (16384 x 64KiB = 1GiB).
+	MaxConns int `yaml:"max_conns"`
 	// WriteTimeout bounds how long a client may take to accept each part
 	// of a response; a client that stops reading a stream is cut off.
 	// Default 60s.
@@ -585,6 +591,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&s.ReadTimeout, Duration(60*time.Second))
 	setDefault(&s.BodyMinRate, 64<<10)
 	setDefault(&s.IdleTimeout, Duration(120*time.Second))
+	setDefault(&s.MaxConns, 16384)
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
 	if s.SSEKeepalive == nil {
 		d := Duration(15 * time.Second)
@@ -735,6 +742,9 @@ func (c *Config) validate() []problem {
 	}
 	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || *s.SSEKeepalive < 0 {
 		add("server", "durations must not be negative")
+	}
+	if c.Server.MaxConns < 0 {
+		add("server.max_conns", "want a positive number, got %d", c.Server.MaxConns)
 	}
 
 	if w := c.WebSearch; !slices.Contains(WebEngines, w.Engine) {

@@ -67,6 +67,7 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	f(base+"providers:\n  - name: a\n    base_url: http://x\n    bogus: 1\n", "line 5: providers[0].bogus: unknown field")
 	f(base+"server:\n  read_timeout: soon\n", "line 3", `want a duration like "30s", got "soon"`)
 	f(base+"server:\n  max_body_bytes: lots\n", "line 3", `got "lots"`)
+	f(base+"server:\n  max_conns: -1\n", `line 3: server.max_conns: want a positive number, got -1`)
 	f(base+"server:\n  header_timeout: -1s\n", `server: durations must not be negative`)
 	f(base+"aliases:\n  x: nowhere/model\n", `aliases.x: unknown provider "nowhere"`)
 	f(base+"routes:\n  - model: r\n    targets: []\n", "line 4: routes[0].targets: want at least one")
@@ -84,8 +85,8 @@ func TestClientLimitDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Server
-	if s.HeaderTimeout.D() != 10*time.Second || s.ReadTimeout.D() != 60*time.Second || s.BodyMinRate != 64<<10 {
-		t.Errorf("server defaults: header %v read %v min rate %d", s.HeaderTimeout.D(), s.ReadTimeout.D(), s.BodyMinRate)
+	if s.HeaderTimeout.D() != 10*time.Second || s.ReadTimeout.D() != 60*time.Second || s.BodyMinRate != 64<<10 || s.MaxConns != 16384 {
+		t.Errorf("server defaults: header %v read %v min rate %d max conns %d", s.HeaderTimeout.D(), s.ReadTimeout.D(), s.BodyMinRate, s.MaxConns)
 	}
 }
 

@@ -45,6 +45,8 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", err.Error()}
 	case errors.Is(err, errRequestTimeout):
 		return apiError{fasthttp.StatusRequestTimeout, "invalid_request_error", "request_timeout", err.Error()}
+	case errors.Is(err, errServerBusy):
+		return apiError{fasthttp.StatusServiceUnavailable, "server_error", "server_busy", err.Error()}
 	case errors.Is(err, errUnauthorized):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_api_key", err.Error()}
 	case errors.Is(err, errClientGone):

@@ -1,8 +1,14 @@
 package proxy
 
 import (
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
@@ -19,7 +25,8 @@ import (
 //   - headerReceived, fasthttp's HeaderReceived hook, then replaces that
 //     deadline with the body's own: read_timeout plus the body's length at
 //     body_min_rate. fasthttp answers a read past either deadline through
-//     Server.requestError: 408, connection closed.
+//     Server.requestError: 408, connection closed;
+//   - listen caps the open connections at server.max_conns.
 //
 // The body deadline is computed once from Content-Length rather than
 // extended as bytes arrive (Apache's mod_reqtimeout): one SetReadDeadline
@@ -29,13 +36,35 @@ import (
 type clientLimits struct {
 	readTimeout time.Duration
 	minRate     int // bytes per second
+	maxConns    int64
+	open        atomic.Int64
+	busy        []byte // the whole 503 answer to a connection over maxConns
 }
 
+var (
+	clientConns         = metrics.NewGauge(`switchboard_client_connections`, nil)
+	clientConnsRejected = metrics.NewCounter(`switchboard_client_connections_rejected_total`)
+)
+
+// errServerBusy answers a connection over server.max_conns.
+var errServerBusy = errors.New("the gateway is serving as many connections as it allows (server.max_conns); retry shortly")
+
 func newClientLimits(cfg configs.Server) *clientLimits {
-	return &clientLimits{
+	l := &clientLimits{
 		readTimeout: cfg.ReadTimeout.D(),
 		minRate:     int(cfg.BodyMinRate),
+		maxConns:    int64(cfg.MaxConns),
 	}
+	e := toAPIError(errServerBusy)
+	body := appendErrorJSON(nil, e)
+	b := append([]byte("HTTP/1.1 "), strconv.Itoa(e.status)...)
+	b = append(b, ' ')
+	b = append(b, fasthttp.StatusMessage(e.status)...)
+	b = append(b, "\r\nServer: switchboard\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	l.busy = append(b, body...)
+	return l
 }
 
 // headerReceived gives a request body its deadline, counted from now, the
@@ -53,4 +82,67 @@ func (l *clientLimits) headerReceived(h *fasthttp.RequestHeader) fasthttp.Reques
 func transferTime(n, rate int) time.Duration {
 	secs := min(n/rate, 1<<30)
 	return time.Duration(secs)*time.Second + time.Duration(n%rate)*time.Second/time.Duration(rate)
+}
+
+// listen returns ln with at most maxConns connections open at once. A
+// connection over the limit is answered errServerBusy (503) and closed by
+// Accept itself: it costs no goroutine, no read buffer and no read, which
+// is what a flood needs (nginx's limit_conn reads the request first, and
+// a flood of those would pin a header buffer each). Its request is never
+// read, so the answer may be followed by a reset; clients read the answer
+// first.
+func (l *clientLimits) listen(ln net.Listener) net.Listener {
+	return &limitedListener{Listener: ln, l: l}
+}
+
+type limitedListener struct {
+	net.Listener
+	l *clientLimits
+}
+
+// Accept returns the next connection within the limit.
+func (ll *limitedListener) Accept() (net.Conn, error) {
+	l := ll.l
+	for {
+		c, err := ll.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) <= l.maxConns {
+			clientConns.Inc()
+			return &limitedConn{Conn: c, l: l}, nil
+		}
+		l.open.Add(-1)
+		clientConnsRejected.Inc()
+		// A new socket's send buffer is empty: the write does not wait,
+		// and the deadline makes sure of it.
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.Write(l.busy)
+		_ = c.Close()
+	}
+}
+
+// limitedConn is an admitted connection; closing it frees its place.
+type limitedConn struct {
+	net.Conn
+	l      *clientLimits
+	closed atomic.Bool
+}
+
+// Close closes the connection and, the first time, frees its place.
+func (c *limitedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.l.open.Add(-1)
+		clientConns.Dec()
+	}
+	return c.Conn.Close()
+}
+
+// SyscallConn passes the socket through, for upstream.PeerClosed.
+func (c *limitedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }

@@ -117,8 +117,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	return s, nil
 }
 
-// Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+// Serve accepts connections on ln until Shutdown, at most
+// server.max_conns at once.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
 // Shutdown stops accepting, waits for open requests (streams included) to
 // end or ctx to expire, and flushes the access log.

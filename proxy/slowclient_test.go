@@ -130,3 +130,66 @@ func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
 		t.Fatalf("idle connection: want a silent close, got %q %v", rest, err)
 	}
 }
+
+func TestConnectionsOverMaxConnsGet503(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "server: {max_conns: 2}\n")
+	addr := strings.TrimPrefix(g.URL, "http://")
+	get := func(c net.Conn) *fasthttp.Response {
+		t.Helper()
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp := &fasthttp.Response{}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if err := resp.Read(bufio.NewReader(c)); err != nil {
+			t.Fatalf("GET /healthz: %v", err)
+		}
+		return resp
+	}
+	held := []net.Conn{g.rawConn(t), g.rawConn(t)}
+	for _, c := range held {
+		if r := get(c); r.StatusCode() != 200 {
+			t.Fatalf("within max_conns: %d", r.StatusCode())
+		}
+	}
+
+	over := g.rawConn(t)
+	r := get(over)
+	if r.StatusCode() != 503 || !r.ConnectionClose() || string(r.Header.Peek("Retry-After")) != "1" ||
+		!strings.Contains(string(r.Body()), `"type":"server_error","param":null,"code":"server_busy"`) {
+		t.Fatalf("over max_conns: want an OpenAI-shaped 503, got %d %s %s", r.StatusCode(), r.Header.Header(), r.Body())
+	}
+	if rest := readUntilClosed(t, over, 10*time.Second); rest != "" {
+		t.Fatalf("after the 503: %q", rest)
+	}
+
+	// A real client is answered too, though its request was never read.
+	client := &fasthttp.HostClient{Addr: addr}
+	for range 20 {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(g.URL + "/healthz")
+		err := client.DoTimeout(req, resp, 10*time.Second)
+		if err != nil || resp.StatusCode() != 503 {
+			t.Fatalf("fasthttp client over max_conns: %v %d", err, resp.StatusCode())
+		}
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+	}
+
+	// A closed connection frees its place.
+	_ = held[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := get(c).StatusCode()
+		_ = c.Close()
+		if st == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a place freed by a close is still refused: %d", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
