@@ -26,6 +26,8 @@ import (
 //     deadline with the body's own: read_timeout plus the body's length at
 //     body_min_rate. fasthttp answers a read past either deadline through
 //     Server.requestError: 408, connection closed;
+//   - a chunked body is cut off with 413 at max_body_bytes (maxChunked),
+//     and no body buffer over pooledBodyMax outlives its request;
 //   - listen caps the open connections at server.max_conns.
 //
 // The body deadline is computed once from Content-Length rather than
@@ -36,9 +38,16 @@ import (
 type clientLimits struct {
 	readTimeout time.Duration
 	minRate     int // bytes per second
-	maxConns    int64
-	open        atomic.Int64
-	busy        []byte // the whole 503 answer to a connection over maxConns
+	// maxChunked is the body limit of a chunked request: max_body_bytes
+	// less the 2-byte CRLF that fasthttp reads after each chunk into the
+	// same buffer. fasthttp grows that buffer to the next power of two of
+	// what it must hold, so a body that reached max_body_bytes (32MiB)
+	// made it allocate 64MiB, beside the 16MiB it copied from, for a body
+	// it then refused.
+	maxChunked int
+	maxConns   int64
+	open       atomic.Int64
+	busy       []byte // the whole 503 answer to a connection over maxConns
 }
 
 var (
@@ -49,10 +58,17 @@ var (
 // errServerBusy answers a connection over server.max_conns.
 var errServerBusy = errors.New("the gateway is serving as many connections as it allows (server.max_conns); retry shortly")
 
+// pooledBodyMax is the largest request body buffer fasthttp keeps for the
+// next request (in its pool, or on the keep-alive connection, which keeps
+// its last one): a connection that once sent a 32MiB body would otherwise
+// hold 32MiB for as long as it stays open.
+const pooledBodyMax = 4 << 20
+
 func newClientLimits(cfg configs.Server) *clientLimits {
 	l := &clientLimits{
 		readTimeout: cfg.ReadTimeout.D(),
 		minRate:     int(cfg.BodyMinRate),
+		maxChunked:  max(int(cfg.MaxBodyBytes)-2, 1),
 		maxConns:    int64(cfg.MaxConns),
 	}
 	e := toAPIError(errServerBusy)
@@ -71,8 +87,11 @@ func newClientLimits(cfg configs.Server) *clientLimits {
 // end of its headers: read_timeout, plus Content-Length at body_min_rate.
 func (l *clientLimits) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	rc := fasthttp.RequestConfig{ReadTimeout: l.readTimeout}
-	if n := h.ContentLength(); n > 0 {
+	switch n := h.ContentLength(); {
+	case n > 0:
 		rc.ReadTimeout += transferTime(n, l.minRate)
+	case n == -1: // chunked
+		rc.MaxRequestBodySize = l.maxChunked
 	}
 	return rc
 }

@@ -99,6 +99,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		s.log = newAccessLog(logOut)
 	}
 	s.limits = newClientLimits(cfg.Server)
+	fasthttp.SetBodySizePoolLimit(pooledBodyMax, -1)
 	s.http = &fasthttp.Server{
 		Handler:                       s.recovering(s.route),
 		ErrorHandler:                  s.requestError,
