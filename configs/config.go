@@ -386,6 +386,20 @@ type Provider struct {
 	ColonModelIDs bool `yaml:"colon_model_ids"`
 	// MaxConns bounds connections per host. Default 512.
 	MaxConns int `yaml:"max_conns"`
+	// MaxIdleConns bounds the idle keep-alive connections kept per host,
+	// 1 to max_conns: a connection that finishes a call while that many
+	// are idle is closed instead of pooled, so a burst does not leave
+	// hundreds of idle connections behind (nginx's upstream keepalive).
+	// Default 64: enough that a steady load of tens of concurrent calls
+	// rarely dials, few enough that the file descriptors of a burst
+	// return at once.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// IdleConnTimeout closes a pooled connection that has been idle this
+	// long. Default 4s: under the 5s keep-alive timeout of uvicorn (vLLM
+	// and most Python servers) and Node.js, so the gateway closes first
+	// and never sends on a connection the server is closing, and well
+	// within the 10s in which a burst's connections should be gone.
+	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// Timeouts bound each phase of an upstream call.
 	Timeouts Timeouts `yaml:"timeouts"`
 
@@ -634,6 +648,8 @@ func (c *Config) applyDefaults() {
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
 		setDefault(&p.Format, "openai")
 		setDefault(&p.MaxConns, 512)
+		setDefault(&p.MaxIdleConns, min(64, p.MaxConns))
+		setDefault(&p.IdleConnTimeout, Duration(4*time.Second))
 		t := &p.Timeouts
 		setDefault(&t.Connect, Duration(5*time.Second))
 		setDefault(&t.FirstByte, Duration(120*time.Second))
@@ -801,6 +817,12 @@ func (c *Config) validate() []problem {
 		}
 		if p.MaxConns < 0 {
 			add(at+".max_conns", "want a positive number, got %d", p.MaxConns)
+		}
+		if p.MaxConns > 0 && (p.MaxIdleConns < 0 || p.MaxIdleConns > p.MaxConns) {
+			add(at+".max_idle_conns", "want 1 to max_conns (%d), got %d", p.MaxConns, p.MaxIdleConns)
+		}
+		if p.IdleConnTimeout < 0 {
+			add(at+".idle_conn_timeout", "want a positive duration, got %v", p.IdleConnTimeout.D())
 		}
 		t := p.Timeouts
 		if t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {
