@@ -50,10 +50,33 @@ type Server struct {
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
 	// MaxHeaderBytes caps the request header block. Default 64KiB.
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
-	// ReadTimeout bounds reading one whole request. Default 60s.
+	// HeaderTimeout bounds the arrival of a request line and its headers,
+	// counted from the accept for a connection's first request and from
+	// the first byte of each later one (a keep-alive connection waits
+	// idle_timeout for that byte). A client too slow gets 408 and its
+	// connection is closed: nginx's client_header_timeout, Caddy's
+	// read_header_timeout. Default 10s.
+	HeaderTimeout Duration `yaml:"header_timeout"`
+	// ReadTimeout and BodyMinRate bound the arrival of a request body,
+	// counted from the end of its headers: a body of Content-Length N
+	// must be in within read_timeout + N/body_min_rate, a chunked one
+	// (length unknown) within read_timeout. A client too slow gets 408
+	// and its connection is closed. Default 60s, nginx's
+	// client_body_timeout.
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// BodyMinRate is the slowest rate, in bytes per second, a body may
+	// arrive at once read_timeout is spent (Apache mod_reqtimeout's
+	// MinRate): the default 64KiB lets a 32MiB body take 60s+512s. At
+	// least 1.
+	BodyMinRate ByteSize `yaml:"body_min_rate"`
 	// IdleTimeout closes idle client keep-alive connections. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConns caps the open client connections. One more is answered
+	// 503 (an OpenAI-shaped server_busy error, Connection: close) and
+	// closed without being read. Default 16384: above the 10k concurrent
+	// streams the gateway is built to hold, and each connection may pin
+	// a max_header_bytes read buffer (16384 x 64KiB = 1GiB).
+	MaxConns int `yaml:"max_conns"`
 	// WriteTimeout bounds how long a client may take to accept each part
 	// of a response; a client that stops reading a stream is cut off.
 	// Default 60s.
@@ -364,6 +387,20 @@ type Provider struct {
 	ColonModelIDs bool `yaml:"colon_model_ids"`
 	// MaxConns bounds connections per host. Default 512.
 	MaxConns int `yaml:"max_conns"`
+	// MaxIdleConns bounds the idle keep-alive connections kept per host,
+	// 1 to max_conns: a connection that finishes a call while that many
+	// are idle is closed instead of pooled, so a burst does not leave
+	// hundreds of idle connections behind (nginx's upstream keepalive).
+	// Default 64: enough that a steady load of tens of concurrent calls
+	// rarely dials, few enough that the file descriptors of a burst
+	// return at once.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// IdleConnTimeout closes a pooled connection that has been idle this
+	// long. Default 4s: under the 5s keep-alive timeout of uvicorn (vLLM
+	// and most Python servers) and Node.js, so the gateway closes first
+	// and never sends on a connection the server is closing, and well
+	// within the 10s in which a burst's connections should be gone.
+	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// Timeouts bound each phase of an upstream call.
 	Timeouts Timeouts `yaml:"timeouts"`
 
@@ -643,8 +680,11 @@ func (c *Config) applyDefaults() {
 	s := &c.Server
 	setDefault(&s.MaxBodyBytes, 32<<20)
 	setDefault(&s.MaxHeaderBytes, 64<<10)
+	setDefault(&s.HeaderTimeout, Duration(10*time.Second))
 	setDefault(&s.ReadTimeout, Duration(60*time.Second))
+	setDefault(&s.BodyMinRate, 64<<10)
 	setDefault(&s.IdleTimeout, Duration(120*time.Second))
+	setDefault(&s.MaxConns, 16384)
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
 	if s.SSEKeepalive == nil {
 		d := Duration(15 * time.Second)
@@ -687,6 +727,8 @@ func (c *Config) applyDefaults() {
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
 		setDefault(&p.Format, "openai")
 		setDefault(&p.MaxConns, 512)
+		setDefault(&p.MaxIdleConns, min(64, p.MaxConns))
+		setDefault(&p.IdleConnTimeout, Duration(4*time.Second))
 		t := &p.Timeouts
 		setDefault(&t.Connect, Duration(5*time.Second))
 		setDefault(&t.FirstByte, Duration(120*time.Second))
@@ -793,8 +835,11 @@ func (c *Config) validate() []problem {
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
 		add("server", "sizes must be positive")
 	}
-	if c.Server.ReadTimeout < 0 || c.Server.IdleTimeout < 0 || c.Server.WriteTimeout < 0 || *c.Server.SSEKeepalive < 0 {
+	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || *s.SSEKeepalive < 0 {
 		add("server", "durations must not be negative")
+	}
+	if c.Server.MaxConns < 0 {
+		add("server.max_conns", "want a positive number, got %d", c.Server.MaxConns)
 	}
 
 	if w := c.WebSearch; !slices.Contains(WebEngines, w.Engine) {
@@ -851,6 +896,12 @@ func (c *Config) validate() []problem {
 		}
 		if p.MaxConns < 0 {
 			add(at+".max_conns", "want a positive number, got %d", p.MaxConns)
+		}
+		if p.MaxConns > 0 && (p.MaxIdleConns < 0 || p.MaxIdleConns > p.MaxConns) {
+			add(at+".max_idle_conns", "want 1 to max_conns (%d), got %d", p.MaxConns, p.MaxIdleConns)
+		}
+		if p.IdleConnTimeout < 0 {
+			add(at+".idle_conn_timeout", "want a positive duration, got %v", p.IdleConnTimeout.D())
 		}
 		t := p.Timeouts
 		if t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {

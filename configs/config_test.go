@@ -88,6 +88,10 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	f(base+"routes:\n  - {model: r, targets: [a/m], retry: {attempts: two, budget: 1h30}}\n",
 		`line 3: routes[0].retry.attempts: want a whole number, got "two"`, `line 3: routes[0].retry.budget: want a duration like "30s", got "1h30"`)
 	f(base+"aliases: [a, b]\n", "line 2: aliases: want an object of key: value entries, got a list")
+	f(base+"server:\n  max_conns: -1\n", `line 3: server.max_conns: want a positive number, got -1`)
+	f(base+"server:\n  header_timeout: -1s\n", `server: durations must not be negative`)
+	f(base+"providers:\n  - {name: a, base_url: 'http://x', max_conns: 8, max_idle_conns: 9}\n", `providers[0].max_idle_conns: want 1 to max_conns (8), got 9`)
+	f(base+"providers:\n  - {name: a, base_url: 'http://x', idle_conn_timeout: -1s}\n", `providers[0].idle_conn_timeout: want a positive duration, got -1s`)
 	f(base+"aliases:\n  x: nowhere/model\n", `aliases.x: unknown provider "nowhere"`)
 	f(base+"routes:\n  - model: r\n    targets: []\n", "line 4: routes[0].targets: want at least one")
 	f(base+"providers:\n  - {name: a, base_url: 'http://x'}\n  - {name: a, base_url: 'http://y'}\n", `duplicate provider "a"`)
@@ -95,6 +99,25 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	f(base+"listen: ${BAD-NAME}\n", "line 2: listen: bad environment reference")
 	f("", "empty")
 	f("listen: [\n", "cannot parse config")
+}
+
+func TestClientAndPoolLimitDefaults(t *testing.T) {
+	text := "auth: {disabled: true}\nproviders:\n  - {name: a, base_url: 'http://x'}\n  - {name: b, base_url: 'http://y', max_conns: 8}\n"
+	c, err := Load([]byte(text), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	if s.HeaderTimeout.D() != 10*time.Second || s.ReadTimeout.D() != 60*time.Second || s.BodyMinRate != 64<<10 || s.MaxConns != 16384 {
+		t.Errorf("server defaults: header %v read %v min rate %d max conns %d", s.HeaderTimeout.D(), s.ReadTimeout.D(), s.BodyMinRate, s.MaxConns)
+	}
+	a, b := c.Providers[0], c.Providers[1]
+	if a.MaxIdleConns != 64 || a.IdleConnTimeout.D() != 4*time.Second {
+		t.Errorf("provider defaults: max_idle_conns %d idle_conn_timeout %v", a.MaxIdleConns, a.IdleConnTimeout.D())
+	}
+	if b.MaxIdleConns != 8 {
+		t.Errorf("max_idle_conns with max_conns 8 = %d, want 8", b.MaxIdleConns)
+	}
 }
 
 func TestEnvExpansionCannotInjectYAML(t *testing.T) {

@@ -48,6 +48,8 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", err.Error()}
 	case errors.Is(err, errRequestTimeout):
 		return apiError{fasthttp.StatusRequestTimeout, "invalid_request_error", "request_timeout", err.Error()}
+	case errors.Is(err, errServerBusy):
+		return apiError{fasthttp.StatusServiceUnavailable, "server_error", "server_busy", err.Error()}
 	case errors.Is(err, errUnauthorized):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_api_key", err.Error()}
 	case errors.Is(err, errClientGone):
@@ -160,4 +162,22 @@ func appendProviderError(dst, body []byte, status int, from, to *wireFormat) []b
 func appendUntranslatable(dst []byte, to *wireFormat, err error) []byte {
 	e := canon.Error{Status: fasthttp.StatusBadGateway, Message: "the provider's answer could not be translated: " + err.Error()}
 	return to.appendError(dst, &e)
+}
+
+// appendRawErrorResponse appends err as a whole HTTP/1.1 response in the
+// OpenAI error shape, with extra header lines, that closes the
+// connection: for a connection the server answers without serving it.
+func appendRawErrorResponse(dst []byte, err error, extra string) []byte {
+	e := toAPIError(err)
+	body := appendOpenAIError(nil, e)
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(e.status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, fasthttp.StatusMessage(e.status)...)
+	dst = append(dst, "\r\nServer: switchboard\r\nContent-Type: application/json\r\n"...)
+	dst = append(dst, extra...)
+	dst = append(dst, "Connection: close\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n\r\n"...)
+	return append(dst, body...)
 }

@@ -48,6 +48,7 @@ type Server struct {
 	idPrefix     []byte
 	idCounter    uint64
 	http         *fasthttp.Server
+	limits       *clientLimits
 	promptCache  promptCache
 	respCache    responseCache
 	web          webSearch
@@ -109,12 +110,15 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	if *cfg.Log.Access {
 		s.log = newAccessLog(logOut)
 	}
+	s.limits = newClientLimits(cfg.Server)
+	fasthttp.SetBodySizePoolLimit(pooledBodyMax, -1)
 	s.http = &fasthttp.Server{
 		Handler:                       s.recovering(s.route),
 		ErrorHandler:                  s.requestError,
 		Name:                          "switchboard",
 		Logger:                        s.errLog,
-		ReadTimeout:                   cfg.Server.ReadTimeout.D(),
+		ReadTimeout:                   cfg.Server.HeaderTimeout.D(), // the request line and headers
+		HeaderReceived:                s.limits.headerReceived,      // the body's deadline: see clientLimits
 		IdleTimeout:                   cfg.Server.IdleTimeout.D(),
 		MaxRequestBodySize:            int(cfg.Server.MaxBodyBytes),
 		ReadBufferSize:                int(cfg.Server.MaxHeaderBytes),
@@ -126,8 +130,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	return s, nil
 }
 
-// Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+// Serve accepts connections on ln until Shutdown, at most
+// server.max_conns at once.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
 // Shutdown stops accepting, waits for open requests (streams included) to
 // end or ctx to expire, flushes the access log and stops the memory
@@ -272,5 +277,5 @@ func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
 
 var (
 	errHeadersTooLarge = errors.New("request headers are larger than the gateway's limit (server.max_header_bytes)")
-	errRequestTimeout  = errors.New("request not received within the gateway's read timeout (server.read_timeout)")
+	errRequestTimeout  = errors.New("request not received in time: headers within server.header_timeout, a body within server.read_timeout plus its length at server.body_min_rate")
 )

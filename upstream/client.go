@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -120,6 +121,7 @@ type Provider struct {
 	authHeader []byte
 	headers    [][2][]byte
 	client     *fasthttp.HostClient
+	idle       idleBound
 	cfg        configs.Provider
 }
 
@@ -191,19 +193,84 @@ func New(cfg configs.Provider) (*Provider, error) {
 		TLSConfig:                 &tls.Config{ServerName: u.Hostname(), ClientSessionCache: tls.NewLRUClientSessionCache(64)},
 		MaxConns:                  cfg.MaxConns,
 		MaxConnWaitTimeout:        connect,
-		MaxIdleConnDuration:       30 * time.Second,
+		MaxIdleConnDuration:       cfg.IdleConnTimeout.D(), // 0: fasthttp's 10s
 		ReadBufferSize:            16 << 10,
 		MaxResponseBodySize:       maxResponseBodyBytes,
 		MaxIdemponentCallAttempts: 1, // Do retries, and only stale connections
+		// LIFO reuses the connection pooled last, so one the load no
+		// longer needs stays idle until MaxIdleConnDuration closes it;
+		// FIFO would take every pooled connection in turn and keep them
+		// all alive under any steady trickle of calls.
+		ConnPoolStrategy: fasthttp.LIFO,
 		Dial: func(addr string) (net.Conn, error) {
 			c, err := fasthttp.DialTimeout(addr, connect)
 			if err != nil {
 				return nil, err
 			}
-			return newTimedConn(c, firstByte, idle, total), nil
+			tc := newTimedConn(c, firstByte, idle, total)
+			tc.pool = &p.idle
+			return tc, nil
 		},
 	}
+	p.idle.client, p.idle.max = p.client, int64(cfg.MaxIdleConns)
 	return p, nil
+}
+
+// idleBound is a provider's max_idle_conns, nginx's upstream keepalive: a
+// connection that finishes a call while max are idle in the pool is
+// closed instead of pooled, so a burst of calls does not leave its
+// connections idle behind it. fasthttp's HostClient pools every
+// connection a call leaves open and has no such bound, but it closes a
+// connection instead when the request or the response says Connection:
+// close by the time the call releases it, which is what the gateway sets:
+//
+//   - on a streamed response, just before the release (beforeRelease, from
+//     Stream.Close or Body);
+//   - on the request of a buffered call, at its answer's first byte
+//     (timedConn.decideRelease), the last moment the gateway's code runs
+//     before fasthttp reads the rest of the answer and releases the
+//     connection.
+//
+// A call let pool its connection counts as idle from that decision to its
+// release (pending), so that calls ending together cannot all see room for
+// one more. Deciding when a call starts instead (close it if max calls are
+// in flight) would be simpler, but under a steady load above max every
+// call beyond it would pay a new connection. max 0 (a Provider built
+// without configs.Load) bounds nothing.
+type idleBound struct {
+	client  *fasthttp.HostClient
+	max     int64
+	pending atomic.Int64
+}
+
+// keep reports whether a call about to release its connection may pool
+// it. One that may holds a place until it calls released.
+func (b *idleBound) keep() bool {
+	n := b.pending.Add(1)
+	if b.max == 0 || int64(b.client.IdleConnsCount())+n <= b.max {
+		return true
+	}
+	b.pending.Add(-1)
+	return false
+}
+
+// released gives back the place keep gave, once the connection is pooled.
+func (b *idleBound) released() { b.pending.Add(-1) }
+
+// beforeRelease is called just before fasthttp releases the connection of
+// the streamed response resp. It marks resp Connection: close if the pool
+// is full; otherwise it returns the bound whose released the caller must
+// call after the release.
+func beforeRelease(resp *fasthttp.Response) *idleBound {
+	tc := connOf(resp.LocalAddr())
+	if tc == nil || tc.pool == nil {
+		return nil
+	}
+	if tc.pool.keep() {
+		return tc.pool
+	}
+	resp.SetConnectionClose()
+	return nil
 }
 
 // SetRequest makes req a POST of body to the provider's endpoint, with the
@@ -277,12 +344,16 @@ func (p *Provider) DoUntil(req *fasthttp.Request, resp *fasthttp.Response, gone 
 	}()
 	w.body, w.resp, w.gone = req.Body(), resp, gone
 	stream := resp.StreamBody
+	if !stream {
+		w.req, w.pool = req, &p.idle
+	}
 	for attempt := 0; ; attempt++ {
 		resp.Reset() // so that LocalAddr below is this attempt's connection
 		resp.StreamBody = stream
 		w.off = 0
 		req.SetBodyStream(w, len(w.body))
 		err := p.client.Do(req, resp)
+		w.settle()
 		if err == nil {
 			break
 		}
@@ -313,6 +384,30 @@ type watchBody struct {
 	off  int
 	resp *fasthttp.Response
 	gone func() bool
+
+	// A buffered call's request and pool, for the pool decision its
+	// answer's first byte makes (timedConn.decideRelease): kept holds a
+	// place in the pool, markedClose put Connection: close on req. settle
+	// undoes either once fasthttp has pooled or closed the connection.
+	req         *fasthttp.Request
+	pool        *idleBound
+	kept        bool
+	markedClose bool
+}
+
+// settle ends the pool decision of the attempt that just ended: the place
+// in the pool is given back, and the Connection: close taken off req,
+// which the caller may send again, elsewhere. It runs on the call's side:
+// by now the connection may be serving another call.
+func (w *watchBody) settle() {
+	if w.kept {
+		w.pool.released()
+		w.kept = false
+	}
+	if w.markedClose {
+		w.req.Header.ResetConnectionClose()
+		w.markedClose = false
+	}
 }
 
 var watchBodies = sync.Pool{New: func() any { return new(watchBody) }}
@@ -341,16 +436,26 @@ func (w *watchBody) WriteTo(dst io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-// bind tells the connection the body goes out on whose client to watch.
+// bind tells the connection the body goes out on whose client to watch,
+// and which buffered call to close if the pool is full.
 func (w *watchBody) bind() {
 	if tc := connOf(w.resp.LocalAddr()); tc != nil {
 		tc.watch = w.gone
+		tc.call = nil
+		if w.req != nil {
+			tc.call = w
+		}
 	}
 }
 
 // Body returns a buffered response body, decompressed when the provider
 // sent gzip, zstd, br or deflate. A streamed body is read to the end first.
 func Body(resp *fasthttp.Response) ([]byte, error) {
+	if resp.BodyStream() != nil { // reading it to the end releases the connection
+		if b := beforeRelease(resp); b != nil {
+			defer b.released()
+		}
+	}
 	if len(resp.Header.ContentEncoding()) == 0 {
 		return resp.Body(), nil
 	}
@@ -425,6 +530,10 @@ func (s *Stream) Close() {
 	if c, ok := s.body.(io.Closer); ok && s.body != s.resp.BodyStream() {
 		_ = c.Close()
 	}
+	b := beforeRelease(s.resp)
 	_ = s.resp.CloseBodyStream()
+	if b != nil {
+		b.released()
+	}
 	*s = Stream{}
 }

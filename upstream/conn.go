@@ -50,6 +50,12 @@ type timedConn struct {
 	start    time.Time          // first write of the current request
 	lastData time.Time          // last read that returned data
 	tick     time.Duration
+
+	// pool is the provider's idle bound. call is the buffered call on
+	// this connection until its answer's first byte, which decides
+	// whether the connection will be pooled (see idleBound).
+	pool *idleBound
+	call *watchBody
 }
 
 // connAddr is the LocalAddr of a timedConn. fasthttp copies a connection's
@@ -181,6 +187,9 @@ func (c *timedConn) Read(p []byte) (int, error) {
 // got accounts for a read of n bytes that ended with err, in phase.
 func (c *timedConn) got(n int, err error, phase Phase, ticking bool) (int, error) {
 	if n > 0 {
+		if c.call != nil {
+			c.decideRelease()
+		}
 		c.gotFirst, c.answered = true, true
 		c.lastData = time.Now()
 	}
@@ -191,6 +200,22 @@ func (c *timedConn) got(n int, err error, phase Phase, ticking bool) (int, error
 		return n, &TimeoutError{Phase: phase}
 	}
 	return n, err
+}
+
+// decideRelease decides, at a buffered answer's first byte, whether the
+// call will pool its connection or close it (see idleBound); the call's
+// watchBody.settle ends the decision.
+func (c *timedConn) decideRelease() {
+	w := c.call
+	c.call = nil
+	switch {
+	case w.req.ConnectionClose():
+	case w.pool.keep():
+		w.kept = true
+	default:
+		w.req.SetConnectionClose()
+		w.markedClose = true
+	}
 }
 
 // clientCheckEvery is how often a call waiting for its first byte asks
