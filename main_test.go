@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"switchboard/configs"
 	"testing"
 )
 
@@ -48,4 +49,44 @@ func TestVersionNamesTheBuild(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestExampleConfigsCheck: every config in configs/examples loads and
+// passes -check with only the gateway and master keys in the
+// environment; the mock example enables its provider and the admin API
+// with no variable set.
+func TestExampleConfigsCheck(t *testing.T) {
+	t.Setenv("SWITCHBOARD_API_KEY", "sk-sb-example")
+	t.Setenv("SWITCHBOARD_MASTER_KEY", "sk-sb-master-example")
+	files, err := filepath.Glob("configs/examples/*.yaml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("examples: %v, %v", files, err)
+	}
+	for _, f := range files {
+		var out bytes.Buffer
+		if code := run([]string{"-check", "-config", f}, &out); code != 0 || !strings.Contains(out.String(), ": ok (") {
+			t.Errorf("%s: -check exited %d:\n%s", f, code, out.String())
+		}
+		text, _ := os.ReadFile(f)
+		if !strings.HasPrefix(string(text), "# ") {
+			t.Errorf("%s does not open with a comment saying what it is for", f)
+		}
+	}
+	cfg, err := configs.Load(mustRead(t, "configs/examples/mock.yaml"), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Providers) != 1 || cfg.Providers[0].Disabled || cfg.Auth.MasterKey == "" || len(cfg.Auth.Keys) != 1 || len(cfg.Billing.Plans) == 0 {
+		t.Fatalf("mock example with an empty environment: providers %+v, master key set %v, keys %d, plans %d",
+			cfg.Providers, cfg.Auth.MasterKey != "", len(cfg.Auth.Keys), len(cfg.Billing.Plans))
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -854,8 +854,10 @@ func (c *Config) validate() []problem {
 		add("cache.prompt", `min_tokens must not be negative and ttl must be "", "5m" or "1h"`)
 	}
 
-	if !c.Auth.Disabled && len(c.Auth.Keys) == 0 {
-		add("auth.keys", "no gateway key configured: set SWITCHBOARD_API_KEY, add a key, or set auth.disabled: true")
+	// With a master key, the admin API makes the keys; without one, a
+	// gateway with no key could serve no one.
+	if !c.Auth.Disabled && len(c.Auth.Keys) == 0 && c.Auth.MasterKey == "" {
+		add("auth.keys", "no gateway key configured: set SWITCHBOARD_API_KEY, add a key, set auth.master_key to make keys with the admin API, or set auth.disabled: true")
 	}
 	seenKeys := map[Secret]bool{}
 	for i, k := range c.Auth.Keys {
