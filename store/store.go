@@ -36,8 +36,9 @@
 // Account records, top-ups, ledger entries and spend rows are written only
 // by the group-commit writer (writer.go), one Pebble batch per group, so
 // an entry and the balance change it causes are atomic. Key records are
-// written by the admin calls directly, with pebble.Sync. Reservations live
-// in the journal; see Reserve for why they are not Pebble writes. Cache
+// written by the admin calls directly, with pebble.Sync. Reservations, and
+// each settled entry until its commit is durable, live in the journal;
+// see Reserve for why they are not Pebble writes. Cache
 // entries are written by cache.go with pebble.NoSync: a cache may lose its
 // latest writes in a crash, the ledger may not.
 //
@@ -90,7 +91,8 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the store in dir, rebuilds the balances
-// and spend counters, and settles the reservations a crash left open at
+// and spend counters, and settles the reservations a crash left open: at
+// the entry of their settle record if Settle had written one, else at
 // their reserved cost (entries with Settled "crash"). Running Open again
 // after a crash at any point of that settles nothing twice.
 func Open(dir string) (*Store, error) {

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -81,3 +84,34 @@ func mustAccount(t testing.TB, s *Store, id string) Account {
 }
 
 var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// killCopy copies the store directory dir, open in a running store, to a
+// new directory and returns it: the files as the OS has them, which is
+// what a SIGKILL at this moment would leave (the store's user-space
+// buffers, such as Pebble's WAL block, are not in them). Open the copy to
+// see what the next start would find.
+func killCopy(t testing.TB, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		if d.IsDir() {
+			return os.Mkdir(filepath.Join(dst, rel), 0o700)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o600)
+	})
+	if err != nil {
+		t.Fatalf("copy the store's files: %v", err)
+	}
+	return dst
+}
