@@ -74,11 +74,14 @@ const (
 // Crash guarantee: once Reserve returned, the reservation survives the
 // process dying in any way (SIGKILL, OOM kill, panic): the record is in
 // the kernel's page cache, and the next Open settles it at worst (an entry
-// with Settled "crash") unless it was settled or released first. It does
-// not survive a kernel crash or power loss before the kernel writes the
-// page back (seconds): those can lose the reservations of the requests in
-// flight (unbilled) or a release record (settled at worst), never a
-// settled entry once its group commit is fsynced.
+// with Settled "crash") unless it was settled or released first. The
+// syncer fdatasyncs the journal every sync interval, so a kernel crash or
+// power loss loses at most the records of the last interval: the
+// reservations of requests then in flight (unbilled), a release record
+// (settled at worst) or a settle record whose entry was not synced either
+// (settled at worst). With SyncAlways the journal is never fsynced (the
+// kernel writes it back within seconds) and settled entries are fsynced
+// at their commit.
 //
 // Why not a Pebble write with pebble.NoSync, as the WAL would seem to
 // promise: in Pebble v2 a NoSync commit leaves its record in the WAL
@@ -133,11 +136,11 @@ func (s *Store) Reserve(account, keyID, requestID string, worst money.Money, now
 // Settle writes the request's final entry to the journal (one write(2))
 // and hands it to the group-commit writer, without waiting for the disk:
 // once Settle returned the entry survives the process dying in any way
-// (the next Open replays it). The entry, the charge of e.Cost (plan
-// allowance first, then credits), the key's spend and the end of the
-// reservation are committed in one atomic batch shortly after (at most
-// settleLinger, then one fsync); Flush waits for it. The hold stays on the
-// balance until then.
+// (the next Open replays it), and within about one sync interval a power
+// loss too. The entry, the charge of e.Cost (plan allowance first, then
+// credits), the key's spend and the end of the reservation are committed
+// in one atomic batch shortly after (at most settleLinger); Flush waits
+// until they are synced. The hold stays on the balance until the commit.
 //
 // e.RequestID and e.Account default to the reservation's and must match
 // it when set; a zero e.Time is the reservation's. If the request id
@@ -259,7 +262,7 @@ func (s *Store) stageSettle(g *group, o *op) error {
 }
 
 // settleCrashed settles the reservations a crash left open, before the
-// writer starts: with the entry of their settle
+// writer starts, in one synced commit: with the entry of their settle
 // record (Settle had run; the entry is replayed as it was queued, in the
 // writer's order), else at their reserved cost. Those that have an entry
 // are skipped by stageSettle, which is what makes a second Open harmless.
@@ -283,7 +286,7 @@ func (s *Store) settleCrashed(left []journalRecord) error {
 			Settled:   SettledCrash,
 		}}
 	}
-	if err := s.commitGroup(newGroup(), ops); err != nil {
+	if err := s.commitGroup(newGroup(), ops, true); err != nil {
 		return fmt.Errorf("cannot settle %d reservations left by a crash: %w", len(left), err)
 	}
 	var errs []error

@@ -451,10 +451,11 @@ func TestJournalSegmentsRotateAndGo(t *testing.T) {
 
 // TestReservationSurvivesSIGKILL runs the test binary as a child that
 // reserves, settles and releases, then kills itself with SIGKILL (no
-// Close, no deferred code). The parent reopens the directory: what was
-// settled is there once at its cost, whether it had been committed or
-// only just settled; what was released left nothing; and what was only
-// reserved is settled at its worst case.
+// Close, no deferred code, and no sync since its last Flush). The parent
+// reopens the directory: what was settled is there once at its cost,
+// whether it had been synced, only committed, or only just settled; what
+// was released left nothing; and what was only reserved is settled at
+// its worst case.
 func TestReservationSurvivesSIGKILL(t *testing.T) {
 	if dir := os.Getenv("STORE_KILL_CHILD"); dir != "" {
 		killChild(dir)
@@ -505,7 +506,7 @@ func TestReservationSurvivesSIGKILL(t *testing.T) {
 }
 
 func killChild(dir string) {
-	s, err := Open(dir)
+	s, err := OpenWith(dir, Options{SyncInterval: time.Hour}) // only Flush syncs
 	if err != nil {
 		os.Exit(3)
 	}
@@ -519,13 +520,14 @@ func killChild(dir string) {
 		}
 	}
 	settle("settled-1", money.Dollar/10)
-	if err := s.Flush(); err != nil {
+	if err := s.Flush(); err != nil { // synced
 		os.Exit(5)
 	}
 	r, _ := s.Reserve("team", "", "released-1", money.Dollar, t0)
 	_ = s.Release(r)
+	// After the last fsync: only the journal has these.
 	settle("settled-2", 2*money.Dollar/10)
-	for { // committed, its hold released
+	for { // committed with pebble.NoSync, its hold released
 		if _, err := s.Entry("settled-2"); err == nil {
 			break
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -15,14 +16,17 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"golang.org/x/sys/unix"
 )
 
 // The reservation journal: append-only files beside Pebble's, one record
 // per Reserve, per Release and per Settle, written with one write(2) each
 // on the caller's goroutine, so that each has reached the OS (and survives
-// the process dying) before the caller goes on, and never fsynced. See
-// Reserve for why reservations are not Pebble writes, and the writer's
-// comment for why settled entries are journaled too.
+// the process dying) before the caller goes on. The syncer (syncer.go)
+// fdatasyncs the segments written since its last sync every sync
+// interval; with SyncAlways nothing fsyncs them. See Reserve for why
+// reservations are not Pebble writes, and the writer's comment for why
+// settled entries are journaled too.
 //
 // A record is [crc32c of payload, 4 B LE][payload length, 2 B LE][payload]
 // and the payload a version byte, a kind ('R' reserve, 'D' release, 'S'
@@ -35,10 +39,11 @@ import (
 // reservations-<n>.journal, until it passes journalSegmentMax; then a new
 // one starts. A segment counts the records it holds that are not resolved
 // yet: a reservation's 'R' and 'S' are resolved when its entry is durable
-// in Pebble, or its 'R' when a 'D' record
+// in Pebble (fsynced, not only committed), or its 'R' when a 'D' record
 // is written to the reservation's own segment. A segment that is not
 // current and has none left is deleted. So the journal holds little more
-// than the open reservations, and a long stream keeps at most its own segment alive. Settle records
+// than the open reservations and the entries of the last sync interval,
+// and a long stream keeps at most its own segment alive. Settle records
 // always go to the current segment so that the journal holds them in the
 // order the writer applies them (Settle writes its record and queues its
 // entry under the writer's lock), which is the order Open replays them in.
@@ -70,12 +75,14 @@ const (
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
-// segment is one journal file. Its fields are guarded by journal.mu.
+// segment is one journal file. Its fields are guarded by journal.mu; f is
+// set once and safe to use after Close (it then fails).
 type segment struct {
-	num  uint64
-	f    *os.File
-	size int64
-	open int // records here not resolved yet ('R' and 'S')
+	num   uint64
+	f     *os.File
+	size  int64
+	open  int  // records here not resolved yet ('R' and 'S')
+	dirty bool // written since the syncer last took it
 }
 
 type journal struct {
@@ -86,6 +93,14 @@ type journal struct {
 	next   uint64
 	buf    []byte
 	closed bool
+
+	// What the syncer has to fsync (only when track is set: with
+	// SyncAlways nobody takes it). wake is poked by the first write after
+	// the syncer took the last batch.
+	track   bool
+	wake    chan struct{}
+	dirty   []*segment
+	newFile bool // a segment was created: the directory needs a sync
 }
 
 // journalRecord is an open reservation read back by Open.
@@ -129,6 +144,10 @@ func (j *journal) rotate() error {
 	seg := &segment{num: j.next, f: f}
 	j.next++
 	j.segs[seg.num] = seg
+	if j.track {
+		j.newFile = true
+		poke(j.wake)
+	}
 	old := j.cur
 	j.cur = seg
 	if old != nil && old.open == 0 {
@@ -164,6 +183,7 @@ func (j *journal) reserve(r *Reservation) error {
 	seg.size += int64(len(j.buf))
 	seg.open++
 	r.seg = seg
+	j.written(seg)
 	if seg.size >= journalSegmentMax {
 		_ = j.rotate() // on failure seg stays current and grows
 	}
@@ -195,6 +215,7 @@ func (j *journal) settle(r *Reservation, e *Entry) error {
 	seg.size += int64(len(j.buf))
 	seg.open++
 	r.sseg = seg
+	j.written(seg)
 	if seg.size >= journalSegmentMax {
 		_ = j.rotate()
 	}
@@ -214,8 +235,21 @@ func (j *journal) release(r *Reservation) error {
 		journalWriteErrors.Inc()
 		return fmt.Errorf("cannot journal the release of %q: %w", r.RequestID, err)
 	}
+	j.written(r.seg)
 	j.resolveLocked(r.seg)
 	return nil
+}
+
+// written notes that seg has records the syncer has not fsynced.
+func (j *journal) written(seg *segment) {
+	if !j.track || seg.dirty {
+		return
+	}
+	seg.dirty = true
+	j.dirty = append(j.dirty, seg)
+	if len(j.dirty) == 1 {
+		poke(j.wake)
+	}
 }
 
 // resolve marks reservations whose entries are durable in Pebble as
@@ -241,8 +275,82 @@ func (j *journal) resolveLocked(seg *segment) {
 	}
 }
 
+// pending reports whether the journal has writes the syncer has not taken.
+func (j *journal) pending() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.dirty) > 0 || j.newFile
+}
+
+// sync fdatasyncs the segments written since the last sync and, if a
+// segment was created since, the directory. Records written while it runs
+// are left to the next sync. A segment deleted meanwhile needs no sync.
+func (j *journal) sync() error {
+	j.mu.Lock()
+	segs, newFile := j.dirty[:0], j.newFile
+	for _, seg := range j.dirty {
+		seg.dirty = false
+		if j.segs[seg.num] == seg {
+			segs = append(segs, seg)
+		}
+	}
+	j.dirty, j.newFile = nil, false
+	j.mu.Unlock()
+	var errs []error
+	for _, seg := range segs {
+		if err := fdatasync(seg.f); err != nil && !j.dropped(seg) {
+			errs = append(errs, fmt.Errorf("cannot sync journal segment %s: %w", segmentName(seg.num), err))
+		}
+	}
+	if newFile {
+		if err := syncDir(j.dir); err != nil {
+			errs = append(errs, fmt.Errorf("cannot sync the journal's directory: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dropped reports whether seg was deleted (all its records resolved).
+func (j *journal) dropped(seg *segment) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.segs[seg.num] != seg
+}
+
+// fdatasync flushes f's data (and the size needed to read it back) to the
+// disk. The raw-conn call holds f open for its duration, so a concurrent
+// Close cannot hand the descriptor to another file.
+func fdatasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			if serr = unix.Fdatasync(int(fd)); serr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// syncDir fsyncs a directory, making the files created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
+
 // close closes every segment and deletes those with nothing open: after
-// the writer drained, every reservation in them is resolved durably.
+// the writer drained and the syncer's last sync, every reservation in them
+// is resolved durably.
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

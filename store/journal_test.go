@@ -47,14 +47,14 @@ func reserveSettle(t testing.TB, s *Store, id string, worst money.Money, e Entry
 	}
 }
 
-// TestSettledEntryReachesTheOSBeforeSettleReturns: the files as the OS
-// has them right after Settle returned (what a kill -9 then leaves) hold
-// the entry at its real cost, both before the writer committed it and
-// after.
+// TestSettledEntryReachesTheOSBeforeSettleReturns: with nothing synced,
+// the files as the OS has them right after Settle returned (what a kill
+// -9 then leaves) hold the entry at its real cost, both before the writer
+// committed it and after (a pebble.NoSync commit is not in the OS).
 func TestSettledEntryReachesTheOSBeforeSettleReturns(t *testing.T) {
 	for _, committed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
-			s, dir := openTest(t)
+			s, dir := openWith(t, Options{SyncInterval: noSync})
 			if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestSettledEntryReachesTheOSBeforeSettleReturns(t *testing.T) {
 func TestKilledStoreReplaysEntriesInTheOrderCharged(t *testing.T) {
 	defer func(n int64) { journalSegmentMax = n }(journalSegmentMax)
 	journalSegmentMax = 128
-	s, dir := openTest(t)
+	s, dir := openWith(t, Options{SyncInterval: noSync})
 	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 		t.Fatal(err)
 	}

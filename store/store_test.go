@@ -56,6 +56,22 @@ func openTest(t testing.TB) (*Store, string) {
 	return s, dir
 }
 
+// noSync is a sync interval no test outlives: the syncer never syncs on
+// its own, so what a test sees is what Settle and the writer did.
+const noSync = time.Hour
+
+// openWith is openTest with Options.
+func openWith(t testing.TB, o Options) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := OpenWith(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, dir
+}
+
 // reopen closes s (leaving open reservations in the journal, as a crash
 // would) and opens dir again.
 func reopen(t testing.TB, s *Store, dir string) *Store {
