@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -778,4 +779,153 @@ func TestConcurrentRequestsNeverOverspend(t *testing.T) {
 	}
 	t.Logf("%d answered, %d refused; credits %s of %s (worst case per request %s)",
 		len(okIDs), len(refusedIDs), l.account.Credits, initial, worst)
+}
+
+// TestLedgerSurvivesSIGKILLUnderLoad SIGKILLs the gateway at a random
+// moment under 24 concurrent clients, three rounds on the same data
+// directory with a restart in between, and then checks the ledger: every
+// request id a client got a 200 for has exactly one entry, and every
+// complete non-streaming answer's entry is at the cost the answer
+// reported, never the worst case (its entry reached the OS, as a settle
+// record, before the answer was sent). The balance is the top-up minus
+// the entries, with no hold left.
+//
+// Bounded: at most maxSent requests a round, and each round kills within
+// a second of the load reaching the mock (the whole test takes seconds).
+func TestLedgerSurvivesSIGKILLUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const (
+		workers  = 24
+		rounds   = 3
+		maxSent  = 4000 // per round
+		minFirst = 50   // served in a round before the random delay starts
+		initial  = 1000 * money.Dollar
+		account  = "acct"
+	)
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0))
+	t.Logf("seed %d", seed)
+	env := newTestEnv(t, mock.Options{Latency: 2 * time.Millisecond, ChunkDelay: time.Millisecond})
+	secret, keyID := env.seed(t, account, initial)
+
+	type okReply struct {
+		reply
+		stream bool
+		round  int
+	}
+	ok := map[string]okReply{} // every 200 of every round, by request id
+	sentAll := 0
+	for round := 1; round <= rounds; round++ {
+		gw := env.start(t, fmt.Sprintf("switchboard (round %d)", round))
+		var (
+			killed   atomic.Bool
+			sent     atomic.Int64
+			mu       sync.Mutex
+			failures []string
+			wg       sync.WaitGroup
+		)
+		client := newClient(workers)
+		servedBefore := env.mock.Requests()
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; !killed.Load() && sent.Add(1) <= maxSent; i++ {
+					stream := (w+i)%3 == 2
+					body := chatBody
+					if stream {
+						body = streamBody
+					}
+					r, err := post(client, gw.url, secret, body)
+					mu.Lock()
+					switch {
+					case err != nil && killed.Load():
+						mu.Unlock()
+						return
+					case err != nil:
+						failures = append(failures, err.Error())
+					case r.status != http.StatusOK:
+						failures = append(failures, fmt.Sprintf("status %d: %s", r.status, r.body))
+					case r.requestID == "":
+						failures = append(failures, "a 200 without x-request-id")
+					default:
+						if _, dup := ok[r.requestID]; dup {
+							failures = append(failures, "request id "+r.requestID+" answered twice")
+						}
+						ok[r.requestID] = okReply{r, stream, round}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for env.mock.Requests()-servedBefore < minFirst && time.Now().Before(deadline) && sent.Load() < maxSent {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
+		killed.Store(true)
+		gw.kill(t)
+		wg.Wait()
+		client.CloseIdleConnections()
+		if len(failures) > 0 {
+			t.Fatalf("round %d: %d requests failed before the kill, first: %s", round, len(failures), failures[0])
+		}
+		if ws, isWS := gw.cmd.ProcessState.Sys().(syscall.WaitStatus); !isWS || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("round %d: the process did not die of the SIGKILL: %v", round, gw.err)
+		}
+		sentAll += int(min(sent.Load(), maxSent))
+	}
+	// The last restart settles what the last kill left open.
+	env.start(t, "switchboard (restarted)").stop(t)
+
+	l := env.readLedger(t, account, keyID)
+	served := env.mock.Requests()
+	byID := l.checkBalance(t, initial) // distinct request ids, balance exact, no hold open
+	var normal, crash, exact int
+	for _, e := range l.entries {
+		switch e.Settled {
+		case store.SettledCrash:
+			crash++
+		case "":
+			normal++
+			checkEntry(t, e, keyID, account)
+		default:
+			t.Errorf("entry %s settled %q: the mock reports usage in every answer", e.RequestID, e.Settled)
+		}
+	}
+	perRound := make([]int, rounds+1)
+	for id, r := range ok {
+		perRound[r.round]++
+		e, found := byID[id]
+		if !found {
+			t.Errorf("round %d: request %s got a 200 (stream %v, complete %v) but has no ledger entry", r.round, id, r.stream, r.complete)
+			continue
+		}
+		if r.stream || !r.complete {
+			continue // a stream settles after its last byte: a kill in between bills its worst case
+		}
+		u, cost, err := reportedUsage(r.body, false)
+		if err != nil {
+			t.Errorf("request %s: %v in %s", id, err, r.body)
+			continue
+		}
+		if e.Settled != "" || cost != e.Cost || u.PromptTokens != e.InputTokens || u.CompletionTokens != e.OutputTokens {
+			t.Errorf("round %d: request %s was answered at %s (%d in, %d out) but its entry is %s settled %q (%d in, %d out)",
+				r.round, id, cost, u.PromptTokens, u.CompletionTokens, e.Cost, e.Settled, e.InputTokens, e.OutputTokens)
+		}
+		exact++
+	}
+	// A normal entry is a request the mock served; every request it served
+	// had a reservation first, settled normally or as a crash leftover.
+	if !(int64(normal) <= served && served <= int64(normal+crash)) {
+		t.Errorf("the mock served %d requests; the ledger has %d normal and %d crash-settled entries: want normal <= served <= normal+crash",
+			served, normal, crash)
+	}
+	if n := len(l.entries); n > sentAll {
+		t.Errorf("%d entries for %d requests sent", n, sentAll)
+	}
+	t.Logf("%d rounds: sent %d, mock served %d, 200s %v per round (%d complete buffered answers checked at their reported cost), entries %d normal + %d crash",
+		rounds, sentAll, served, perRound[1:], exact, normal, crash)
 }

@@ -121,7 +121,11 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 
-	st, err := store.Open(cfg.DataDir)
+	opts := store.Options{SyncInterval: cfg.Billing.SyncInterval.D()}
+	if cfg.Billing.SyncInterval.Always() {
+		opts.SyncInterval = store.SyncAlways
+	}
+	st, err := store.OpenWith(cfg.DataDir, opts)
 	if err != nil {
 		logger.Print(err)
 		return 1

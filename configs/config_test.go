@@ -163,6 +163,9 @@ func TestBillingConfig(t *testing.T) {
 	if c.Billing.Unpriced != "refuse" || c.Billing.DefaultMaxOutput != 4096 || c.Auth.Keys[0].Account != "operator" || c.Auth.Keys[0].RPM != 5 {
 		t.Fatalf("defaults: %+v %+v", c.Billing, c.Auth.Keys[0])
 	}
+	if si := *c.Billing.SyncInterval; si.Always() || si.D() != 100*time.Millisecond {
+		t.Fatalf("sync_interval default %v, want 100ms", si.D())
+	}
 	pro, weekly := c.Billing.Plans[0], c.Billing.Plans[1]
 	if pro.Price != 25e9 || pro.Period != "monthly" || weekly.Price != 2.5e9 {
 		t.Fatalf("plans %+v", c.Billing.Plans)
@@ -179,10 +182,28 @@ func TestBillingConfig(t *testing.T) {
 		{`billing: {plans: [{name: x, price: "5"}, {name: x, price: "6"}]}`, "duplicate plan"},
 		{`billing: {prices: {gpt-4o: {input: "1"}}}`, "provider/model"},
 		{"billing: {default_max_output: -1}", "default_max_output"},
+		{"billing: {sync_interval: 0s}", `billing.sync_interval: want "always" or a duration from 1ms to 10s, got 0s`},
+		{"billing: {sync_interval: 500us}", "billing.sync_interval: want"},
+		{"billing: {sync_interval: 11s}", "got 11s"},
+		{"billing: {sync_interval: -1ns}", "got -1ns"},
+		{"billing: {sync_interval: sometimes}", `want a duration like "100ms" or "always", got "sometimes"`},
 	} {
 		_, err := Load([]byte(base+bad.yaml), env())
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: error %v, want it to mention %q", bad.yaml, err, bad.want)
+		}
+	}
+	for text, want := range map[string]SyncInterval{
+		"always": SyncAlways,
+		"1ms":    SyncInterval(time.Millisecond),
+		"250ms":  SyncInterval(250 * time.Millisecond),
+		"10s":    SyncInterval(10 * time.Second),
+	} {
+		c, err := Load([]byte(base+"billing: {sync_interval: "+text+"}\n"), env())
+		if err != nil {
+			t.Errorf("sync_interval %s: %v", text, err)
+		} else if got := *c.Billing.SyncInterval; got != want {
+			t.Errorf("sync_interval %s: got %d, want %d", text, got, want)
 		}
 	}
 	if _, err := Load([]byte("auth:\n  master_key: sk-sb-a\n  keys: [{name: a, key: sk-sb-a}]\n"), env()); err == nil ||

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"switchboard/store/money"
@@ -25,6 +26,34 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// SyncInterval is a Duration that may also be written "always"
+// (SyncAlways).
+type SyncInterval Duration
+
+// SyncAlways is the SyncInterval "always". No duration string parses to
+// it.
+const SyncAlways = SyncInterval(math.MinInt64)
+
+// UnmarshalYAML parses "always" or a Go duration string.
+func (s *SyncInterval) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "always" {
+		*s = SyncAlways
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || SyncInterval(v) == SyncAlways {
+		return fmt.Errorf("line %d: want a duration like \"100ms\" or \"always\", got %q", n.Line, n.Value)
+	}
+	*s = SyncInterval(v)
+	return nil
+}
+
+// Always reports whether s is "always".
+func (s SyncInterval) Always() bool { return s == SyncAlways }
+
+// D returns s as a time.Duration; check Always first.
+func (s SyncInterval) D() time.Duration { return time.Duration(s) }
 
 // ByteSize is a size in bytes written as 1048576, "512KiB", "32MiB" or "1GiB".
 type ByteSize int64

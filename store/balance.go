@@ -49,7 +49,8 @@ type Reservation struct {
 	Time  time.Time
 
 	acct  *account
-	seg   *segment
+	seg   *segment      // the journal segment of its reserve record
+	sseg  *segment      // and of its settle record; nil without one
 	state atomic.Uint32 // reservationOpen, then settled or released
 }
 
@@ -73,20 +74,24 @@ const (
 // Crash guarantee: once Reserve returned, the reservation survives the
 // process dying in any way (SIGKILL, OOM kill, panic): the record is in
 // the kernel's page cache, and the next Open settles it at worst (an entry
-// with Settled "crash") unless it was settled or released durably first.
-// It does not survive a kernel crash or power loss before the kernel
-// writes the page back (seconds): those can lose the reservations of the
-// requests in flight (unbilled) or a release record (settled at worst),
-// never a settled entry, which is fsynced.
+// with Settled "crash") unless it was settled or released first. The
+// syncer fdatasyncs the journal every sync interval, so a kernel crash or
+// power loss loses at most the records of the last interval: the
+// reservations of requests then in flight (unbilled), a release record
+// (settled at worst) or a settle record whose entry was not synced either
+// (settled at worst). With SyncAlways the journal is never fsynced (the
+// kernel writes it back within seconds) and settled entries are fsynced
+// at their commit.
 //
 // Why not a Pebble write with pebble.NoSync, as the WAL would seem to
 // promise: in Pebble v2 a NoSync commit leaves its record in the WAL
 // writer's user-space block until a sync or a full 32 KiB block flushes it
 // (record.LogWriter.SyncRecordGeneralized signals the flusher only for
 // syncs), so a SIGKILL right after Reserve would lose it, and the request
-// the provider then served would be missing from the ledger (checked: a
-// process that SIGKILLed itself after a NoSync Set lost it on reopen).
-// pebble.Sync per request would put an fsync on the hot path.
+// the provider then served would be missing from the ledger (checked
+// again on v2.1.7: a process that SIGKILLed itself after a NoSync Set,
+// and after a NoSync LogData, left a WAL of 0 bytes and lost it on
+// reopen). pebble.Sync per request would put an fsync on the hot path.
 // TestReservationSurvivesSIGKILL checks the journal's guarantee.
 func (s *Store) Reserve(account, keyID, requestID string, worst money.Money, now time.Time) (*Reservation, error) {
 	if worst < 0 {
@@ -128,11 +133,14 @@ func (s *Store) Reserve(account, keyID, requestID string, worst money.Money, now
 	return r, nil
 }
 
-// Settle hands the request's final entry to the group-commit writer and
-// returns without waiting for the disk: the entry, the charge of e.Cost
-// (plan allowance first, then credits), the key's spend and the end of the
-// reservation are committed in one atomic batch shortly after; Flush waits
-// for it. The hold stays on the balance until then.
+// Settle writes the request's final entry to the journal (one write(2))
+// and hands it to the group-commit writer, without waiting for the disk:
+// once Settle returned the entry survives the process dying in any way
+// (the next Open replays it), and within about one sync interval a power
+// loss too. The entry, the charge of e.Cost (plan allowance first, then
+// credits), the key's spend and the end of the reservation are committed
+// in one atomic batch shortly after (at most settleLinger); Flush waits
+// until they are synced. The hold stays on the balance until the commit.
 //
 // e.RequestID and e.Account default to the reservation's and must match
 // it when set; a zero e.Time is the reservation's. If the request id
@@ -253,9 +261,11 @@ func (s *Store) stageSettle(g *group, o *op) error {
 	return nil
 }
 
-// settleCrashed settles the reservations a crash left open at their
-// reserved cost, before the writer starts. Those that have an entry are
-// skipped by stageSettle, which is what makes a second Open harmless.
+// settleCrashed settles the reservations a crash left open, before the
+// writer starts, in one synced commit: with the entry of their settle
+// record (Settle had run; the entry is replayed as it was queued, in the
+// writer's order), else at their reserved cost. Those that have an entry
+// are skipped by stageSettle, which is what makes a second Open harmless.
 func (s *Store) settleCrashed(left []journalRecord) error {
 	if len(left) == 0 {
 		return nil
@@ -263,6 +273,10 @@ func (s *Store) settleCrashed(left []journalRecord) error {
 	ops := make([]op, len(left))
 	for i, jr := range left {
 		r := &Reservation{RequestID: jr.requestID, Account: jr.account, KeyID: jr.keyID, Worst: jr.worst, Time: jr.time}
+		if jr.entry != nil {
+			ops[i] = op{kind: opSettle, r: r, e: *jr.entry}
+			continue
+		}
 		ops[i] = op{kind: opSettle, r: r, e: Entry{
 			RequestID: jr.requestID,
 			Time:      jr.time,
@@ -272,7 +286,7 @@ func (s *Store) settleCrashed(left []journalRecord) error {
 			Settled:   SettledCrash,
 		}}
 	}
-	if err := s.commitGroup(newGroup(), ops); err != nil {
+	if err := s.commitGroup(newGroup(), ops, true); err != nil {
 		return fmt.Errorf("cannot settle %d reservations left by a crash: %w", len(left), err)
 	}
 	var errs []error

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"switchboard/store/money"
 	"sync"
 	"syscall"
@@ -450,9 +451,11 @@ func TestJournalSegmentsRotateAndGo(t *testing.T) {
 
 // TestReservationSurvivesSIGKILL runs the test binary as a child that
 // reserves, settles and releases, then kills itself with SIGKILL (no
-// Close, no deferred code). The parent reopens the directory: what was
-// settled is there once, what was released left nothing, and what was
-// only reserved is settled at its worst case.
+// Close, no deferred code, and no sync since its last Flush). The parent
+// reopens the directory: what was settled is there once at its cost,
+// whether it had been synced, only committed, or only just settled; what
+// was released left nothing; and what was only reserved is settled at
+// its worst case.
 func TestReservationSurvivesSIGKILL(t *testing.T) {
 	if dir := os.Getenv("STORE_KILL_CHILD"); dir != "" {
 		killChild(dir)
@@ -472,22 +475,29 @@ func TestReservationSurvivesSIGKILL(t *testing.T) {
 	}
 	defer s.Close()
 	a := mustAccount(t, s, "team")
-	// settled-1 $0.10 + the three in flight at their worst case ($1 each).
-	if a.Credits != 10*money.Dollar-money.Dollar/10-3*money.Dollar {
+	// settled-1..3 $0.10 + $0.20 + $0.30, and the three in flight at their
+	// worst case ($1 each).
+	if a.Credits != 10*money.Dollar-6*money.Dollar/10-3*money.Dollar {
 		t.Fatalf("credits after SIGKILL: %s", a.Credits)
 	}
 	entries := allEntries(t, s, "team")
 	crash := 0
 	for _, e := range entries {
-		if e.Settled == SettledCrash {
+		switch e.Settled {
+		case SettledCrash:
 			crash++
 			if e.KeyID != "sk-sb-k1" {
 				t.Errorf("crash entry %s lost its key: %q", e.RequestID, e.KeyID)
 			}
+		case "":
+			want := map[string]money.Money{"settled-1": money.Dollar / 10, "settled-2": 2 * money.Dollar / 10, "settled-3": 3 * money.Dollar / 10}[e.RequestID]
+			if e.Cost != want || e.OutputTokens != 7 {
+				t.Errorf("entry %s after SIGKILL: cost %s, %d output tokens; want %s, 7", e.RequestID, e.Cost, e.OutputTokens, want)
+			}
 		}
 	}
-	if len(entries) != 4 || crash != 3 {
-		t.Fatalf("entries after SIGKILL: %d, %d crash; want 4, 3", len(entries), crash)
+	if len(entries) != 6 || crash != 3 {
+		t.Fatalf("entries after SIGKILL: %d, %d crash; want 6, 3", len(entries), crash)
 	}
 	// The crash-settled costs count toward the key's budgets.
 	if got := s.Spend("sk-sb-k1", time.Time{}); got != 3*money.Dollar {
@@ -496,21 +506,35 @@ func TestReservationSurvivesSIGKILL(t *testing.T) {
 }
 
 func killChild(dir string) {
-	s, err := Open(dir)
+	s, err := OpenWith(dir, Options{SyncInterval: time.Hour}) // only Flush syncs
 	if err != nil {
 		os.Exit(3)
 	}
 	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
 		os.Exit(4)
 	}
-	r, _ := s.Reserve("team", "", "settled-1", money.Dollar, t0)
-	_ = s.Settle(r, Entry{Cost: money.Dollar / 10})
-	if err := s.Flush(); err != nil {
+	settle := func(id string, cost money.Money) {
+		r, _ := s.Reserve("team", "", id, money.Dollar, t0)
+		if err := s.Settle(r, Entry{Cost: cost, OutputTokens: 7}); err != nil {
+			os.Exit(7)
+		}
+	}
+	settle("settled-1", money.Dollar/10)
+	if err := s.Flush(); err != nil { // synced
 		os.Exit(5)
 	}
-	r, _ = s.Reserve("team", "", "released-1", money.Dollar, t0)
+	r, _ := s.Reserve("team", "", "released-1", money.Dollar, t0)
 	_ = s.Release(r)
-	for i := range 3 { // after the last fsync: only the journal has them
+	// After the last fsync: only the journal has these.
+	settle("settled-2", 2*money.Dollar/10)
+	for { // committed with pebble.NoSync, its hold released
+		if _, err := s.Entry("settled-2"); err == nil {
+			break
+		}
+		runtime.Gosched()
+	}
+	settle("settled-3", 3*money.Dollar/10) // only journaled
+	for i := range 3 {
 		if _, err := s.Reserve("team", "sk-sb-k1", fmt.Sprintf("inflight-%d", i), money.Dollar, t0); err != nil {
 			os.Exit(6)
 		}

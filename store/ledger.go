@@ -101,7 +101,8 @@ const (
 var ErrBadCursor = errors.New("malformed cursor")
 
 // Entry returns the ledger entry of a request, or ErrNotFound. An entry
-// is visible once its group commit is durable (see Flush).
+// is visible once the writer committed its group, within settleLinger of
+// Settle (Flush waits for it).
 func (s *Store) Entry(requestID string) (Entry, error) {
 	var e Entry
 	err := s.read(func() error {

@@ -131,6 +131,21 @@ func TestLedgerScript(t *testing.T) {
 			}
 			clear(open)
 			return ""
+		case "kill":
+			// kill -9: open a copy of the files as the OS has them now,
+			// without Flush or Close; the old store then closes on its
+			// own directory.
+			killed := killCopy(t, dir)
+			old := s
+			if s, err = Open(killed); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.Close(); err != nil {
+				t.Fatal(err)
+			}
+			dir = killed
+			clear(open)
+			return ""
 		case "account":
 			flush(t)
 			if len(d.CmdArgs) != 1 || len(d.CmdArgs[0].Vals) != 0 {

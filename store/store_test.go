@@ -1,6 +1,9 @@
 package store
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -53,6 +56,22 @@ func openTest(t testing.TB) (*Store, string) {
 	return s, dir
 }
 
+// noSync is a sync interval no test outlives: the syncer never syncs on
+// its own, so what a test sees is what Settle and the writer did.
+const noSync = time.Hour
+
+// openWith is openTest with Options.
+func openWith(t testing.TB, o Options) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := OpenWith(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, dir
+}
+
 // reopen closes s (leaving open reservations in the journal, as a crash
 // would) and opens dir again.
 func reopen(t testing.TB, s *Store, dir string) *Store {
@@ -81,3 +100,34 @@ func mustAccount(t testing.TB, s *Store, id string) Account {
 }
 
 var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// killCopy copies the store directory dir, open in a running store, to a
+// new directory and returns it: the files as the OS has them, which is
+// what a SIGKILL at this moment would leave (the store's user-space
+// buffers, such as Pebble's WAL block, are not in them). Open the copy to
+// see what the next start would find.
+func killCopy(t testing.TB, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		if d.IsDir() {
+			return os.Mkdir(filepath.Join(dst, rel), 0o700)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o600)
+	})
+	if err != nil {
+		t.Fatalf("copy the store's files: %v", err)
+	}
+	return dst
+}
