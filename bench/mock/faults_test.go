@@ -281,6 +281,9 @@ func TestHoldSeesTheClientLeave(t *testing.T) {
 		if h := holds[i]; h.Closed.IsZero() || h.Closed.Before(h.Began) {
 			t.Fatalf("%s: hold %+v: the close was not seen", tc.model, h)
 		}
+		if n, last := s.HoldsClosed(); n != i+1 || !last.Equal(holds[i].Closed) {
+			t.Fatalf("%s: HoldsClosed = %d, %s; want %d, %s", tc.model, n, last, i+1, holds[i].Closed)
+		}
 	}
 
 	// A short hold ends and the answer goes on.

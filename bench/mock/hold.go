@@ -26,9 +26,12 @@ const maxHolds = 1 << 16
 
 // holdLog records the holds of a server.
 type holdLog struct {
-	mu     sync.Mutex
-	holds  []Hold
-	active int
+	mu         sync.Mutex
+	holds      []Hold
+	dropped    int // holds forgotten, before holds[0]
+	active     int
+	closed     int       // holds that saw the client close
+	lastClosed time.Time // when the latest of them did
 }
 
 // Holds returns the holds recorded so far, in the order they began, each
@@ -48,6 +51,17 @@ func (s *Server) Holding() int {
 	return l.active
 }
 
+// HoldsClosed returns how many holds saw the client close the
+// connection, and when the latest of them saw it: a caller that closes
+// one connection at a time learns when each close reached the mock
+// without copying Holds.
+func (s *Server) HoldsClosed() (n int, last time.Time) {
+	l := &s.holds
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed, l.lastClosed
+}
+
 // errHoldClosed ends an answer whose connection closed during a hold.
 var errHoldClosed = errors.New("mock: the client closed the connection during a hold")
 
@@ -62,9 +76,10 @@ func (s *Server) hold(conn net.Conn, d time.Duration) bool {
 	l.mu.Lock()
 	if len(l.holds) == maxHolds {
 		l.holds = append(l.holds[:0], l.holds[maxHolds/2:]...)
+		l.dropped += maxHolds / 2
 	}
 	l.holds = append(l.holds, Hold{Began: time.Now()})
-	i := len(l.holds) - 1
+	id := l.dropped + len(l.holds) - 1
 	l.active++
 	l.mu.Unlock()
 
@@ -81,8 +96,12 @@ func (s *Server) hold(conn net.Conn, d time.Duration) bool {
 	}
 
 	l.mu.Lock()
-	if closed && i < len(l.holds) && l.holds[i].Closed.IsZero() {
-		l.holds[i].Closed = now
+	if closed {
+		if i := id - l.dropped; i >= 0 {
+			l.holds[i].Closed = now
+		}
+		l.closed++
+		l.lastClosed = now
 	}
 	l.active--
 	l.mu.Unlock()
