@@ -17,6 +17,7 @@ const (
 	goalRate           = 10000 // requests per second on one core...
 	goalRateP99        = 5000  // ...with p99 under this many µs
 	goalStreamTTFTOver = 30.0  // µs added to time to first token over the floor
+	goalCancelClose    = 50000 // µs from a client leaving to its upstream connection closing
 )
 
 // checkGoals compares the rows of the gateway as shipped (billing on) in
@@ -91,6 +92,21 @@ func checkGoals(scenarios []Scenario) []Goal {
 			Status: status(gw.TTFBOverFloor.P50 <= goalStreamTTFTOver)})
 	} else {
 		notMeasured(ttftGoal, "no streaming run with floor and gateway")
+	}
+
+	const cancelGoal = "a cancelled stream's upstream closed within 50 ms (p99)"
+	var cancel *Row
+	for _, s := range scenarios {
+		if s.Kind == kindCancel {
+			cancel = findRow(s.Rows, targetGateway)
+		}
+	}
+	if cancel != nil && cancel.Requests+cancel.Errors > 0 {
+		goals = append(goals, Goal{Goal: cancelGoal,
+			Measured: fmt.Sprintf("p50 %s / p99 %s µs, %d of %d streams", us(cancel.Latency.P50), us(cancel.Latency.P99), cancel.Requests, cancel.Requests+cancel.Errors),
+			Status:   status(cancel.Errors == 0 && cancel.Latency.P99 <= goalCancelClose)})
+	} else {
+		notMeasured(cancelGoal, "no cancel run")
 	}
 
 	const chaosGoal = "chaos route: 100% of calls succeed (issue 5)"

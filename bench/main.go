@@ -28,7 +28,10 @@
 // the uncached call; mock-model:web with a fake SearXNG in the bench
 // process, the same query and a new one per call, against mock-model;
 // context compression on and off over conversations of the corpus
-// generator, with the token reduction the gateway reports), and chaos:
+// generator, with the token reduction the gateway reports), client cancel
+// (streams held silent by the mock whose clients leave: how soon each
+// gateway closes the upstream connection, and what the open, silent
+// streams cost it in CPU), and chaos:
 // the billing-on gateway's "chaos" route, two targets on which the mock
 // fails at random (500s, resets, stalls past a first-byte timeout) before
 // two healthy ones, against the plain model through the same gateway (the
@@ -210,6 +213,9 @@ func measure(o *options, p pinning) error {
 		if err := featureScenarios(ctx, targets, search, m, o, scenario); err != nil {
 			return err
 		}
+	}
+	if o.cancelStreams > 0 && !o.noGateway && ctx.Err() == nil {
+		_ = scenario(cancelName, 0, func() (Scenario, error) { return runCancel(ctx, targets, m, o), nil })
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

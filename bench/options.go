@@ -47,6 +47,9 @@ type options struct {
 	compressionConversations int
 	compressionSeed          uint64
 
+	cancelStreams int
+	cancelIdle    time.Duration
+
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
 	chaosWorkers     int
@@ -169,6 +172,8 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.IntVar(&o.compressionRounds, "compression-rounds", 5, "compression scenario: rounds, in each of which every target sends every conversation once; 0 skips it")
 	fs.IntVar(&o.compressionConversations, "compression-conversations", 20, "compression scenario: conversations of the corpus generator")
 	fs.Uint64Var(&o.compressionSeed, "compression-seed", 1, "compression scenario: seed of the corpus generator")
+	fs.IntVar(&o.cancelStreams, "cancel-streams", 200, "cancel scenario: streams each target holds open at once, their clients then leaving one at a time; 0 skips it")
+	fs.DurationVar(&o.cancelIdle, "cancel-idle", time.Second, "cancel scenario: how long the streams stay open and silent while the gateways' CPU time is read")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -212,6 +217,8 @@ func (o *options) validate() error {
 	check(o.webDelay >= 0 && o.webDelay <= time.Second, "-web-delay: want 0 to 1s, got %s", o.webDelay)
 	check(o.compressionRounds >= 0 && o.compressionRounds <= 100, "-compression-rounds: want 0 to 100, got %d", o.compressionRounds)
 	check(o.compressionConversations >= 1 && o.compressionConversations <= 200, "-compression-conversations: want 1 to 200, got %d", o.compressionConversations)
+	check(o.cancelStreams >= 0 && o.cancelStreams <= 2000, "-cancel-streams: want 0 to 2000, got %d", o.cancelStreams)
+	check(o.cancelIdle >= 0 && o.cancelIdle <= 10*time.Second, "-cancel-idle: want 0 to 10s, got %s", o.cancelIdle)
 	check(o.chaosDur >= 0, "-chaos-duration: want >= 0, got %s", o.chaosDur)
 	check(o.chaosWindow >= 10*time.Millisecond, "-chaos-window: want >= 10ms, got %s", o.chaosWindow)
 	check(o.chaosWorkers >= 1 && o.chaosWorkers <= 64, "-chaos-workers: want 1 to 64, got %d", o.chaosWorkers)

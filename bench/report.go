@@ -16,6 +16,7 @@ const (
 	kindOpenLoop = "open_loop"
 	kindStream   = "stream"
 	kindChaos    = "chaos"
+	kindCancel   = "cancel"
 )
 
 // Report is everything one bench run measured.
@@ -39,6 +40,9 @@ type Scenario struct {
 	Billing *BillingDelta `json:"billing_on_vs_off,omitempty"`
 	// Chaos is the chaos scenario's failover figures.
 	Chaos *Chaos `json:"chaos,omitempty"`
+	// Cancel is the cancel scenario's figures; its rows' latency is from
+	// a client's close to the upstream connection's.
+	Cancel *Cancel `json:"cancel,omitempty"`
 	// CrossFormat is, in the cross-format scenarios, the client API and
 	// the provider format the gateways translate between
 	// ("anthropic-to-openai"); empty where they pass OpenAI chat
@@ -283,6 +287,8 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 			b.WriteString("\nTTFB: until the first content chunk. Chunk delay: mean gap between content chunks minus the mock's gap; it includes the mock's timer overshoot, so compare it across targets.\n")
 		case s.Kind == kindChaos && s.Chaos != nil:
 			writeChaos(&b, s)
+		case s.Kind == kindCancel && s.Cancel != nil:
+			writeCancel(&b, s)
 		default:
 			writeLatencyTable(&b, s)
 		}

@@ -269,16 +269,22 @@ func (c *call) computeCost() {
 
 // estimateUsage stands in for usage a provider did not report (a stream
 // the client cut short, a host that omits it): the prompt estimated from
-// the body's size, and one output token per relayed stream event or per
-// three bytes of a buffered answer. The entry is marked estimated.
+// the body's size unless the stream's first events already counted it
+// (Anthropic's message_start, Gemini's chunks), and the output produced
+// until then: the provider's count so far or one token per relayed
+// stream event, whichever is more; three bytes a token of a buffered
+// answer; none when the client left before any answer came. The entry is
+// marked estimated.
 func (c *call) estimateUsage() {
 	u := &c.usage
-	u.Input = max(router.EstimateTokens(len(c.ctx.PostBody()))-u.CacheRead-u.CacheWrite, 0)
+	if u.Prompt() == 0 {
+		u.Input = router.EstimateTokens(len(c.ctx.PostBody()))
+	}
 	switch {
+	case c.streaming:
+		u.Output = max(u.Output, c.relay.events)
 	case c.canceled:
 		u.Output = 0 // nothing came back
-	case c.streaming:
-		u.Output = c.relay.events
 	default:
 		u.Output = router.EstimateTokens(len(c.ctx.Response.Body()))
 	}

@@ -54,9 +54,12 @@ type call struct {
 	relay       relay            // sse.go
 	tr          translation      // translate.go
 
-	body       []byte // the upstream body when it had to be edited, then the answer
-	scratch    []byte // a header value or answer being assembled
-	clientGone func() bool
+	body    []byte // the upstream body when it had to be edited, then the answer
+	scratch []byte // a header value or answer being assembled
+	// watch ends the upstream call at once when the client leaves while
+	// the call waits on its provider; stopped in finish, before the
+	// client's connection may close.
+	watch upstream.Watch
 }
 
 // routing is a call's way through its targets: the plan, the target
@@ -113,7 +116,6 @@ func (m *metering) reset() { *m = metering{} }
 
 var callPool = sync.Pool{New: func() any {
 	c := &call{}
-	c.clientGone = c.clientHungUp
 	c.relay.c = c
 	return c
 }}
@@ -137,6 +139,7 @@ func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface *surface) *call {
 	c := callPool.Get().(*call)
 	c.srv, c.ctx, c.surface, c.format = s, ctx, surface, formatOf(surface.format)
 	c.start = time.Now()
+	c.watch.Start(ctx.Conn())
 	c.key = anonymous
 	c.path = append(c.path[:0], ctx.Path()...)
 	// Always the gateway's own id, never the client's x-request-id: it
@@ -149,6 +152,7 @@ func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface *surface) *call {
 // finish records the call in metrics and the access log and returns it to
 // the pool.
 func (c *call) finish() {
+	c.watch.Stop()
 	now := time.Now()
 	s := c.srv
 	s.metrics.record(labels{surface: c.surface.name, model: c.plan.Route.Model, provider: c.provider(), status: c.status},
@@ -221,7 +225,9 @@ func (c *call) overhead(now time.Time) time.Duration {
 }
 
 // clientHungUp reports whether the client closed its connection.
-func (c *call) clientHungUp() bool { return upstream.PeerClosed(c.ctx.Conn()) }
+func (c *call) clientHungUp() bool {
+	return c.watch.Gone() || upstream.PeerClosed(c.ctx.Conn())
+}
 
 // setError keeps a loggable description of err and the status it maps to.
 func (c *call) setError(err error) {

@@ -121,7 +121,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	c.resp.StreamBody = c.fields.stream
 
 	c.sent = time.Now()
-	err = p.DoUntil(&c.req, &c.resp, c.clientGone)
+	err = p.DoUntil(&c.req, &c.resp, &c.watch)
 	now := time.Now()
 	if errors.Is(err, upstream.ErrCanceled) {
 		// The provider had the request: what it charges for the prompt

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -294,6 +295,12 @@ func (r *relay) fill() {
 		r.done = true
 		r.pending = r.in // an unterminated last event goes out as it is
 		r.in = r.in[:0]
+	case errors.Is(err, upstream.ErrCanceled):
+		// The client left while the provider was silent (see
+		// upstream.Watch): nobody is there to take an error event, and
+		// closing the relay closes the upstream connection.
+		r.c.errMsg = "client went away while the provider was silent"
+		r.done = true
 	default:
 		r.fail(err)
 	}

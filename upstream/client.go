@@ -329,33 +329,40 @@ func (p *Provider) Do(req *fasthttp.Request, resp *fasthttp.Response) error {
 	return p.DoUntil(req, resp, nil)
 }
 
-// DoUntil is Do for a client that may go away: while the call waits for
-// the provider's first byte, gone (if not nil) is asked every
-// clientCheckEvery, and once it says yes the call ends with ErrCanceled
-// and its connection is closed, which is how a provider learns to stop.
-func (p *Provider) DoUntil(req *fasthttp.Request, resp *fasthttp.Response, gone func() bool) error {
+// DoUntil is Do for a client that may go away: while the call waits on
+// the provider (see Watch), a client that leaves ends it with
+// ErrCanceled and its connection is closed, which is how a provider
+// learns to stop. w may be nil. A streamed answer keeps w armed for the
+// Stream that reads it; any other outcome disarms it.
+func (p *Provider) DoUntil(req *fasthttp.Request, resp *fasthttp.Response, w *Watch) error {
 	if p.client == nil {
 		return &Error{Provider: p.Name, Status: fasthttp.StatusServiceUnavailable, Err: errDisabled}
 	}
-	w := watchBodies.Get().(*watchBody)
+	wb := watchBodies.Get().(*watchBody)
 	defer func() {
-		*w = watchBody{}
-		watchBodies.Put(w)
+		*wb = watchBody{}
+		watchBodies.Put(wb)
 	}()
-	w.body, w.resp, w.gone = req.Body(), resp, gone
+	wb.body, wb.resp, wb.watch = req.Body(), resp, w
 	stream := resp.StreamBody
 	if !stream {
-		w.req, w.pool = req, &p.idle
+		wb.req, wb.pool = req, &p.idle
 	}
 	for attempt := 0; ; attempt++ {
 		resp.Reset() // so that LocalAddr below is this attempt's connection
 		resp.StreamBody = stream
-		w.off = 0
-		req.SetBodyStream(w, len(w.body))
+		wb.off = 0
+		req.SetBodyStream(wb, len(wb.body))
 		err := p.client.Do(req, resp)
-		w.settle()
+		wb.settle()
 		if err == nil {
-			break
+			if w != nil && resp.BodyStream() == nil {
+				w.disarm() // the whole answer is in
+			}
+			return nil
+		}
+		if w != nil {
+			w.disarm()
 		}
 		// A pooled keep-alive connection the provider closed while idle
 		// fails before the first byte of its answer: the request never
@@ -371,7 +378,6 @@ func (p *Provider) DoUntil(req *fasthttp.Request, resp *fasthttp.Response, gone 
 		}
 		return classify(p.Name, err)
 	}
-	return nil
 }
 
 // watchBody is a request body that, when fasthttp starts writing it,
@@ -380,10 +386,10 @@ func (p *Provider) DoUntil(req *fasthttp.Request, resp *fasthttp.Response, gone 
 // connection inside Do, and this is the one moment the gateway's code
 // runs with both at hand.
 type watchBody struct {
-	body []byte
-	off  int
-	resp *fasthttp.Response
-	gone func() bool
+	body  []byte
+	off   int
+	resp  *fasthttp.Response
+	watch *Watch
 
 	// A buffered call's request and pool, for the pool decision its
 	// answer's first byte makes (timedConn.decideRelease): kept holds a
@@ -437,14 +443,23 @@ func (w *watchBody) WriteTo(dst io.Writer) (int64, error) {
 }
 
 // bind tells the connection the body goes out on whose client to watch,
-// and which buffered call to close if the pool is full.
+// for this request: the one whose first write started (the headers may
+// have gone out already) or, if none did, the next.
 func (w *watchBody) bind() {
-	if tc := connOf(w.resp.LocalAddr()); tc != nil {
-		tc.watch = w.gone
-		tc.call = nil
-		if w.req != nil {
-			tc.call = w
-		}
+	tc := connOf(w.resp.LocalAddr())
+	if tc == nil {
+		return
+	}
+	tc.watch, tc.watchFor = w.watch, tc.requests
+	tc.call = nil
+	if w.req != nil {
+		tc.call = w
+	}
+	if !tc.writing {
+		tc.watchFor++
+	}
+	if w.watch != nil {
+		w.watch.bind(tc)
 	}
 }
 
@@ -508,7 +523,8 @@ func (s *Stream) Open(provider string, resp *fasthttp.Response, keepalive time.D
 }
 
 // Read reads the next bytes of the body. Besides io.EOF it returns
-// ErrKeepaliveTick (harmless, read again) or an *Error.
+// ErrKeepaliveTick (harmless, read again) or an *Error, whose Err is
+// ErrCanceled when the call's Watch saw its client go.
 func (s *Stream) Read(p []byte) (int, error) {
 	n, err := s.body.Read(p)
 	switch {
@@ -516,6 +532,8 @@ func (s *Stream) Read(p []byte) (int, error) {
 		return n, err
 	case errors.Is(err, errTick):
 		return n, errTick
+	case s.conn != nil && s.conn.canceled:
+		return n, &Error{Provider: s.provider, Status: statusClientClosed, Err: ErrCanceled}
 	}
 	return n, classify(s.provider, err)
 }
@@ -526,6 +544,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 func (s *Stream) Close() {
 	if s.conn != nil {
 		s.conn.tick = 0
+		if w := s.conn.watch; w != nil {
+			w.disarm() // before the connection can go back to the pool
+		}
 	}
 	if c, ok := s.body.(io.Closer); ok && s.body != s.resp.BodyStream() {
 		_ = c.Close()

@@ -39,11 +39,14 @@ type timedConn struct {
 	// had closed this pooled connection while it was idle. Provider.Do
 	// reads it to send the request again (fasthttp's errors cannot tell).
 	staleFailure bool
-	// watch, when set for the current request, says whether its client
-	// has gone; the wait for the first byte asks it every
-	// clientCheckEvery.
-	watch    func() bool
-	canceled bool               // watch said the client had gone: the call was dropped
+	// watch, when set for the current request, is its client's (see
+	// Watch): every wait on the provider ends early when the client goes.
+	// watchFor is the number of the request it was bound for, so that a
+	// request that binds none (an empty body) does not use the last one's.
+	watch    *Watch
+	watchFor uint64
+	requests uint64             // requests started on this connection
+	canceled bool               // the watch said the client had gone: the call was dropped
 	raw      syscall.RawConn    // for peerClosed; nil if the conn has none
 	peek     func(uintptr) bool // c.peekFD
 	closed   bool               // peekFD's answer
@@ -87,6 +90,10 @@ func (c *timedConn) Write(p []byte) (int, error) {
 			return 0, errStaleConn
 		}
 		c.writing = true
+		c.requests++
+		if c.watchFor != c.requests {
+			c.watch = nil
+		}
 		c.gotFirst = false
 		c.tick = 0
 		c.start = time.Now()
@@ -138,7 +145,8 @@ func (c *timedConn) peekFD(fd uintptr) bool {
 	return true
 }
 
-// Read reads with the deadline of the current phase; see timedConn.
+// Read reads with the deadline of the current phase; see timedConn. With
+// a watch, the wait ends with ErrCanceled once the client is gone.
 func (c *timedConn) Read(p []byte) (int, error) {
 	now := time.Now()
 	if c.writing {
@@ -159,29 +167,43 @@ func (c *timedConn) Read(p []byte) (int, error) {
 			deadline, ticking = t, true
 		}
 	}
-	for c.watch != nil && !c.gotFirst {
-		slice := now.Add(clientCheckEvery)
-		if !slice.Before(deadline) {
-			break // the phase ends first: read to its deadline
+	w := c.watch
+	for {
+		until, sliced := deadline, false
+		if w != nil {
+			if d := w.slice(c.gotFirst); d > 0 {
+				if t := now.Add(d); t.Before(until) {
+					until, sliced = t, true
+				}
+			}
 		}
-		if err := c.Conn.SetReadDeadline(slice); err != nil {
+		if err := c.Conn.SetReadDeadline(until); err != nil {
 			return 0, err
+		}
+		// Checked after the deadline is set: the watcher sets gone before
+		// its own deadline (see Watch).
+		if w != nil && w.Gone() {
+			c.canceled = true
+			return 0, ErrCanceled
 		}
 		n, err := c.Conn.Read(p)
 		if n > 0 || err == nil || !isTimeout(err) {
 			return c.got(n, err, phase, ticking)
 		}
-		if c.watch() {
+		now = time.Now()
+		switch {
+		case w != nil && w.Gone():
 			c.canceled = true
 			return 0, ErrCanceled
+		case sliced:
+			w.sliceOver(c)
+		case now.Before(until):
+			// A stray wake-up: the watcher woke the call this connection
+			// served before it went back to the pool (see Watch).
+		default:
+			return c.got(n, err, phase, ticking)
 		}
-		now = time.Now()
 	}
-	if err := c.Conn.SetReadDeadline(deadline); err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Read(p)
-	return c.got(n, err, phase, ticking)
 }
 
 // got accounts for a read of n bytes that ended with err, in phase.
@@ -217,10 +239,6 @@ func (c *timedConn) decideRelease() {
 		w.markedClose = true
 	}
 }
-
-// clientCheckEvery is how often a call waiting for its first byte asks
-// whether its client is still there.
-const clientCheckEvery = 100 * time.Millisecond
 
 // ErrCanceled ends an upstream call whose client went away.
 var ErrCanceled = errors.New("the client went away")

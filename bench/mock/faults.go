@@ -23,6 +23,8 @@ type faults struct {
 	cached     int           // prompt tokens reported as read from the cache
 	thinking   int           // thinking or reasoning pieces before the answer; 0: none
 	streamErr  int           // streaming: in-band error after this many deltas; -1: no
+	hold       time.Duration // go silent this long, watching the connection; 0: no
+	holdAfter  int           // hold after this many events (a whole answer: after its headers); 0: before the headers
 
 	// Random faults: one draw per request picks at most one of them.
 	failP  float64       // probability of answering 500
@@ -31,10 +33,10 @@ type faults struct {
 	stall  time.Duration // how long a stall lasts
 }
 
-var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, cached=, thinking=, reasoning=, streamerror=, fail=, resetp=, stallp=, stall=, gzip or zstd")
+var errUnknownDirective = errors.New("unknown directive, want status=, retry_after=, delay=, ttft=, chunks=, gap=, reset=, tools=, cached=, thinking=, reasoning=, streamerror=, hold=, holdafter=, fail=, resetp=, stallp=, stall=, gzip or zstd")
 
 func noFaults() faults {
-	return faults{chunks: -1, gap: -1, reset: -1, streamErr: -1, stall: defaultStall}
+	return faults{chunks: -1, gap: -1, reset: -1, streamErr: -1, holdAfter: 1, stall: defaultStall}
 }
 
 // defaultStall is how long a stallp= stall lasts without stall=: longer
@@ -106,6 +108,10 @@ func (f *faults) apply(item string) error {
 		f.thinking, err = parseInt(value, 0, maxChunks)
 	case "streamerror":
 		f.streamErr, err = parseInt(value, 0, maxChunks)
+	case "hold":
+		f.hold, err = parseDuration(value)
+	case "holdafter":
+		f.holdAfter, err = parseInt(value, 0, maxChunks)
 	case "fail":
 		f.failP, err = parseProbability(value)
 	case "resetp":

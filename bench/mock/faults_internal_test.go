@@ -32,6 +32,12 @@ func TestParseFaults(t *testing.T) {
 	want = noFaults()
 	want.thinking, want.streamErr = 2, 0
 	f("thinking=5+streamerror=0+reasoning=2", '+', want)
+	want = noFaults()
+	want.hold, want.holdAfter = 30*time.Second, 0
+	f("hold=30s+holdafter=0", '+', want)
+	if noFaults().holdAfter != 1 || noFaults().hold != 0 {
+		t.Fatalf("noFaults holds: %+v", noFaults())
+	}
 	if noFaults().streamErr != -1 || noFaults().thinking != 0 {
 		t.Fatalf("noFaults asks for thinking or a stream error: %+v", noFaults())
 	}

@@ -1,10 +1,13 @@
 package mock_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,6 +70,8 @@ func TestBadDirectives(t *testing.T) {
 	f("mock-model+resetp=x", "")
 	f("mock-model", "stallp=2")
 	f("mock-model", "stall=-1s")
+	f("mock-model+hold=soon", "")
+	f("mock-model+hold=1s+holdafter=-1", "")
 	f("mock-model+fail=0.6+stallp=0.5", "")
 	f("mock-model+fail=0.6", "resetp=0.5")
 	// The sum is checked once both lists are read: the model's fail=0
@@ -202,4 +207,98 @@ func TestCompressedBodies(t *testing.T) {
 		defer d.Close()
 		return d.DecodeAll(b, nil)
 	})
+}
+
+// holdConn sends a chat request asking for directives on a raw
+// connection and returns it with a reader of the answer.
+func holdConn(t *testing.T, s *mock.Server, model string, stream bool) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
+	if stream {
+		body = streamBody(model, false)
+	}
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	return c, bufio.NewReader(c)
+}
+
+// readUntil reads r until a line starting with prefix.
+func readUntil(t *testing.T, r *bufio.Reader, prefix string) {
+	t.Helper()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no line starting %q: %v", prefix, err)
+		}
+		if strings.HasPrefix(line, prefix) {
+			return
+		}
+	}
+}
+
+// waitHolding waits until the mock holds n answers.
+func waitHolding(t *testing.T, s *mock.Server, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.Holding() != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("holding %d answers, want %d", s.Holding(), n)
+		}
+	}
+}
+
+// TestHoldSeesTheClientLeave: a hold keeps the answer silent where it
+// says (after the first event of a stream, after the headers of a whole
+// answer, before the headers) and records the client closing the
+// connection during it; a hold that runs its course records no close.
+func TestHoldSeesTheClientLeave(t *testing.T) {
+	s := startMock(t, mock.Options{})
+	for i, tc := range []struct {
+		model  string
+		stream bool
+		until  string // what the client reads before the hold
+	}{
+		{"mock-model+hold=30s", true, "data:"},
+		{"mock-model+hold=30s+holdafter=3", true, "data:"},
+		{"mock-model+hold=30s", false, "Content-Length:"},
+		{"mock-model+hold=30s+holdafter=0", false, ""},
+		{"mock-model+hold=30s+holdafter=0", true, ""},
+	} {
+		c, r := holdConn(t, s, tc.model, tc.stream)
+		if tc.until != "" {
+			readUntil(t, r, tc.until)
+		}
+		waitHolding(t, s, 1)
+		_ = c.Close()
+		waitHolding(t, s, 0)
+		holds := s.Holds()
+		if len(holds) != i+1 {
+			t.Fatalf("%s: %d holds recorded, want %d", tc.model, len(holds), i+1)
+		}
+		if h := holds[i]; h.Closed.IsZero() || h.Closed.Before(h.Began) {
+			t.Fatalf("%s: hold %+v: the close was not seen", tc.model, h)
+		}
+		if n, last := s.HoldsClosed(); n != i+1 || !last.Equal(holds[i].Closed) {
+			t.Fatalf("%s: HoldsClosed = %d, %s; want %d, %s", tc.model, n, last, i+1, holds[i].Closed)
+		}
+	}
+
+	// A short hold ends and the answer goes on.
+	r := do(t, s, fasthttp.MethodPost, "/v1/chat/completions", streamBody("mock-model+hold=1ms", false))
+	if r.status != 200 || !strings.Contains(string(r.body), "[DONE]") {
+		t.Fatalf("after a hold: %d %s", r.status, r.body)
+	}
+	r = do(t, s, fasthttp.MethodPost, "/v1/chat/completions", `{"model":"mock-model+hold=1ms+gzip"}`)
+	if r.status != 200 || r.headers["content-encoding"] != "gzip" {
+		t.Fatalf("a held whole answer: %d %v", r.status, r.headers)
+	}
+	holds := s.Holds()
+	for _, h := range holds[len(holds)-2:] {
+		if !h.Closed.IsZero() {
+			t.Fatalf("a hold that ran its course recorded a close: %+v", h)
+		}
+	}
 }

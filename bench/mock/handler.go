@@ -360,6 +360,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		fail(fasthttp.StatusServiceUnavailable, "mock: server closed")
 		return
 	}
+	if c.f.hold > 0 && c.f.holdAfter == 0 && s.hold(ctx.Conn(), c.f.hold) {
+		ctx.HijackSetNoResponse(true) // the client is gone: send nothing
+		ctx.Hijack(func(net.Conn) {})
+		return
+	}
 	if c.f.status != 0 {
 		if c.f.retryAfter != "" {
 			ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, c.f.retryAfter)
@@ -385,7 +390,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	buf := acquireBuf()
-	defer releaseBuf(buf)
+	held := c.f.hold > 0 && c.f.holdAfter > 0
+	defer func() {
+		if !held {
+			releaseBuf(buf)
+		}
+	}()
 	switch ep {
 	case endpointChat:
 		buf.b = s.appendChat(buf.b, &c)
@@ -409,6 +419,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		buf.b = s.appendGenerate(buf.b, &c)
 	case endpointGeminiCountTokens:
 		buf.b = appendGeminiCountTokens(buf.b, &c)
+	}
+	if held {
+		if err := s.writeHeld(ctx, buf, c.f.encoding, c.f.hold); err != nil {
+			held = false
+			fail(fasthttp.StatusInternalServerError, err.Error())
+		}
+		return
 	}
 	if err := writeBody(ctx, buf, c.f.encoding); err != nil {
 		fail(fasthttp.StatusInternalServerError, err.Error())

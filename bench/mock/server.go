@@ -89,6 +89,16 @@
 //	                "Overloaded"; Responses response.failed; Gemini a
 //	                {"error":{"code":503,...,"status":"UNAVAILABLE"}} chunk.
 //	                Non-streamed answers ignore it
+//	hold=DUR        go silent for DUR partway through the answer, watching
+//	                the connection: a stream after its first event, a
+//	                whole answer after its headers (before its body). The
+//	                mock records each hold and when it saw the client
+//	                close the connection during it (Holds): a gateway test
+//	                learns that its upstream call was cancelled, and
+//	                when. A hold that sees the close sends nothing more
+//	holdafter=N     with hold: hold after N events instead of 1 (a whole
+//	                answer: any N > 0 is after its headers); 0: before the
+//	                response headers, on every surface
 //	gzip, zstd      compress a non-streamed body with that Content-Encoding
 //	fail=P          with probability P (0 to 1): answer 500 with an error
 //	                body
@@ -177,6 +187,7 @@ type Server struct {
 	seq      atomic.Int64
 	rec      recorder
 	conns    connSet
+	holds    holdLog
 
 	// rng draws the random faults; math/rand/v2 generators are not safe
 	// for concurrent use, so rngMu guards it.

@@ -51,6 +51,10 @@ type sseStream struct {
 	ttft   time.Duration
 	gap    time.Duration
 	reset  int
+	// hold: before event number holdAt (> 0), go silent this long,
+	// watching the connection (hold=); 0 once held.
+	hold   time.Duration
+	holdAt int
 
 	deltas    int // deltas ended so far
 	failAfter int // streamerror=: cut before delta number failAfter; -1: no
@@ -75,6 +79,8 @@ func (s *Server) newStream(c *call) *sseStream {
 		ttft:      c.f.ttft,
 		gap:       s.gap(&c.f),
 		reset:     c.f.reset,
+		hold:      c.f.hold,
+		holdAt:    c.f.holdAfter,
 		failAfter: c.f.streamErr,
 		cut:       -1,
 	}
@@ -159,6 +165,13 @@ func (st *sseStream) Read(p []byte) (int, error) {
 				return 0, err
 			}
 			return 0, errStreamReset
+		}
+		if st.hold > 0 && st.holdAt > 0 && st.next == st.holdAt {
+			d := st.hold
+			st.hold = 0
+			if st.s.hold(st.conn, d) {
+				return 0, errHoldClosed
+			}
 		}
 		ev := st.events[st.next]
 		wait := time.Duration(0)
