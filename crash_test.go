@@ -245,13 +245,14 @@ func (l ledger) checkBalance(t *testing.T, initial money.Money) map[string]store
 type gatewayProc struct {
 	cmd    *exec.Cmd
 	url    string
+	client *http.Client // dials the gateway: TCP, or its unix socket
 	log    *procLog
 	exited chan struct{} // closed when Wait returned
 	err    error         // Wait's result, after exited
 }
 
 // procLog collects a process's stderr and picks up the address it serves
-// on from its "serving on http://ADDR" line.
+// on from its "serving on http://ADDR" or "serving on unix:PATH" line.
 type procLog struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
@@ -259,7 +260,7 @@ type procLog struct {
 	seen bool
 }
 
-var servingRE = regexp.MustCompile(`serving on http://(\S+)`)
+var servingRE = regexp.MustCompile(`serving on (?:http://)?(\S+)`)
 
 func (l *procLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -315,14 +316,17 @@ func (e *testEnv) start(t *testing.T, name string) *gatewayProc {
 	deadline := time.After(30 * time.Second)
 	select {
 	case addr := <-p.log.addr:
-		p.url = "http://" + addr
+		p.url, p.client = "http://"+addr, http.DefaultClient
+		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+			p.url, p.client = "http://switchboard", unixClient(path)
+		}
 	case <-p.exited:
 		t.Fatalf("%s exited before serving: %v", name, p.err)
 	case <-deadline:
 		t.Fatalf("%s did not log its address in 30s", name)
 	}
 	for {
-		resp, err := http.Get(p.url + "/readyz")
+		resp, err := p.client.Get(p.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

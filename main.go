@@ -62,7 +62,7 @@ func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("switchboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (default: the embedded configs/switchboard.yaml)")
-	listen := fs.String("listen", "", "address to serve on, overriding the config's listen")
+	listen := fs.String("listen", "", "address to serve on, host:port or unix:/path, overriding the config's listen")
 	check := fs.Bool("check", false, "validate the config and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -131,11 +131,12 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := openListener(cfg.Listen, os.FileMode(cfg.Server.SocketMode))
 	if err != nil {
 		logger.Printf("cannot listen on %q: %v", cfg.Listen, err)
 		return 1
 	}
+	defer ln.Close() // a unix socket's file goes with it
 	srv, err := proxy.New(cfg, rt, st, stderr)
 	if err != nil {
 		logger.Print(err)
@@ -149,8 +150,8 @@ func run(args []string, stderr io.Writer) int {
 	default:
 		admin = "off: set auth.master_key"
 	}
-	logger.Printf("%s serving on http://%s (%s, %d providers enabled, auth %s, admin API %s)",
-		version(), ln.Addr(), source, countEnabled(providers), map[bool]string{true: "off", false: "on"}[cfg.Auth.Disabled], admin)
+	logger.Printf("%s serving on %s (%s, %d providers enabled, auth %s, admin API %s)",
+		version(), servingOn(ln), source, countEnabled(providers), map[bool]string{true: "off", false: "on"}[cfg.Auth.Disabled], admin)
 	for _, line := range providerLines(providers) {
 		logger.Print(line)
 	}
@@ -175,6 +176,44 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// openListener opens the listener for a config's listen address. For
+// unix:/path it first removes a stale socket left at path by a process
+// that did not exit cleanly (anything else there is an error, never
+// removed), and sets the socket file's mode; closing the listener
+// removes the file.
+func openListener(addr string, mode os.FileMode) (net.Listener, error) {
+	network, address := configs.ListenNetwork(addr)
+	if network != "unix" {
+		return net.Listen(network, address)
+	}
+	if fi, err := os.Lstat(address); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket; move it or choose another path", address)
+		}
+		if err := os.Remove(address); err != nil {
+			return nil, fmt.Errorf("cannot remove the stale socket: %w", err)
+		}
+	}
+	ln, err := net.Listen("unix", address)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(address, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("cannot set the socket's mode (server.socket_mode): %w", err)
+	}
+	return ln, nil
+}
+
+// servingOn names where ln serves, as the start line logs it:
+// http://host:port or unix:/path.
+func servingOn(ln net.Listener) string {
+	if a := ln.Addr(); a.Network() == "unix" {
+		return "unix:" + a.String()
+	}
+	return "http://" + ln.Addr().String()
 }
 
 func buildProviders(cfg *configs.Config) ([]*upstream.Provider, error) {

@@ -18,7 +18,8 @@ import (
 // Config is the whole gateway config. Load fills it from YAML, applies
 // defaults and validates it; the result is read-only and safe to share.
 type Config struct {
-	// Listen is the address to serve on, host:port. Default 127.0.0.1:8080.
+	// Listen is the address to serve on: host:port, or unix:/path for a
+	// unix socket (same-host sidecars). Default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
 	// DataDir is the Pebble store directory. Default ./data.
 	DataDir string `yaml:"data_dir"`
@@ -84,6 +85,9 @@ type Server struct {
 	// SSEKeepalive is how often a waiting stream gets a `: keep-alive`
 	// comment while the upstream is silent. Default 15s; 0 turns it off.
 	SSEKeepalive *Duration `yaml:"sse_keepalive"`
+	// SocketMode is the file mode of a unix socket listen creates, in
+	// octal. Default 0660: the gateway's user and group may connect.
+	SocketMode FileMode `yaml:"socket_mode"`
 }
 
 // Log controls logging.
@@ -679,6 +683,16 @@ func validEnvName(s string) bool {
 	return true
 }
 
+// ListenNetwork splits a listen address into the network and address
+// net.Listen takes: "unix" and the path for "unix:/path", else "tcp" and
+// addr as it is.
+func ListenNetwork(addr string) (network, address string) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return "unix", path
+	}
+	return "tcp", addr
+}
+
 func (c *Config) applyDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
@@ -695,6 +709,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&s.IdleTimeout, Duration(120*time.Second))
 	setDefault(&s.MaxConns, 16384)
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
+	setDefault(&s.SocketMode, 0o660)
 	if s.SSEKeepalive == nil {
 		d := Duration(15 * time.Second)
 		s.SSEKeepalive = &d
@@ -845,8 +860,10 @@ func (c *Config) validate() []problem {
 	add := func(path, format string, args ...any) {
 		ps = append(ps, problem{path, path + ": " + fmt.Sprintf(format, args...)})
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		add("listen", "want host:port, got %q", c.Listen)
+	if network, addr := ListenNetwork(c.Listen); network == "unix" && addr == "" {
+		add("listen", "want unix:/path/to/socket, got %q", c.Listen)
+	} else if _, _, err := net.SplitHostPort(addr); network == "tcp" && err != nil {
+		add("listen", "want host:port or unix:/path, got %q", c.Listen)
 	}
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
 		add("server", "sizes must be positive")

@@ -97,6 +97,9 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	f(base+"providers:\n  - {name: a, base_url: 'http://x'}\n  - {name: a, base_url: 'http://y'}\n", `duplicate provider "a"`)
 	f("auth:\n  keys:\n    - {name: k, key: plain}\n", `line 3: auth.keys[0].key: want a key starting with "sk-sb-"`)
 	f(base+"listen: ${BAD-NAME}\n", "line 2: listen: bad environment reference")
+	f(base+"listen: 'unix:'\n", `listen: want unix:/path/to/socket, got "unix:"`)
+	f(base+"listen: localhost\n", `listen: want host:port or unix:/path, got "localhost"`)
+	f(base+"server:\n  socket_mode: 0999\n", `server.socket_mode: want octal permission bits like 0660, got "0999"`)
 	f("", "empty")
 	f("listen: [\n", "cannot parse config")
 }

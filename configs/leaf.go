@@ -79,6 +79,20 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// FileMode is a file's permission bits written in octal: 0660 or "0o660".
+type FileMode uint32
+
+// UnmarshalYAML parses octal permission bits.
+func (m *FileMode) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimPrefix(strings.TrimSpace(n.Value), "0o")
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 {
+		return fmt.Errorf("line %d: want octal permission bits like 0660, got %q", n.Line, n.Value)
+	}
+	*m = FileMode(v)
+	return nil
+}
+
 // Dollars is an exact amount of money written as decimal dollars: "25",
 // "0.50". It never passes through a float.
 type Dollars money.Money
