@@ -19,7 +19,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"switchboard/bench/mock"
 	"switchboard/configs"
@@ -167,9 +166,9 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("server stopped: %v", err)
 		return 1
 	case s := <-sig:
-		logger.Printf("%v: shutting down, waiting up to 30s for open requests", s)
+		logger.Printf("%v: shutting down, waiting up to %v for open requests (server.drain_timeout)", s, cfg.Server.DrainTimeout.D())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.DrainTimeout.D())
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		logger.Printf("shutdown: %v", err)

@@ -82,6 +82,10 @@ type Server struct {
 	// of a response; a client that stops reading a stream is cut off.
 	// Default 60s.
 	WriteTimeout Duration `yaml:"write_timeout"`
+	// DrainTimeout is how long SIGTERM or SIGINT waits for open requests,
+	// streams included, to finish before the gateway exits anyway. Default
+	// 30s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
 	// SSEKeepalive is how often a waiting stream gets a `: keep-alive`
 	// comment while the upstream is silent. Default 15s; 0 turns it off.
 	SSEKeepalive *Duration `yaml:"sse_keepalive"`
@@ -709,6 +713,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&s.IdleTimeout, Duration(120*time.Second))
 	setDefault(&s.MaxConns, 16384)
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
+	setDefault(&s.DrainTimeout, Duration(30*time.Second))
 	setDefault(&s.SocketMode, 0o660)
 	if s.SSEKeepalive == nil {
 		d := Duration(15 * time.Second)
@@ -868,7 +873,7 @@ func (c *Config) validate() []problem {
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
 		add("server", "sizes must be positive")
 	}
-	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || *s.SSEKeepalive < 0 {
+	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || s.DrainTimeout < 0 || *s.SSEKeepalive < 0 {
 		add("server", "durations must not be negative")
 	}
 	if c.Server.MaxConns < 0 {
