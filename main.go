@@ -154,6 +154,7 @@ func run(args []string, stderr io.Writer) int {
 	for _, line := range providerLines(providers) {
 		logger.Print(line)
 	}
+	warmProviders(providers, logger)
 
 	// Catch the signals before serving: a SIGTERM right after the first
 	// answer (say, to /readyz) must shut down gracefully, not kill.
@@ -175,6 +176,23 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// warmProviders connects to every enabled provider's host once, in the
+// background, so the first call finds the address and a TLS session
+// cached (see upstream.Provider.Warm); a host it cannot reach is logged,
+// since its calls will fail the same way.
+func warmProviders(providers []*upstream.Provider, logger *log.Logger) {
+	for _, p := range providers {
+		if p.Disabled {
+			continue
+		}
+		go func() {
+			if err := p.Warm(); err != nil {
+				logger.Printf("provider %s: cannot connect at start: %v", p.Name, err)
+			}
+		}()
+	}
 }
 
 // openListener opens the listener for a config's listen address. For
