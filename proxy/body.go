@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
@@ -157,6 +158,23 @@ func parseGeminiFields(body, path []byte, sf *surface, f *requestFields) error {
 	f.model = model
 	f.stream = sf == surfaceStream
 	return nil
+}
+
+// maxModelBytes bounds a model name; modelQuoteBytes is how much of a
+// longer one an error quotes.
+const (
+	maxModelBytes   = 256
+	modelQuoteBytes = 32
+)
+
+// checkModelLength refuses a model name over maxModelBytes, quoting only
+// its start: no error echoes a long name.
+func checkModelLength(model string) error {
+	if len(model) <= maxModelBytes {
+		return nil
+	}
+	prefix := strings.ToValidUTF8(model[:modelQuoteBytes], "")
+	return fmt.Errorf("%w: model is %d bytes, at most %d are allowed: %q... is not a model name; GET /v1/models lists them", errBadRequest, len(model), maxModelBytes, prefix)
 }
 
 // checkNoSecondModel refuses a body with a second top-level "model" key

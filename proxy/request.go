@@ -111,6 +111,9 @@ func (s *Server) plan(c *call, body []byte) error {
 	} else if err := parseFields(body, &c.fields, c.surface.usageOption); err != nil {
 		return err
 	}
+	if err := checkModelLength(c.fields.model); err != nil {
+		return err
+	}
 	var prefs *router.ProviderPrefs
 	value, strip, ok, err := c.extension(body, extProvider)
 	if err != nil {
