@@ -102,3 +102,30 @@ func TestLongModelName(t *testing.T) {
 		t.Errorf("a 256-byte name: status %d: %s", r.status, r.body)
 	}
 }
+
+// TestUnknownPathShape: an unknown path answers 404 in the error shape
+// of the API it is under.
+func TestUnknownPathShape(t *testing.T) {
+	g := startFourFormatGateway(t)
+	for _, c := range []struct {
+		method, path string
+		format       upstream.Format
+	}{
+		{"POST", "/v1beta/models/gem-model:embedContent", upstream.FormatGemini},
+		{"POST", "/v1beta/cachedContents", upstream.FormatGemini},
+		{"GET", "/v1beta", upstream.FormatGemini},
+		{"GET", "/v1beta/models/gem-model:batchGenerateContent", upstream.FormatGemini},
+		{"POST", "/v1/messages/batches", upstream.FormatAnthropic},
+		{"GET", "/v1/messages/batches/msgbatch_1/results", upstream.FormatAnthropic},
+		{"POST", "/messages/batches", upstream.FormatAnthropic},
+		{"POST", "/v1/nothing", upstream.FormatOpenAI},
+		{"POST", "/v1/chat/completions/x", upstream.FormatOpenAI},
+	} {
+		r := g.do(t, c.method, c.path, "{}")
+		if r.status != 404 {
+			t.Errorf("%s %s: status %d: %s", c.method, c.path, r.status, r.body)
+			continue
+		}
+		checkErrorShape(t, c.format, r.status, r.body)
+	}
+}
