@@ -63,6 +63,9 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	}
 	c.key = key
 	body := ctx.PostBody()
+	if err := checkJSONBody(ctx.Request.Header.ContentType(), body, c.format.notJSON); err != nil {
+		return err
+	}
 	if answered, err := s.prepare(c, body); answered || err != nil {
 		return err
 	}
@@ -112,6 +115,9 @@ func (s *Server) plan(c *call, body []byte) error {
 		return err
 	}
 	if err := checkModelLength(c.fields.model); err != nil {
+		return err
+	}
+	if err := checkNumbers(body, c.format.format, &c.fields.node); err != nil {
 		return err
 	}
 	var prefs *router.ProviderPrefs
