@@ -4,14 +4,57 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
 	"github.com/bytedance/sonic/ast"
+
+	"switchboard/upstream"
 )
 
 // errBadRequest marks a client body the gateway refuses (400).
 var errBadRequest = errors.New("bad request")
+
+// errNotJSON marks a body declared as something other than JSON (415),
+// for the formats whose API answers so (wireFormat.notJSON).
+var errNotJSON = errors.New("unsupported media type")
+
+// checkJSONBody refuses a body whose Content-Type is present and not
+// JSON (application/json or a +json type), with an error wrapping
+// notJSON, and one that is not valid UTF-8. A missing Content-Type is
+// accepted.
+func checkJSONBody(contentType, body []byte, notJSON error) error {
+	if len(contentType) > 0 && !isJSONMediaType(contentType) {
+		return fmt.Errorf("%w: Content-Type %q is not JSON; send the body as application/json", notJSON, truncate(contentType, 64))
+	}
+	if !utf8.Valid(body) {
+		return fmt.Errorf("%w: the body is not valid UTF-8; send JSON text in UTF-8", errBadRequest)
+	}
+	return nil
+}
+
+// isJSONMediaType reports whether a Content-Type value, parameters
+// aside, is application/json or ends in +json, in any case.
+func isJSONMediaType(v []byte) bool {
+	if i := bytes.IndexByte(v, ';'); i >= 0 {
+		v = v[:i]
+	}
+	v = bytes.TrimRight(v, " \t")
+	const app, suffix = "application/json", "+json"
+	return len(v) == len(app) && bytes.EqualFold(v, []byte(app)) ||
+		len(v) > len(suffix) && bytes.EqualFold(v[len(v)-len(suffix):], []byte(suffix))
+}
+
+// truncate is b cut to at most n bytes, for quoting client input.
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
 
 // requestFields are the few top-level fields of a pass-through body the
 // gateway reads. They are found with sonic's lazy search, which skips the
@@ -157,6 +200,23 @@ func parseGeminiFields(body, path []byte, sf *surface, f *requestFields) error {
 	f.model = model
 	f.stream = sf == surfaceStream
 	return nil
+}
+
+// maxModelBytes bounds a model name; modelQuoteBytes is how much of a
+// longer one an error quotes.
+const (
+	maxModelBytes   = 256
+	modelQuoteBytes = 32
+)
+
+// checkModelLength refuses a model name over maxModelBytes, quoting only
+// its start: no error echoes a long name.
+func checkModelLength(model string) error {
+	if len(model) <= maxModelBytes {
+		return nil
+	}
+	prefix := strings.ToValidUTF8(model[:modelQuoteBytes], "")
+	return fmt.Errorf("%w: model is %d bytes, at most %d are allowed: %q... is not a model name; GET /v1/models lists them", errBadRequest, len(model), maxModelBytes, prefix)
 }
 
 // checkNoSecondModel refuses a body with a second top-level "model" key
@@ -375,4 +435,82 @@ func findMember(body, key []byte, n *ast.Node) (value span, strip edit, ok bool,
 		return span{}, edit{}, false, err
 	}
 	return value, edit{at: member}, true, nil
+}
+
+// numberRule is a range a numeric request field must be in: path is the
+// field's place in the body, key its last key as it appears there,
+// quotes included (a byte search for it spares most bodies the JSON
+// search).
+type numberRule struct {
+	path     []any
+	key      []byte
+	min, max float64
+}
+
+func rule(min, max float64, path ...any) numberRule {
+	return numberRule{path: path, key: []byte(`"` + path[len(path)-1].(string) + `"`), min: min, max: max}
+}
+
+var noMax = math.Inf(1)
+
+// numberRules are, per wire format, the ranges of the numeric fields of
+// a client's request, checked on the client's body whatever format the
+// target speaks: token limits of at least 1, temperature in [0, 2]
+// (Anthropic's [0, 1]), top_p in [0, 1], at least one answer.
+var numberRules = [...][]numberRule{
+	upstream.FormatOpenAI: {
+		rule(1, noMax, "max_tokens"), rule(1, noMax, "max_completion_tokens"),
+		rule(0, 2, "temperature"), rule(0, 1, "top_p"), rule(1, noMax, "n"),
+	},
+	upstream.FormatAnthropic: {
+		rule(1, noMax, "max_tokens"), rule(0, 1, "temperature"), rule(0, 1, "top_p"),
+	},
+	upstream.FormatResponses: {
+		rule(1, noMax, "max_output_tokens"), rule(0, 2, "temperature"), rule(0, 1, "top_p"),
+	},
+	upstream.FormatGemini: {
+		rule(1, noMax, "generationConfig", "maxOutputTokens"), rule(0, 2, "generationConfig", "temperature"),
+		rule(0, 1, "generationConfig", "topP"), rule(1, noMax, "generationConfig", "candidateCount"),
+	},
+}
+
+// checkNumbers refuses a body of format f with a numeric field out of its
+// range (numberRules), naming the field; null is unset. n is search
+// scratch space.
+func checkNumbers(body []byte, f upstream.Format, n *ast.Node) error {
+	src := unsafe.String(unsafe.SliceData(body), len(body))
+	for i := range numberRules[f] {
+		r := &numberRules[f][i]
+		if !bytes.Contains(body, r.key) {
+			continue
+		}
+		var err error
+		*n, err = sonic.GetFromString(src, r.path...)
+		if errors.Is(err, ast.ErrNotExist) {
+			continue
+		}
+		name := r.key[1 : len(r.key)-1]
+		if err != nil {
+			return fieldError(string(name), err)
+		}
+		switch n.TypeSafe() {
+		case ast.V_NULL:
+			continue
+		case ast.V_NUMBER:
+		default:
+			return fmt.Errorf("%w: %s must be a number", errBadRequest, name)
+		}
+		v, err := n.Float64()
+		if err != nil {
+			return fmt.Errorf("%w: %s must be a number", errBadRequest, name)
+		}
+		switch {
+		case v >= r.min && v <= r.max:
+		case r.max == noMax:
+			return fmt.Errorf("%w: %s is %v; it must be at least %v", errBadRequest, name, v, r.min)
+		default:
+			return fmt.Errorf("%w: %s is %v; it must be between %v and %v", errBadRequest, name, v, r.min, r.max)
+		}
+	}
+	return nil
 }

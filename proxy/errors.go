@@ -32,6 +32,8 @@ func toAPIError(err error) apiError {
 	switch {
 	case errors.Is(err, errBadRequest), errors.Is(err, api.ErrBadRequest):
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error()}
+	case errors.Is(err, errNotJSON):
+		return apiError{fasthttp.StatusUnsupportedMediaType, "invalid_request_error", "unsupported_media_type", err.Error()}
 	case errors.Is(err, errOtherFormat):
 		return apiError{fasthttp.StatusBadRequest, "invalid_request_error", "unsupported_format", err.Error()}
 	case errors.Is(err, router.ErrBadPrefs):

@@ -54,6 +54,9 @@ type wireFormat struct {
 	appendError       func([]byte, *canon.Error) []byte
 	appendAPIError    func([]byte, apiError) []byte
 	appendStreamError func(dst []byte, events int64, e apiError) []byte
+	// notJSON marks a body declared as something other than JSON:
+	// errNotJSON (415), or for Google errBadRequest (400).
+	notJSON error
 
 	// forwardHeaders copies the client's headers a provider of the
 	// format reads (nil: none).
@@ -98,6 +101,7 @@ var formats = [...]wireFormat{
 		appendError:       openai.AppendError,
 		appendAPIError:    appendOpenAIError,
 		appendStreamError: appendOpenAIStreamError,
+		notJSON:           errNotJSON,
 
 		openings:    [][][]any{{{"messages", 0}}, {{"messages", 1}}},
 		messagePath: []any{"choices", 0, "message"},
@@ -126,6 +130,7 @@ var formats = [...]wireFormat{
 		appendError:       anthropic.AppendError,
 		appendAPIError:    func(dst []byte, e apiError) []byte { return anthropic.AppendError(dst, e.canon()) },
 		appendStreamError: appendAnthropicStreamError,
+		notJSON:           errNotJSON,
 
 		forwardHeaders: forwardAnthropicHeaders,
 		openings:       [][][]any{{{"system"}}, {{"messages", 0}}},
@@ -156,6 +161,7 @@ var formats = [...]wireFormat{
 		appendStreamError: func(dst []byte, events int64, e apiError) []byte {
 			return responses.AppendStreamError(dst, events, e.canon())
 		},
+		notJSON: errNotJSON,
 
 		// A Responses input is a list whose first item opens it, or a
 		// plain string that is the whole opening.
@@ -187,6 +193,7 @@ var formats = [...]wireFormat{
 		appendStreamError: func(dst []byte, _ int64, e apiError) []byte {
 			return append(gemini.AppendError(append(dst, "data: "...), e.canon()), "\r\n\r\n"...)
 		},
+		notJSON: errBadRequest,
 
 		modelInPath: true,
 		openings:    [][][]any{{{"systemInstruction"}}, {{"contents", 0}}},

@@ -63,6 +63,9 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	}
 	c.key = key
 	body := ctx.PostBody()
+	if err := checkJSONBody(ctx.Request.Header.ContentType(), body, c.format.notJSON); err != nil {
+		return err
+	}
 	if answered, err := s.prepare(c, body); answered || err != nil {
 		return err
 	}
@@ -109,6 +112,12 @@ func (s *Server) plan(c *call, body []byte) error {
 			return err
 		}
 	} else if err := parseFields(body, &c.fields, c.surface.usageOption); err != nil {
+		return err
+	}
+	if err := checkModelLength(c.fields.model); err != nil {
+		return err
+	}
+	if err := checkNumbers(body, c.format.format, &c.fields.node); err != nil {
 		return err
 	}
 	var prefs *router.ProviderPrefs

@@ -505,6 +505,7 @@ func TestKeepAliveAfterAStreamOutlivesTheWriteTimeout(t *testing.T) {
 		req.SetRequestURI(g.URL + "/v1/chat/completions")
 		req.Header.SetMethod("POST")
 		req.Header.Set("Authorization", "Bearer "+testKey)
+		req.Header.SetContentType("application/json")
 		req.SetBodyString(body)
 		if err := client.DoTimeout(req, resp, 5*time.Second); err != nil {
 			t.Fatalf("on a kept-alive connection: %v", err)

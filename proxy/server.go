@@ -28,6 +28,7 @@ import (
 	"switchboard/proxy/compress"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/upstream"
 )
 
 // Server serves the gateway's HTTP API. Create it with New; it is safe
@@ -197,8 +198,21 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			s.models(ctx, id)
 			return
 		}
-		writeError(ctx, errNotFound)
+		writeErrorIn(ctx, formatOf(unknownPathFormat(path)), errNotFound)
 	}
+}
+
+// unknownPathFormat is the wire format whose error shape answers an
+// unknown path (with "/v1" cut from its start): Google's under /v1beta,
+// Anthropic's under /v1/messages, else the gateway's own, OpenAI's.
+func unknownPathFormat(path string) upstream.Format {
+	switch {
+	case strings.HasPrefix(path, "beta/"), path == "beta":
+		return upstream.FormatGemini
+	case strings.HasPrefix(path, "/messages/"):
+		return upstream.FormatAnthropic
+	}
+	return upstream.FormatOpenAI
 }
 
 // serveAPI answers a request of the management API (package api) for
