@@ -159,6 +159,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/readyz":
 		s.ready(ctx)
 		return
+	case "/openapi.json":
+		openAPI(ctx)
+		return
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		metrics.WritePrometheus(ctx, true)

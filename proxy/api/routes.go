@@ -158,6 +158,34 @@ var routes = map[string]func(*API, *request) error{
 	"GET admin/accounts/{id}/ledger":  (*API).accountLedger,
 }
 
+// Route is one endpoint of the API as a client calls it.
+type Route struct {
+	// Method is the HTTP method, such as "GET".
+	Method string
+	// Path is the full URL path, with {id} for a key or account id:
+	// /api/v1/<pattern>, and /v1/dashboard/billing/credits for OpenAI's
+	// legacy credit summary.
+	Path string
+}
+
+// Routes returns every endpoint Serve answers, sorted by path then
+// method; it is read from the table Serve dispatches on.
+func Routes() []Route {
+	out := make([]Route, 0, len(routes))
+	for route := range routes {
+		m, p, _ := strings.Cut(route, " ")
+		prefix := "/api/v1/"
+		if p == "dashboard/billing/credits" {
+			prefix = "/v1/"
+		}
+		out = append(out, Route{Method: m, Path: prefix + p})
+	}
+	slices.SortFunc(out, func(a, b Route) int {
+		return strings.Compare(a.Path+" "+a.Method, b.Path+" "+b.Method)
+	})
+	return out
+}
+
 // Serve answers a request for path, the part of the URL path after
 // /api/v1/ (or "dashboard/billing/credits" for OpenAI's legacy path), or
 // returns the error to answer; it writes no error answer itself. It
