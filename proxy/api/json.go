@@ -2,8 +2,12 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,15 +61,68 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any) error {
 	if err == nil {
 		return nil
 	}
-	// sonic's messages (Description, when it has one: its Error quotes
-	// it) continue with a copy of the input on the lines after the first.
+	msg := decodeMessage(err)
+	if field, fieldMsg, ok := badField(body, v); ok {
+		return fmt.Errorf("%w: %s: %s", ErrBadRequest, field, fieldMsg)
+	}
+	return fmt.Errorf("%w: request body: %s", ErrBadRequest, msg)
+}
+
+// badField finds which top-level field of a body that failed to decode
+// into v is at fault, by decoding each field alone into a fresh value of
+// v's type, in name order, and returns it with its error. It runs only on
+// the error path. ok is false when no single field fails (a syntax
+// error, say).
+func badField(body []byte, v any) (field, msg string, ok bool) {
+	var fields map[string]json.RawMessage
+	if apiJSON.Unmarshal(body, &fields) != nil {
+		return "", "", false
+	}
+	names := slices.Sorted(maps.Keys(fields))
+	t := reflect.TypeOf(v).Elem()
+	for _, name := range names {
+		one, _ := json.Marshal(map[string]json.RawMessage{name: fields[name]})
+		if err := apiJSON.Unmarshal(one, reflect.New(t).Interface()); err != nil {
+			msg := strings.TrimPrefix(decodeMessage(err), "json: ")
+			if strings.HasPrefix(msg, "unknown field") {
+				msg = "unknown field; check its spelling against the API reference"
+			} else if ft, ok := jsonField(t, name); ok && strings.Contains(msg, "Mismatch type") {
+				msg = fmt.Sprintf("want %s, got %.40s", kindName(reflect.Zero(ft).Interface()), fields[name])
+			}
+			return name, msg, true
+		}
+	}
+	return "", "", false
+}
+
+// jsonField is the type of the field of struct t, or of a struct it
+// embeds, that JSON names name.
+func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if ft, ok := jsonField(f.Type, name); ok {
+				return ft, true
+			}
+		}
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+			return f.Type, true
+		}
+	}
+	return nil, false
+}
+
+// decodeMessage is the first line of a decoding error: sonic's messages
+// (Description, when it has one: its Error quotes it) continue with a copy
+// of the input on the lines after the first.
+func decodeMessage(err error) string {
 	msg := err.Error()
 	var described interface{ Description() string }
 	if errors.As(err, &described) {
 		msg = described.Description()
 	}
 	msg, _, _ = strings.Cut(msg, "\n")
-	return fmt.Errorf("%w: request body: %s", ErrBadRequest, msg)
+	return msg
 }
 
 // checkID checks an id from a request as the store wants ids: 1-256 bytes
@@ -94,10 +151,29 @@ func (o *opt[T]) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	err := apiJSON.Unmarshal(b, &o.V)
-	if _, custom := any(&o.V).(interface{ UnmarshalJSON([]byte) error }); err != nil && !custom {
-		return fmt.Errorf("want %T, got %.40s", o.V, b)
+	_, custom := any(&o.V).(interface{ UnmarshalJSON([]byte) error })
+	if _, isTime := any(o.V).(time.Time); err != nil && (!custom || isTime) {
+		return fmt.Errorf("want %s, got %.40s", kindName(o.V), b)
 	}
 	return err
+}
+
+// kindName says in JSON's words what a field of v's type takes, for an
+// error message: never a Go type name.
+func kindName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int, int64:
+		return "a whole number"
+	case bool:
+		return "true or false"
+	case []string:
+		return "a list of strings"
+	case time.Time:
+		return `an RFC 3339 time like "2027-01-31T00:00:00Z"`
+	}
+	return "another type"
 }
 
 // amount is money in a request body: decimal dollars as a JSON string

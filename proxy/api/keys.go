@@ -66,8 +66,9 @@ type keyFields struct {
 	Compression   opt[string]    `json:"compression"`
 }
 
-// apply checks the given fields and sets them on k.
-func (f *keyFields) apply(k *store.Key) error {
+// apply checks the given fields and sets them on k; now is the request's
+// time, which a new expiry must be after.
+func (f *keyFields) apply(k *store.Key, now time.Time) error {
 	if f.Name.Set {
 		if len(f.Name.V) > 256 {
 			return fmt.Errorf("%w: name: want at most 256 bytes, got %d", ErrBadRequest, len(f.Name.V))
@@ -83,6 +84,9 @@ func (f *keyFields) apply(k *store.Key) error {
 	if f.ExpiresAt.Set {
 		if t := f.ExpiresAt.V; !t.IsZero() && (!nanoTime(t) || t.UnixNano() <= 0) {
 			return fmt.Errorf("%w: expires_at: want a time between 1970 and 2262, got %s", ErrBadRequest, t.Format(time.RFC3339))
+		}
+		if t := f.ExpiresAt.V; !t.IsZero() && !t.After(now) {
+			return fmt.Errorf("%w: expires_at: %s is not in the future; to stop a key now, revoke it (DELETE the key or \"revoked\": true)", ErrBadRequest, t.Format(time.RFC3339))
 		}
 		k.ExpiresAt = f.ExpiresAt.V.UTC()
 	}
@@ -152,7 +156,7 @@ func (a *API) createKey(r *request) error {
 		return err
 	}
 	k := store.Key{Account: body.Account, CreatedAt: r.now.UTC()}
-	if err := body.apply(&k); err != nil {
+	if err := body.apply(&k, r.now); err != nil {
 		return err
 	}
 	if err := a.store.EnsureAccount(k.Account); err != nil {
@@ -197,7 +201,7 @@ func (a *API) patchKey(r *request) error {
 	if err := decodeBody(r.ctx, &f); err != nil {
 		return err
 	}
-	if err := a.changeKeys(func() error { return a.store.UpdateKey(r.id, f.apply) }); err != nil {
+	if err := a.changeKeys(func() error { return a.store.UpdateKey(r.id, func(k *store.Key) error { return f.apply(k, r.now) }) }); err != nil {
 		return err
 	}
 	return a.getKey(r)

@@ -2,7 +2,11 @@ package api_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+
+	"switchboard/proxy/api"
 )
 
 func TestKeyChangesReloadTheIndexBeforeAnswering(t *testing.T) {
@@ -51,5 +55,30 @@ func TestKeyChangesReloadTheIndexBeforeAnswering(t *testing.T) {
 	e.mu.Unlock()
 	if r := e.admin(t, "PATCH", "/keys/"+id, `{"name":"ci-3"}`); r.err == nil || !errors.Is(r.err, e.reloadErr) {
 		t.Errorf("patch with a failing reload: %v %d %s", r.err, r.status, r.body)
+	}
+}
+
+// TestKeyFieldErrorsSayWhatToDo checks that a wrong field names it, says
+// in JSON's words what it takes (never a Go type), and that an expiry in
+// the past says how to stop a key instead.
+func TestKeyFieldErrorsSayWhatToDo(t *testing.T) {
+	e := newEnv(t, masterKey)
+	for body, want := range map[string]string{
+		`{"account":"a","rpm":"sixty"}`:                       `rpm: want a whole number, got "sixty"`,
+		`{"account":"a","allowed_models":"x"}`:                `allowed_models: want a list of strings, got "x"`,
+		`{"account":"a","name":7}`:                            `name: want a string, got 7`,
+		`{"account":"a","revoked":"no"}`:                      `revoked: want true or false, got "no"`,
+		`{"account":"a","expires_at":"2001-01-01T00:00:00Z"}`: `expires_at: 2001-01-01T00:00:00Z is not in the future; to stop a key now, revoke it`,
+	} {
+		r := e.admin(t, "POST", "/keys", body)
+		msg := fmt.Sprint(r.err)
+		if !errors.Is(r.err, api.ErrBadRequest) || !strings.Contains(msg, want) {
+			t.Errorf("%s: %v, want a bad request with %q", body, r.err, want)
+		}
+		for _, goType := range []string{"[]string", "int", "bool", "time.Time"} {
+			if strings.Contains(msg, "want "+goType) {
+				t.Errorf("%s: the answer names the Go type %s: %s", body, goType, msg)
+			}
+		}
 	}
 }

@@ -320,6 +320,8 @@ func TestAdminRefusesBadRequests(t *testing.T) {
 	f("POST", "/keys", `{"account":"team-a","expires_at":"tomorrow"}`, bad)
 	f("POST", "/keys", `{"account":"team-a","expires_at":"9999-01-01T00:00:00Z"}`, bad)
 	f("POST", "/keys", `{"account":"team-a","allowed_models":[""]}`, bad)
+	f("POST", "/keys", `{"account":"team-a","expires_at":"2001-01-01T00:00:00Z"}`, bad)
+	f("PATCH", "/keys/"+id, `{"expires_at":"2001-01-01T00:00:00Z"}`, bad)
 	f("POST", "/keys", `{"account":"team-a","name":"`+strings.Repeat("n", 257)+`"}`, bad)
 	f("PATCH", "/keys/"+id, `{"account":"team-b"}`, bad)
 	f("PATCH", "/keys/"+id, `{"tpm":-3}`, bad)
