@@ -91,7 +91,7 @@ providers:
 // a 400.
 func TestStoredKeyCompression(t *testing.T) {
 	g := startBillingGateway(t)
-	r := g.admin(t, "POST", "/keys", `{"account":"team","compression":"lossless"}`)
+	r := g.admin(t, "POST", "/keys", `{"account":"team","create_account":true,"compression":"lossless"}`)
 	var created struct {
 		Data struct {
 			ID          string  `json:"id"`

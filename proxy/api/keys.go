@@ -142,11 +142,13 @@ func (a *API) listKeys(r *request) error {
 	return writeData(r.ctx, fasthttp.StatusOK, out)
 }
 
-// createKey answers POST /api/v1/admin/keys: a new key for an account
-// (created if new), with its secret in "key", shown this once only.
+// createKey answers POST /api/v1/admin/keys: a new key for an existing
+// account, or with "create_account": true for an account it creates in
+// the same store write; its secret is in "key", shown this once only.
 func (a *API) createKey(r *request) error {
 	var body struct {
-		Account string `json:"account"`
+		Account       string `json:"account"`
+		CreateAccount bool   `json:"create_account"`
 		keyFields
 	}
 	if err := decodeBody(r.ctx, &body); err != nil {
@@ -159,8 +161,15 @@ func (a *API) createKey(r *request) error {
 	if err := body.apply(&k, r.now); err != nil {
 		return err
 	}
-	if err := a.store.EnsureAccount(k.Account); err != nil {
-		return err
+	create := a.store.CreateKeyAndAccount
+	if !body.CreateAccount {
+		if _, err := a.store.Account(k.Account); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf(`%w: account: %q does not exist; create it with POST /api/v1/admin/accounts first, or pass "create_account": true`, store.ErrNotFound, k.Account)
+			}
+			return err
+		}
+		create = a.store.CreateKey
 	}
 	var secret string
 	err := a.changeKeys(func() error {
@@ -170,7 +179,7 @@ func (a *API) createKey(r *request) error {
 				return err
 			}
 			k.ID, k.Hash = store.SecretID(secret), store.SecretHash(secret)
-			if err = a.store.CreateKey(k); !errors.Is(err, store.ErrExists) {
+			if err = create(k); !errors.Is(err, store.ErrExists) {
 				break
 			}
 		}
