@@ -69,6 +69,8 @@ func TestKeyFieldErrorsSayWhatToDo(t *testing.T) {
 		`{"account":"a","allowed_models":"x"}`:                `allowed_models: want a list of strings, got "x"`,
 		`{"account":"a","name":7}`:                            `name: want a string, got 7`,
 		`{"account":"a","revoked":"no"}`:                      `revoked: want true or false, got "no"`,
+		`{"account":"a","compression":7}`:                     `compression: want a list of stage names like ["dedupe","minify"], got 7`,
+		`{"account":"a","compression":["squash"]}`:            `compression: unknown compression stage "squash"`,
 		`{"account":"a","expires_at":"2001-01-01T00:00:00Z"}`: `expires_at: 2001-01-01T00:00:00Z is not in the future; to stop a key now, revoke it`,
 	} {
 		r := e.admin(t, "POST", "/keys", body)
