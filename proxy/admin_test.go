@@ -121,7 +121,7 @@ func dollarsOf(t testing.TB, s string) money.Money {
 
 func TestAdminKeyLifecycle(t *testing.T) {
 	g := startBillingGateway(t)
-	id, secret := g.newKey(t, `{"account":"team-a","name":"ci","rpm":60,"tpm":100000,"daily_limit":"5","monthly_limit":50,"expires_at":"2027-01-01T00:00:00Z"}`)
+	id, secret := g.newKey(t, `{"account":"team-a","create_account":true,"name":"ci","rpm":60,"tpm":100000,"daily_limit":"5","monthly_limit":50,"expires_at":"2027-01-01T00:00:00Z"}`)
 	if !strings.HasPrefix(secret, "sk-sb-") || !strings.HasPrefix(secret, id) {
 		t.Fatalf("id %q secret %q", id, secret)
 	}

@@ -45,8 +45,8 @@ func (g *gateway) flush(t testing.TB) {
 
 func TestKeyHolderSeesWhatCallsCost(t *testing.T) {
 	g := startBillingGateway(t)
+	g.topUp(t, "team-a", "10") // creates the account
 	_, secret := g.newKey(t, `{"account":"team-a","name":"ci","monthly_limit":"3","rpm":60}`)
-	g.topUp(t, "team-a", "10")
 	var calls []served
 	var total money.Money
 	for range 3 {
@@ -100,8 +100,8 @@ func TestKeyHolderSeesWhatCallsCost(t *testing.T) {
 	}
 
 	// Another account's entries are not found, exactly like unknown ones.
-	_, other := g.newKey(t, `{"account":"team-b"}`)
 	g.topUp(t, "team-b", "1")
+	_, other := g.newKey(t, `{"account":"team-b"}`)
 	theirs := g.chatAs(t, other, "mock-model")
 	g.flush(t)
 	for _, id := range []string{theirs.id, "req_nosuch"} {
@@ -119,9 +119,9 @@ func TestKeyHolderSeesWhatCallsCost(t *testing.T) {
 
 func TestUsageListing(t *testing.T) {
 	g := startBillingGateway(t)
+	g.topUp(t, "team-a", "10")
 	_, secret := g.newKey(t, `{"account":"team-a"}`)
 	_, sibling := g.newKey(t, `{"account":"team-a"}`)
-	g.topUp(t, "team-a", "10")
 	start := time.Now().Add(-time.Second)
 	var ids, aliased []string
 	for i := range 5 {
@@ -206,8 +206,8 @@ func TestUsageListing(t *testing.T) {
 
 func TestDashboardCreditsShowsThePlan(t *testing.T) {
 	g := startBillingGateway(t)
-	_, secret := g.newKey(t, `{"account":"team-a"}`)
 	g.topUp(t, "team-a", "2.5")
+	_, secret := g.newKey(t, `{"account":"team-a"}`)
 	r := g.as(t, secret, "GET", "/v1/dashboard/billing/credits", "")
 	if r.status != 200 || rawAt(t, r.body, "subscription") != "null" || moneyAt(t, r.body, "total_available") != dollarsOf(t, "2.5") {
 		t.Fatalf("without a plan: %d %s", r.status, r.body)
@@ -256,7 +256,7 @@ func TestDashboardCreditsShowsThePlan(t *testing.T) {
 // errors answered with its status in the OpenAI error shape.
 func TestAPIAnswersThroughTheGateway(t *testing.T) {
 	g := startBillingGateway(t)
-	_, secret := g.newKey(t, `{"account":"team-a"}`)
+	_, secret := g.newKey(t, `{"account":"team-a","create_account":true}`)
 	master := []string{"Authorization", "Bearer " + masterKey}
 	// code is the answer's error code, "" for an answer that is no error.
 	f := func(method, path, body string, status int, code string, headers ...string) {
@@ -296,6 +296,8 @@ func TestAPIAnswersThroughTheGateway(t *testing.T) {
 	f("POST", "/api/v1/credits", "", 405, "method_not_allowed")
 	f("DELETE", "/v1/dashboard/billing/credits", "", 405, "method_not_allowed")
 	f("POST", "/api/v1/admin/keys", `{"acount":"team-a"}`, 400, "invalid_request", master...)
+	f("POST", "/api/v1/admin/keys", `{"account":"team-typo"}`, 404, "not_found", master...)
+	f("POST", "/api/v1/admin/accounts", `{"id":"team-a"}`, 409, "conflict", master...)
 	f("GET", "/api/v1/usage?cursor=AAAA", "", 400, "invalid_cursor")
 	f("POST", "/api/v1/admin/accounts/team-a/topup", `{"amount":"1","idempotency_key":"i1"}`, 200, "", master...)
 	f("POST", "/api/v1/admin/accounts/team-a/topup", `{"amount":"2","idempotency_key":"i1"}`, 409, "conflict", master...)

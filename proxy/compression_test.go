@@ -91,16 +91,16 @@ providers:
 // a 400.
 func TestStoredKeyCompression(t *testing.T) {
 	g := startBillingGateway(t)
-	r := g.admin(t, "POST", "/keys", `{"account":"team","compression":"lossless"}`)
+	r := g.admin(t, "POST", "/keys", `{"account":"team","create_account":true,"compression":["lossless"]}`)
 	var created struct {
 		Data struct {
-			ID          string  `json:"id"`
-			Key         string  `json:"key"`
-			Compression *string `json:"compression"`
+			ID          string   `json:"id"`
+			Key         string   `json:"key"`
+			Compression []string `json:"compression"`
 		} `json:"data"`
 	}
-	if err := sonic.UnmarshalString(r.body, &created); err != nil || r.status != 201 || created.Data.Compression == nil || *created.Data.Compression != "lossless" {
-		t.Fatalf("create: status %d: %s (%v)", r.status, r.body, err)
+	if err := sonic.UnmarshalString(r.body, &created); err != nil || r.status != 201 || strings.Join(created.Data.Compression, " ") != "dedupe minify whitespace" {
+		t.Fatalf("create: status %d: %s (%v), want the lossless stages listed", r.status, r.body, err)
 	}
 	if r := g.admin(t, "POST", "/accounts/team/topup", `{"amount":"10","idempotency_key":"t1"}`); r.status != 200 {
 		t.Fatalf("topup: %d %s", r.status, r.body)
@@ -115,7 +115,13 @@ func TestStoredKeyCompression(t *testing.T) {
 	if r := g.post(t, "/v1/chat/completions", agentConversation("mock-model", ""), auth...); r.status != 200 || r.header[headerTokensBefore] != "" {
 		t.Fatalf("after patch: status %d, tokens before %q", r.status, r.header[headerTokensBefore])
 	}
-	if r := g.admin(t, "PATCH", "/keys/"+created.Data.ID, `{"compression":"squash"}`); r.status != 400 || !strings.Contains(r.body, "compression") {
-		t.Fatalf("bad value: %d %s", r.status, r.body)
+	// The comma string of earlier versions still works, answered as a list.
+	if r := g.admin(t, "PATCH", "/keys/"+created.Data.ID, `{"compression":"minify,dedupe"}`); r.status != 200 || rawAt(t, r.body, "data", "compression") != `["dedupe","minify"]` {
+		t.Fatalf("patch with a string: %d %s", r.status, r.body)
+	}
+	for _, bad := range []string{`["squash"]`, `"squash"`, `7`, `[7]`} {
+		if r := g.admin(t, "PATCH", "/keys/"+created.Data.ID, `{"compression":`+bad+`}`); r.status != 400 || !strings.Contains(r.body, "compression: ") {
+			t.Fatalf("bad value %s: %d %s", bad, r.status, r.body)
+		}
 	}
 }

@@ -90,8 +90,17 @@ func SecretHash(secret string) [32]byte {
 
 // CreateKey stores a new key. It fails with ErrExists when a key with the
 // same ID or the same hash exists (IDs are 6 random characters: on a clash
-// make a new secret). It is durable when it returns.
-func (s *Store) CreateKey(k Key) error {
+// make a new secret). It is durable when it returns. It does not look at
+// the key's account: see CreateKeyAndAccount.
+func (s *Store) CreateKey(k Key) error { return s.createKey(k, false) }
+
+// CreateKeyAndAccount is CreateKey that also creates the key's account,
+// with no credits and no plan, when it does not exist: the key and the
+// account record are one atomic batch, committed by the writer (so no
+// other account change can interleave), and durable when it returns.
+func (s *Store) CreateKeyAndAccount(k Key) error { return s.createKey(k, true) }
+
+func (s *Store) createKey(k Key, withAccount bool) error {
 	if err := k.validate(); err != nil {
 		return err
 	}
@@ -111,15 +120,31 @@ func (s *Store) CreateKey(k Key) error {
 		} else if ok {
 			return fmt.Errorf("key %q: a key with the same secret hash %w", k.ID, ErrExists)
 		}
+		if withAccount {
+			// keyMu keeps the checks above true until the writer commits.
+			return s.w.do(op{kind: opCreateKey, account: k.Account, key: &k})
+		}
 		b := s.db.NewBatch()
 		defer b.Close()
-		_ = b.Set(keyKey(k.ID), appendKey(nil, &k), nil)
-		_ = b.Set(keyHashKey(k.Hash), []byte(k.ID), nil)
+		stageKey(b, &k)
 		if err := b.Commit(pebble.Sync); err != nil {
 			return fmt.Errorf("cannot write key %q: %w", k.ID, err)
 		}
 		return nil
 	})
+}
+
+// stageKey adds the records of a new key to b.
+func stageKey(b *pebble.Batch, k *Key) {
+	_ = b.Set(keyKey(k.ID), appendKey(nil, k), nil)
+	_ = b.Set(keyHashKey(k.Hash), []byte(k.ID), nil)
+}
+
+// stageCreateKey adds a new key and, if it is new, its account to the
+// group (CreateKeyAndAccount).
+func (s *Store) stageCreateKey(g *group, o *op) {
+	s.stageEnsureAccount(g, o)
+	stageKey(g.b, o.key)
 }
 
 // UpdateKey changes a key with fn, durably. fn may change anything but ID

@@ -244,3 +244,38 @@ func normalizeKey(k Key) Key {
 	k.ExpiresAt, k.CreatedAt = k.ExpiresAt.UTC(), k.CreatedAt.UTC()
 	return k
 }
+
+// TestCreateKeyAndAccount checks that the key and its new account are
+// written together, that an existing account keeps its credits, and that
+// a refused key creates no account.
+func TestCreateKeyAndAccount(t *testing.T) {
+	s, dir := openTest(t)
+	k, _ := newTestKey(t, "new-team")
+	if err := s.CreateKeyAndAccount(k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TopUp("new-team", 3*money.Dollar, ""); err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := newTestKey(t, "new-team")
+	if err := s.CreateKeyAndAccount(k2); err != nil {
+		t.Fatal(err)
+	}
+	dup, _ := newTestKey(t, "other-team")
+	dup.ID = k.ID
+	if err := s.CreateKeyAndAccount(dup); !errors.Is(err, ErrExists) {
+		t.Fatalf("same ID: %v, want ErrExists", err)
+	}
+	s = reopen(t, s, dir)
+	if a, err := s.Account("new-team"); err != nil || a.Credits != 3*money.Dollar {
+		t.Fatalf("account after reopen: %+v %v, want $3 of credits", a, err)
+	}
+	for _, id := range []string{k.ID, k2.ID} {
+		if got, err := s.KeyByID(id); err != nil || got.Account != "new-team" {
+			t.Fatalf("key %s after reopen: %+v %v", id, got, err)
+		}
+	}
+	if _, err := s.Account("other-team"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("account of a refused key: %v, want ErrNotFound", err)
+	}
+}

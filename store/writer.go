@@ -13,7 +13,8 @@ import (
 // The group commit.
 //
 // Every change to money goes through one goroutine, the writer: ledger
-// entries (Settle), top-ups, EnsureAccount, SetCredits and AssignPlan. A
+// entries (Settle), top-ups, EnsureAccount, SetCredits, AssignPlan and
+// CreateKeyAndAccount. A
 // caller appends an op to a queue under a mutex and pokes the writer; the
 // writer takes the whole queue, stages every op into one Pebble batch,
 // commits it, and only then applies the group to memory and answers the
@@ -172,6 +173,7 @@ const (
 	opEnsureAccount
 	opSetCredits
 	opAssignPlan
+	opCreateKey
 	opFlush
 )
 
@@ -181,10 +183,11 @@ type op struct {
 	r       *Reservation // opSettle
 	e       Entry        // opSettle
 	hold    money.Money  // opSettle: the hold to release once committed
-	account string       // opTopUp, opSetCredits, opAssignPlan
+	account string       // opTopUp, opSetCredits, opAssignPlan, opEnsureAccount, opCreateKey
 	amount  money.Money  // opTopUp, opSetCredits; the price for opAssignPlan
 	idem    string       // opTopUp
 	plan    string       // opAssignPlan
+	key     *Key         // opCreateKey
 	period  time.Duration
 	at      time.Time
 	done    chan error // nil: nobody waits (opSettle)
@@ -436,6 +439,8 @@ func (s *Store) commitGroup(g *group, ops []op, sync bool) error {
 			s.stageSetCredits(g, o)
 		case opAssignPlan:
 			s.stageAssignPlan(g, o)
+		case opCreateKey:
+			s.stageCreateKey(g, o)
 		case opFlush:
 		default:
 			panic(fmt.Sprintf("BUG: unknown writer op %d", o.kind))

@@ -80,6 +80,34 @@ func (a *API) listAccounts(r *request) error {
 	return writeData(r.ctx, fasthttp.StatusOK, out)
 }
 
+// createAccount answers POST /api/v1/admin/accounts {"id":"team-a"}: a
+// new account with no credits and no plan, 201; an id that exists is a
+// 409, so a typo in the id of an existing account shows.
+func (a *API) createAccount(r *request) error {
+	var body struct {
+		ID string `json:"id"`
+	}
+	if err := decodeBody(r.ctx, &body); err != nil {
+		return err
+	}
+	if err := checkID("id", body.ID); err != nil {
+		return err
+	}
+	a.accountMu.Lock()
+	defer a.accountMu.Unlock()
+	if _, err := a.store.Account(body.ID); err == nil {
+		return fmt.Errorf("%w: id: account %q exists; top it up, set its credits or its plan under /api/v1/admin/accounts/%s", ErrConflict, body.ID, body.ID)
+	}
+	if err := a.store.EnsureAccount(body.ID); err != nil {
+		return err
+	}
+	acc, err := a.store.Account(body.ID)
+	if err != nil {
+		return err
+	}
+	return writeData(r.ctx, fasthttp.StatusCreated, a.newAccountJSON(&acc, r.now))
+}
+
 // getAccount answers GET /api/v1/admin/accounts/{id}.
 func (a *API) getAccount(r *request) error {
 	acc, err := a.store.Account(r.id)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -30,7 +31,7 @@ type keyJSON struct {
 	ExpiresAt     *time.Time `json:"expires_at"`
 	Revoked       bool       `json:"revoked"`
 	CreatedAt     time.Time  `json:"created_at"`
-	Compression   *string    `json:"compression"`
+	Compression   []string   `json:"compression"`
 }
 
 // newKeyJSON is the answer's view of k.
@@ -47,7 +48,7 @@ func newKeyJSON(k *store.Key) keyJSON {
 		ExpiresAt:     timeOrNull(k.ExpiresAt),
 		Revoked:       k.Revoked,
 		CreatedAt:     k.CreatedAt,
-		Compression:   orNull(k.Compression),
+		Compression:   stageNames(k.Compression),
 	}
 }
 
@@ -63,7 +64,7 @@ type keyFields struct {
 	MonthlyLimit  opt[amount]    `json:"monthly_limit"`
 	ExpiresAt     opt[time.Time] `json:"expires_at"`
 	Revoked       opt[bool]      `json:"revoked"`
-	Compression   opt[string]    `json:"compression"`
+	Compression   opt[stageList] `json:"compression"`
 }
 
 // apply checks the given fields and sets them on k; now is the request's
@@ -91,12 +92,11 @@ func (f *keyFields) apply(k *store.Key, now time.Time) error {
 		k.ExpiresAt = f.ExpiresAt.V.UTC()
 	}
 	if f.Compression.Set {
-		if v := f.Compression.V; v != "" {
-			if _, err := compress.ParseStages(v); err != nil {
-				return fmt.Errorf("%w: compression: %v", ErrBadRequest, err)
-			}
+		st, err := compress.ParseStages(strings.Join(f.Compression.V, ","))
+		if err != nil {
+			return fmt.Errorf("%w: compression: %v", ErrBadRequest, err)
 		}
-		k.Compression = f.Compression.V
+		k.Compression = string(st.AppendText(nil))
 	}
 	if f.Revoked.Set {
 		if k.Revoked && !f.Revoked.V {
@@ -109,6 +109,37 @@ func (f *keyFields) apply(k *store.Key, now time.Time) error {
 		setNonNegative("tpm", f.TPM, &k.TPM),
 		setNonNegative("daily_limit", f.DailyLimit, &k.DailyLimit),
 		setNonNegative("monthly_limit", f.MonthlyLimit, &k.MonthlyLimit))
+}
+
+// stageList is a key's compression in a request body: a JSON list of
+// stage names and sets (["dedupe","minify"], ["lossless"]), or, as
+// earlier versions took it, one string of them joined by commas, as the
+// x-switchboard-compression header names them ("dedupe,minify").
+type stageList []string
+
+// UnmarshalJSON reads a list of strings or one string.
+func (l *stageList) UnmarshalJSON(b []byte) error {
+	var one string
+	if apiJSON.Unmarshal(b, &one) == nil {
+		*l = stageList{one}
+		return nil
+	}
+	var list []string
+	if err := apiJSON.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf(`want a list of stage names like ["dedupe","minify"], got %.40s`, b)
+	}
+	*l = list
+	return nil
+}
+
+// stageNames is a key's stored compression as an answer lists it: the
+// names of its stages in the order they run, or nil for none.
+func stageNames(stored string) []string {
+	st, err := compress.ParseStages(stored)
+	if err != nil || st == 0 {
+		return nil // none; stored values were checked by apply
+	}
+	return strings.Split(string(st.AppendText(nil)), ",")
 }
 
 // setNonNegative sets *dst to the value of o when o was given (null is 0,
@@ -142,11 +173,13 @@ func (a *API) listKeys(r *request) error {
 	return writeData(r.ctx, fasthttp.StatusOK, out)
 }
 
-// createKey answers POST /api/v1/admin/keys: a new key for an account
-// (created if new), with its secret in "key", shown this once only.
+// createKey answers POST /api/v1/admin/keys: a new key for an existing
+// account, or with "create_account": true for an account it creates in
+// the same store write; its secret is in "key", shown this once only.
 func (a *API) createKey(r *request) error {
 	var body struct {
-		Account string `json:"account"`
+		Account       string `json:"account"`
+		CreateAccount bool   `json:"create_account"`
 		keyFields
 	}
 	if err := decodeBody(r.ctx, &body); err != nil {
@@ -159,8 +192,15 @@ func (a *API) createKey(r *request) error {
 	if err := body.apply(&k, r.now); err != nil {
 		return err
 	}
-	if err := a.store.EnsureAccount(k.Account); err != nil {
-		return err
+	create := a.store.CreateKeyAndAccount
+	if !body.CreateAccount {
+		if _, err := a.store.Account(k.Account); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf(`%w: account: %q does not exist; create it with POST /api/v1/admin/accounts first, or pass "create_account": true`, store.ErrNotFound, k.Account)
+			}
+			return err
+		}
+		create = a.store.CreateKey
 	}
 	var secret string
 	err := a.changeKeys(func() error {
@@ -170,7 +210,7 @@ func (a *API) createKey(r *request) error {
 				return err
 			}
 			k.ID, k.Hash = store.SecretID(secret), store.SecretHash(secret)
-			if err = a.store.CreateKey(k); !errors.Is(err, store.ErrExists) {
+			if err = create(k); !errors.Is(err, store.ErrExists) {
 				break
 			}
 		}

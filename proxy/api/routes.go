@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -107,6 +108,7 @@ type API struct {
 	secret       func(*fasthttp.RequestHeader) []byte
 	authenticate func(*fasthttp.RequestHeader, time.Time) (Caller, error)
 	reloadKeys   func() error
+	accountMu    sync.Mutex // serializes createAccount's exists check and write
 }
 
 // New returns the API for o.
@@ -151,6 +153,7 @@ var routes = map[string]func(*API, *request) error{
 	"PATCH admin/keys/{id}":           (*API).patchKey,
 	"DELETE admin/keys/{id}":          (*API).revokeKey,
 	"GET admin/accounts":              (*API).listAccounts,
+	"POST admin/accounts":             (*API).createAccount,
 	"GET admin/accounts/{id}":         (*API).getAccount,
 	"POST admin/accounts/{id}/topup":  (*API).topUp,
 	"PUT admin/accounts/{id}/credits": (*API).setCredits,

@@ -271,7 +271,7 @@ func TestKeyHolderAPIRefusesBadRequests(t *testing.T) {
 
 func TestAdminRefusesBadRequests(t *testing.T) {
 	e := newEnv(t, masterKey)
-	id, _ := e.newKey(t, `{"account":"team-a"}`)
+	id, _ := e.newKey(t, `{"account":"team-a","create_account":true}`)
 	e.topUp(t, "team-a", "1")
 	// want is the error Serve returns, nil for an answer (200).
 	f := func(method, path, body string, want error, headers ...string) {
