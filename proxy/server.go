@@ -167,6 +167,16 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		metrics.WritePrometheus(ctx, true)
 		s.store.WriteCacheMetrics(ctx)
 		return
+	case "/v1beta/models":
+		s.geminiModels(ctx, "")
+		return
+	default:
+		// A GET of a Gemini model; its calls (":generateContent", ...)
+		// are POSTs.
+		if id, ok := strings.CutPrefix(path, "/v1beta/models/"); ok && ctx.IsGet() {
+			s.geminiModels(ctx, id)
+			return
+		}
 	}
 	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {
 		s.serveAPI(ctx, strings.Clone(rest)) // a copy: path must not escape
