@@ -302,3 +302,25 @@ func TestHoldSeesTheClientLeave(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseHoldsEndsThemAsRunOut: ReleaseHolds ends long holds at once,
+// as if they had run their course: each stream goes on to its end and no
+// close is recorded.
+func TestReleaseHoldsEndsThemAsRunOut(t *testing.T) {
+	s := startMock(t, mock.Options{})
+	var readers []*bufio.Reader
+	for range 3 {
+		_, r := holdConn(t, s, "mock-model+hold=1h", true)
+		readUntil(t, r, "data:")
+		readers = append(readers, r)
+	}
+	waitHolding(t, s, 3)
+	s.ReleaseHolds()
+	for _, r := range readers {
+		readUntil(t, r, "data: [DONE]")
+	}
+	waitHolding(t, s, 0)
+	if n, _ := s.HoldsClosed(); n != 0 || len(s.Holds()) != 3 {
+		t.Fatalf("%d holds recorded, %d closed; want 3, none closed", len(s.Holds()), n)
+	}
+}
