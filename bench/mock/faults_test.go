@@ -310,7 +310,8 @@ func TestReleaseHoldsEndsThemAsRunOut(t *testing.T) {
 	s := startMock(t, mock.Options{})
 	var readers []*bufio.Reader
 	for range 3 {
-		_, r := holdConn(t, s, "mock-model+hold=1h", true)
+		c, r := holdConn(t, s, "mock-model+hold=30s", true)
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second)) // a failure, not a hang
 		readUntil(t, r, "data:")
 		readers = append(readers, r)
 	}

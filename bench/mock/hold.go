@@ -32,7 +32,7 @@ type holdLog struct {
 	active     int
 	conns      map[net.Conn]struct{} // the connections held now, for ReleaseHolds
 	closed     int                   // holds that saw the client close
-	lastClosed time.Time // when the latest of them did
+	lastClosed time.Time             // when the latest of them did
 }
 
 // Holds returns the holds recorded so far, in the order they began, each
