@@ -42,8 +42,12 @@ const (
 
 // Memory is what the memory scenario measured beyond its rows.
 type Memory struct {
-	// Streams is how many streams each target was asked to hold open.
-	Streams int `json:"streams"`
+	// Streams is how many streams each target was asked to hold open:
+	// Asked, or as many as FileLimit, the limit of open files of the
+	// bench and the proxies, allows.
+	Streams   int `json:"streams"`
+	Asked     int `json:"asked"`
+	FileLimit int `json:"file_limit"`
 	// Targets are the figures of each target, in the order of the rows.
 	Targets []MemoryFigures `json:"targets"`
 }
@@ -91,12 +95,19 @@ func memoryTargets(targets []*target) []*target {
 // runMemory is the memory scenario over targets, against mock m.
 func runMemory(ctx context.Context, targets []*target, m *mock.Server, o *options) Scenario {
 	targets = memoryTargets(targets)
-	fig := &Memory{Streams: o.memoryStreams}
+	n, limit := o.memoryStreams, fileLimit()
+	count := fmt.Sprint(n)
+	if fdsNeeded(n) > limit {
+		n = streamsAllowed(limit)
+		count = fmt.Sprintf("%d (of the %d asked: the open-file limit, %d, allows no more, as each stream takes two in the bench and two in the proxy)", n, o.memoryStreams, limit)
+		logf("%s: %d streams, as many as the open-file limit (%d) allows", memoryName, n, limit)
+	}
+	fig := &Memory{Streams: n, Asked: o.memoryStreams, FileLimit: limit}
 	rows := make([]Row, len(targets))
 	for i, t := range targets {
 		h := newHist()
-		f, ok, err := memoryStreams(ctx, t, m, o, h)
-		r := Row{Target: t.name, Requests: ok, Errors: int64(o.memoryStreams) - ok, Latency: percentiles(h)}
+		f, ok, err := memoryStreams(ctx, t, m, n, o, h)
+		r := Row{Target: t.name, Requests: ok, Errors: int64(n) - ok, Latency: percentiles(h)}
 		if err != nil {
 			r.FirstError = err.Error()
 		}
@@ -106,26 +117,23 @@ func runMemory(ctx context.Context, targets []*target, m *mock.Server, o *option
 	return Scenario{
 		Name: memoryName,
 		Kind: kindMemory,
-		Method: fmt.Sprintf("%d streams per target opened at %d/s, the mock silent after their first event; %s after the last is open and silent, "+
+		Method: fmt.Sprintf("%s streams per target opened at %d/s, the mock silent after their first event; %s after the last is open and silent, "+
 			"the process's RSS and open file descriptors are read: per stream is (with the streams open minus before) / streams. "+
 			"Then the mock goes on, each stream runs to its end and the server closes its connection. Latency: until a stream's first event",
-			o.memoryStreams, o.memoryRate, memorySettle),
+			count, o.memoryRate, memorySettle),
 		Rows:   rows,
 		Memory: fig,
 	}
 }
 
-// memoryStreams holds o.memoryStreams streams open through t and measures
+// memoryStreams holds n streams open through t and measures
 // what they cost t's process. It returns the figures, how many streams
 // ran to their end, and the first error; each stream's time to its first
 // event goes to h.
-func memoryStreams(ctx context.Context, t *target, m *mock.Server, o *options, h *hdrhistogram.Histogram) (MemoryFigures, int64, error) {
+func memoryStreams(ctx context.Context, t *target, m *mock.Server, n int, o *options, h *hdrhistogram.Histogram) (MemoryFigures, int64, error) {
 	f := MemoryFigures{Target: t.name}
 	if held := m.Holding(); held != 0 {
 		return f, 0, fmt.Errorf("%s: the mock already holds %d answers", t.name, held)
-	}
-	if need, have := fdsNeeded(o.memoryStreams), fileLimit(); have < need {
-		return f, 0, fmt.Errorf("%s: %d streams need %d file descriptors, the limit is %d (raise the hard limit: ulimit -Hn)", t.name, o.memoryStreams, need, have)
 	}
 	u, err := url.Parse(t.base)
 	if err != nil {
@@ -182,12 +190,12 @@ func memoryStreams(ctx context.Context, t *target, m *mock.Server, o *options, h
 
 	start := time.Now()
 	interval := time.Second / time.Duration(o.memoryRate)
-	for i := range o.memoryStreams {
+	for i := range n {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
 		}
 		if ctx.Err() != nil {
-			return f, ended.Load(), fmt.Errorf("%s: %d of %d streams opened within %s", t.name, opened.Load(), o.memoryStreams, o.memoryDeadline)
+			return f, ended.Load(), fmt.Errorf("%s: %d of %d streams opened within %s", t.name, opened.Load(), n, o.memoryDeadline)
 		}
 		began := time.Now()
 		c, err := net.DialTimeout("tcp", u.Host, o.timeout)
@@ -214,9 +222,9 @@ func memoryStreams(ctx context.Context, t *target, m *mock.Server, o *options, h
 			ended.Add(1)
 		}()
 	}
-	for int(opened.Load()) < o.memoryStreams || m.Holding() < o.memoryStreams {
+	for int(opened.Load()) < n || m.Holding() < n {
 		if ctx.Err() != nil {
-			return f, ended.Load(), errors.Join(failed(), fmt.Errorf("%s: %d of %d streams open, %d held by the mock within %s", t.name, opened.Load(), o.memoryStreams, m.Holding(), o.memoryDeadline))
+			return f, ended.Load(), errors.Join(failed(), fmt.Errorf("%s: %d of %d streams open, %d held by the mock within %s", t.name, opened.Load(), n, m.Holding(), o.memoryDeadline))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -230,7 +238,7 @@ func memoryStreams(ctx context.Context, t *target, m *mock.Server, o *options, h
 
 	m.ReleaseHolds()
 	if !wait(&wg, time.Until(deadline)) {
-		return f, ended.Load(), errors.Join(failed(), fmt.Errorf("%s: %d of %d streams ended within %s", t.name, ended.Load(), o.memoryStreams, o.memoryDeadline))
+		return f, ended.Load(), errors.Join(failed(), fmt.Errorf("%s: %d of %d streams ended within %s", t.name, ended.Load(), n, o.memoryDeadline))
 	}
 	for m.Holding() > 0 {
 		if ctx.Err() != nil {
@@ -304,11 +312,18 @@ func wait(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
-// fdsNeeded is how many file descriptors the bench process needs to hold
-// n streams open: each one's client connection and the mock's side of
-// its upstream connection, and a margin for the rest. A proxy needs as
-// many: each stream's client and upstream connection.
-func fdsNeeded(n int) int { return 2*n + 1024 }
+// fdMargin is what a process needs beside its streams' file descriptors:
+// listeners, idle pooled connections, the gateway's store files.
+const fdMargin = 512
+
+// fdsNeeded is how many file descriptors n streams need in the bench
+// process (each one's client connection and the mock's side of its
+// upstream connection) and in a proxy (its client and upstream
+// connection), with fdMargin for the rest.
+func fdsNeeded(n int) int { return 2*n + fdMargin }
+
+// streamsAllowed is how many streams a limit of open files allows.
+func streamsAllowed(limit int) int { return max(0, (limit-fdMargin)/2) }
 
 // writeMemory writes the memory scenario's table.
 func writeMemory(b *strings.Builder, s Scenario) {

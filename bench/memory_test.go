@@ -47,6 +47,10 @@ func TestMemoryFiguresGoalAndTable(t *testing.T) {
 	if z := newMemoryFigures(targetGateway, 0, 40*mib, 50*mib, 20, 30); z.KiBPerStream != 0 || z.FDsPerStream != 0 {
 		t.Fatalf("no stream open: %+v", z)
 	}
+	// Under a hard limit of 20000 open files, as many streams as fit.
+	if n := streamsAllowed(20000); n != 9744 || fdsNeeded(n) > 20000 || fdsNeeded(n+1) <= 20000 {
+		t.Fatalf("streamsAllowed(20000) = %d", n)
+	}
 	scenario := func(gwKiB, floorKiB float64, gwOpen int) Scenario {
 		gw := newMemoryFigures(targetGateway, gwOpen, 40*mib, 40*mib+int64(gwKiB*1024)*int64(gwOpen), 20, 20+2*gwOpen)
 		fl := newMemoryFigures(targetFloor, 10000, 10*mib, 10*mib+int64(floorKiB*1024)*10000, 10, 20010)
