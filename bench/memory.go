@@ -132,6 +132,9 @@ func runMemory(ctx context.Context, targets []*target, m *mock.Server, o *option
 // event goes to h.
 func memoryStreams(ctx context.Context, t *target, m *mock.Server, n int, o *options, h *hdrhistogram.Histogram) (MemoryFigures, int64, error) {
 	f := MemoryFigures{Target: t.name}
+	if n <= 0 {
+		return f, 0, fmt.Errorf("%s: the open-file limit (%d) allows no stream", t.name, fileLimit())
+	}
 	if held := m.Holding(); held != 0 {
 		return f, 0, fmt.Errorf("%s: the mock already holds %d answers", t.name, held)
 	}
