@@ -123,6 +123,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		IdleTimeout:                   cfg.Server.IdleTimeout.D(),
 		MaxRequestBodySize:            int(cfg.Server.MaxBodyBytes),
 		ReadBufferSize:                int(cfg.Server.MaxHeaderBytes),
+		ReduceMemoryUsage:             true, // the read buffer goes back to the pool once a request is read, not held for a whole stream
 		DisablePreParseMultipartForm:  true,
 		NoDefaultContentType:          true,
 		CloseOnShutdown:               true,
