@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"switchboard/router"
@@ -30,17 +31,29 @@ type modelList struct {
 	openAI, anthropic, gemini shapeList
 }
 
-// shapeList is one shape's whole list and each model's own answer.
+// shapeList is one shape's whole list and each model's own answer, and
+// the count of the requests it answered.
 type shapeList struct {
-	all  []byte
-	byID map[string][]byte
+	all      []byte
+	byID     map[string][]byte
+	requests *metrics.Counter
 }
+
+// The model-list requests answered, by the caller's shape: which clients
+// discover models through the gateway.
+var (
+	modelListOpenAI    = metrics.NewCounter(`switchboard_model_list_requests_total{shape="openai"}`)
+	modelListAnthropic = metrics.NewCounter(`switchboard_model_list_requests_total{shape="anthropic"}`)
+	modelListGemini    = metrics.NewCounter(`switchboard_model_list_requests_total{shape="gemini"}`)
+)
 
 func newModelList(models []router.ModelInfo) *modelList {
 	ml := &modelList{}
 	ml.openAI = newShapeList(models, `{"object":"list","data":[`, "]}", appendOpenAIModel, nil)
+	ml.openAI.requests = modelListOpenAI
 	chat := func(m router.ModelInfo) bool { return m.Entry == nil || m.Entry.MaxOutput > 0 } // not embeddings
 	ml.anthropic = newShapeList(models, `{"data":[`, "", appendAnthropicModel, chat)
+	ml.anthropic.requests = modelListAnthropic
 	// Anthropic's list ends with the ids of its first and last entries.
 	var first, last string
 	for _, m := range models {
@@ -57,6 +70,7 @@ func newModelList(models []router.ModelInfo) *modelList {
 	ml.anthropic.all = appendStringOrNull(ml.anthropic.all, last)
 	ml.anthropic.all = append(ml.anthropic.all, '}')
 	ml.gemini = newShapeList(models, `{"models":[`, "]}", appendGeminiModel, chat)
+	ml.gemini.requests = modelListGemini
 	return ml
 }
 
@@ -219,6 +233,7 @@ func (s *Server) serveModels(ctx *fasthttp.RequestCtx, list *shapeList, f *wireF
 		writeErrorIn(ctx, f, err)
 		return
 	}
+	list.requests.Inc()
 	body := list.all
 	if id != "" {
 		var ok bool
