@@ -79,11 +79,11 @@ func (c *child) failure() string {
 
 // waitReady polls GET url until ready accepts the status, the child exits
 // or timeout passes.
-func (c *child) waitReady(ctx context.Context, url string, timeout time.Duration, ready func(status int) bool) error {
+func (c *child) waitReady(ctx context.Context, client *fasthttp.Client, url string, timeout time.Duration, ready func(status int) bool) error {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for {
-		status, body, err := fasthttp.GetTimeout(nil, url, time.Second)
+		status, body, err := client.GetTimeout(nil, url, time.Second)
 		switch {
 		case err != nil:
 			last = err.Error()

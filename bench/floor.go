@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/valyala/fasthttp"
+
 	"switchboard/bench/floor"
 )
 
@@ -37,7 +39,7 @@ func startFloor(ctx context.Context, p pinning, dir, mockURL string) (*child, st
 	}
 	base := "http://" + listen
 	// Any answer, relayed from the mock, means the floor serves.
-	if err := c.waitReady(ctx, base+"/readyz", readyTimeout, func(int) bool { return true }); err != nil {
+	if err := c.waitReady(ctx, &fasthttp.Client{}, base+"/readyz", readyTimeout, func(int) bool { return true }); err != nil {
 		c.stop()
 		return nil, "", err
 	}

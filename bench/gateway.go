@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // gatewayKey is the gateway key the bench configures and calls with.
@@ -41,10 +43,12 @@ func buildGateway(dir string) (string, error) {
 }
 
 // benchGateway is one gateway the bench starts: a name for its row, its
-// files and its log, and whether it meters requests.
+// files and its log, whether it meters requests, and whether it listens
+// on a unix socket (unixSocket) instead of a 127.0.0.1 port.
 type benchGateway struct {
 	name    string
 	billing bool
+	unix    bool
 }
 
 // benchGateways are the gateways the bench starts, all from the same
@@ -133,12 +137,17 @@ billing:
 }
 
 // startGateway writes g's config into dir, starts bin with its own data
-// directory and port, and waits for GET /readyz to answer 200. It returns
+// directory and port (or socket), and waits for GET /readyz to answer 200. It returns
 // the child and its base URL.
 func startGateway(ctx context.Context, p pinning, dir, bin, mockURL, searchURL string, g benchGateway) (*child, string, error) {
 	listen, err := freeAddr()
 	if err != nil {
 		return nil, "", err
+	}
+	base, client := "http://"+listen, &fasthttp.Client{}
+	if g.unix {
+		listen, base = "unix:"+unixSocket(dir, g), "http://"+g.name
+		client.Dial = unixDialer(unixSocket(dir, g))
 	}
 	config := filepath.Join(dir, g.name+".yaml")
 	data := filepath.Join(dir, g.name+"-data")
@@ -149,8 +158,7 @@ func startGateway(ctx context.Context, p pinning, dir, bin, mockURL, searchURL s
 	if err != nil {
 		return nil, "", err
 	}
-	base := "http://" + listen
-	if err := c.waitReady(ctx, base+"/readyz", readyTimeout, func(status int) bool { return status == 200 }); err != nil {
+	if err := c.waitReady(ctx, client, base+"/readyz", readyTimeout, func(status int) bool { return status == 200 }); err != nil {
 		c.stop()
 		return nil, "", err
 	}

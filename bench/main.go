@@ -34,7 +34,9 @@
 // streams cost it in CPU), memory per open stream (-memory-streams
 // streams held open and silent through the floor and the gateway: their
 // RSS and file descriptors per stream; the bench raises its limit of open
-// files, which the children inherit), and chaos:
+// files, which the children inherit), unix socket (the billing-on gateway
+// over TCP loopback against a third gateway, same config, listening on a
+// unix socket), and chaos:
 // the billing-on gateway's "chaos" route, two targets on which the mock
 // fails at random (500s, resets, stalls past a first-byte timeout) before
 // two healthy ones, against the plain model through the same gateway (the
@@ -226,6 +228,17 @@ func measure(o *options, p pinning) error {
 	}
 	if o.memoryStreams > 0 && ctx.Err() == nil {
 		_ = scenario(memoryName, 0, func() (Scenario, error) { return runMemory(ctx, targets, m, o), nil })
+	}
+	if tcp := findTarget(targets, targetGateway); tcp != nil && o.unixDur > 0 && ctx.Err() == nil {
+		unix, c, err := startUnixTarget(ctx, o, p, dir, m.URL())
+		if err != nil {
+			return err
+		}
+		defer c.stop()
+		if err := warmUp([]*target{unix}, o); err != nil {
+			return err
+		}
+		_ = scenario(unixName, o.unixDur, func() (Scenario, error) { return runUnix(ctx, tcp, unix, o), nil })
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

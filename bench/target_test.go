@@ -61,16 +61,20 @@ func TestMessagesBodySaysWhatChatBodySays(t *testing.T) {
 }
 
 func TestGatewayConfigs(t *testing.T) {
-	if len(benchGateways) != 2 || benchGateways[0] != (benchGateway{targetGateway, true}) || benchGateways[1] != (benchGateway{targetGatewayNoBill, false}) {
+	if len(benchGateways) != 2 || benchGateways[0] != (benchGateway{name: targetGateway, billing: true}) || benchGateways[1] != (benchGateway{name: targetGatewayNoBill, billing: false}) {
 		t.Fatalf("bench gateways %+v: want %s with billing, then %s without", benchGateways, targetGateway, targetGatewayNoBill)
 	}
-	for _, g := range benchGateways {
-		cfg, err := configs.Load([]byte(gatewayConfig("127.0.0.1:1234", "/tmp/data-"+g.name, "http://127.0.0.1:9999", "http://127.0.0.1:9998", g.billing)), func(string) string { return "" })
+	for _, g := range append(benchGateways, unixGateway) {
+		listen := "127.0.0.1:1234"
+		if g.unix {
+			listen = "unix:" + unixSocket("/tmp/bench", g)
+		}
+		cfg, err := configs.Load([]byte(gatewayConfig(listen, "/tmp/data-"+g.name, "http://127.0.0.1:9999", "http://127.0.0.1:9998", g.billing)), func(string) string { return "" })
 		if err != nil {
 			t.Fatalf("%s: %v", g.name, err)
 		}
-		if cfg.Billing.Disabled == g.billing || cfg.DataDir != "/tmp/data-"+g.name {
-			t.Errorf("%s: billing disabled %v, data dir %q", g.name, cfg.Billing.Disabled, cfg.DataDir)
+		if cfg.Billing.Disabled == g.billing || cfg.DataDir != "/tmp/data-"+g.name || cfg.Listen != listen {
+			t.Errorf("%s: billing disabled %v, data dir %q, listen %q", g.name, cfg.Billing.Disabled, cfg.DataDir, cfg.Listen)
 		}
 		if p, ok := cfg.Billing.Prices["mock/"+mockModel]; !ok || p.Input == nil || *p.Input != "1" || p.Output == nil || *p.Output != "2" {
 			t.Errorf("%s: prices %+v", g.name, cfg.Billing.Prices)
