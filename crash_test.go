@@ -286,12 +286,19 @@ func (l *procLog) String() string {
 // if still running, and its stderr is logged if the test failed.
 func (e *testEnv) start(t *testing.T, name string) *gatewayProc {
 	t.Helper()
-	p := &gatewayProc{log: &procLog{addr: make(chan string, 1)}, exited: make(chan struct{})}
-	p.cmd = exec.Command(e.bin, "-config", e.config)
+	return startGateway(t, name, exec.Command(e.bin, "-config", e.config))
+}
+
+// startGateway starts cmd, a gateway, with the test's environment plus
+// cmd.Env, and returns once it answers /readyz.
+func startGateway(t *testing.T, name string, cmd *exec.Cmd) *gatewayProc {
+	t.Helper()
+	p := &gatewayProc{cmd: cmd, log: &procLog{addr: make(chan string, 1)}, exited: make(chan struct{})}
 	// A race-enabled binary sleeps 1s before exiting by default, to let
 	// other goroutines report; races are reported as they happen anyway.
 	// A GORACE from the environment comes last and wins.
-	p.cmd.Env = append(os.Environ(), strings.TrimSpace("GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE")))
+	env := append(os.Environ(), strings.TrimSpace("GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE")))
+	p.cmd.Env = append(env, cmd.Env...)
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
 	if err := p.cmd.Start(); err != nil {

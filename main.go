@@ -246,14 +246,27 @@ func buildProviders(cfg *configs.Config) ([]*upstream.Provider, error) {
 }
 
 // providerLines describes the providers at start: one line per enabled
-// provider with the models it serves by name, and one line for the
+// provider with the models it serves by name and by pattern, and one line for the
 // disabled ones with the environment variables that would enable them.
 func providerLines(ps []*upstream.Provider) []string {
 	var lines, off []string
 	for _, p := range ps {
 		switch {
 		case !p.Disabled:
-			lines = append(lines, fmt.Sprintf("provider %s: on, %d models by name (%s)", p.Name, len(p.Models), p.Format))
+			var ids int
+			var patterns []string
+			for _, m := range p.Models {
+				if configs.IsModelPattern(m) {
+					patterns = append(patterns, m)
+				} else {
+					ids++
+				}
+			}
+			serves := fmt.Sprintf("%d models by name", ids)
+			if len(patterns) > 0 {
+				serves += " and " + strings.Join(patterns, ", ")
+			}
+			lines = append(lines, fmt.Sprintf("provider %s: on, %s (%s)", p.Name, serves, p.Format))
 		case len(p.EnableWith) > 0:
 			off = append(off, p.Name+" ("+strings.Join(p.EnableWith, ", ")+")")
 		default:

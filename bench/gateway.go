@@ -16,6 +16,10 @@ const gatewayKey = "sk-sb-bench"
 // mockModel is the model the gateway serves from the mock.
 const mockModel = "mock-model"
 
+// benchProviderConns is the gateway's max_conns to the mock: room for
+// every stream of the memory scenario, as the floor has (its MaxConns).
+const benchProviderConns = 1 << 16
+
 // readyTimeout bounds how long a child may take to start serving.
 const readyTimeout = 60 * time.Second
 
@@ -65,7 +69,8 @@ const (
 // gatewayConfig returns the gateway config for the bench: one operator key
 // with rate limits, the mock as provider "mock" in the OpenAI format (so
 // that the cross-format scenarios' Anthropic requests are translated)
-// with a price for its model, the chaos route (chaosRoute) over four more
+// with a price for its model and room for benchProviderConns connections
+// to it, the chaos route (chaosRoute) over four more
 // providers that are the same mock, the route cacheModel to the mock with
 // the response cache on (only there: turned on for every route, the cache
 // would decode every request to read its temperature, and the other
@@ -108,7 +113,8 @@ billing:
     base_url: %s/v1
     api_key: mock-upstream-key
     models: [%s]
-`, mockURL, mockModel)
+    max_conns: %d
+`, mockURL, mockModel, benchProviderConns)
 	for _, p := range chaosProviders {
 		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", p.name, mockURL)
 		if p.flaky {

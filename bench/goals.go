@@ -18,6 +18,7 @@ const (
 	goalRateP99        = 5000  // ...with p99 under this many µs
 	goalStreamTTFTOver = 30.0  // µs added to time to first token over the floor
 	goalCancelClose    = 50000 // µs from a client leaving to its upstream connection closing
+	goalStreamKiB      = 64.0  // KiB of RSS per open, idle stream, at most; and at most the floor's
 )
 
 // checkGoals compares the rows of the gateway as shipped (billing on) in
@@ -109,6 +110,22 @@ func checkGoals(scenarios []Scenario) []Goal {
 		notMeasured(cancelGoal, "no cancel run")
 	}
 
+	const memoryGoal = "memory per open stream ≤ the floor's and ≤ 64 KiB"
+	var memory *Scenario
+	for i := range scenarios {
+		if scenarios[i].Kind == kindMemory && scenarios[i].Memory != nil {
+			memory = &scenarios[i]
+		}
+	}
+	if gw, fl := memoryFigures(memory, targetGateway), memoryFigures(memory, targetFloor); gw != nil && fl != nil {
+		all := gw.Open == memory.Memory.Streams && fl.Open == memory.Memory.Streams
+		goals = append(goals, Goal{Goal: memoryGoal,
+			Measured: fmt.Sprintf("%.1f vs the floor's %.1f KiB, %d and %d of %d streams open", gw.KiBPerStream, fl.KiBPerStream, gw.Open, fl.Open, memory.Memory.Streams),
+			Status:   status(all && gw.KiBPerStream <= fl.KiBPerStream && gw.KiBPerStream <= goalStreamKiB)})
+	} else {
+		notMeasured(memoryGoal, "no memory run with floor and gateway")
+	}
+
 	const chaosGoal = "chaos route: 100% of calls succeed (issue 5)"
 	var chaos *Chaos
 	for _, s := range scenarios {
@@ -124,4 +141,18 @@ func checkGoals(scenarios []Scenario) []Goal {
 		notMeasured(chaosGoal, "no chaos run")
 	}
 	return goals
+}
+
+// memoryFigures returns target's figures in the memory scenario s, or nil
+// if s is nil or the target held no stream open.
+func memoryFigures(s *Scenario, target string) *MemoryFigures {
+	if s == nil {
+		return nil
+	}
+	for i, f := range s.Memory.Targets {
+		if f.Target == target && f.Open > 0 {
+			return &s.Memory.Targets[i]
+		}
+	}
+	return nil
 }

@@ -31,7 +31,10 @@
 // generator, with the token reduction the gateway reports), client cancel
 // (streams held silent by the mock whose clients leave: how soon each
 // gateway closes the upstream connection, and what the open, silent
-// streams cost it in CPU), and chaos:
+// streams cost it in CPU), memory per open stream (-memory-streams
+// streams held open and silent through the floor and the gateway: their
+// RSS and file descriptors per stream; the bench raises its limit of open
+// files, which the children inherit), and chaos:
 // the billing-on gateway's "chaos" route, two targets on which the mock
 // fails at random (500s, resets, stalls past a first-byte timeout) before
 // two healthy ones, against the plain model through the same gateway (the
@@ -68,6 +71,10 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(2)
+	}
+	// Before anything starts: the children inherit the limit.
+	if err := raiseFileLimit(fdsNeeded(o.memoryStreams)); err != nil {
+		logf("cannot raise the limit of open files: %v", err)
 	}
 	if o.floorListen != "" {
 		err = serveFloor(o.floorListen, o.floorUpstream)
@@ -216,6 +223,9 @@ func measure(o *options, p pinning) error {
 	}
 	if o.cancelStreams > 0 && !o.noGateway && ctx.Err() == nil {
 		_ = scenario(cancelName, 0, func() (Scenario, error) { return runCancel(ctx, targets, m, o), nil })
+	}
+	if o.memoryStreams > 0 && ctx.Err() == nil {
+		_ = scenario(memoryName, 0, func() (Scenario, error) { return runMemory(ctx, targets, m, o), nil })
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

@@ -50,6 +50,12 @@ type options struct {
 	cancelStreams int
 	cancelIdle    time.Duration
 
+	memoryStreams  int
+	memoryRate     int
+	memoryDeadline time.Duration
+
+	only string
+
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
 	chaosWorkers     int
@@ -174,6 +180,10 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.Uint64Var(&o.compressionSeed, "compression-seed", 1, "compression scenario: seed of the corpus generator")
 	fs.IntVar(&o.cancelStreams, "cancel-streams", 200, "cancel scenario: streams each target holds open at once, their clients then leaving one at a time; 0 skips it")
 	fs.DurationVar(&o.cancelIdle, "cancel-idle", time.Second, "cancel scenario: how long the streams stay open and silent while the gateways' CPU time is read")
+	fs.IntVar(&o.memoryStreams, "memory-streams", 10000, "memory scenario: streams the floor and the gateway each hold open and idle at once, for their RSS and file descriptors per stream; 0 skips it")
+	fs.IntVar(&o.memoryRate, "memory-rate", 2000, "memory scenario: streams opened per second")
+	fs.DurationVar(&o.memoryDeadline, "memory-deadline", 60*time.Second, "memory scenario: most time per target, from the first stream to the last one's end")
+	fs.StringVar(&o.only, "only", "", "run only these `scenarios`, comma-separated: "+strings.Join(scenarioNames(), ", "))
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -188,7 +198,65 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o.streamChunks = mockChunks
+	if err := o.keepOnly(); err != nil {
+		return nil, err
+	}
 	return o, o.validate()
+}
+
+// scenarioSwitches are the scenarios -only names, each with how it is
+// turned off: the setting its flag says skips it.
+var scenarioSwitches = []struct {
+	name string
+	off  func(o *options)
+}{
+	{"latency", func(o *options) { o.latencyDur = 0 }},
+	{"open-loop", func(o *options) { o.rates = nil }},
+	{"stream", func(o *options) { o.streamDur = 0 }},
+	{"cross-latency", func(o *options) { o.crossLatencyDur = 0 }},
+	{"cross-stream", func(o *options) { o.crossStreamDur = 0 }},
+	{"cache", func(o *options) { o.cacheDur = 0 }},
+	{"cache-stream", func(o *options) { o.cacheStreamDur = 0 }},
+	{"web", func(o *options) { o.webDur = 0 }},
+	{"compression", func(o *options) { o.compressionRounds = 0 }},
+	{"cancel", func(o *options) { o.cancelStreams = 0 }},
+	{"memory", func(o *options) { o.memoryStreams = 0 }},
+	{"chaos", func(o *options) { o.chaosDur = 0 }},
+}
+
+// scenarioNames returns the names -only takes, in the order the bench
+// runs them.
+func scenarioNames() []string {
+	names := make([]string, len(scenarioSwitches))
+	for i, s := range scenarioSwitches {
+		names[i] = s.name
+	}
+	return names
+}
+
+// keepOnly turns off every scenario that -only, when given, leaves out.
+func (o *options) keepOnly() error {
+	if o.only == "" {
+		return nil
+	}
+	keep := map[string]bool{}
+	for _, name := range strings.Split(o.only, ",") {
+		name = strings.TrimSpace(name)
+		known := false
+		for _, s := range scenarioSwitches {
+			known = known || s.name == name
+		}
+		if !known {
+			return fmt.Errorf("-only: unknown scenario %q, want some of %s", name, strings.Join(scenarioNames(), ", "))
+		}
+		keep[name] = true
+	}
+	for _, s := range scenarioSwitches {
+		if !keep[s.name] {
+			s.off(o)
+		}
+	}
+	return nil
 }
 
 func (o *options) validate() error {
@@ -219,6 +287,9 @@ func (o *options) validate() error {
 	check(o.compressionConversations >= 1 && o.compressionConversations <= 200, "-compression-conversations: want 1 to 200, got %d", o.compressionConversations)
 	check(o.cancelStreams >= 0 && o.cancelStreams <= 2000, "-cancel-streams: want 0 to 2000, got %d", o.cancelStreams)
 	check(o.cancelIdle >= 0 && o.cancelIdle <= 10*time.Second, "-cancel-idle: want 0 to 10s, got %s", o.cancelIdle)
+	check(o.memoryStreams >= 0 && o.memoryStreams <= maxMemoryStreams, "-memory-streams: want 0 to %d, got %d", maxMemoryStreams, o.memoryStreams)
+	check(o.memoryRate >= 1 && o.memoryRate <= 100000, "-memory-rate: want 1 to 100000, got %d", o.memoryRate)
+	check(o.memoryDeadline >= time.Second && o.memoryDeadline <= 10*time.Minute, "-memory-deadline: want 1s to 10m, got %s", o.memoryDeadline)
 	check(o.chaosDur >= 0, "-chaos-duration: want >= 0, got %s", o.chaosDur)
 	check(o.chaosWindow >= 10*time.Millisecond, "-chaos-window: want >= 10ms, got %s", o.chaosWindow)
 	check(o.chaosWorkers >= 1 && o.chaosWorkers <= 64, "-chaos-workers: want 1 to 64, got %d", o.chaosWorkers)

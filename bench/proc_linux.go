@@ -26,3 +26,31 @@ func allowedCPUs() []int {
 	}
 	return cpus
 }
+
+// raiseFileLimit raises this process's limit of open files to want, or
+// as far as the hard limit allows when it may not raise that (only root
+// may). Children inherit the limit: Go restores the soft limit it found
+// at start in the processes it starts, unless the program set one itself.
+func raiseFileLimit(want int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	if w := uint64(want); lim.Max < w {
+		raised := syscall.Rlimit{Cur: w, Max: w}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			return nil
+		}
+	}
+	lim.Cur = lim.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// fileLimit returns this process's limit of open files.
+func fileLimit() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return int(min(lim.Cur, 1<<30))
+}

@@ -51,30 +51,48 @@ func parseStatTicks(stat []byte) (int64, error) {
 
 // peakRSS returns the peak resident set size of process pid in bytes, from
 // VmHWM in /proc/PID/status.
-func peakRSS(pid int) (int64, error) {
+func peakRSS(pid int) (int64, error) { return statusBytes(pid, "VmHWM") }
+
+// currentRSS returns the resident set size of process pid in bytes, from
+// VmRSS in /proc/PID/status.
+func currentRSS(pid int) (int64, error) { return statusBytes(pid, "VmRSS") }
+
+// statusBytes returns the field of /proc/PID/status in bytes.
+func statusBytes(pid int, field string) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, fmt.Errorf("cannot read memory use of process %d: %w", pid, err)
 	}
-	return parseVmHWM(b)
+	return parseStatusKB(b, field)
 }
 
-// parseVmHWM returns the VmHWM line of a /proc/PID/status file in bytes.
-func parseVmHWM(status []byte) (int64, error) {
+// parseStatusKB returns the line "field: N kB" of a /proc/PID/status file
+// in bytes.
+func parseStatusKB(status []byte, field string) (int64, error) {
 	for line := range bytes.Lines(status) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
+		rest, ok := bytes.CutPrefix(line, []byte(field+":"))
 		if !ok {
 			continue
 		}
 		fields := bytes.Fields(rest)
 		if len(fields) != 2 || string(fields[1]) != "kB" {
-			return 0, fmt.Errorf("cannot parse %q: want VmHWM: N kB", bytes.TrimSpace(line))
+			return 0, fmt.Errorf("cannot parse %q: want %s: N kB", bytes.TrimSpace(line), field)
 		}
 		kb, err := strconv.ParseInt(string(fields[0]), 10, 64)
 		if err != nil || kb < 0 || kb > math.MaxInt64>>10 {
-			return 0, fmt.Errorf("cannot parse %q: want VmHWM: N kB", bytes.TrimSpace(line))
+			return 0, fmt.Errorf("cannot parse %q: want %s: N kB", bytes.TrimSpace(line), field)
 		}
 		return kb << 10, nil
 	}
-	return 0, fmt.Errorf("no VmHWM line in /proc status")
+	return 0, fmt.Errorf("no %s line in /proc status", field)
+}
+
+// openFDs returns how many file descriptors process pid has open, from
+// /proc/PID/fd.
+func openFDs(pid int) (int, error) {
+	entries, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return 0, fmt.Errorf("cannot count the open files of process %d: %w", pid, err)
+	}
+	return len(entries), nil
 }

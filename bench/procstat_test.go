@@ -54,14 +54,17 @@ func TestCPUTicksOfThisProcess(t *testing.T) {
 	}
 }
 
-func TestParseVmHWM(t *testing.T) {
+func TestParseStatusKB(t *testing.T) {
 	status := "Name:\tswitchboard\nVmPeak:\t 1300000 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   19000 kB\n"
-	if got, err := parseVmHWM([]byte(status)); err != nil || got != 20480<<10 {
-		t.Fatalf("parseVmHWM = %d, %v; want %d", got, err, 20480<<10)
+	if got, err := parseStatusKB([]byte(status), "VmHWM"); err != nil || got != 20480<<10 {
+		t.Fatalf("VmHWM = %d, %v; want %d", got, err, 20480<<10)
+	}
+	if got, err := parseStatusKB([]byte(status), "VmRSS"); err != nil || got != 19000<<10 {
+		t.Fatalf("VmRSS = %d, %v; want %d", got, err, 19000<<10)
 	}
 	for _, bad := range []string{"Name:\tx\n", "VmHWM:\t 12 MB\n", "VmHWM:\t x kB\n", "VmHWM:\n", "VmHWM:\t 9223372036854775807 kB\n"} {
-		if got, err := parseVmHWM([]byte(bad)); err == nil {
-			t.Errorf("parseVmHWM(%q) = %d, want an error", bad, got)
+		if got, err := parseStatusKB([]byte(bad), "VmHWM"); err == nil {
+			t.Errorf("parseStatusKB(%q) = %d, want an error", bad, got)
 		}
 	}
 }
@@ -112,8 +115,8 @@ func FuzzProcParsers(f *testing.F) {
 		if n, err := parseStatTicks([]byte(s)); err == nil && n < 0 {
 			t.Fatalf("parseStatTicks(%q) = %d", s, n)
 		}
-		if n, err := parseVmHWM([]byte(s)); err == nil && n < 0 {
-			t.Fatalf("parseVmHWM(%q) = %d", s, n)
+		if n, err := parseStatusKB([]byte(s), "VmHWM"); err == nil && n < 0 {
+			t.Fatalf("parseStatusKB(%q) = %d", s, n)
 		}
 		_, _ = parseIdleTicks([]byte(s), "cpu0")
 	})

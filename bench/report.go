@@ -17,6 +17,7 @@ const (
 	kindStream   = "stream"
 	kindChaos    = "chaos"
 	kindCancel   = "cancel"
+	kindMemory   = "memory"
 )
 
 // Report is everything one bench run measured.
@@ -43,6 +44,8 @@ type Scenario struct {
 	// Cancel is the cancel scenario's figures; its rows' latency is from
 	// a client's close to the upstream connection's.
 	Cancel *Cancel `json:"cancel,omitempty"`
+	// Memory is the memory scenario's figures per target.
+	Memory *Memory `json:"memory,omitempty"`
 	// CrossFormat is, in the cross-format scenarios, the client API and
 	// the provider format the gateways translate between
 	// ("anthropic-to-openai"); empty where they pass OpenAI chat
@@ -289,6 +292,8 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 			writeChaos(&b, s)
 		case s.Kind == kindCancel && s.Cancel != nil:
 			writeCancel(&b, s)
+		case s.Kind == kindMemory && s.Memory != nil:
+			writeMemory(&b, s)
 		default:
 			writeLatencyTable(&b, s)
 		}

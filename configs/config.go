@@ -398,7 +398,10 @@ type Provider struct {
 	APIKeyHeader string `yaml:"api_key_header"`
 	// Headers are extra headers sent upstream on every request.
 	Headers map[string]string `yaml:"headers"`
-	// Models are the ids served by bare name.
+	// Models are the ids served by bare name, and patterns with '*'
+	// ("claude-*") that serve every id they match: ids listed by any
+	// provider win over patterns, and among patterns the first provider
+	// in config order wins. Any id can still be called as provider/id.
 	Models []string `yaml:"models"`
 	// ColonModelIDs keeps unknown ":suffix" parts as part of the model id.
 	ColonModelIDs bool `yaml:"colon_model_ids"`
@@ -825,8 +828,13 @@ func (c *Config) knownModel(name string, routes map[string]bool) bool {
 		return true
 	}
 	for _, p := range c.Providers {
-		if slices.Contains(p.Models, name) {
-			return true
+		for _, m := range p.Models {
+			if m == name {
+				return true
+			}
+			if pat, err := ParseModelPattern(m); err == nil && pat.Match(name) {
+				return true
+			}
 		}
 	}
 	return false
@@ -946,6 +954,16 @@ func (c *Config) validate() []problem {
 		t := p.Timeouts
 		if t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {
 			add(at+".timeouts", "durations must not be negative")
+		}
+		for j, m := range p.Models {
+			mat := fmt.Sprintf("%s.models[%d]", at, j)
+			if IsModelPattern(m) {
+				if _, err := ParseModelPattern(m); err != nil {
+					add(mat, "%v", err)
+				}
+			} else if !validModelName(m) {
+				add(mat, "want a model id without spaces, or a pattern like \"claude-*\", got %q", m)
+			}
 		}
 	}
 

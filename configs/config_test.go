@@ -92,6 +92,11 @@ func TestLoadReportsFieldAndLine(t *testing.T) {
 	f(base+"server:\n  header_timeout: -1s\n", `server: durations must not be negative`)
 	f(base+"providers:\n  - {name: a, base_url: 'http://x', max_conns: 8, max_idle_conns: 9}\n", `providers[0].max_idle_conns: want 1 to max_conns (8), got 9`)
 	f(base+"providers:\n  - {name: a, base_url: 'http://x', idle_conn_timeout: -1s}\n", `providers[0].idle_conn_timeout: want a positive duration, got -1s`)
+	f(base+"providers:\n  - name: a\n    base_url: http://x\n    models: [claude-*, '*-instruct', 'gpt-**', 'gpt-?*', 'two words']\n",
+		`line 5: providers[0].models[1]: want a pattern that starts with the model family, like "claude-*", got "*-instruct"`,
+		`providers[0].models[2]: want one '*' per wildcard, got "gpt-**"`,
+		`providers[0].models[3]: want '*' as the only wildcard (no ?, [ ], { }), got "gpt-?*"`,
+		`providers[0].models[4]: want a model id without spaces, or a pattern like "claude-*", got "two words"`)
 	f(base+"aliases:\n  x: nowhere/model\n", `aliases.x: unknown provider "nowhere"`)
 	f(base+"routes:\n  - model: r\n    targets: []\n", "line 4: routes[0].targets: want at least one")
 	f(base+"providers:\n  - {name: a, base_url: 'http://x'}\n  - {name: a, base_url: 'http://y'}\n", `duplicate provider "a"`)

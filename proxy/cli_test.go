@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"switchboard/bench/mock"
 )
 
 // The coding-agent CLIs, driven headless through a real gateway in front
@@ -275,4 +277,77 @@ func exitStatus(err error) string {
 		return "exit 0"
 	}
 	return err.Error()
+}
+
+// TestClaudeCodeGatewayModelDiscovery runs Claude Code against a gateway
+// whose anthropic provider serves claude-* by pattern, with only the
+// gateway key set and no --model: its own default model is served. With
+// its gateway model discovery on (CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY)
+// it lists the gateway's models with GET /v1/models and
+// anthropic-version, and keeps the Claude ones for its model picker.
+func TestClaudeCodeGatewayModelDiscovery(t *testing.T) {
+	claude := cliBinary(t, "@anthropic-ai/claude-code", "claude")
+	// Discovery runs beside the turn and Claude Code exits when the turn
+	// ends; the latency keeps the turn open past discovery's own timeout
+	// (3s), so by then it has stored what it found or failed.
+	m := startMock(t, mock.Options{Latency: 5 * time.Second})
+	g := startGatewayConfig(t, m, fmt.Sprintf(`
+listen: 127.0.0.1:0
+data_dir: %s
+auth: {keys: [{name: test, key: %s}]}
+providers:
+  - {name: anthropic, format: anthropic, base_url: %s/v1, api_key: sk-ant-upstream, models: ["claude-*"]}
+`, t.TempDir(), testKey, m.URL()))
+	home := t.TempDir()
+	env := cliEnv(home,
+		"ANTHROPIC_BASE_URL="+g.URL,
+		"ANTHROPIC_API_KEY="+testKey,
+		"CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY=1",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+		"DISABLE_TELEMETRY=1",
+		"DISABLE_AUTOUPDATER=1",
+		"DISABLE_ERROR_REPORTING=1",
+		"CLAUDE_CODE_MAX_RETRIES=0",
+	)
+	before := modelListAnthropic.Get()
+	out := runCLI(t, g, home, env, claude, "-p", cliPrompt, "--output-format", "json")
+	var res struct {
+		IsError bool   `json:"is_error"`
+		Result  string `json:"result"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out.stdout), &res); err != nil || out.err != nil || res.IsError || res.Result != cliMockText {
+		t.Fatalf("claude: %v / %v, is_error %v, result %q\nstdout:\n%s\nstderr:\n%s", out.err, err, res.IsError, res.Result, out.stdout, out.stderr)
+	}
+	up := g.Mock.LastRequest()
+	var body struct {
+		Model string `json:"model"`
+	}
+	_ = json.Unmarshal(up.Body, &body)
+	if up.Path != "/v1/messages" || !strings.HasPrefix(body.Model, "claude-") || up.Headers["x-api-key"] != "sk-ant-upstream" {
+		t.Fatalf("the provider saw %s, model %q, x-api-key %q; want Claude Code's default Claude model on /v1/messages with the provider's key", up.Path, body.Model, up.Headers["x-api-key"])
+	}
+	t.Logf("Claude Code's default model %s, served by the claude-* pattern", body.Model)
+	if modelListAnthropic.Get() == before {
+		t.Fatalf("Claude Code did not list the gateway's models in Anthropic's shape")
+	}
+	cache, err := os.ReadFile(filepath.Join(home, ".claude", "cache", "gateway-models.json"))
+	if err != nil {
+		dbg, _ := os.ReadFile(filepath.Join(home, ".claude", "debug", "latest"))
+		t.Fatalf("Claude Code kept no discovered models (%v)\nstderr:\n%s\ndebug log:\n%s", err, out.stderr, dbg)
+	}
+	var kept struct {
+		BaseURL string `json:"baseUrl"`
+		Models  []struct {
+			ID string `json:"id"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(cache, &kept); err != nil || kept.BaseURL != g.URL || len(kept.Models) == 0 {
+		t.Fatalf("Claude Code's discovered models = %s (%v), want the gateway's Claude models", cache, err)
+	}
+	for _, km := range kept.Models {
+		if !strings.HasPrefix(km.ID, "claude-") {
+			t.Fatalf("Claude Code kept %q from the gateway's list", km.ID)
+		}
+	}
+	t.Logf("Claude Code kept %d models from the gateway's /v1/models", len(kept.Models))
 }

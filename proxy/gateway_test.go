@@ -98,6 +98,13 @@ func sendRaw(c net.Conn, body string) {
 
 func startGatewayConfig(t testing.TB, m *mock.Server, text string) *gateway {
 	t.Helper()
+	return startGatewayCatalog(t, m, text, configs.Catalog)
+}
+
+// startGatewayCatalog is startGatewayConfig with the catalog file
+// catalog instead of the embedded one.
+func startGatewayCatalog(t testing.TB, m *mock.Server, text string, catalog []byte) *gateway {
+	t.Helper()
 	cfg, err := configs.Load([]byte(text), os.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +117,7 @@ func startGatewayConfig(t testing.TB, m *mock.Server, text string) *gateway {
 		}
 		providers = append(providers, p)
 	}
-	cat, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
+	cat, err := router.CatalogWithPrices(catalog, cfg.Billing.Prices)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,6 +123,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		IdleTimeout:                   cfg.Server.IdleTimeout.D(),
 		MaxRequestBodySize:            int(cfg.Server.MaxBodyBytes),
 		ReadBufferSize:                int(cfg.Server.MaxHeaderBytes),
+		ReduceMemoryUsage:             true, // the read buffer goes back to the pool once a request is read, not held for a whole stream
 		DisablePreParseMultipartForm:  true,
 		NoDefaultContentType:          true,
 		CloseOnShutdown:               true,
@@ -167,6 +168,16 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		metrics.WritePrometheus(ctx, true)
 		s.store.WriteCacheMetrics(ctx)
 		return
+	case "/v1beta/models":
+		s.geminiModels(ctx, "")
+		return
+	default:
+		// A GET of a Gemini model; its calls (":generateContent", ...)
+		// are POSTs.
+		if id, ok := strings.CutPrefix(path, "/v1beta/models/"); ok && ctx.IsGet() {
+			s.geminiModels(ctx, id)
+			return
+		}
 	}
 	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {
 		s.serveAPI(ctx, strings.Clone(rest)) // a copy: path must not escape

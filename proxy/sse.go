@@ -122,8 +122,10 @@ type relay struct {
 	translate bool  // the provider speaks another format: see translate.go
 }
 
-// relayBuffer is the upstream buffer a relay starts with.
-const relayBuffer = 8 << 10
+// relayBuffer is the upstream buffer a relay starts with, held by every
+// open stream: enough for several events of any provider; a longer event
+// doubles it, up to maxEventBytes.
+const relayBuffer = 4 << 10
 
 func (r *relay) reset() {
 	r.in, r.scratch = reuse(r.in), reuse(r.scratch)

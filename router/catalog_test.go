@@ -142,7 +142,8 @@ func TestOfferingListsEveryProviderInCatalogOrder(t *testing.T) {
 }
 
 // TestDefaultConfigModelsArePriced checks that every model the embedded
-// gateway config serves by bare name has a catalog price.
+// gateway config serves by bare name has a catalog price, and that each
+// of its patterns matches some of the provider's catalog models.
 func TestDefaultConfigModelsArePriced(t *testing.T) {
 	c := embeddedCatalog(t)
 	cfg, err := configs.Load(configs.Default, func(name string) string {
@@ -156,6 +157,13 @@ func TestDefaultConfigModelsArePriced(t *testing.T) {
 	}
 	for _, p := range cfg.Providers {
 		for _, id := range p.Models {
+			if configs.IsModelPattern(id) {
+				pat, err := configs.ParseModelPattern(id)
+				if err != nil || !slices.ContainsFunc(c.Provider(p.Name), func(m *Model) bool { return pat.Match(m.ID) }) {
+					t.Errorf("config provider %s serves %q, which matches no catalog entry of it (%v)", p.Name, id, err)
+				}
+				continue
+			}
 			if _, ok := c.Lookup(p.Name, id); !ok {
 				t.Errorf("config provider %s serves %q, which has no catalog entry", p.Name, id)
 			}

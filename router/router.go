@@ -7,6 +7,8 @@
 //	smart              an alias or route from the config
 //	gpt-4o             a model id some enabled provider lists (first wins)
 //	openai/gpt-4o      an explicit provider and its own model id
+//	claude-opus-4-7    an id matching an enabled provider's models pattern
+//	                   ("claude-*"; first in config order wins)
 //	gpt-4o:floor:web   any of the above with suffixes
 package router
 
@@ -90,17 +92,25 @@ type Route struct {
 // Router resolves model strings and orders their targets. It is immutable
 // after New and safe for concurrent use; the Health of its targets changes.
 type Router struct {
-	providers map[string]*upstream.Provider
-	names     []string                      // provider names in config order
-	named     map[string]*namedRoute        // aliases and routes
-	bare      map[string]Target             // model ids listed by enabled providers
-	offBare   map[string]*upstream.Provider // model ids listed only by disabled providers
-	targets   map[modelKey]Target           // every tracked provider/model, with its Health
-	tracked   []Target                      // the same, in the order they were added
-	models    []ModelInfo
-	breaker   BreakerConfig
-	explore   uint64 // one in explore latency/throughput orders explores; 0 = never
-	policy    Policy // of aliases and models called without a route
+	providers   map[string]*upstream.Provider
+	names       []string                      // provider names in config order
+	named       map[string]*namedRoute        // aliases and routes
+	bare        map[string]Target             // model ids listed by enabled providers
+	offBare     map[string]*upstream.Provider // model ids listed only by disabled providers
+	patterns    []providerPattern             // of enabled providers, in config order
+	offPatterns []providerPattern             // of disabled providers, in config order
+	targets     map[modelKey]Target           // every tracked provider/model, with its Health
+	tracked     []Target                      // the same, in the order they were added
+	models      []ModelInfo
+	breaker     BreakerConfig
+	explore     uint64 // one in explore latency/throughput orders explores; 0 = never
+	policy      Policy // of aliases and models called without a route
+}
+
+// providerPattern is a models pattern and the provider it serves on.
+type providerPattern struct {
+	pat configs.ModelPattern
+	p   *upstream.Provider
 }
 
 type namedRoute struct {
@@ -126,8 +136,38 @@ type Options struct {
 type ModelInfo struct {
 	// ID is the model string a client sends.
 	ID string
-	// OwnedBy is the provider that serves it.
+	// OwnedBy is the provider that serves it: a route's first target's.
 	OwnedBy string
+	// Context is the route's effective context window in tokens: the
+	// smallest among its targets whose catalog entry states one; 0 when
+	// none does.
+	Context int
+	// MaxOutput is the route's effective output cap, the smallest among
+	// its targets in the same way; 0 when unknown.
+	MaxOutput int
+	// Entry is the first target's catalog entry (prices, modalities); nil
+	// when the catalog has none.
+	Entry *Model
+	// Format is the wire format of the first target's provider.
+	Format upstream.Format
+}
+
+// modelInfo describes the model id served by targets, in order.
+func modelInfo(id string, targets []Target) ModelInfo {
+	first := targets[0]
+	mi := ModelInfo{ID: id, OwnedBy: first.Provider.Name, Entry: first.Entry, Format: first.Provider.Format}
+	for _, t := range targets {
+		if t.Entry == nil {
+			continue
+		}
+		if c := t.Entry.Context; c > 0 && (mi.Context == 0 || c < mi.Context) {
+			mi.Context = c
+		}
+		if c := t.Entry.MaxOutput; c > 0 && (mi.MaxOutput == 0 || c < mi.MaxOutput) {
+			mi.MaxOutput = c
+		}
+	}
+	return mi
 }
 
 // New builds a Router over the given providers (in config order), aliases
@@ -156,21 +196,62 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 		r.providers[p.Name] = p
 		r.names = append(r.names, p.Name)
 	}
+	// Ids listed by name win over patterns: every provider's first, then
+	// each enabled provider's patterns in config order, which take the
+	// catalog ids they match that no one has taken yet.
 	for _, p := range providers {
-		if p.Disabled {
-			for _, m := range p.Models {
+		for _, m := range p.Models {
+			switch {
+			case configs.IsModelPattern(m):
+			case p.Disabled:
 				if _, taken := r.offBare[m]; !taken {
 					r.offBare[m] = p
 				}
+			default:
+				if _, taken := r.bare[m]; !taken {
+					r.bare[m] = r.target(p, m, o.Catalog)
+				}
 			}
-			continue
+		}
+	}
+	for _, p := range providers {
+		listed := map[string]bool{}
+		list := func(m string) {
+			if listed[m] {
+				return
+			}
+			listed[m] = true
+			t := r.bare[m]
+			if t.Provider != p {
+				t = r.target(p, m, o.Catalog)
+				m = p.Name + "/" + m
+			}
+			r.models = append(r.models, modelInfo(m, []Target{t}))
 		}
 		for _, m := range p.Models {
-			if _, taken := r.bare[m]; !taken {
-				r.bare[m] = r.target(p, m, o.Catalog)
-				r.models = append(r.models, ModelInfo{ID: m, OwnedBy: p.Name})
-			} else {
-				r.models = append(r.models, ModelInfo{ID: p.Name + "/" + m, OwnedBy: p.Name})
+			if !configs.IsModelPattern(m) {
+				if !p.Disabled {
+					list(m)
+				}
+				continue
+			}
+			pat, err := configs.ParseModelPattern(m)
+			if err != nil {
+				return nil, fmt.Errorf("provider %q: models: %w", p.Name, err)
+			}
+			if p.Disabled {
+				r.offPatterns = append(r.offPatterns, providerPattern{pat, p})
+				continue
+			}
+			r.patterns = append(r.patterns, providerPattern{pat, p})
+			for _, e := range o.Catalog.Provider(p.Name) {
+				if !pat.Match(e.ID) {
+					continue
+				}
+				if _, taken := r.bare[e.ID]; !taken && r.patternOwner(e.ID) == p {
+					r.bare[e.ID] = r.target(p, e.ID, o.Catalog)
+				}
+				list(e.ID)
 			}
 		}
 	}
@@ -206,7 +287,7 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 		}
 		r.named[name] = &namedRoute{targets: ts, policy: policy, disabled: off}
 		if len(ts) > 0 {
-			r.models = append(r.models, ModelInfo{ID: name, OwnedBy: ts[0].Provider.Name})
+			r.models = append(r.models, modelInfo(name, ts))
 		}
 		return nil
 	}
@@ -236,6 +317,17 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 	return r, nil
 }
 
+// patternOwner returns the first enabled provider whose pattern matches
+// model, or nil.
+func (r *Router) patternOwner(model string) *upstream.Provider {
+	for i := range r.patterns {
+		if r.patterns[i].pat.Match(model) {
+			return r.patterns[i].p
+		}
+	}
+	return nil
+}
+
 // target returns the shared Target of provider p's model, with weight 1,
 // adding it and its Health on first use. Only New calls it.
 func (r *Router) target(p *upstream.Provider, model string, cat *Catalog) Target {
@@ -256,8 +348,9 @@ func (r *Router) target(p *upstream.Provider, model string, cat *Catalog) Target
 func (r *Router) Tracked() []Target { return slices.Clip(r.tracked) }
 
 // Models lists what clients can call: each enabled provider's models (by
-// bare id for the provider that wins it, else as provider/id), then the
-// aliases and routes with at least one enabled target.
+// bare id for the provider that wins it, else as provider/id: the ids it
+// lists, then the catalog ids its patterns match), then the aliases and
+// routes with at least one enabled target.
 func (r *Router) Models() []ModelInfo { return r.models }
 
 // Resolve fills rt for the model string s. rt.Targets may point into rt
@@ -323,7 +416,22 @@ func (r *Router) Resolve(s string, rt *Route) error {
 		rt.Targets = rt.one[:]
 		return nil
 	}
-	if p := r.offBare[name]; p != nil {
+	if p := r.patternOwner(name); p != nil {
+		t, ok := r.targets[modelKey{p.Name, name}]
+		if !ok {
+			t = Target{Provider: p, Model: name, Weight: 1}
+		}
+		rt.one[0] = t
+		rt.Targets = rt.one[:]
+		return nil
+	}
+	p = r.offBare[name]
+	for i := 0; p == nil && i < len(r.offPatterns); i++ {
+		if r.offPatterns[i].pat.Match(name) {
+			p = r.offPatterns[i].p
+		}
+	}
+	if p != nil {
 		return fmt.Errorf("%w: %q is served by provider %q, which is not enabled; %s", ErrUnknownModel, name, p.Name, enableHint(p))
 	}
 	hint := ""

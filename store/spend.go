@@ -113,7 +113,8 @@ type spendRowKey struct {
 	day   int32
 }
 
-// stageSpend adds cost to the key's row for day in the group.
+// stageSpend adds cost to the key's row for day in the group;
+// stageSpendRows writes the row.
 func (s *Store) stageSpend(g *group, keyID string, day int32, cost money.Money) error {
 	day = max(day, 0)
 	rk := spendRowKey{keyID, day}
@@ -127,11 +128,19 @@ func (s *Store) stageSpend(g *group, keyID string, day int32, cost money.Money) 
 	}
 	row.after += cost
 	g.spend[rk] = row
-	g.key = spendKey(g.key[:0], keyID, day)
-	g.buf = append(g.buf[:0], spendRecordV1)
-	g.buf = appendVarint(g.buf, int64(row.after))
-	_ = g.b.Set(g.key, g.buf, nil)
 	return nil
+}
+
+// stageSpendRows writes the group's changed spend rows, each once however
+// many of the group's entries it sums: a row per entry would make every
+// memtable flush and compaction carry the superseded values too.
+func stageSpendRows(g *group) {
+	for rk, row := range g.spend {
+		g.key = spendKey(g.key[:0], rk.keyID, rk.day)
+		g.buf = append(g.buf[:0], spendRecordV1)
+		g.buf = appendVarint(g.buf, int64(row.after))
+		_ = g.b.Set(g.key, g.buf, nil)
+	}
 }
 
 // spentOn is the key's committed spend on day. Only the writer calls it

@@ -447,6 +447,7 @@ func (s *Store) commitGroup(g *group, ops []op, sync bool) error {
 		}
 	}
 	stageAccounts(g)
+	stageSpendRows(g)
 	if sync && g.b.Empty() && s.sy.behind() {
 		// A Flush with nothing new to write still syncs the commits
 		// before it.

@@ -100,6 +100,12 @@ var (
 // maxResponseBodyBytes caps a buffered (non-streaming) upstream response.
 const maxResponseBodyBytes = 64 << 20
 
+// upstreamReadBuffer is the read buffer of an upstream connection, which
+// a stream holds for as long as it lasts, and the largest response header
+// block a provider may send (theirs are 1 to 3 KiB). 16 KiB cost every
+// open stream 8 KiB more.
+const upstreamReadBuffer = 8 << 10
+
 // Provider is one configured upstream host. It is safe for concurrent use.
 type Provider struct {
 	// Name is the provider's config name.
@@ -194,7 +200,7 @@ func New(cfg configs.Provider) (*Provider, error) {
 		MaxConns:                  cfg.MaxConns,
 		MaxConnWaitTimeout:        connect,
 		MaxIdleConnDuration:       cfg.IdleConnTimeout.D(), // 0: fasthttp's 10s
-		ReadBufferSize:            16 << 10,
+		ReadBufferSize:            upstreamReadBuffer,
 		MaxResponseBodySize:       maxResponseBodyBytes,
 		MaxIdemponentCallAttempts: 1, // Do retries, and only stale connections
 		// LIFO reuses the connection pooled last, so one the load no

@@ -302,3 +302,26 @@ func TestHoldSeesTheClientLeave(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseHoldsEndsThemAsRunOut: ReleaseHolds ends long holds at once,
+// as if they had run their course: each stream goes on to its end and no
+// close is recorded.
+func TestReleaseHoldsEndsThemAsRunOut(t *testing.T) {
+	s := startMock(t, mock.Options{})
+	var readers []*bufio.Reader
+	for range 3 {
+		c, r := holdConn(t, s, "mock-model+hold=30s", true)
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second)) // a failure, not a hang
+		readUntil(t, r, "data:")
+		readers = append(readers, r)
+	}
+	waitHolding(t, s, 3)
+	s.ReleaseHolds()
+	for _, r := range readers {
+		readUntil(t, r, "data: [DONE]")
+	}
+	waitHolding(t, s, 0)
+	if n, _ := s.HoldsClosed(); n != 0 || len(s.Holds()) != 3 {
+		t.Fatalf("%d holds recorded, %d closed; want 3, none closed", len(s.Holds()), n)
+	}
+}

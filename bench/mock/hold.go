@@ -30,8 +30,9 @@ type holdLog struct {
 	holds      []Hold
 	dropped    int // holds forgotten, before holds[0]
 	active     int
-	closed     int       // holds that saw the client close
-	lastClosed time.Time // when the latest of them did
+	conns      map[net.Conn]struct{} // the connections held now, for ReleaseHolds
+	closed     int                   // holds that saw the client close
+	lastClosed time.Time             // when the latest of them did
 }
 
 // Holds returns the holds recorded so far, in the order they began, each
@@ -62,6 +63,19 @@ func (s *Server) HoldsClosed() (n int, last time.Time) {
 	return l.closed, l.lastClosed
 }
 
+// ReleaseHolds ends every hold in progress as if it had run its course:
+// each of those answers goes on at once. A hold that begins later is not
+// affected.
+func (s *Server) ReleaseHolds() {
+	l := &s.holds
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	for c := range l.conns {
+		_ = c.SetReadDeadline(now)
+	}
+}
+
 // errHoldClosed ends an answer whose connection closed during a hold.
 var errHoldClosed = errors.New("mock: the client closed the connection during a hold")
 
@@ -81,13 +95,17 @@ func (s *Server) hold(conn net.Conn, d time.Duration) bool {
 	l.holds = append(l.holds, Hold{Began: time.Now()})
 	id := l.dropped + len(l.holds) - 1
 	l.active++
+	if l.conns == nil {
+		l.conns = make(map[net.Conn]struct{})
+	}
+	l.conns[conn] = struct{}{}
+	// Under the lock, so that ReleaseHolds's deadline is never overwritten.
+	_ = conn.SetReadDeadline(time.Now().Add(d))
 	l.mu.Unlock()
 
-	_ = conn.SetReadDeadline(time.Now().Add(d))
 	var b [1]byte
 	n, err := conn.Read(b[:])
 	now := time.Now()
-	_ = conn.SetReadDeadline(time.Time{})
 	closed := n > 0 || err != nil && !isTimeout(err)
 	select {
 	case <-s.done:
@@ -96,6 +114,7 @@ func (s *Server) hold(conn net.Conn, d time.Duration) bool {
 	}
 
 	l.mu.Lock()
+	_ = conn.SetReadDeadline(time.Time{})
 	if closed {
 		if i := id - l.dropped; i >= 0 {
 			l.holds[i].Closed = now
@@ -104,6 +123,7 @@ func (s *Server) hold(conn net.Conn, d time.Duration) bool {
 		l.lastClosed = now
 	}
 	l.active--
+	delete(l.conns, conn)
 	l.mu.Unlock()
 	return closed
 }
