@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -183,6 +184,8 @@ func checkSchema(t *testing.T, all map[string]*schema, at string, s objectSchema
 	}
 }
 
+var schemaRef = regexp.MustCompile(`"\$ref": *"#/components/schemas/([^"]*)"`)
+
 // TestOpenAPISchemasMatchTypes holds the schemas of openapi.json's
 // request and answer bodies of this package to the Go types its handlers
 // decode and encode.
@@ -192,6 +195,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
+		Paths      map[string]json.RawMessage `json:"paths"`
 		Components struct {
 			Schemas map[string]*schema `json:"schemas"`
 		} `json:"components"`
@@ -200,6 +204,15 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := doc.Components.Schemas
+	var components struct {
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(b, &components); err != nil {
+		t.Fatal(err)
+	}
+	raw := components.Components.Schemas
 	answers := map[string]reflect.Type{
 		"Key":           reflect.TypeFor[keyJSON](),
 		"CreatedKey":    reflect.TypeFor[createdKeyJSON](),
@@ -219,10 +232,26 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"SetCredits":    reflect.TypeFor[setCreditsBody](),
 		"SetPlan":       reflect.TypeFor[setPlanBody](),
 	}
-	// The gateway's own answers, not this package's.
-	notAPI := []string{"Error", "ModelList", "Model"}
-	for name := range all {
-		if answers[name] == nil && requests[name] == nil && !slices.Contains(notAPI, name) {
+	// Every schema the API's paths use, directly or through another, is
+	// checked; but Error, which package proxy writes.
+	var used []string
+	var walk func(json.RawMessage)
+	walk = func(v json.RawMessage) {
+		for _, m := range schemaRef.FindAllSubmatch(v, -1) {
+			if name := string(m[1]); !slices.Contains(used, name) {
+				used = append(used, name)
+				walk(raw[name])
+			}
+		}
+	}
+	for _, r := range Routes() {
+		walk(doc.Paths[r.Path])
+	}
+	if len(used) < len(answers)+len(requests) {
+		t.Fatalf("the API's paths use only %d schemas: %v", len(used), used)
+	}
+	for _, name := range used {
+		if answers[name] == nil && requests[name] == nil && name != "Error" {
 			t.Errorf("schema %s: no Go type to check it against; add it to this test", name)
 		}
 	}
