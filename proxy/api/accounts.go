@@ -84,9 +84,7 @@ func (a *API) listAccounts(r *request) error {
 // new account with no credits and no plan, 201; an id that exists is a
 // 409, so a typo in the id of an existing account shows.
 func (a *API) createAccount(r *request) error {
-	var body struct {
-		ID string `json:"id"`
-	}
+	var body createAccountBody
 	if err := decodeBody(r.ctx, &body); err != nil {
 		return err
 	}
@@ -108,6 +106,11 @@ func (a *API) createAccount(r *request) error {
 	return writeData(r.ctx, fasthttp.StatusCreated, a.newAccountJSON(&acc, r.now))
 }
 
+// createAccountBody is the body of POST /api/v1/admin/accounts.
+type createAccountBody struct {
+	ID string `json:"id"`
+}
+
 // getAccount answers GET /api/v1/admin/accounts/{id}.
 func (a *API) getAccount(r *request) error {
 	acc, err := a.store.Account(r.id)
@@ -123,10 +126,7 @@ func (a *API) getAccount(r *request) error {
 // key may come as the Idempotency-Key header instead; a replay changes
 // nothing, and a replay with another amount or account is a 409.
 func (a *API) topUp(r *request) error {
-	var body struct {
-		Amount         *amount `json:"amount"`
-		IdempotencyKey string  `json:"idempotency_key"`
-	}
+	var body topUpBody
 	if err := decodeBody(r.ctx, &body); err != nil {
 		return err
 	}
@@ -158,13 +158,17 @@ func (a *API) topUp(r *request) error {
 	return a.getAccount(r)
 }
 
+// topUpBody is the body of POST /api/v1/admin/accounts/{id}/topup.
+type topUpBody struct {
+	Amount         *amount `json:"amount"`
+	IdempotencyKey string  `json:"idempotency_key"`
+}
+
 // setCredits answers PUT /api/v1/admin/accounts/{id}/credits
 // {"amount":"5"}: it sets the credits to amount (>= 0); a top-up it is
 // not, so topped_up does not change.
 func (a *API) setCredits(r *request) error {
-	var body struct {
-		Amount *amount `json:"amount"`
-	}
+	var body setCreditsBody
 	if err := decodeBody(r.ctx, &body); err != nil {
 		return err
 	}
@@ -178,13 +182,16 @@ func (a *API) setCredits(r *request) error {
 	return a.getAccount(r)
 }
 
+// setCreditsBody is the body of PUT /api/v1/admin/accounts/{id}/credits.
+type setCreditsBody struct {
+	Amount *amount `json:"amount"`
+}
+
 // setPlan answers PUT /api/v1/admin/accounts/{id}/plan {"plan":"pro"}:
 // it assigns a plan of the config's billing.plans, starting a fresh
 // period now; "" or null removes the plan.
 func (a *API) setPlan(r *request) error {
-	var body struct {
-		Plan opt[string] `json:"plan"`
-	}
+	var body setPlanBody
 	if err := decodeBody(r.ctx, &body); err != nil {
 		return err
 	}
@@ -209,6 +216,11 @@ func (a *API) setPlan(r *request) error {
 		return err
 	}
 	return a.getAccount(r)
+}
+
+// setPlanBody is the body of PUT /api/v1/admin/accounts/{id}/plan.
+type setPlanBody struct {
+	Plan opt[string] `json:"plan"`
 }
 
 // accountLedger answers GET /api/v1/admin/accounts/{id}/ledger: the

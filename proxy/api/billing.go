@@ -21,10 +21,13 @@ func (a *API) credits(r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeData(r.ctx, fasthttp.StatusOK, struct {
-		TotalCredits dollars `json:"total_credits"`
-		TotalUsage   dollars `json:"total_usage"`
-	}{dollars(acc.Spent + acc.Credits + acc.PlanLeft(r.now)), dollars(acc.Spent)})
+	return writeData(r.ctx, fasthttp.StatusOK, creditsJSON{dollars(acc.Spent + acc.Credits + acc.PlanLeft(r.now)), dollars(acc.Spent)})
+}
+
+// creditsJSON is the answer of GET /api/v1/credits.
+type creditsJSON struct {
+	TotalCredits dollars `json:"total_credits"`
+	TotalUsage   dollars `json:"total_usage"`
 }
 
 // keyInfo answers GET /api/v1/key in OpenRouter's shape: the key's
@@ -44,23 +47,7 @@ func (a *API) keyInfo(r *request) error {
 		left := dollars(max(limit-spent, 0))
 		remaining, reset = &left, &period
 	}
-	return writeData(r.ctx, fasthttp.StatusOK, struct {
-		Label          string        `json:"label"`
-		Name           string        `json:"name"`
-		ID             string        `json:"id"`
-		Account        string        `json:"account"`
-		Limit          *dollars      `json:"limit"`
-		LimitRemaining *dollars      `json:"limit_remaining"`
-		LimitReset     *string       `json:"limit_reset"`
-		Usage          dollars       `json:"usage"`
-		UsageDaily     dollars       `json:"usage_daily"`
-		UsageMonthly   dollars       `json:"usage_monthly"`
-		IsFreeTier     bool          `json:"is_free_tier"`
-		IsOperator     bool          `json:"is_operator"`
-		AllowedModels  []string      `json:"allowed_models"`
-		ExpiresAt      *time.Time    `json:"expires_at"`
-		RateLimit      rateLimitJSON `json:"rate_limit"`
-	}{
+	return writeData(r.ctx, fasthttp.StatusOK, keyInfoJSON{
 		Label:          k.ID,
 		Name:           k.Name,
 		ID:             k.ID,
@@ -76,6 +63,25 @@ func (a *API) keyInfo(r *request) error {
 		ExpiresAt:      timeOrNull(k.ExpiresAt),
 		RateLimit:      rateLimitJSON{orNull(k.RPM), orNull(k.TPM), "1m"},
 	})
+}
+
+// keyInfoJSON is the answer of GET /api/v1/key.
+type keyInfoJSON struct {
+	Label          string        `json:"label"`
+	Name           string        `json:"name"`
+	ID             string        `json:"id"`
+	Account        string        `json:"account"`
+	Limit          *dollars      `json:"limit"`
+	LimitRemaining *dollars      `json:"limit_remaining"`
+	LimitReset     *string       `json:"limit_reset"`
+	Usage          dollars       `json:"usage"`
+	UsageDaily     dollars       `json:"usage_daily"`
+	UsageMonthly   dollars       `json:"usage_monthly"`
+	IsFreeTier     bool          `json:"is_free_tier"`
+	IsOperator     bool          `json:"is_operator"`
+	AllowedModels  []string      `json:"allowed_models"`
+	ExpiresAt      *time.Time    `json:"expires_at"`
+	RateLimit      rateLimitJSON `json:"rate_limit"`
 }
 
 // rateLimitJSON is a key's rate limits; null = none.
@@ -123,24 +129,12 @@ func (a *API) dashboardCredits(r *request) error {
 		return err
 	}
 	available := acc.Credits + acc.PlanLeft(r.now)
-	type payAsYouGo struct {
-		Balance  dollars `json:"balance"`
-		ToppedUp dollars `json:"topped_up"`
-		Spent    dollars `json:"spent"`
-	}
-	return writeJSON(r.ctx, fasthttp.StatusOK, struct {
-		Object         string     `json:"object"`
-		TotalGranted   dollars    `json:"total_granted"`
-		TotalUsed      dollars    `json:"total_used"`
-		TotalAvailable dollars    `json:"total_available"`
-		PayAsYouGo     payAsYouGo `json:"pay_as_you_go"`
-		Subscription   *planJSON  `json:"subscription"`
-	}{
+	return writeJSON(r.ctx, fasthttp.StatusOK, creditSummaryJSON{
 		Object:         "credit_summary",
 		TotalGranted:   dollars(acc.Spent + available),
 		TotalUsed:      dollars(acc.Spent),
 		TotalAvailable: dollars(available),
-		PayAsYouGo:     payAsYouGo{dollars(acc.Credits), dollars(acc.ToppedUp), dollars(acc.Spent)},
+		PayAsYouGo:     payAsYouGoJSON{dollars(acc.Credits), dollars(acc.ToppedUp), dollars(acc.Spent)},
 		Subscription:   newPlanJSON(&acc, r.now),
 	})
 }
@@ -152,4 +146,21 @@ func startOfDay(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour)
 func startOfMonth(t time.Time) time.Time {
 	y, m, _ := t.UTC().Date()
 	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// creditSummaryJSON is the answer of GET /v1/dashboard/billing/credits.
+type creditSummaryJSON struct {
+	Object         string         `json:"object"`
+	TotalGranted   dollars        `json:"total_granted"`
+	TotalUsed      dollars        `json:"total_used"`
+	TotalAvailable dollars        `json:"total_available"`
+	PayAsYouGo     payAsYouGoJSON `json:"pay_as_you_go"`
+	Subscription   *planJSON      `json:"subscription"`
+}
+
+// payAsYouGoJSON is the credits part of a credit summary.
+type payAsYouGoJSON struct {
+	Balance  dollars `json:"balance"`
+	ToppedUp dollars `json:"topped_up"`
+	Spent    dollars `json:"spent"`
 }

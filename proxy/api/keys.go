@@ -177,11 +177,7 @@ func (a *API) listKeys(r *request) error {
 // account, or with "create_account": true for an account it creates in
 // the same store write; its secret is in "key", shown this once only.
 func (a *API) createKey(r *request) error {
-	var body struct {
-		Account       string `json:"account"`
-		CreateAccount bool   `json:"create_account"`
-		keyFields
-	}
+	var body createKeyBody
 	if err := decodeBody(r.ctx, &body); err != nil {
 		return err
 	}
@@ -219,10 +215,20 @@ func (a *API) createKey(r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeData(r.ctx, fasthttp.StatusCreated, struct {
-		keyJSON
-		Key string `json:"key"`
-	}{newKeyJSON(&k), secret})
+	return writeData(r.ctx, fasthttp.StatusCreated, createdKeyJSON{newKeyJSON(&k), secret})
+}
+
+// createKeyBody is the body of POST /api/v1/admin/keys.
+type createKeyBody struct {
+	Account       string `json:"account"`
+	CreateAccount bool   `json:"create_account"`
+	keyFields
+}
+
+// createdKeyJSON is a new key in an answer: the key and its secret.
+type createdKeyJSON struct {
+	keyJSON
+	Key string `json:"key"`
 }
 
 // getKey answers GET /api/v1/admin/keys/{id}.

@@ -21,14 +21,17 @@ func (a *API) writeEntries(ctx *fasthttp.RequestCtx, account string, q store.Que
 	if err != nil {
 		return err
 	}
-	page := struct {
-		Data       []entryJSON `json:"data"`
-		NextCursor *string     `json:"next_cursor"`
-	}{Data: make([]entryJSON, len(entries)), NextCursor: orNull(next)}
+	page := entryPageJSON{Data: make([]entryJSON, len(entries)), NextCursor: orNull(next)}
 	for i := range entries {
 		page.Data[i] = newEntryJSON(&entries[i])
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, page)
+}
+
+// entryPageJSON is a page of ledger entries in an answer.
+type entryPageJSON struct {
+	Data       []entryJSON `json:"data"`
+	NextCursor *string     `json:"next_cursor"`
 }
 
 // ledgerQuery reads a ledger listing's query parameters: from and to
