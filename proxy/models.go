@@ -21,8 +21,8 @@ import (
 //     token as decimal strings) and supported_parameters.
 //   - Anthropic (the same paths with an anthropic-version header): the
 //     Models API's list, with max_input_tokens and max_tokens.
-//   - Gemini (GET /v1beta/models): models.list, with inputTokenLimit and
-//     outputTokenLimit.
+//   - Gemini (GET /v1beta/models, and /v1/models with a Gemini key):
+//     models.list, with inputTokenLimit and outputTokenLimit.
 //
 // Limits are the route's effective ones (router.ModelInfo); a limit or
 // price the catalog does not know is left out rather than guessed. Every
@@ -206,17 +206,24 @@ func appendGeminiModel(dst []byte, m router.ModelInfo) []byte {
 
 // models serves GET /v1/models (id == "") and GET /v1/models/{id}: in
 // Anthropic's shape when the request carries anthropic-version (as
-// Anthropic's SDKs and Claude Code send), else in OpenAI's.
+// Anthropic's SDKs and Claude Code send), in Gemini's when it carries a
+// Gemini key (x-goog-api-key or ?key=, as the Google Gen AI SDK sends on
+// /v1), else in OpenAI's.
 func (s *Server) models(ctx *fasthttp.RequestCtx, id string) {
-	list, f := &s.modelList.openAI, formatOf(upstream.FormatOpenAI)
-	if len(ctx.Request.Header.Peek("anthropic-version")) > 0 {
-		list, f = &s.modelList.anthropic, formatOf(upstream.FormatAnthropic)
+	h := &ctx.Request.Header
+	switch {
+	case len(h.Peek("anthropic-version")) > 0:
+		s.serveModels(ctx, &s.modelList.anthropic, formatOf(upstream.FormatAnthropic), id)
+	case len(h.PeekBytes(headerGoogAPIKey)) > 0 || len(ctx.QueryArgs().Peek("key")) > 0:
+		s.geminiModels(ctx, id)
+	default:
+		s.serveModels(ctx, &s.modelList.openAI, formatOf(upstream.FormatOpenAI), id)
 	}
-	s.serveModels(ctx, list, f, id)
 }
 
 // geminiModels serves GET /v1beta/models (id == "") and GET
-// /v1beta/models/{id} in the Gemini API's shape.
+// /v1beta/models/{id} in the Gemini API's shape, and /v1/models for a
+// Gemini client.
 func (s *Server) geminiModels(ctx *fasthttp.RequestCtx, id string) {
 	keyFromQuery(&ctx.Request)
 	s.serveModels(ctx, &s.modelList.gemini, formatOf(upstream.FormatGemini), id)
