@@ -51,7 +51,7 @@ func newModelList(models []router.ModelInfo) *modelList {
 	ml := &modelList{}
 	ml.openAI = newShapeList(models, `{"object":"list","data":[`, "]}", appendOpenAIModel, nil)
 	ml.openAI.requests = modelListOpenAI
-	chat := func(m router.ModelInfo) bool { return m.Entry == nil || m.Entry.MaxOutput > 0 } // not embeddings
+	chat := func(m router.ModelInfo) bool { return !isEmbedding(m) }
 	ml.anthropic = newShapeList(models, `{"data":[`, "", appendAnthropicModel, chat)
 	ml.anthropic.requests = modelListAnthropic
 	// Anthropic's list ends with the ids of its first and last entries.
@@ -127,10 +127,17 @@ func appendOpenAIModel(dst []byte, m router.ModelInfo) []byte {
 		}
 		dst = append(dst, `],"output_modalities":["text"]}`...)
 	}
-	if m.Entry == nil || m.Entry.MaxOutput > 0 {
+	if !isEmbedding(m) {
 		dst = canon.AppendRawField(dst, "supported_parameters", supportedParameters[m.Format])
 	}
 	return append(dst, '}')
+}
+
+// isEmbedding reports whether the catalog knows m as a model that
+// produces no completion tokens: a window but no output cap. (A model a
+// price override added has neither.)
+func isEmbedding(m router.ModelInfo) bool {
+	return m.Entry != nil && m.Entry.Context > 0 && m.Entry.MaxOutput == 0
 }
 
 // supportedParameters are the chat parameters a client can send a model
