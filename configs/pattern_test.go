@@ -1,6 +1,9 @@
 package configs
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestModelPatternMatch(t *testing.T) {
 	f := func(pattern, model string, want bool) {
@@ -52,4 +55,23 @@ func TestKnownModelMatchesPatterns(t *testing.T) {
 	if !c.knownModel("claude-opus-4-7:floor", nil) || c.knownModel("gpt-5", nil) {
 		t.Fatal("a fallback model is known by a provider's pattern, and only by it")
 	}
+}
+
+// FuzzModelPattern: parsing never panics, and a pattern that parses
+// matches the text its '*'s stand in for, with them empty or filled.
+func FuzzModelPattern(f *testing.F) {
+	for _, s := range []string{"claude-*", "gpt-*-codex*", "a*b*c", "*", "x**", "o3*", "a*?"} {
+		f.Add(s, "mid")
+	}
+	f.Fuzz(func(t *testing.T, pattern, fill string) {
+		p, err := ParseModelPattern(pattern)
+		if err != nil {
+			return
+		}
+		for _, f := range []string{"", fill} {
+			if id := strings.ReplaceAll(pattern, "*", f); !p.Match(id) {
+				t.Fatalf("%q does not match %q", pattern, id)
+			}
+		}
+	})
 }

@@ -351,3 +351,60 @@ providers:
 	}
 	t.Logf("Claude Code kept %d models from the gateway's /v1/models", len(kept.Models))
 }
+
+// TestCodexCLIDefaultModel runs Codex CLI with no model configured, on a
+// gateway whose Responses provider serves OpenAI's families by pattern
+// (as the openai preset does): Codex's own default model is served.
+func TestCodexCLIDefaultModel(t *testing.T) {
+	codex := cliBinary(t, "@openai/codex", "codex")
+	m := startMock(t, mock.Options{})
+	g := startGatewayConfig(t, m, fmt.Sprintf(`
+listen: 127.0.0.1:0
+data_dir: %s
+auth: {keys: [{name: test, key: %s}]}
+providers:
+  - {name: openai, format: responses, base_url: %s/v1, api_key: sk-resp-upstream, models: ["gpt-*", "o3*", "o4*", "codex-*"]}
+`, t.TempDir(), testKey, m.URL()))
+	home := t.TempDir()
+	codexHome := filepath.Join(home, ".codex")
+	if err := os.Mkdir(codexHome, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`model_provider = "switchboard"
+approval_policy = "never"
+sandbox_mode = "read-only"
+
+[analytics]
+enabled = false
+
+[features]
+plugins = false
+
+[model_providers.switchboard]
+name = "Switchboard"
+base_url = "%s/v1"
+env_key = "SWITCHBOARD_API_KEY"
+wire_api = "responses"
+request_max_retries = 0
+stream_max_retries = 0
+`, g.URL)
+	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := cliEnv(home, "CODEX_HOME="+codexHome, "SWITCHBOARD_API_KEY="+testKey)
+	out := runCLI(t, g, home, env, codex, "exec", "--skip-git-repo-check", "--ephemeral", "--json", cliPrompt)
+	msg, completed := codexAnswer(out.stdout)
+	if out.err != nil || !completed || msg != cliMockText {
+		t.Fatalf("codex: %v, turn completed %v, agent_message %q, want %q\nstdout:\n%s\nstderr:\n%s",
+			out.err, completed, msg, cliMockText, out.stdout, out.stderr)
+	}
+	up := g.Mock.LastRequest()
+	var body struct {
+		Model string `json:"model"`
+	}
+	_ = json.Unmarshal(up.Body, &body)
+	if up.Path != "/v1/responses" || !strings.HasPrefix(body.Model, "gpt-") || up.Headers["authorization"] != "Bearer sk-resp-upstream" {
+		t.Fatalf("the provider saw %s, model %q, authorization %q; want Codex's default GPT model on /v1/responses with the provider's key", up.Path, body.Model, up.Headers["authorization"])
+	}
+	t.Logf("Codex's default model %s, served by the gpt-* pattern", body.Model)
+}

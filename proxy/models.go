@@ -21,8 +21,8 @@ import (
 //     token as decimal strings) and supported_parameters.
 //   - Anthropic (the same paths with an anthropic-version header): the
 //     Models API's list, with max_input_tokens and max_tokens.
-//   - Gemini (GET /v1beta/models): models.list, with inputTokenLimit and
-//     outputTokenLimit.
+//   - Gemini (GET /v1beta/models, and /v1/models with a Gemini key):
+//     models.list, with inputTokenLimit and outputTokenLimit.
 //
 // Limits are the route's effective ones (router.ModelInfo); a limit or
 // price the catalog does not know is left out rather than guessed. Every
@@ -51,7 +51,7 @@ func newModelList(models []router.ModelInfo) *modelList {
 	ml := &modelList{}
 	ml.openAI = newShapeList(models, `{"object":"list","data":[`, "]}", appendOpenAIModel, nil)
 	ml.openAI.requests = modelListOpenAI
-	chat := func(m router.ModelInfo) bool { return m.Entry == nil || m.Entry.MaxOutput > 0 } // not embeddings
+	chat := func(m router.ModelInfo) bool { return !isEmbedding(m) }
 	ml.anthropic = newShapeList(models, `{"data":[`, "", appendAnthropicModel, chat)
 	ml.anthropic.requests = modelListAnthropic
 	// Anthropic's list ends with the ids of its first and last entries.
@@ -127,10 +127,17 @@ func appendOpenAIModel(dst []byte, m router.ModelInfo) []byte {
 		}
 		dst = append(dst, `],"output_modalities":["text"]}`...)
 	}
-	if m.Entry == nil || m.Entry.MaxOutput > 0 {
+	if !isEmbedding(m) {
 		dst = canon.AppendRawField(dst, "supported_parameters", supportedParameters[m.Format])
 	}
 	return append(dst, '}')
+}
+
+// isEmbedding reports whether the catalog knows m as a model that
+// produces no completion tokens: a window but no output cap. (A model a
+// price override added has neither.)
+func isEmbedding(m router.ModelInfo) bool {
+	return m.Entry != nil && m.Entry.Context > 0 && m.Entry.MaxOutput == 0
 }
 
 // supportedParameters are the chat parameters a client can send a model
@@ -206,17 +213,24 @@ func appendGeminiModel(dst []byte, m router.ModelInfo) []byte {
 
 // models serves GET /v1/models (id == "") and GET /v1/models/{id}: in
 // Anthropic's shape when the request carries anthropic-version (as
-// Anthropic's SDKs and Claude Code send), else in OpenAI's.
+// Anthropic's SDKs and Claude Code send), in Gemini's when it carries a
+// Gemini key (x-goog-api-key or ?key=, as the Google Gen AI SDK sends on
+// /v1), else in OpenAI's.
 func (s *Server) models(ctx *fasthttp.RequestCtx, id string) {
-	list, f := &s.modelList.openAI, formatOf(upstream.FormatOpenAI)
-	if len(ctx.Request.Header.Peek("anthropic-version")) > 0 {
-		list, f = &s.modelList.anthropic, formatOf(upstream.FormatAnthropic)
+	h := &ctx.Request.Header
+	switch {
+	case len(h.Peek("anthropic-version")) > 0:
+		s.serveModels(ctx, &s.modelList.anthropic, formatOf(upstream.FormatAnthropic), id)
+	case len(h.PeekBytes(headerGoogAPIKey)) > 0 || len(ctx.QueryArgs().Peek("key")) > 0:
+		s.geminiModels(ctx, id)
+	default:
+		s.serveModels(ctx, &s.modelList.openAI, formatOf(upstream.FormatOpenAI), id)
 	}
-	s.serveModels(ctx, list, f, id)
 }
 
 // geminiModels serves GET /v1beta/models (id == "") and GET
-// /v1beta/models/{id} in the Gemini API's shape.
+// /v1beta/models/{id} in the Gemini API's shape, and /v1/models for a
+// Gemini client.
 func (s *Server) geminiModels(ctx *fasthttp.RequestCtx, id string) {
 	keyFromQuery(&ctx.Request)
 	s.serveModels(ctx, &s.modelList.gemini, formatOf(upstream.FormatGemini), id)

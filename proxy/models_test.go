@@ -35,11 +35,14 @@ func startModelsGateway(t *testing.T) *gateway {
 listen: 127.0.0.1:0
 data_dir: %s
 auth: {keys: [{name: test, key: %s}]}
+billing:
+  prices:
+    openai/priced-only: {input: "1", output: "2"}
 routes:
   - {model: mixed, targets: [openai/gpt-5, anthropic/claude-sonnet-4-5]}
 providers:
   - {name: anthropic, format: anthropic, base_url: %[3]s/v1, api_key: a, models: [claude-*]}
-  - {name: openai, base_url: %[3]s/v1, api_key: o, models: [gpt-5, text-embedding-3-small]}
+  - {name: openai, base_url: %[3]s/v1, api_key: o, models: [gpt-5, text-embedding-3-small, priced-only]}
   - {name: gemini, format: gemini, base_url: %[3]s/v1beta, api_key: g, models: [gemini-2.5-pro]}
 `, t.TempDir(), testKey, m.URL()), []byte(modelsCatalog))
 }
@@ -68,6 +71,8 @@ func TestModelListShapes(t *testing.T) {
 			// An embedding model has no output cap and takes no chat parameters.
 			`{"id":"text-embedding-3-small","object":"model","created":0,"owned_by":"openai","context_length":8191,"pricing":{"prompt":"0.00000002","completion":"0",`,
 			`"output_modalities":["text"]}}`,
+			`{"id":"priced-only","object":"model","created":0,"owned_by":"openai","pricing":{"prompt":"0.000001","completion":"0.000002",`,
+			`"supported_parameters":[`,
 			`{"id":"gemini-2.5-pro","object":"model","created":0,"owned_by":"gemini","context_length":1048576,"max_completion_tokens":65536,`,
 			// The route's window is its smaller target's; its price the first's.
 			`{"id":"mixed","object":"model","created":0,"owned_by":"openai","context_length":200000,"max_completion_tokens":64000,"pricing":{"prompt":"0.00000125",`,
@@ -77,6 +82,8 @@ func TestModelListShapes(t *testing.T) {
 		{name: "anthropic list", path: "/v1/models?limit=1000", headers: []string{"anthropic-version", "2023-06-01"}, status: 200, want: []string{
 			`{"data":[{"type":"model","id":"claude-sonnet-4-5","display_name":"claude-sonnet-4-5","created_at":"1970-01-01T00:00:00Z","max_input_tokens":200000,"max_tokens":64000},`,
 			`{"type":"model","id":"gpt-5","display_name":"gpt-5","created_at":"1970-01-01T00:00:00Z","max_input_tokens":400000,"max_tokens":128000},`,
+			// A model a price override added is a chat model of unknown limits.
+			`{"type":"model","id":"priced-only","display_name":"priced-only","created_at":"1970-01-01T00:00:00Z"},`,
 			`{"type":"model","id":"gemini-2.5-pro",`,
 			`{"type":"model","id":"mixed","display_name":"mixed","created_at":"1970-01-01T00:00:00Z","max_input_tokens":200000,"max_tokens":64000}]`,
 			`,"has_more":false,"first_id":"claude-sonnet-4-5","last_id":"mixed"}`,
@@ -94,6 +101,10 @@ func TestModelListShapes(t *testing.T) {
 		}, not: []string{"text-embedding"}},
 		{name: "gemini one, key in query", path: "/v1beta/models/gemini-2.5-pro?key=" + testKey, headers: []string{"Authorization", ""}, status: 200,
 			want: []string{`{"name":"models/gemini-2.5-pro","baseModelId":"gemini-2.5-pro",`}},
+		{name: "gemini on v1", path: "/v1/models", headers: []string{"Authorization", "", "x-goog-api-key", testKey}, status: 200,
+			want: []string{`{"models":[{"name":"models/claude-sonnet-4-5",`}},
+		{name: "gemini on v1, key in query", path: "/v1/models/gemini-2.5-pro?key=" + testKey, headers: []string{"Authorization", ""}, status: 200,
+			want: []string{`{"name":"models/gemini-2.5-pro",`}},
 		{name: "gemini unknown", path: "/v1beta/models/nope", status: 404, want: []string{`{"error":{"code":404,`, `"status":"NOT_FOUND"`}},
 		{name: "gemini without key", path: "/v1beta/models", headers: []string{"Authorization", ""}, status: 401, want: []string{`{"error":{"code":401,`}},
 		{name: "anthropic without key", path: "/v1/models", headers: []string{"Authorization", "", "anthropic-version", "2023-06-01"}, status: 401,

@@ -416,10 +416,10 @@ func (r *Router) Resolve(s string, rt *Route) error {
 		rt.Targets = rt.one[:]
 		return nil
 	}
-	if p := r.patternOwner(name); p != nil {
-		t, ok := r.targets[modelKey{p.Name, name}]
+	if owner := r.patternOwner(name); owner != nil {
+		t, ok := r.targets[modelKey{owner.Name, name}]
 		if !ok {
-			t = Target{Provider: p, Model: name, Weight: 1}
+			t = Target{Provider: owner, Model: name, Weight: 1}
 		}
 		rt.one[0] = t
 		rt.Targets = rt.one[:]

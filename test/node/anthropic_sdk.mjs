@@ -92,4 +92,19 @@ check('same: countTokens', async () => {
   assert.ok(n.input_tokens > 0, `input_tokens ${fmt(n)}`);
 });
 
+check('models.list and models.retrieve: the Models API shape', async () => {
+  const listed = [];
+  for await (const m of client.models.list()) listed.push(m);
+  const ids = listed.map((m) => m.id);
+  const claude = listed.find((m) => m.id === 'claude-mock');
+  assert.ok(claude, `claude-mock not listed: ${JSON.stringify(ids)}`);
+  eq(claude.type, 'model', 'claude-mock type');
+  eq(typeof claude.display_name, 'string', 'claude-mock display_name');
+  assert.ok(!Number.isNaN(Date.parse(claude.created_at)), `created_at ${claude.created_at}`);
+  const one = await client.models.retrieve('claude-mock');
+  eq(one.id, 'claude-mock', 'retrieve id');
+  eq(one.type, 'model', 'retrieve type');
+  return `${ids.length} models: ${ids.join(', ')}`;
+});
+
 await run();
