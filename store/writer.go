@@ -188,6 +188,7 @@ type op struct {
 	idem    string       // opTopUp
 	plan    string       // opAssignPlan
 	key     *Key         // opCreateKey
+	create  bool         // opTopUp, opSetCredits, opAssignPlan: create a missing account
 	period  time.Duration
 	at      time.Time
 	done    chan error // nil: nobody waits (opSettle)
@@ -436,9 +437,9 @@ func (s *Store) commitGroup(g *group, ops []op, sync bool) error {
 		case opEnsureAccount:
 			s.stageEnsureAccount(g, o)
 		case opSetCredits:
-			s.stageSetCredits(g, o)
+			o.err = s.stageSetCredits(g, o)
 		case opAssignPlan:
-			s.stageAssignPlan(g, o)
+			o.err = s.stageAssignPlan(g, o)
 		case opCreateKey:
 			s.stageCreateKey(g, o)
 		case opFlush:
