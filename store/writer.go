@@ -180,6 +180,7 @@ const (
 // op is one queued write. Ops are queued by value.
 type op struct {
 	kind    opKind
+	create  bool         // opTopUp, opSetCredits, opAssignPlan: create a missing account (next to kind: no padding)
 	r       *Reservation // opSettle
 	e       Entry        // opSettle
 	hold    money.Money  // opSettle: the hold to release once committed
@@ -188,7 +189,6 @@ type op struct {
 	idem    string       // opTopUp
 	plan    string       // opAssignPlan
 	key     *Key         // opCreateKey
-	create  bool         // opTopUp, opSetCredits, opAssignPlan: create a missing account
 	period  time.Duration
 	at      time.Time
 	done    chan error // nil: nobody waits (opSettle)
