@@ -168,7 +168,7 @@ func (e *testEnv) seed(t *testing.T, account string, credits money.Money) (secre
 	if err := st.EnsureAccount(account); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.TopUp(account, credits, ""); err != nil {
+	if err := st.TopUp(account, credits, "", store.MustExist); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {

@@ -65,10 +65,11 @@ func (g *gateway) newKey(t testing.TB, body string) (id, secret string) {
 	return stringAt(t, r.body, "data", "id"), stringAt(t, r.body, "data", "key")
 }
 
-// topUp adds dollars to an account through the admin API.
+// topUp adds dollars to an account through the admin API, creating the
+// account if it does not exist ("create_account": true).
 func (g *gateway) topUp(t testing.TB, account, dollars string) {
 	t.Helper()
-	if r := g.admin(t, "POST", "/accounts/"+account+"/topup", `{"amount":"`+dollars+`"}`); r.status != 200 {
+	if r := g.admin(t, "POST", "/accounts/"+account+"/topup", `{"amount":"`+dollars+`","create_account":true}`); r.status != 200 {
 		t.Fatalf("top-up %s: %d %s", account, r.status, r.body)
 	}
 }

@@ -297,6 +297,10 @@ func TestAPIAnswersThroughTheGateway(t *testing.T) {
 	f("DELETE", "/v1/dashboard/billing/credits", "", 405, "method_not_allowed")
 	f("POST", "/api/v1/admin/keys", `{"acount":"team-a"}`, 400, "invalid_request", master...)
 	f("POST", "/api/v1/admin/keys", `{"account":"team-typo"}`, 404, "not_found", master...)
+	f("POST", "/api/v1/admin/accounts/team-typo/topup", `{"amount":"1"}`, 404, "not_found", master...)
+	f("PUT", "/api/v1/admin/accounts/team-typo/credits", `{"amount":"1"}`, 404, "not_found", master...)
+	f("PUT", "/api/v1/admin/accounts/team-typo/plan", `{"plan":"pro"}`, 404, "not_found", master...)
+	f("GET", "/api/v1/admin/accounts/team-typo", "", 404, "not_found", master...)
 	f("POST", "/api/v1/admin/accounts", `{"id":"team-a"}`, 409, "conflict", master...)
 	f("GET", "/api/v1/usage?cursor=AAAA", "", 400, "invalid_cursor")
 	f("POST", "/api/v1/admin/accounts/team-a/topup", `{"amount":"1","idempotency_key":"i1"}`, 200, "", master...)
@@ -311,6 +315,10 @@ func TestAPIAnswersThroughTheGateway(t *testing.T) {
 		if r := g.do(t, c.method, c.path, ""); r.body != c.want {
 			t.Errorf("%s %s: %s\nwant %s", c.method, c.path, r.body, c.want)
 		}
+	}
+	want := `{"error":{"message":"not found: account \"team-typo\" does not exist; create it with POST /api/v1/admin/accounts first, or pass \"create_account\": true","type":"invalid_request_error","param":null,"code":"not_found"}}`
+	if r := g.do(t, "POST", "/api/v1/admin/accounts/team-typo/topup", `{"amount":"1"}`, master...); r.body != want {
+		t.Errorf("top-up of an unknown account: %s\nwant %s", r.body, want)
 	}
 
 	// An operator key of the config sees its own account.

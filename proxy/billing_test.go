@@ -46,7 +46,7 @@ func billingTestKey(t testing.TB, g *gateway, account string, credits money.Mone
 		t.Fatal(err)
 	}
 	if credits > 0 {
-		if err := st.TopUp(account, credits, ""); err != nil {
+		if err := st.TopUp(account, credits, "", store.MustExist); err != nil {
 			t.Fatal(err)
 		}
 	}

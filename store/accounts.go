@@ -54,6 +54,19 @@ const PlanAllowanceFactor = 2
 // shorter months and on the 31st again after them.
 const Monthly time.Duration = 0
 
+// IfMissing is what TopUp, SetCredits and AssignPlan do when their
+// account does not exist.
+type IfMissing bool
+
+const (
+	// MustExist fails with ErrNotFound and changes nothing, so a mistyped
+	// account id never receives money.
+	MustExist IfMissing = false
+	// CreateAccount creates the account in the same atomic batch as the
+	// change, as EnsureAccount would.
+	CreateAccount IfMissing = true
+)
+
 // PlanAllowance is what the plan gives each period: 2x its price.
 func (a *Account) PlanAllowance() money.Money {
 	if a.Plan == "" {
@@ -162,12 +175,14 @@ func (s *Store) Accounts() []Account {
 	return out
 }
 
-// TopUp adds amount (> 0) to an account's credits, creating the account if
-// needed, and returns once it is durable. A non-empty idemKey makes it
-// idempotent: a second TopUp with the same idemKey changes nothing and
-// returns nil, or an error if its account or amount differ from the
-// first's. An empty idemKey is never deduplicated.
-func (s *Store) TopUp(id string, amount money.Money, idemKey string) error {
+// TopUp adds amount (> 0) to an account's credits and returns once it is
+// durable; an account that does not exist is an ErrNotFound, or with
+// CreateAccount is created in the same batch. A non-empty idemKey makes
+// it idempotent: a second TopUp with the same idemKey changes nothing and
+// returns nil (it creates no account either), or an error if its account
+// or amount differ from the first's. An empty idemKey is never
+// deduplicated.
+func (s *Store) TopUp(id string, amount money.Money, idemKey string, missing IfMissing) error {
 	if err := checkID("account", id); err != nil {
 		return err
 	}
@@ -179,7 +194,7 @@ func (s *Store) TopUp(id string, amount money.Money, idemKey string) error {
 			return err
 		}
 	}
-	return s.w.do(op{kind: opTopUp, account: id, amount: amount, idem: idemKey, at: time.Now()})
+	return s.w.do(op{kind: opTopUp, account: id, amount: amount, idem: idemKey, at: time.Now(), create: bool(missing)})
 }
 
 // EnsureAccount creates the account with no credits and no plan if it
@@ -193,26 +208,28 @@ func (s *Store) EnsureAccount(id string) error {
 	return s.w.do(op{kind: opEnsureAccount, account: id})
 }
 
-// SetCredits sets an account's credits to amount (>= 0), creating the
-// account if needed, and returns once it is durable. It does not count as
+// SetCredits sets an account's credits to amount (>= 0) and returns once
+// it is durable; an account that does not exist is an ErrNotFound, or
+// with CreateAccount is created in the same batch. It does not count as
 // a top-up in ToppedUp.
-func (s *Store) SetCredits(id string, amount money.Money) error {
+func (s *Store) SetCredits(id string, amount money.Money, missing IfMissing) error {
 	if err := checkID("account", id); err != nil {
 		return err
 	}
 	if amount < 0 {
 		return fmt.Errorf("credits of account %q: amount %s must not be negative", id, amount)
 	}
-	return s.w.do(op{kind: opSetCredits, account: id, amount: amount})
+	return s.w.do(op{kind: opSetCredits, account: id, amount: amount, create: bool(missing)})
 }
 
 // AssignPlan subscribes an account to plan at price per period (a
-// time.Duration, or Monthly for calendar months) from now, creating the
-// account if needed; the first period starts at now with PlanUsed 0, even
-// when the account already had this plan. An empty plan removes the plan.
-// It returns once durable. Charging the subscription price is not the
-// store's business: it only tracks the allowance.
-func (s *Store) AssignPlan(id, plan string, price money.Money, period time.Duration, now time.Time) error {
+// time.Duration, or Monthly for calendar months) from now; the first
+// period starts at now with PlanUsed 0, even when the account already
+// had this plan. An empty plan removes the plan. An account that does not
+// exist is an ErrNotFound, or with CreateAccount is created in the same
+// batch. It returns once durable. Charging the subscription price is not
+// the store's business: it only tracks the allowance.
+func (s *Store) AssignPlan(id, plan string, price money.Money, period time.Duration, now time.Time, missing IfMissing) error {
 	if err := checkID("account", id); err != nil {
 		return err
 	}
@@ -230,7 +247,7 @@ func (s *Store) AssignPlan(id, plan string, price money.Money, period time.Durat
 			return fmt.Errorf("plan %q of account %q: no start time", plan, id)
 		}
 	}
-	return s.w.do(op{kind: opAssignPlan, account: id, plan: plan, amount: price, period: period, at: now})
+	return s.w.do(op{kind: opAssignPlan, account: id, plan: plan, amount: price, period: period, at: now, create: bool(missing)})
 }
 
 // stageTopUp adds a top-up to the group; the caller sees o.err.
@@ -257,6 +274,9 @@ func (s *Store) stageTopUp(g *group, o *op) error {
 			return nil // a replay: nothing changes
 		}
 	}
+	if err := s.checkExists(g, o); err != nil {
+		return err
+	}
 	p := s.pending(g, o.account)
 	if p.a.Credits > money.Max-o.amount || p.a.ToppedUp > money.Max-o.amount {
 		return fmt.Errorf("top-up of account %q: %s would overflow its credits %s", o.account, o.amount, p.a.Credits)
@@ -279,16 +299,43 @@ func (s *Store) stageEnsureAccount(g *group, o *op) {
 	}
 }
 
-func (s *Store) stageSetCredits(g *group, o *op) {
+func (s *Store) stageSetCredits(g *group, o *op) error {
+	if err := s.checkExists(g, o); err != nil {
+		return err
+	}
 	p := s.pending(g, o.account)
 	p.a.Credits = o.amount
 	p.dirty = true
+	return nil
 }
 
-func (s *Store) stageAssignPlan(g *group, o *op) {
+func (s *Store) stageAssignPlan(g *group, o *op) error {
+	if err := s.checkExists(g, o); err != nil {
+		return err
+	}
 	p := s.pending(g, o.account)
 	p.a.assignPlan(o.plan, o.amount, o.period, o.at)
 	p.dirty = true
+	return nil
+}
+
+// checkExists fails with ErrNotFound when o's account does not exist, in
+// memory or earlier in the group, unless o may create it. It does not add
+// the account to the group, so a refused op leaves no trace.
+func (s *Store) checkExists(g *group, o *op) error {
+	if o.create {
+		return nil
+	}
+	if p := g.accts[o.account]; p != nil && (p.mem != nil || p.dirty) {
+		return nil
+	}
+	s.acctMu.RLock()
+	ac := s.accts[o.account]
+	s.acctMu.RUnlock()
+	if ac == nil {
+		return fmt.Errorf("account %q: %w", o.account, ErrNotFound)
+	}
+	return nil
 }
 
 // stageAccounts writes the group's changed account records.

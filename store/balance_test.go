@@ -19,7 +19,7 @@ import (
 func TestConcurrentReservesNeverOverspend(t *testing.T) {
 	s, _ := openTest(t)
 	worst := money.Dollar / 100
-	if err := s.TopUp("team", 50*worst, ""); err != nil {
+	if err := s.TopUp("team", 50*worst, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -72,7 +72,7 @@ func TestConcurrentReservesNeverOverspend(t *testing.T) {
 func TestConcurrentReserveSettleKeepsTheBooks(t *testing.T) {
 	s, dir := openTest(t)
 	initial := 3 * money.Dollar
-	if err := s.TopUp("team", initial, "init"); err != nil {
+	if err := s.TopUp("team", initial, "init", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -165,7 +165,7 @@ func TestReserveRefusals(t *testing.T) {
 	if _, err := s.Reserve("ghost", "", "r1", 0, t0); !errors.Is(err, ErrInsufficientCredit) {
 		t.Fatalf("unknown account: %v", err)
 	}
-	if err := s.TopUp("team", money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Reserve("team", "", "r1", money.Dollar+1, t0); !errors.Is(err, ErrInsufficientCredit) {
@@ -211,7 +211,7 @@ func TestReserveRefusals(t *testing.T) {
 // trace; one that got an upstream error is settled with its status.
 func TestReleaseWritesNoEntry(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	r1, _ := s.Reserve("team", "", "no-provider", money.Dollar/2, t0)
@@ -239,7 +239,7 @@ func TestReleaseWritesNoEntry(t *testing.T) {
 // the same reservation or a new one, neither writes nor charges.
 func TestReplayedEntryChangesNothing(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	r, _ := s.Reserve("team", "", "req-1", money.Dollar/2, t0)
@@ -291,10 +291,10 @@ func TestReplayedEntryChangesNothing(t *testing.T) {
 // changes nothing.
 func TestCrashLeftoversAreSettledAtWorstOnce(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AssignPlan("team", "pro", money.Dollar, Monthly, t0); err != nil {
+	if err := s.AssignPlan("team", "pro", money.Dollar, Monthly, t0, CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	settled, _ := s.Reserve("team", "", "settled", 3*money.Dollar, t0)
@@ -343,7 +343,7 @@ func TestCrashLeftoversAreSettledAtWorstOnce(t *testing.T) {
 // finds the entries and charges nothing twice.
 func TestCrashBetweenSettlementAndJournalCleanup(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = s.Reserve("team", "", "open-1", 3*money.Dollar, t0)
@@ -382,7 +382,7 @@ func TestCrashBetweenSettlementAndJournalCleanup(t *testing.T) {
 
 func TestJournalTornTailIsIgnored(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = s.Reserve("team", "", "open-1", money.Dollar, t0)
@@ -410,7 +410,7 @@ func TestJournalSegmentsRotateAndGo(t *testing.T) {
 	defer func(n int64) { journalSegmentMax = n }(journalSegmentMax)
 	journalSegmentMax = 256
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 100*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 100*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	long, _ := s.Reserve("team", "", "long-stream", money.Dollar, t0) // keeps its segment
@@ -510,7 +510,7 @@ func killChild(dir string) {
 	if err != nil {
 		os.Exit(3)
 	}
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		os.Exit(4)
 	}
 	settle := func(id string, cost money.Money) {
@@ -547,7 +547,7 @@ func killChild(dir string) {
 // accepted, and what was open is settled at its worst case next time.
 func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	late, _ := s.Reserve("team", "", "late", 2*money.Dollar, t0)
@@ -560,7 +560,7 @@ func TestCloseLeavesOpenReservationsToTheNextOpen(t *testing.T) {
 	for name, err := range map[string]error{
 		"settle": s.Settle(late, Entry{Cost: money.Dollar}),
 		"flush":  s.Flush(),
-		"top-up": s.TopUp("team", money.Dollar, ""),
+		"top-up": s.TopUp("team", money.Dollar, "", CreateAccount),
 		"ready":  s.Ready(),
 	} {
 		if !errors.Is(err, ErrClosed) {
@@ -607,7 +607,7 @@ func TestUnlimitedAccount(t *testing.T) {
 	if _, err := s.Entry("op-1"); err != nil {
 		t.Fatalf("entry: %v", err)
 	}
-	if err := s.TopUp("metered", money.Dollar, ""); err != nil {
+	if err := s.TopUp("metered", money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Reserve("metered", "", "m-1", 2*money.Dollar, t0); !errors.Is(err, ErrInsufficientCredit) {

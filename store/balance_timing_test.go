@@ -26,7 +26,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 				names := make([]string, accounts)
 				for i := range names {
 					names[i] = "acct-" + strconv.Itoa(i)
-					if err := s.TopUp(names[i], money.Max/2, ""); err != nil {
+					if err := s.TopUp(names[i], money.Max/2, "", CreateAccount); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -74,7 +74,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 // measures is not the queue's backpressure (BenchmarkReserveSettle's).
 func BenchmarkSettle(b *testing.B) {
 	s, _ := openTest(b)
-	if err := s.TopUp("team", money.Max/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, "", CreateAccount); err != nil {
 		b.Fatal(err)
 	}
 	e := Entry{KeyID: "sk-sb-bench1", ModelRequested: "gpt-4o", InputTokens: 1000, OutputTokens: 200, Cost: money.Dollar / 1000}
@@ -109,7 +109,7 @@ func BenchmarkSettle(b *testing.B) {
 // and one journal write) with nothing for the writer to do.
 func BenchmarkReserveRelease(b *testing.B) {
 	s, _ := openTest(b)
-	if err := s.TopUp("team", money.Max/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, "", CreateAccount); err != nil {
 		b.Fatal(err)
 	}
 	ids := make([]string, b.N)
@@ -138,7 +138,7 @@ func BenchmarkReserveRelease(b *testing.B) {
 // balance check and the journal write.
 func BenchmarkReserve(b *testing.B) {
 	s, _ := openTest(b)
-	if err := s.TopUp("team", money.Max/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, "", CreateAccount); err != nil {
 		b.Fatal(err)
 	}
 	ids := make([]string, b.N)
@@ -162,7 +162,7 @@ func TestReserveAllocationBudget(t *testing.T) {
 		t.Skip("allocation counts differ under -race; make test checks the budget in its non-race run")
 	}
 	s, _ := openTest(t)
-	if err := s.TopUp("team", money.Max/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	ids := make([]string, 301)

@@ -55,7 +55,7 @@ func TestSettledEntryReachesTheOSBeforeSettleReturns(t *testing.T) {
 	for _, committed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
 			s, dir := openWith(t, Options{SyncInterval: noSync})
-			if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+			if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 				t.Fatal(err)
 			}
 			e := Entry{ModelRequested: "gpt-4o", InputTokens: 100, OutputTokens: 20, Cost: 3 * money.Dollar / 10, Status: 200}
@@ -89,10 +89,10 @@ func TestKilledStoreReplaysEntriesInTheOrderCharged(t *testing.T) {
 	defer func(n int64) { journalSegmentMax = n }(journalSegmentMax)
 	journalSegmentMax = 128
 	s, dir := openWith(t, Options{SyncInterval: noSync})
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AssignPlan("team", "pro", money.Dollar, Monthly, t0); err != nil { // $2 of allowance
+	if err := s.AssignPlan("team", "pro", money.Dollar, Monthly, t0, CreateAccount); err != nil { // $2 of allowance
 		t.Fatal(err)
 	}
 	var rs []*Reservation

@@ -166,7 +166,7 @@ func TestSecretIsNeverStored(t *testing.T) {
 	if err := s.UpdateKey(k.ID, func(k *Key) error { k.Name = "x"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TopUp("team", money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.Reserve("team", "", "req-1", money.Dollar/10, t0)
@@ -254,7 +254,7 @@ func TestCreateKeyAndAccount(t *testing.T) {
 	if err := s.CreateKeyAndAccount(k); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TopUp("new-team", 3*money.Dollar, ""); err != nil {
+	if err := s.TopUp("new-team", 3*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	k2, _ := newTestKey(t, "new-team")

@@ -83,9 +83,9 @@ func TestLedgerScript(t *testing.T) {
 	datadriven.RunTest(t, "testdata/ledger", func(t *testing.T, d *datadriven.TestData) string {
 		switch d.Cmd {
 		case "topup":
-			return result(s.TopUp(arg(t, d, "acct"), amount(t, d, "amount"), opt(t, d, "idem")))
+			return result(s.TopUp(arg(t, d, "acct"), amount(t, d, "amount"), opt(t, d, "idem"), CreateAccount))
 		case "credits":
-			return result(s.SetCredits(arg(t, d, "acct"), amount(t, d, "amount")))
+			return result(s.SetCredits(arg(t, d, "acct"), amount(t, d, "amount"), CreateAccount))
 		case "plan":
 			period := Monthly
 			if p := opt(t, d, "period"); p != "monthly" {
@@ -93,7 +93,7 @@ func TestLedgerScript(t *testing.T) {
 					d.Fatalf(t, "%v", err)
 				}
 			}
-			return result(s.AssignPlan(arg(t, d, "acct"), opt(t, d, "name"), amount(t, d, "price"), period, at(t, d, "at")))
+			return result(s.AssignPlan(arg(t, d, "acct"), opt(t, d, "name"), amount(t, d, "price"), period, at(t, d, "at"), CreateAccount))
 		case "reserve":
 			// Settled holds are released by the group commit: flush so the
 			// balance seen does not depend on the writer's timing.
@@ -205,10 +205,10 @@ func TestLedgerScript(t *testing.T) {
 
 func TestEntriesFiltersAndPages(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.TopUp("team", 100*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 100*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TopUp("other", 100*money.Dollar, ""); err != nil {
+	if err := s.TopUp("other", 100*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	models := []string{"gpt-4o", "claude-sonnet-4", "gemini-2.5-pro"}

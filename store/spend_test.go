@@ -12,7 +12,7 @@ import (
 // paths) against sums over the entries, before and after a reopen.
 func TestSpendMatchesTheLedger(t *testing.T) {
 	s, dir := openTest(t)
-	if err := s.TopUp("team", 1000*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 1000*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

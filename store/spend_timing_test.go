@@ -11,7 +11,7 @@ import (
 // and this month, from memory.
 func BenchmarkSpend(b *testing.B) {
 	s, _ := openTest(b)
-	if err := s.TopUp("team", money.Max/2, ""); err != nil {
+	if err := s.TopUp("team", money.Max/2, "", CreateAccount); err != nil {
 		b.Fatal(err)
 	}
 	for i := range 1000 {

@@ -37,7 +37,7 @@ func TestIntervalModeCommitsWithoutSyncUntilFlush(t *testing.T) {
 	defer func(n int64) { journalSegmentMax = n }(journalSegmentMax)
 	journalSegmentMax = 256
 	s, dir := openWith(t, Options{SyncInterval: noSync})
-	if err := s.TopUp("team", 100*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 100*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	syncs, intervalSyncs := ledgerCommitSyncs.Get(), ledgerIntervalSyncs.Get()
@@ -71,7 +71,7 @@ func TestIntervalModeCommitsWithoutSyncUntilFlush(t *testing.T) {
 // otherwise; the loop runs one after a write.
 func TestSyncSyncsOnlyWhatWasWritten(t *testing.T) {
 	s, _ := openWith(t, Options{SyncInterval: noSync})
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	f := func(what string, want bool) {
@@ -105,7 +105,7 @@ func TestSyncSyncsOnlyWhatWasWritten(t *testing.T) {
 	// The loop itself, on a short interval: the write wakes it, and its
 	// sync lets the records go without a Flush.
 	s, _ = openWith(t, Options{SyncInterval: time.Millisecond})
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	reserveSettle(t, s, "req-1", money.Dollar, Entry{Cost: money.Dollar / 2})
@@ -122,7 +122,7 @@ func TestSyncSyncsOnlyWhatWasWritten(t *testing.T) {
 // files as the OS has them without the journal.
 func TestSyncAlwaysSyncsEveryCommit(t *testing.T) {
 	s, dir := openWith(t, Options{SyncInterval: SyncAlways})
-	if err := s.TopUp("team", 10*money.Dollar, ""); err != nil {
+	if err := s.TopUp("team", 10*money.Dollar, "", CreateAccount); err != nil {
 		t.Fatal(err)
 	}
 	commits, syncs, intervalSyncs := ledgerCommits.Get(), ledgerCommitSyncs.Get(), ledgerIntervalSyncs.Get()

@@ -180,6 +180,7 @@ const (
 // op is one queued write. Ops are queued by value.
 type op struct {
 	kind    opKind
+	create  bool         // opTopUp, opSetCredits, opAssignPlan: create a missing account (next to kind: no padding)
 	r       *Reservation // opSettle
 	e       Entry        // opSettle
 	hold    money.Money  // opSettle: the hold to release once committed
@@ -436,9 +437,9 @@ func (s *Store) commitGroup(g *group, ops []op, sync bool) error {
 		case opEnsureAccount:
 			s.stageEnsureAccount(g, o)
 		case opSetCredits:
-			s.stageSetCredits(g, o)
+			o.err = s.stageSetCredits(g, o)
 		case opAssignPlan:
-			s.stageAssignPlan(g, o)
+			o.err = s.stageAssignPlan(g, o)
 		case opCreateKey:
 			s.stageCreateKey(g, o)
 		case opFlush:

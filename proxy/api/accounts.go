@@ -122,9 +122,11 @@ func (a *API) getAccount(r *request) error {
 
 // topUp answers POST /api/v1/admin/accounts/{id}/topup
 // {"amount":"10.00","idempotency_key":"..."}: it adds amount (> 0) to
-// the account's credits, creating the account if new. The idempotency
-// key may come as the Idempotency-Key header instead; a replay changes
-// nothing, and a replay with another amount or account is a 409.
+// the account's credits; an account that does not exist is a 404 (see
+// missingAccount) unless "create_account": true creates it in the same
+// store write. The idempotency key may come as the Idempotency-Key
+// header instead; a replay changes nothing (nor creates the account
+// again), and a replay with another amount or account is a 409.
 func (a *API) topUp(r *request) error {
 	var body topUpBody
 	if err := decodeBody(r.ctx, &body); err != nil {
@@ -149,11 +151,11 @@ func (a *API) topUp(r *request) error {
 	if acc, err := a.store.Account(r.id); err == nil && (acc.Credits > money.Max-m || acc.ToppedUp > money.Max-m) {
 		return fmt.Errorf("%w: amount: %s would overflow the account's credits", ErrBadRequest, m)
 	}
-	if err := a.store.TopUp(r.id, m, idem); err != nil {
+	if err := a.store.TopUp(r.id, m, idem, store.IfMissing(body.CreateAccount)); err != nil {
 		if errors.Is(err, store.ErrIdempotencyConflict) {
 			return fmt.Errorf("%w: %v", ErrConflict, err)
 		}
-		return err
+		return missingAccount(err, "account ", r.id)
 	}
 	return a.getAccount(r)
 }
@@ -162,11 +164,13 @@ func (a *API) topUp(r *request) error {
 type topUpBody struct {
 	Amount         *amount `json:"amount"`
 	IdempotencyKey string  `json:"idempotency_key"`
+	CreateAccount  bool    `json:"create_account"`
 }
 
 // setCredits answers PUT /api/v1/admin/accounts/{id}/credits
 // {"amount":"5"}: it sets the credits to amount (>= 0); a top-up it is
-// not, so topped_up does not change.
+// not, so topped_up does not change. An account that does not exist is a
+// 404 unless "create_account": true creates it in the same store write.
 func (a *API) setCredits(r *request) error {
 	var body setCreditsBody
 	if err := decodeBody(r.ctx, &body); err != nil {
@@ -176,20 +180,23 @@ func (a *API) setCredits(r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.SetCredits(r.id, m); err != nil {
-		return err
+	if err := a.store.SetCredits(r.id, m, store.IfMissing(body.CreateAccount)); err != nil {
+		return missingAccount(err, "account ", r.id)
 	}
 	return a.getAccount(r)
 }
 
 // setCreditsBody is the body of PUT /api/v1/admin/accounts/{id}/credits.
 type setCreditsBody struct {
-	Amount *amount `json:"amount"`
+	Amount        *amount `json:"amount"`
+	CreateAccount bool    `json:"create_account"`
 }
 
 // setPlan answers PUT /api/v1/admin/accounts/{id}/plan {"plan":"pro"}:
 // it assigns a plan of the config's billing.plans, starting a fresh
-// period now; "" or null removes the plan.
+// period now; "" or null removes the plan. An account that does not
+// exist is a 404 unless "create_account": true creates it in the same
+// store write.
 func (a *API) setPlan(r *request) error {
 	var body setPlanBody
 	if err := decodeBody(r.ctx, &body); err != nil {
@@ -212,15 +219,26 @@ func (a *API) setPlan(r *request) error {
 		}
 		price = money.Money(p.Price)
 	}
-	if err := a.store.AssignPlan(r.id, name, price, period, r.now); err != nil {
-		return err
+	if err := a.store.AssignPlan(r.id, name, price, period, r.now, store.IfMissing(body.CreateAccount)); err != nil {
+		return missingAccount(err, "account ", r.id)
 	}
 	return a.getAccount(r)
 }
 
 // setPlanBody is the body of PUT /api/v1/admin/accounts/{id}/plan.
 type setPlanBody struct {
-	Plan opt[string] `json:"plan"`
+	Plan          opt[string] `json:"plan"`
+	CreateAccount bool        `json:"create_account"`
+}
+
+// missingAccount returns err, or when it is the store's ErrNotFound for
+// account id, the 404 that says how to create it; what leads the message
+// ("account: " for a body field, "account " for the path).
+func missingAccount(err error, what, id string) error {
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf(`%w: %s%q does not exist; create it with POST /api/v1/admin/accounts first, or pass "create_account": true`, store.ErrNotFound, what, id)
 }
 
 // accountLedger answers GET /api/v1/admin/accounts/{id}/ledger: the

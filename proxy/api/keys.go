@@ -191,10 +191,7 @@ func (a *API) createKey(r *request) error {
 	create := a.store.CreateKeyAndAccount
 	if !body.CreateAccount {
 		if _, err := a.store.Account(k.Account); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf(`%w: account: %q does not exist; create it with POST /api/v1/admin/accounts first, or pass "create_account": true`, store.ErrNotFound, k.Account)
-			}
-			return err
+			return missingAccount(err, "account: ", k.Account)
 		}
 		create = a.store.CreateKey
 	}
