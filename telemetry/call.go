@@ -9,9 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
-	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 	"go.opentelemetry.io/otel/trace"
 
 	"switchboard/store/money"
@@ -150,25 +148,27 @@ func (c *Call) End(r *Result, now time.Time) {
 		return
 	}
 	r.RequestModel, r.ResponseModel = strings.Clone(r.RequestModel), strings.Clone(r.ResponseModel)
-	span := c.span
+	var buf [20]attribute.KeyValue
 	if c.attempt != nil {
-		if r.Status != 0 {
-			c.attempt.SetAttributes(attrStatus.Int(r.Status))
-		}
-		if r.ResponseModel != "" {
-			c.attempt.SetAttributes(semconv.GenAIResponseModelKey.String(r.ResponseModel))
-		}
-		c.attempt.SetAttributes(
+		as := append(buf[:0],
 			semconv.GenAIUsageInputTokensKey.Int64(r.InputTokens),
 			semconv.GenAIUsageOutputTokensKey.Int64(r.OutputTokens))
+		if r.Status != 0 {
+			as = append(as, attrStatus.Int(r.Status))
+		}
+		if r.ResponseModel != "" {
+			as = append(as, semconv.GenAIResponseModelKey.String(r.ResponseModel))
+		}
+		c.attempt.SetAttributes(as...)
 		if r.Error != "" {
 			c.attempt.SetStatus(codes.Error, r.Error)
 		}
 		c.attempt.End(trace.WithTimestamp(now))
 	}
+	span := c.span
 	if span.IsRecording() {
 		span.SetName(c.op + " " + r.RequestModel)
-		span.SetAttributes(
+		as := append(buf[:0],
 			semconv.GenAIRequestModelKey.String(r.RequestModel),
 			semconv.GenAIUsageInputTokensKey.Int64(r.InputTokens),
 			semconv.GenAIUsageOutputTokensKey.Int64(r.OutputTokens),
@@ -178,24 +178,25 @@ func (c *Call) End(r *Result, now time.Time) {
 			attrStatus.Int(r.Status),
 			attrRequestID.String(string(r.RequestID)))
 		if r.ResponseModel != "" {
-			span.SetAttributes(semconv.GenAIResponseModelKey.String(r.ResponseModel))
+			as = append(as, semconv.GenAIResponseModelKey.String(r.ResponseModel))
 		}
 		if r.Provider != "" {
-			span.SetAttributes(providerAttr(r.Provider), attrProvider.String(r.Provider))
+			as = append(as, providerAttr(r.Provider), attrProvider.String(r.Provider))
 		}
 		if r.CacheRead > 0 || r.CacheWrite > 0 {
-			span.SetAttributes(attrCacheRead.Int64(r.CacheRead), attrCacheMade.Int64(r.CacheWrite))
+			as = append(as, attrCacheRead.Int64(r.CacheRead), attrCacheMade.Int64(r.CacheWrite))
 		}
 		if r.Costed {
-			span.SetAttributes(attrCost.String(dollars(r.Cost)))
+			as = append(as, attrCost.String(dollars(r.Cost)))
 		}
 		if len(r.Fallbacks) > 0 {
-			span.SetAttributes(attrFallback.String(string(r.Fallbacks)))
+			as = append(as, attrFallback.String(string(r.Fallbacks)))
 		}
 		if r.Error != "" {
-			span.SetAttributes(semconv.ErrorTypeKey.String(errorType(r.Status)))
+			as = append(as, semconv.ErrorTypeKey.String(errorType(r.Status)))
 			span.SetStatus(codes.Error, r.Error)
 		}
+		span.SetAttributes(as...)
 	}
 	span.End(trace.WithTimestamp(now))
 	c.record(r, now)
@@ -204,29 +205,18 @@ func (c *Call) End(r *Result, now time.Time) {
 
 // record adds the call to the GenAI client metrics.
 func (c *Call) record(r *Result, now time.Time) {
-	provider := r.Provider
-	if n, ok := providerNames[provider]; ok {
-		provider = n
-	}
-	attrs := []attribute.KeyValue{
-		semconv.GenAIOperationNameKey.String(c.op),
-		semconv.GenAIProviderNameKey.String(provider),
-		semconv.GenAIRequestModelKey.String(r.RequestModel),
-		semconv.GenAIResponseModelKey.String(r.ResponseModel),
-	}
-	ctx := context.Background()
+	errType := ""
 	if r.Error != "" {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType(r.Status)))
+		errType = errorType(r.Status)
 	}
-	c.t.duration.Inst().Record(ctx, durationSince(c.start, now), metric.WithAttributes(attrs...))
+	sets := c.t.series.get(seriesKey{op: c.op, provider: r.Provider, requestModel: r.RequestModel, responseModel: r.ResponseModel, errorType: errType})
+	ctx := context.Background()
+	c.t.duration.Inst().Record(ctx, durationSince(c.start, now), sets.all)
 	if r.Error != "" || r.CacheHit {
 		return // no tokens were used upstream
 	}
-	attrs = append(attrs, attribute.KeyValue{})
-	attrs[len(attrs)-1] = semconv.GenAITokenTypeKey.String(string(genaiconv.TokenTypeInput))
-	c.t.tokens.Inst().Record(ctx, r.InputTokens, metric.WithAttributes(attrs...))
-	attrs[len(attrs)-1] = semconv.GenAITokenTypeKey.String(string(genaiconv.TokenTypeOutput))
-	c.t.tokens.Inst().Record(ctx, r.OutputTokens, metric.WithAttributes(attrs...))
+	c.t.tokens.Inst().Record(ctx, r.InputTokens, sets.input)
+	c.t.tokens.Inst().Record(ctx, r.OutputTokens, sets.output)
 }
 
 // Reset turns c off, for its next call.

@@ -47,6 +47,7 @@ type Telemetry struct {
 	meters   *sdkmetric.MeterProvider
 	tokens   genaiconv.ClientTokenUsage
 	duration genaiconv.ClientOperationDuration
+	series   seriesCache
 	prop     propagation.TraceContext
 	stopped  sync.Once
 }
