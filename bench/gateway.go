@@ -43,12 +43,14 @@ func buildGateway(dir string) (string, error) {
 }
 
 // benchGateway is one gateway the bench starts: a name for its row, its
-// files and its log, whether it meters requests, and whether it listens
-// on a unix socket (unixSocket) instead of a 127.0.0.1 port.
+// files and its log, whether it meters requests, whether it listens on a
+// unix socket (unixSocket) instead of a 127.0.0.1 port, and the OTLP
+// receiver it exports telemetry to (tracingConfig), if any.
 type benchGateway struct {
 	name    string
 	billing bool
 	unix    bool
+	otlpURL string
 }
 
 // benchGateways are the gateways the bench starts, all from the same
@@ -151,7 +153,11 @@ func startGateway(ctx context.Context, p pinning, dir, bin, mockURL, searchURL s
 	}
 	config := filepath.Join(dir, g.name+".yaml")
 	data := filepath.Join(dir, g.name+"-data")
-	if err := os.WriteFile(config, []byte(gatewayConfig(listen, data, mockURL, searchURL, g.billing)), 0o600); err != nil {
+	text := gatewayConfig(listen, data, mockURL, searchURL, g.billing)
+	if g.otlpURL != "" {
+		text += tracingConfig(g.otlpURL)
+	}
+	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
 		return nil, "", fmt.Errorf("cannot write the config of %s: %w", g.name, err)
 	}
 	c, err := startChild(p, g.name, filepath.Join(dir, g.name+".log"), bin, "-config", config)

@@ -36,7 +36,9 @@
 // RSS and file descriptors per stream; the bench raises its limit of open
 // files, which the children inherit), unix socket (the billing-on gateway
 // over TCP loopback against a third gateway, same config, listening on a
-// unix socket), and chaos:
+// unix socket), tracing (the billing-on gateway against a third gateway,
+// same config but for tracing at 100% sampling to a loopback OTLP
+// receiver), and chaos:
 // the billing-on gateway's "chaos" route, two targets on which the mock
 // fails at random (500s, resets, stalls past a first-byte timeout) before
 // two healthy ones, against the plain model through the same gateway (the
@@ -239,6 +241,17 @@ func measure(o *options, p pinning) error {
 			return err
 		}
 		_ = scenario(unixName, o.unixDur, func() (Scenario, error) { return runUnix(ctx, tcp, unix, o), nil })
+	}
+	if off := findTarget(targets, targetGateway); off != nil && o.tracingDur > 0 && ctx.Err() == nil {
+		traced, rcv, stopTraced, err := startTracedTarget(ctx, o, p, dir, m.URL())
+		if err != nil {
+			return err
+		}
+		defer stopTraced()
+		if err := warmUp([]*target{traced}, o); err != nil {
+			return err
+		}
+		_ = scenario(tracingName, o.tracingDur, func() (Scenario, error) { return runTracing(ctx, off, traced, rcv, o), nil })
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

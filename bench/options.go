@@ -26,6 +26,7 @@ type options struct {
 	window       time.Duration
 	latencyDur   time.Duration
 	unixDur      time.Duration
+	tracingDur   time.Duration
 	rates        rateList
 	rateWindow   time.Duration
 	leadIn       time.Duration
@@ -186,6 +187,7 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.DurationVar(&o.memoryDeadline, "memory-deadline", 60*time.Second, "memory scenario: most time per target, from the first stream to the last one's end")
 	fs.StringVar(&o.only, "only", "", "run only these `scenarios`, comma-separated: "+strings.Join(scenarioNames(), ", "))
 	fs.DurationVar(&o.unixDur, "unix-duration", 3*time.Second, "unix socket scenario (the billing-on gateway over TCP loopback vs the same on a unix socket), c=1 non-streaming: total time; 0 skips it")
+	fs.DurationVar(&o.tracingDur, "tracing-duration", 3*time.Second, "tracing scenario (the billing-on gateway with telemetry off vs the same with tracing at 100% sampling to a loopback OTLP receiver), c=1 non-streaming: total time; 0 skips it")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -224,6 +226,7 @@ var scenarioSwitches = []struct {
 	{"cancel", func(o *options) { o.cancelStreams = 0 }},
 	{"memory", func(o *options) { o.memoryStreams = 0 }},
 	{"unix", func(o *options) { o.unixDur = 0 }},
+	{"tracing", func(o *options) { o.tracingDur = 0 }},
 	{"chaos", func(o *options) { o.chaosDur = 0 }},
 }
 

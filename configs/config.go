@@ -36,6 +36,9 @@ type Config struct {
 	Cache Cache `yaml:"cache"`
 	// WebSearch is the engine behind the :web suffix.
 	WebSearch WebSearch `yaml:"web_search"`
+	// Telemetry exports OpenTelemetry traces and GenAI metrics; off
+	// unless telemetry.otlp_endpoint is set.
+	Telemetry Telemetry `yaml:"telemetry"`
 	// Aliases map a model name to "provider/model".
 	Aliases map[string]string `yaml:"aliases"`
 	// Routes give a model name an ordered list of targets.
@@ -188,6 +191,36 @@ type WebSearch struct {
 	// CacheTTL keeps a query's results in the store for the next calls
 	// that ask the same. Default 10m.
 	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// Telemetry configures OpenTelemetry traces and metrics with the GenAI
+// semantic conventions, exported over OTLP/HTTP (protobuf) off the
+// request path. It is off unless OTLPEndpoint is set, and then costs the
+// request path nothing.
+type Telemetry struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP base URL, such as
+	// http://127.0.0.1:4318: traces go to /v1/traces and metrics to
+	// /v1/metrics under it. Empty (the default) turns telemetry off.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// Headers are sent with every export (a vendor's API key, say).
+	Headers map[string]Secret `yaml:"headers"`
+	// ServiceName is the service.name resource attribute. Default
+	// "switchboard".
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio is the share of new traces sampled, from 0 to 1; a
+	// call whose client sent a W3C traceparent follows the client's
+	// sampled flag instead. Default 1.
+	SampleRatio *float64 `yaml:"sample_ratio"`
+	// QueueSize bounds the finished spans waiting for export; when the
+	// collector falls behind, spans past it are dropped and counted in
+	// switchboard_trace_spans_dropped_total, never waited for. Default
+	// 4096, at most 1048576.
+	QueueSize int `yaml:"queue_size"`
+	// ExportTimeout bounds one export of spans or metrics. Default 10s.
+	ExportTimeout Duration `yaml:"export_timeout"`
+	// MetricsInterval is how often the GenAI metrics are exported.
+	// Default 30s, at least 1s.
+	MetricsInterval Duration `yaml:"metrics_interval"`
 }
 
 // WebEngines are the values WebSearch.Engine accepts.
@@ -751,6 +784,16 @@ func (c *Config) applyDefaults() {
 	setDefault(&w.MaxResults, 5)
 	setDefault(&w.ContentLength, 1000)
 	setDefault(&w.CacheTTL, Duration(10*time.Minute))
+	tel := &c.Telemetry
+	tel.OTLPEndpoint = strings.TrimRight(tel.OTLPEndpoint, "/")
+	setDefault(&tel.ServiceName, "switchboard")
+	if tel.SampleRatio == nil {
+		all := 1.0
+		tel.SampleRatio = &all
+	}
+	setDefault(&tel.QueueSize, 4096)
+	setDefault(&tel.ExportTimeout, Duration(10*time.Second))
+	setDefault(&tel.MetricsInterval, Duration(30*time.Second))
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		setDefault(&r.Strategy, "priority")
@@ -811,6 +854,39 @@ func (b *Billing) validate() []problem {
 	}
 	return ps
 }
+
+func (t *Telemetry) validate() []problem {
+	var ps []problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, problem{path, path + ": " + fmt.Sprintf(format, args...)})
+	}
+	if t.OTLPEndpoint != "" {
+		if u, err := url.Parse(t.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			add("telemetry.otlp_endpoint", "want the collector's OTLP/HTTP base URL, such as http://127.0.0.1:4318, got %q", t.OTLPEndpoint)
+		}
+	}
+	for name := range t.Headers {
+		if name == "" || strings.ContainsAny(name, " :\r\n") {
+			add("telemetry.headers", "want header names without spaces or ':', got %q", name)
+		}
+	}
+	if r := *t.SampleRatio; !(r >= 0 && r <= 1) {
+		add("telemetry.sample_ratio", "want a share from 0 to 1, got %v", r)
+	}
+	if t.QueueSize < 1 || t.QueueSize > 1<<20 {
+		add("telemetry.queue_size", "want 1 to 1048576 spans, got %d", t.QueueSize)
+	}
+	if t.ExportTimeout <= 0 {
+		add("telemetry.export_timeout", "want a positive duration, got %v", t.ExportTimeout.D())
+	}
+	if t.MetricsInterval < Duration(time.Second) {
+		add("telemetry.metrics_interval", "want at least 1s, got %v", t.MetricsInterval.D())
+	}
+	return ps
+}
+
+// Enabled reports whether telemetry is exported: OTLPEndpoint is set.
+func (t *Telemetry) Enabled() bool { return t.OTLPEndpoint != "" }
 
 // knownModel reports whether a fallback model name can resolve: a route,
 // an alias, a model id some provider lists, or provider/model of a
@@ -923,6 +999,7 @@ func (c *Config) validate() []problem {
 		add("auth.master_key", `want a key starting with "sk-sb-" that is not also a gateway key`)
 	}
 	ps = append(ps, c.Billing.validate()...)
+	ps = append(ps, c.Telemetry.validate()...)
 
 	providers := map[string]bool{}
 	for i := range c.Providers {

@@ -313,3 +313,36 @@ func TestRouteExampleInDefaultConfigLoads(t *testing.T) {
 		t.Fatalf("example route %+v", r)
 	}
 }
+
+func TestTelemetryIsOffByDefaultAndValidated(t *testing.T) {
+	base := "auth: {disabled: true}\n"
+	c, err := Load([]byte(base), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tel := c.Telemetry; tel.Enabled() || *tel.SampleRatio != 1 || tel.ServiceName != "switchboard" || tel.QueueSize != 4096 {
+		t.Errorf("telemetry defaults: %+v", tel)
+	}
+	c, err = Load([]byte(base+"telemetry:\n  otlp_endpoint: http://127.0.0.1:4318/\n  sample_ratio: 0\n  headers:\n    x-honeycomb-team: ${HC_KEY}\n"), env("HC_KEY", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tel := c.Telemetry; !tel.Enabled() || tel.OTLPEndpoint != "http://127.0.0.1:4318" || *tel.SampleRatio != 0 || tel.Headers["x-honeycomb-team"] != "k1" {
+		t.Errorf("telemetry: %+v", tel)
+	}
+	f := func(yamlText string, want ...string) {
+		t.Helper()
+		_, err := Load([]byte(base+yamlText), env())
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("error %v does not contain %q", err, w)
+			}
+		}
+	}
+	f("telemetry:\n  otlp_endpoint: grpc://x:4317\n", `line 3: telemetry.otlp_endpoint: want the collector's OTLP/HTTP base URL, such as http://127.0.0.1:4318, got "grpc://x:4317"`)
+	f("telemetry:\n  sample_ratio: 1.5\n  queue_size: -1\n  metrics_interval: 10ms\n",
+		"line 3: telemetry.sample_ratio: want a share from 0 to 1, got 1.5",
+		"line 4: telemetry.queue_size: want 1 to 1048576 spans, got -1",
+		"line 5: telemetry.metrics_interval: want at least 1s, got 10ms")
+	f("telemetry:\n  sample_ratio: all\n", `line 3: telemetry.sample_ratio: want a number, got "all"`)
+}

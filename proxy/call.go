@@ -12,6 +12,7 @@ import (
 	"switchboard/proxy/compress"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/telemetry"
 	"switchboard/upstream"
 	"switchboard/upstream/canon"
 	"switchboard/upstream/websearch"
@@ -53,6 +54,7 @@ type call struct {
 	sticky      stickyState      // sticky.go
 	relay       relay            // sse.go
 	tr          *translation     // translate.go; nil until c.translation()
+	trace       telemetry.Call   // tracing.go
 
 	body    []byte // the upstream body when it had to be edited, then the answer
 	scratch []byte // a header value or answer being assembled
@@ -146,6 +148,7 @@ func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface *surface) *call {
 	// keys the ledger entry, and a replayed id would not be billed.
 	c.requestID = s.appendRequestID(c.requestID[:0])
 	ctx.Response.Header.SetBytesV(headerRequestID, c.requestID)
+	s.tel.Start(&c.trace, &ctx.Request.Header, surface.name, c.start)
 	return c
 }
 
@@ -166,6 +169,9 @@ func (c *call) finish() {
 	}
 	if s.log != nil {
 		s.log.write(c, now)
+	}
+	if c.trace.On() {
+		c.endTrace(now)
 	}
 	if s.trim != nil {
 		n := len(c.ctx.PostBody())
@@ -196,6 +202,7 @@ func (c *call) release() {
 		translationPool.Put(c.tr)
 		c.tr = nil
 	}
+	c.trace.Reset()
 	c.path, c.requestID = reuse(c.path), reuse(c.requestID)
 	c.body, c.scratch = reuse(c.body), reuse(c.scratch)
 	callPool.Put(c)

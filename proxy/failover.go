@@ -119,6 +119,7 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		fwd(&c.req, &c.ctx.Request.Header)
 	}
 	c.resp.StreamBody = c.fields.stream
+	c.trace.StartAttempt(&c.req, p.Name, t.Model, c.attempts)
 
 	c.sent = time.Now()
 	err = p.DoUntil(&c.req, &c.resp, &c.watch)
@@ -231,6 +232,7 @@ func (c *call) failed(last error) error {
 // and counts the failure in the per-target metrics.
 func (c *call) noteFailure(t *router.Target, err error) {
 	reason := failureReason(err)
+	c.trace.FailAttempt(reason)
 	if len(c.trail) > 0 {
 		c.trail = append(c.trail, ", "...)
 	}

@@ -28,6 +28,7 @@ import (
 	"switchboard/proxy/compress"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/telemetry"
 	"switchboard/upstream"
 )
 
@@ -56,6 +57,7 @@ type Server struct {
 	compressions map[*configs.Compression]compress.Options
 	affinity     *router.Affinity
 	trim         *trimmer
+	tel          *telemetry.Telemetry // nil when telemetry is off
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -106,6 +108,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		}
 	}
 	warmCodecs()
+	if s.tel, err = telemetry.New(cfg.Telemetry, s.errLog); err != nil {
+		return nil, err
+	}
 	s.targets = newTargetMetrics(r)
 	s.trim = startTrimmer()
 	if *cfg.Log.Access {
@@ -137,12 +142,15 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
 // Shutdown stops accepting, waits for open requests (streams included) to
-// end or ctx to expire, flushes the access log and stops the memory
-// trimmer.
+// end or ctx to expire, flushes the access log, exports the telemetry
+// still queued (within ctx) and stops the memory trimmer.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.ShutdownWithContext(ctx)
 	if s.log != nil {
 		s.log.Close()
+	}
+	if terr := s.tel.Shutdown(ctx); terr != nil {
+		s.errLog.Printf("telemetry: %v", terr)
 	}
 	s.trim.close()
 	return err
