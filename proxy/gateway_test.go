@@ -18,7 +18,6 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
-	"switchboard/upstream"
 )
 
 // testKey is the gateway key of every test gateway.
@@ -109,19 +108,7 @@ func startGatewayCatalog(t testing.TB, m *mock.Server, text string, catalog []by
 	if err != nil {
 		t.Fatal(err)
 	}
-	var providers []*upstream.Provider
-	for _, pc := range cfg.Providers {
-		p, err := upstream.New(pc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		providers = append(providers, p)
-	}
-	cat, err := router.CatalogWithPrices(catalog, cfg.Billing.Prices)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := router.New(providers, cfg.Aliases, cfg.Routes, router.Options{Catalog: cat})
+	rt, err := router.Build(cfg, catalog, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
