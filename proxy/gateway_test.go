@@ -56,7 +56,13 @@ func (s *syncBuffer) String() string {
 func startGateway(t testing.TB, opts mock.Options, extra string) *gateway {
 	t.Helper()
 	m := startMock(t, opts)
-	text := fmt.Sprintf(`
+	return startGatewayConfig(t, m, gatewayYAML(t.TempDir(), m.URL(), extra))
+}
+
+// gatewayYAML is the config of startGateway's gateways on data directory
+// dir in front of the mock at mockURL.
+func gatewayYAML(dir, mockURL, extra string) string {
+	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 data_dir: %s
 auth:
@@ -74,8 +80,7 @@ providers:
     base_url: http://127.0.0.1:1/v1
     api_key: sk-upstream-secret
     models: [down-model]
-%s`, t.TempDir(), testKey, m.URL(), strings.ReplaceAll(extra, "{{MOCK}}", m.URL()))
-	return startGatewayConfig(t, m, text)
+%s`, dir, testKey, mockURL, strings.ReplaceAll(extra, "{{MOCK}}", mockURL))
 }
 
 // startMock starts a mock provider on a loopback port until the test ends.
