@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"switchboard/bench/mock"
 	"switchboard/configs"
 	"switchboard/proxy"
@@ -40,6 +42,13 @@ used: providers turn on when their API key is in the environment
 (OPENAI_API_KEY, GROQ_API_KEY, ...), and clients authenticate with
 SWITCHBOARD_API_KEY. SWITCHBOARD_MASTER_KEY turns on the admin API, and
 SWITCHBOARD_DATA_DIR moves the store (default ./data).
+
+Signals: SIGHUP re-reads the config and swaps it in for new requests
+(open ones finish on the old one; a config with errors is logged and the
+running one kept; listen, data_dir and server limits need a restart).
+SIGTERM or SIGINT stops accepting, lets open requests finish for up to
+server.drain_timeout, cuts the rest (billed for what they produced),
+flushes the ledger and exits.
 
 Flags:
 `
@@ -80,38 +89,21 @@ func run(args []string, stderr io.Writer) int {
 	}
 	logger := log.New(stderr, "switchboard: ", log.LstdFlags)
 
-	data, source := configs.Default, "embedded default config"
+	source := "embedded default config"
 	if *configPath != "" {
-		var err error
-		if data, err = os.ReadFile(*configPath); err != nil {
-			logger.Printf("cannot read config: %v", err)
-			return 1
-		}
 		source = *configPath
 	}
-	cfg, err := configs.Load(data, os.Getenv)
+	cfg, err := loadConfig(*configPath, *listen)
 	if err != nil {
 		logger.Printf("%s: %v", source, err)
 		return 1
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	providers, err := buildProviders(cfg)
+	rt, err := router.Build(cfg, configs.Catalog, nil)
 	if err != nil {
 		logger.Printf("%s: %v", source, err)
 		return 1
 	}
-	catalog, err := router.CatalogWithPrices(configs.Catalog, cfg.Billing.Prices)
-	if err != nil {
-		logger.Printf("%s: %v", source, err)
-		return 1
-	}
-	rt, err := router.New(providers, cfg.Aliases, cfg.Routes, router.Options{Catalog: catalog})
-	if err != nil {
-		logger.Printf("%s: %v", source, err)
-		return 1
-	}
+	providers := rt.Providers()
 	if *check {
 		fmt.Fprintf(stderr, "%s: ok (%d providers enabled)\n", source, countEnabled(providers))
 		for _, line := range providerLines(providers) {
@@ -129,7 +121,7 @@ func run(args []string, stderr io.Writer) int {
 		logger.Print(err)
 		return 1
 	}
-	defer st.Close()
+	defer st.Close() // on the early returns; the shutdown closes it itself, to report its error
 	ln, err := openListener(cfg.Listen, os.FileMode(cfg.Server.SocketMode))
 	if err != nil {
 		logger.Printf("cannot listen on %q: %v", cfg.Listen, err)
@@ -159,23 +151,98 @@ func run(args []string, stderr io.Writer) int {
 	// Catch the signals before serving: a SIGTERM right after the first
 	// answer (say, to /readyz) must shut down gracefully, not kill.
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		logger.Printf("server stopped: %v", err)
-		return 1
-	case s := <-sig:
-		logger.Printf("%v: shutting down, waiting up to %v for open requests (server.drain_timeout)", s, cfg.Server.DrainTimeout.D())
+	for stop := false; !stop; {
+		select {
+		case err := <-done:
+			logger.Printf("server stopped: %v", err)
+			return 1
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				reload(srv, *configPath, *listen, source, logger)
+				continue
+			}
+			logger.Printf("%v: shutting down, waiting up to %v for open requests (server.drain_timeout)", s, srv.Config().Server.DrainTimeout.D())
+			stop = true
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.DrainTimeout.D())
+	ctx, cancel := context.WithTimeout(context.Background(), srv.Config().Server.DrainTimeout.D())
 	defer cancel()
+	code := 0
 	if err := srv.Shutdown(ctx); err != nil {
 		logger.Printf("shutdown: %v", err)
+		code = 1
+	}
+	if err := st.Close(); err != nil {
+		logger.Printf("cannot flush the ledger: %v", err)
 		return 1
 	}
-	return 0
+	logger.Print("ledger flushed; exiting")
+	return code
+}
+
+// loadConfig reads and validates the config file at path (the embedded
+// default when path is ""), with the -listen flag's address, when
+// given, over the file's.
+func loadConfig(path, listen string) (*configs.Config, error) {
+	data := configs.Default
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("cannot read config: %w", err)
+		}
+	}
+	cfg, err := configs.Load(data, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	return cfg, nil
+}
+
+// configReloads counts the config reloads (SIGHUP) by result: ok, or
+// error when the new config was rejected and the running one kept.
+var (
+	configReloadsOK    = metrics.NewCounter(`switchboard_config_reloads_total{result="ok"}`)
+	configReloadsError = metrics.NewCounter(`switchboard_config_reloads_total{result="error"}`)
+)
+
+// reload re-reads and validates the config (SIGHUP) and swaps it into
+// srv whole (proxy.Server.Reload): requests from then on see it, open
+// ones finish on the old one. A config that does not read, load or
+// build is rejected with its errors, field paths included, and the
+// running one is kept; a field that cannot change without a restart
+// keeps its running value and is logged.
+func reload(srv *proxy.Server, path, listen, source string, logger *log.Logger) {
+	err := func() error {
+		cfg, err := loadConfig(path, listen)
+		if err != nil {
+			return err
+		}
+		rt, err := router.Build(cfg, configs.Catalog, srv.Router())
+		if err != nil {
+			return err
+		}
+		kept, err := srv.Reload(cfg, rt)
+		if err != nil {
+			return err
+		}
+		for _, field := range kept {
+			logger.Printf("reload: %s changed and needs a restart; keeping the running value", field)
+		}
+		logger.Printf("reload: %s applied (%d providers enabled)", source, countEnabled(rt.Providers()))
+		return nil
+	}()
+	if err != nil {
+		configReloadsError.Inc()
+		logger.Printf("reload: %s rejected, keeping the running config: %v", source, err)
+		return
+	}
+	configReloadsOK.Inc()
 }
 
 // warmProviders connects to every enabled provider's host once, in the
@@ -231,18 +298,6 @@ func servingOn(ln net.Listener) string {
 		return "unix:" + a.String()
 	}
 	return "http://" + ln.Addr().String()
-}
-
-func buildProviders(cfg *configs.Config) ([]*upstream.Provider, error) {
-	providers := make([]*upstream.Provider, 0, len(cfg.Providers))
-	for _, pc := range cfg.Providers {
-		p, err := upstream.New(pc)
-		if err != nil {
-			return nil, err
-		}
-		providers = append(providers, p)
-	}
-	return providers, nil
 }
 
 // providerLines describes the providers at start: one line per enabled

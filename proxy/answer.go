@@ -70,7 +70,7 @@ func (c *call) readUsage(doc []byte) bool {
 // startRelay hands a streaming upstream response to the relay.
 func (s *Server) startRelay(c *call) error {
 	c.received = time.Now()
-	if err := c.relay.stream.Open(c.target.Provider.Name, &c.resp, s.keepalive); err != nil {
+	if err := c.relay.stream.Open(c.target.Provider.Name, &c.resp, c.rt.keepalive); err != nil {
 		return err
 	}
 	c.streaming = true

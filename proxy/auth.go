@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,8 +92,16 @@ type keyIndex struct {
 // operator key, so calls are metered but never refused for credit.
 var anonymous = &Key{ID: "anonymous", Name: "-", Account: "anonymous", Operator: true}
 
-func newKeyIndex(cfg configs.Auth) *keyIndex {
+// newKeyIndex builds the index of cfg's keys; reload adds the store's.
+// prev is the index it replaces (a config reload), or nil: its keys'
+// limiters carry over, so a reload resets no one's rate-limit window.
+func newKeyIndex(cfg configs.Auth, prev *keyIndex) *keyIndex {
 	ki := &keyIndex{disabled: cfg.Disabled, limits: map[string]*keyLimits{}}
+	if prev != nil {
+		prev.mu.Lock()
+		maps.Copy(ki.limits, prev.limits)
+		prev.mu.Unlock()
+	}
 	for i, k := range cfg.Keys {
 		ki.config = append(ki.config, &Key{
 			ID:       "config:" + k.Name,

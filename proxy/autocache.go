@@ -57,7 +57,7 @@ func (s *Server) autoCache(c *call, t *router.Target, body []byte) bool {
 	if t.Provider.Format != upstream.FormatAnthropic || !c.surface.chat {
 		return false
 	}
-	on := s.promptCache.auto
+	on := c.rt.promptCache.auto
 	switch string(c.ctx.Request.Header.Peek(headerPromptCache)) {
 	case "off":
 		on = false
@@ -65,7 +65,7 @@ func (s *Server) autoCache(c *call, t *router.Target, body []byte) bool {
 		on = true
 	}
 	return on && !bytes.Contains(body, cacheControlKey) &&
-		router.EstimateTokens(len(body)) >= s.promptCache.minTokens
+		router.EstimateTokens(len(body)) >= c.rt.promptCache.minTokens
 }
 
 // markCanonRequest puts the breakpoints on a translated request.

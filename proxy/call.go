@@ -27,6 +27,7 @@ import (
 // and metering, which the whole path reads, are embedded.
 type call struct {
 	srv       *Server
+	rt        *runtimeState // the config the call runs on, from start to finish
 	ctx       *fasthttp.RequestCtx
 	start     time.Time
 	surface   *surface
@@ -137,9 +138,10 @@ func reuse[T any](b []T) []T {
 	return b[:0]
 }
 
-func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, surface *surface) *call {
+func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, rt *runtimeState, surface *surface) *call {
+	s.calls.Add(1)
 	c := callPool.Get().(*call)
-	c.srv, c.ctx, c.surface, c.format = s, ctx, surface, formatOf(surface.format)
+	c.srv, c.rt, c.ctx, c.surface, c.format = s, rt, ctx, surface, formatOf(surface.format)
 	c.start = time.Now()
 	c.watch.Start(ctx.Conn())
 	c.key = anonymous
@@ -163,7 +165,7 @@ func (c *call) finish() {
 	if c.cache.store {
 		s.finishCache(c)
 	}
-	s.billing.settle(c, now)
+	c.rt.billing.settle(c, now)
 	if kl := c.key.limits; kl != nil {
 		kl.chargeTokens(now, c.usage.Prompt()+c.usage.Output)
 	}
@@ -173,6 +175,7 @@ func (c *call) finish() {
 	if c.trace.On() {
 		c.endTrace(now)
 	}
+	s.calls.Add(-1)
 	if s.trim != nil {
 		n := len(c.ctx.PostBody())
 		if !c.streaming { // Body would read a stream's body stream
@@ -186,7 +189,7 @@ func (c *call) finish() {
 func (c *call) release() {
 	c.req.Reset()
 	c.resp.Reset()
-	c.srv, c.ctx, c.key, c.surface, c.format = nil, nil, nil, nil, nil
+	c.srv, c.rt, c.ctx, c.key, c.surface, c.format = nil, nil, nil, nil, nil, nil
 	c.fields = requestFields{}
 	c.status, c.errMsg, c.streaming = 0, "", false
 	c.sent, c.received, c.waited, c.backoff = time.Time{}, time.Time{}, 0, 0
@@ -251,8 +254,8 @@ func (c *call) setError(err error) {
 // extendWriteDeadline gives the client writeTimeout to take the next
 // chunk of a stream; a client that stops reading is cut off.
 func (c *call) extendWriteDeadline() {
-	if c.srv.writeTimeout > 0 {
-		_ = c.ctx.Conn().SetWriteDeadline(time.Now().Add(c.srv.writeTimeout))
+	if c.rt.writeTimeout > 0 {
+		_ = c.ctx.Conn().SetWriteDeadline(time.Now().Add(c.rt.writeTimeout))
 	}
 }
 

@@ -65,10 +65,10 @@ func compressionOptions(cfg *configs.Config) (map[*configs.Compression]compress.
 func (s *Server) readCompression(c *call, body []byte) error {
 	o, set := compress.Options{}, false
 	if p := c.plan.Route.Policy.Compression; p != nil {
-		o, set = s.compressions[p], true
+		o, set = c.rt.compressions[p], true
 	}
 	if p := c.key.compression; p != nil {
-		o, set = s.compressions[p], true
+		o, set = c.rt.compressions[p], true
 	}
 	if st := c.key.stages; st != 0 {
 		o.Stages, set = st, true

@@ -99,7 +99,7 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bool, err error) {
 	t := &c.plan.Targets[i]
 	c.attempts++
-	s.targets.attempt(t)
+	c.rt.targets.attempt(t)
 	c.target = *t
 	c.price = router.Price{}
 	if t.Entry != nil {

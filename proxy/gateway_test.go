@@ -18,7 +18,6 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
-	"switchboard/upstream"
 )
 
 // testKey is the gateway key of every test gateway.
@@ -57,7 +56,13 @@ func (s *syncBuffer) String() string {
 func startGateway(t testing.TB, opts mock.Options, extra string) *gateway {
 	t.Helper()
 	m := startMock(t, opts)
-	text := fmt.Sprintf(`
+	return startGatewayConfig(t, m, gatewayYAML(t.TempDir(), m.URL(), extra))
+}
+
+// gatewayYAML is the config of startGateway's gateways on data directory
+// dir in front of the mock at mockURL.
+func gatewayYAML(dir, mockURL, extra string) string {
+	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 data_dir: %s
 auth:
@@ -75,8 +80,7 @@ providers:
     base_url: http://127.0.0.1:1/v1
     api_key: sk-upstream-secret
     models: [down-model]
-%s`, t.TempDir(), testKey, m.URL(), strings.ReplaceAll(extra, "{{MOCK}}", m.URL()))
-	return startGatewayConfig(t, m, text)
+%s`, dir, testKey, mockURL, strings.ReplaceAll(extra, "{{MOCK}}", mockURL))
 }
 
 // startMock starts a mock provider on a loopback port until the test ends.
@@ -109,19 +113,7 @@ func startGatewayCatalog(t testing.TB, m *mock.Server, text string, catalog []by
 	if err != nil {
 		t.Fatal(err)
 	}
-	var providers []*upstream.Provider
-	for _, pc := range cfg.Providers {
-		p, err := upstream.New(pc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		providers = append(providers, p)
-	}
-	cat, err := router.CatalogWithPrices(catalog, cfg.Billing.Prices)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := router.New(providers, cfg.Aliases, cfg.Routes, router.Options{Catalog: cat})
+	rt, err := router.Build(cfg, catalog, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

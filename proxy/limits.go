@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,6 +48,9 @@ type clientLimits struct {
 	maxConns   int64
 	open       atomic.Int64
 	busy       []byte // the whole 503 answer to a connection over maxConns
+
+	mu    sync.Mutex
+	conns map[*limitedConn]struct{} // the admitted connections, for closeAll
 }
 
 var (
@@ -69,6 +73,7 @@ func newClientLimits(cfg configs.Server) *clientLimits {
 		minRate:     int(cfg.BodyMinRate),
 		maxChunked:  max(int(cfg.MaxBodyBytes)-2, 1),
 		maxConns:    int64(cfg.MaxConns),
+		conns:       map[*limitedConn]struct{}{},
 	}
 	l.busy = appendRawErrorResponse(nil, errServerBusy, "Retry-After: 1\r\n")
 	return l
@@ -120,7 +125,11 @@ func (ll *limitedListener) Accept() (net.Conn, error) {
 		}
 		if l.open.Add(1) <= l.maxConns {
 			clientConns.Inc()
-			return &limitedConn{Conn: c, l: l}, nil
+			lc := &limitedConn{Conn: c, l: l}
+			l.mu.Lock()
+			l.conns[lc] = struct{}{}
+			l.mu.Unlock()
+			return lc, nil
 		}
 		l.open.Add(-1)
 		clientConnsRejected.Inc()
@@ -144,8 +153,26 @@ func (c *limitedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.l.open.Add(-1)
 		clientConns.Dec()
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
 	}
 	return c.Conn.Close()
+}
+
+// closeAll closes every admitted connection still open and returns how
+// many there were: the end of a drain that ran out of time.
+func (l *clientLimits) closeAll() int {
+	l.mu.Lock()
+	conns := make([]*limitedConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return len(conns)
 }
 
 // SyscallConn passes the socket through, for upstream.PeerClosed.

@@ -87,28 +87,44 @@ func escapeLabel(s string) string {
 // targetMetrics are the per-target series: breaker state (0 closed, 1
 // open, 2 half-open) and first-byte latency average as gauges, and the
 // upstream attempts, found by the target's Health without building names
-// on the hot path. Built once by New; read-only after.
+// on the hot path. Built with each runtime; read-only after.
 type targetMetrics struct {
 	attempts map[*router.Health]*metrics.Counter
+	series   map[string]*router.Health // by label set, for the next runtime's
 }
 
 // newTargetMetrics registers the series of every tracked target of an
-// enabled provider. Series registered by an earlier Server in the process
-// are kept.
-func newTargetMetrics(r *router.Router) *targetMetrics {
-	tm := &targetMetrics{attempts: map[*router.Health]*metrics.Counter{}}
+// enabled provider. prev are the running runtime's, or nil: a series
+// whose target kept its Health is kept; one whose target is gone or has
+// a new Health (its provider changed) is unregistered first, so that no
+// gauge reads a Health no call updates. Series registered by an earlier
+// Server in the process are kept.
+func newTargetMetrics(r *router.Router, prev *targetMetrics) *targetMetrics {
+	tm := &targetMetrics{attempts: map[*router.Health]*metrics.Counter{}, series: map[string]*router.Health{}}
 	for _, t := range r.Tracked() {
-		h := t.Health
-		if t.Provider.Disabled || h == nil {
-			continue
+		if h := t.Health; !t.Provider.Disabled && h != nil {
+			tm.series[`{provider="`+t.Provider.Name+`",model="`+escapeLabel(t.Model)+`"}`] = h
 		}
-		labels := `{provider="` + t.Provider.Name + `",model="` + escapeLabel(t.Model) + `"}`
+	}
+	if prev != nil {
+		for labels, h := range prev.series {
+			if tm.series[labels] != h {
+				for _, name := range targetSeries {
+					metrics.UnregisterMetric(name + labels)
+				}
+			}
+		}
+	}
+	for labels, h := range tm.series {
 		metrics.GetOrCreateGauge(`switchboard_target_breaker_state`+labels, func() float64 { return float64(h.State()) })
 		metrics.GetOrCreateGauge(`switchboard_target_first_byte_seconds`+labels, func() float64 { return h.Latency().Seconds() })
 		tm.attempts[h] = metrics.GetOrCreateCounter(`switchboard_upstream_attempts_total` + labels)
 	}
 	return tm
 }
+
+// targetSeries are the names of the per-target series.
+var targetSeries = [...]string{`switchboard_target_breaker_state`, `switchboard_target_first_byte_seconds`, `switchboard_upstream_attempts_total`}
 
 // untrackedAttempts counts attempts at targets nobody tracks (a client's
 // "provider/anything").

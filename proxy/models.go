@@ -14,7 +14,7 @@ import (
 )
 
 // modelList holds the precomputed answers of the model-list endpoints in
-// each caller's shape; the router is immutable, so they never change.
+// each caller's shape, built with each runtime from its immutable router.
 //
 //   - OpenAI (GET /v1/models): OpenAI's list with OpenRouter's extras per
 //     model: context_length, max_completion_tokens, pricing (dollars per
@@ -216,34 +216,34 @@ func appendGeminiModel(dst []byte, m router.ModelInfo) []byte {
 // Anthropic's SDKs and Claude Code send), in Gemini's when it carries a
 // Gemini key (x-goog-api-key or ?key=, as the Google Gen AI SDK sends on
 // /v1), else in OpenAI's.
-func (s *Server) models(ctx *fasthttp.RequestCtx, id string) {
+func (s *Server) models(ctx *fasthttp.RequestCtx, rt *runtimeState, id string) {
 	h := &ctx.Request.Header
 	switch {
 	case len(h.Peek("anthropic-version")) > 0:
-		s.serveModels(ctx, &s.modelList.anthropic, formatOf(upstream.FormatAnthropic), id)
+		s.serveModels(ctx, rt, &rt.modelList.anthropic, formatOf(upstream.FormatAnthropic), id)
 	case len(h.PeekBytes(headerGoogAPIKey)) > 0 || len(ctx.QueryArgs().Peek("key")) > 0:
-		s.geminiModels(ctx, id)
+		s.geminiModels(ctx, rt, id)
 	default:
-		s.serveModels(ctx, &s.modelList.openAI, formatOf(upstream.FormatOpenAI), id)
+		s.serveModels(ctx, rt, &rt.modelList.openAI, formatOf(upstream.FormatOpenAI), id)
 	}
 }
 
 // geminiModels serves GET /v1beta/models (id == "") and GET
 // /v1beta/models/{id} in the Gemini API's shape, and /v1/models for a
 // Gemini client.
-func (s *Server) geminiModels(ctx *fasthttp.RequestCtx, id string) {
+func (s *Server) geminiModels(ctx *fasthttp.RequestCtx, rt *runtimeState, id string) {
 	keyFromQuery(&ctx.Request)
-	s.serveModels(ctx, &s.modelList.gemini, formatOf(upstream.FormatGemini), id)
+	s.serveModels(ctx, rt, &rt.modelList.gemini, formatOf(upstream.FormatGemini), id)
 }
 
 // serveModels answers a model-list request from list, its errors in
 // format f's shape.
-func (s *Server) serveModels(ctx *fasthttp.RequestCtx, list *shapeList, f *wireFormat, id string) {
+func (s *Server) serveModels(ctx *fasthttp.RequestCtx, rt *runtimeState, list *shapeList, f *wireFormat, id string) {
 	if !ctx.IsGet() {
 		writeErrorIn(ctx, f, errMethodNotAllowed)
 		return
 	}
-	if _, err := s.keys.authenticate(&ctx.Request.Header, time.Now()); err != nil {
+	if _, err := rt.keys.authenticate(&ctx.Request.Header, time.Now()); err != nil {
 		writeErrorIn(ctx, f, err)
 		return
 	}

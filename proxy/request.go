@@ -30,9 +30,9 @@ var (
 	headerRetryAfter = []byte("retry-after")
 )
 
-// serve answers one call of API surface sf.
-func (s *Server) serve(ctx *fasthttp.RequestCtx, sf *surface) {
-	c := s.acquireCall(ctx, sf)
+// serve answers one call of API surface sf on runtime rt.
+func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *runtimeState, sf *surface) {
+	c := s.acquireCall(ctx, rt, sf)
 	if err := s.forward(c, sf.endpoint); err != nil {
 		c.setError(err)
 		writeErrorIn(ctx, c.format, err)
@@ -57,7 +57,7 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 	if c.format.modelInPath {
 		keyFromQuery(&ctx.Request)
 	}
-	key, err := s.keys.authenticate(&ctx.Request.Header, c.start)
+	key, err := c.rt.keys.authenticate(&ctx.Request.Header, c.start)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (s *Server) prepare(c *call, body []byte) (answered bool, err error) {
 	if c.surface.counts { // counting tokens is free
 		return false, nil
 	}
-	return false, s.billing.admit(c, body)
+	return false, c.rt.billing.admit(c, body)
 }
 
 // plan reads the fields the gateway needs from the body and has the
@@ -136,7 +136,7 @@ func (s *Server) plan(c *call, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.router.Plan(&c.plan, c.fields.model, fallbacks, prefs, c.start, nil); err != nil {
+	if err := c.rt.router.Plan(&c.plan, c.fields.model, fallbacks, prefs, c.start, nil); err != nil {
 		var fe *router.FallbackError
 		if errors.As(err, &fe) {
 			return fmt.Errorf("%w: %w", errBadRequest, err)
@@ -210,7 +210,7 @@ func (s *Server) upstreamBody(c *call, body []byte) []byte {
 	es := append(c.edits[:0], edits[:n]...)
 	es = append(es, c.strips...)
 	if s.autoCache(c, &c.target, body) {
-		if withCache, err := cacheEdits(es, body, s.promptCache.wire, &c.fields.node); err == nil && len(withCache) > len(es) {
+		if withCache, err := cacheEdits(es, body, c.rt.promptCache.wire, &c.fields.node); err == nil && len(withCache) > len(es) {
 			es = withCache
 			c.ctx.Response.Header.Set(headerPromptCache, "auto")
 		}

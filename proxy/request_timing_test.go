@@ -26,14 +26,14 @@ var benchBody = `{"model":"alias-model","messages":[{"role":"system","content":"
 // settle that ends a real call). Unbilled, billing is off.
 func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed bool) error {
 	c.start = time.Now()
-	k, err := s.keys.authenticate(h, c.start)
+	k, err := c.rt.keys.authenticate(h, c.start)
 	if err != nil {
 		return err
 	}
 	c.key = k
 	c.strips = c.strips[:0]
-	s.billing.disabled = !billed
-	defer func() { s.billing.disabled = false }()
+	c.rt.billing.disabled = !billed
+	defer func() { c.rt.billing.disabled = false }()
 	if _, err := s.prepare(c, body); err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func newHotPathFixture(t testing.TB) (*Server, *call, []hotPathCase) {
 	var metered fasthttp.RequestHeader
 	metered.Set("Authorization", "Bearer "+secret)
 	c := callPool.Get().(*call)
-	c.srv, c.surface, c.format, c.ctx = g.srv, surfaceChat, formatOf(surfaceChat.format), new(fasthttp.RequestCtx)
+	c.srv, c.rt, c.surface, c.format, c.ctx = g.srv, g.srv.rt.Load(), surfaceChat, formatOf(surfaceChat.format), new(fasthttp.RequestCtx)
 	c.requestID = g.srv.appendRequestID(c.requestID[:0])
 	priced := []byte(strings.Replace(benchBody, "alias-model", "mock/mock-model", 1))
 	return g.srv, c, []hotPathCase{
@@ -134,7 +134,7 @@ var streamBody = func() string {
 // usage-chunk hiding. One op is one 12-event stream.
 func BenchmarkRelay(b *testing.B) {
 	c := callPool.Get().(*call)
-	c.srv, c.surface, c.format = &Server{}, surfaceChat, formatOf(surfaceChat.format)
+	c.srv, c.rt, c.surface, c.format = &Server{}, &runtimeState{}, surfaceChat, formatOf(surfaceChat.format)
 	buf := make([]byte, 4096)
 	r := strings.NewReader(streamBody)
 	b.ReportAllocs()
@@ -219,7 +219,7 @@ func BenchmarkTranslatedRelay(b *testing.B) {
 			}
 			b.Run(cf.name+"-from-"+pf.name, func(b *testing.B) {
 				c := callPool.Get().(*call)
-				c.srv = &Server{}
+				c.srv, c.rt = &Server{}, &runtimeState{}
 				c.surface = surfaceFor(cf.format)
 				c.format = formatOf(cf.format)
 				c.target.Provider = &upstream.Provider{Name: "bench", Format: pf.format}

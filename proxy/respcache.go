@@ -76,7 +76,7 @@ func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 	if !c.surface.chat && !embeddings || c.rewritten() { // fresh web results are not an answer to keep
 		return false, nil
 	}
-	on := s.respCache.enabled
+	on := c.rt.respCache.enabled
 	if p := c.plan.Route.Policy.Cache; p != nil {
 		on = *p
 	}
@@ -100,12 +100,12 @@ func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 			return false, nil // not cacheable; a translation names the error
 		}
 		r := &c.translation().req
-		if !forced && !s.respCache.anyTemperature && (r.Temperature == nil || *r.Temperature != 0) {
+		if !forced && !c.rt.respCache.anyTemperature && (r.Temperature == nil || *r.Temperature != 0) {
 			return false, nil // not deterministic enough
 		}
 		cs.key = cacheKey(c.plan.Route.Model, r)
 	}
-	cs.store, cs.ttl = true, s.respCache.ttl
+	cs.store, cs.ttl = true, c.rt.respCache.ttl
 	if v := c.ctx.Request.Header.Peek(headerCacheTTL); len(v) > 0 {
 		if cs.ttl, err = parseCacheTTL(string(v)); err != nil {
 			return false, err
@@ -185,7 +185,7 @@ func (s *Server) serveCached(c *call) (bool, error) {
 	if err := sonic.Unmarshal(val, &resp); err != nil {
 		return false, nil
 	}
-	if err := s.billing.admitFree(c); err != nil {
+	if err := c.rt.billing.admitFree(c); err != nil {
 		return true, err
 	}
 	c.usage, c.reported = resp.Usage, true
@@ -235,7 +235,7 @@ func (c *call) markHit(meta store.CacheMeta) {
 // serveRaw answers the call with a stored answer as it came from the
 // provider (embeddings), its usage.cost 0.
 func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
-	if err := s.billing.admitFree(c); err != nil {
+	if err := c.rt.billing.admitFree(c); err != nil {
 		return err
 	}
 	c.readUsage(val)

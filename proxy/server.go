@@ -18,14 +18,14 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
-	"switchboard/proxy/api"
-	"switchboard/proxy/compress"
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/telemetry"
@@ -33,31 +33,24 @@ import (
 )
 
 // Server serves the gateway's HTTP API. Create it with New; it is safe
-// for concurrent use.
+// for concurrent use. What it builds from the config is its runtime
+// (runtime.go), which Reload replaces; the rest lives as long as the
+// Server.
 type Server struct {
-	router       *router.Router
-	modelList    *modelList
-	keys         *keyIndex
-	billing      *billing
-	targets      *targetMetrics
-	api          *api.API // /api/v1 and the legacy credit summary
-	store        *store.Store
-	metrics      metricCache
-	log          *accessLog
-	errLog       *log.Logger
-	keepalive    time.Duration
-	writeTimeout time.Duration
-	idPrefix     []byte
-	idCounter    uint64
-	http         *fasthttp.Server
-	limits       *clientLimits
-	promptCache  promptCache
-	respCache    responseCache
-	web          webSearch
-	compressions map[*configs.Compression]compress.Options
-	affinity     *router.Affinity
-	trim         *trimmer
-	tel          *telemetry.Telemetry // nil when telemetry is off
+	rt        atomic.Pointer[runtimeState] // loaded once per request
+	mu        sync.Mutex                   // serializes Reload and key-table reloads
+	store     *store.Store
+	metrics   metricCache
+	log       *accessLog
+	errLog    *log.Logger
+	idPrefix  []byte
+	idCounter uint64
+	calls     atomic.Int64 // calls acquired and not yet finished
+	http      *fasthttp.Server
+	limits    *clientLimits
+	affinity  *router.Affinity
+	trim      *trimmer
+	tel       *telemetry.Telemetry // nil when telemetry is off; a reload keeps it
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -68,50 +61,20 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
-		router:       r,
-		modelList:    newModelList(r.Models()),
-		keys:         newKeyIndex(cfg.Auth),
-		billing:      newBilling(cfg, st),
-		store:        st,
-		errLog:       log.New(logOut, "switchboard: ", log.LstdFlags),
-		keepalive:    cfg.Server.SSEKeepalive.D(),
-		writeTimeout: cfg.Server.WriteTimeout.D(),
-		idPrefix:     []byte(hex.EncodeToString(prefix[:])),
-		promptCache:  newPromptCache(cfg.Cache.Prompt),
-		respCache:    newResponseCache(cfg.Cache.Responses),
-		affinity:     router.NewAffinity(affinityTTL, affinitySize),
+		store:    st,
+		errLog:   log.New(logOut, "switchboard: ", log.LstdFlags),
+		idPrefix: []byte(hex.EncodeToString(prefix[:])),
+		affinity: router.NewAffinity(affinityTTL, affinitySize),
 	}
-	s.api = api.New(api.Options{
-		Store:        st,
-		Plans:        cfg.Billing.Plans,
-		MasterKey:    cfg.Auth.MasterKey,
-		Secret:       presentedSecret,
-		Authenticate: s.keys.authenticateCaller,
-		ReloadKeys:   func() error { return s.keys.reload(st) },
-	})
-	var err error
-	if s.web, err = newWebSearch(cfg.WebSearch); err != nil {
+	rt, err := s.newRuntime(cfg, r, nil)
+	if err != nil {
 		return nil, err
 	}
-	if s.compressions, err = compressionOptions(cfg); err != nil {
-		return nil, err
-	}
-	if err := st.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
-		return nil, fmt.Errorf("cannot size the response cache: %w", err)
-	}
-	if err := s.keys.reload(st); err != nil {
-		return nil, fmt.Errorf("cannot load keys: %w", err)
-	}
-	for _, k := range append(s.keys.config, anonymous) {
-		if err := st.SetUnlimited(k.Account); err != nil {
-			return nil, fmt.Errorf("cannot open operator account %q: %w", k.Account, err)
-		}
-	}
+	s.rt.Store(rt)
 	warmCodecs()
 	if s.tel, err = telemetry.New(cfg.Telemetry, s.errLog); err != nil {
 		return nil, err
 	}
-	s.targets = newTargetMetrics(r)
 	s.trim = startTrimmer()
 	if *cfg.Log.Access {
 		s.log = newAccessLog(logOut)
@@ -141,11 +104,24 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 // server.max_conns at once.
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
-// Shutdown stops accepting, waits for open requests (streams included) to
-// end or ctx to expire, flushes the access log, exports the telemetry
-// still queued (within ctx) and stops the memory trimmer.
+// Shutdown drains the server: it stops accepting, waits for open
+// requests (streams included) to end or ctx to expire, flushes the access
+// log, exports the telemetry still queued (within ctx) and stops the
+// memory trimmer. When ctx expires first it closes the client connections
+// still open, so that their calls end at once (a stream is billed for
+// what it produced, like one its client abandons), and waits up to
+// cutWait for them to settle; the caller then closes the store, which
+// flushes the ledger. It returns ctx's error in that case.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.ShutdownWithContext(ctx)
+	if err != nil {
+		n := s.limits.closeAll()
+		deadline := time.Now().Add(cutWait)
+		for s.calls.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		err = fmt.Errorf("%w: cut %d connections still open, %d calls not settled", err, n, s.calls.Load())
+	}
 	if s.log != nil {
 		s.log.Close()
 	}
@@ -156,9 +132,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// cutWait bounds how long Shutdown waits for the calls it cut to settle:
+// a cut call ends at its next write or upstream read, within moments.
+const cutWait = 5 * time.Second
+
 // route dispatches a request to its API surface. "/v1" may be left out of
 // the OpenAI paths, for clients whose base URL is the host root.
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	rt := s.rt.Load()          // the whole request runs on this config
 	path := string(ctx.Path()) // no allocation: compared, never kept
 	switch path {
 	case "/healthz":
@@ -177,47 +158,47 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.store.WriteCacheMetrics(ctx)
 		return
 	case "/v1beta/models":
-		s.geminiModels(ctx, "")
+		s.geminiModels(ctx, rt, "")
 		return
 	default:
 		// A GET of a Gemini model; its calls (":generateContent", ...)
 		// are POSTs.
 		if id, ok := strings.CutPrefix(path, "/v1beta/models/"); ok && ctx.IsGet() {
-			s.geminiModels(ctx, id)
+			s.geminiModels(ctx, rt, id)
 			return
 		}
 	}
 	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {
-		s.serveAPI(ctx, strings.Clone(rest)) // a copy: path must not escape
+		s.serveAPI(ctx, rt, strings.Clone(rest)) // a copy: path must not escape
 		return
 	}
 	if sf, _, ok := geminiSurface(path); ok {
-		s.serve(ctx, sf)
+		s.serve(ctx, rt, sf)
 		return
 	}
 	path = strings.TrimPrefix(path, "/v1")
 	switch path {
 	case "/chat/completions":
-		s.serve(ctx, surfaceChat)
+		s.serve(ctx, rt, surfaceChat)
 	case "/completions":
-		s.serve(ctx, surfaceCompletions)
+		s.serve(ctx, rt, surfaceCompletions)
 	case "/embeddings":
-		s.serve(ctx, surfaceEmbeddings)
+		s.serve(ctx, rt, surfaceEmbeddings)
 	case "/messages":
-		s.serve(ctx, surfaceMessages)
+		s.serve(ctx, rt, surfaceMessages)
 	case "/messages/count_tokens":
-		s.serve(ctx, surfaceCountTokens)
+		s.serve(ctx, rt, surfaceCountTokens)
 	case "/responses":
-		s.serve(ctx, surfaceResponses)
+		s.serve(ctx, rt, surfaceResponses)
 	case "/responses/compact":
-		s.serve(ctx, surfaceCompact)
+		s.serve(ctx, rt, surfaceCompact)
 	case "/models":
-		s.models(ctx, "")
+		s.models(ctx, rt, "")
 	case "/dashboard/billing/credits":
-		s.serveAPI(ctx, "dashboard/billing/credits")
+		s.serveAPI(ctx, rt, "dashboard/billing/credits")
 	default:
 		if id, ok := strings.CutPrefix(path, "/models/"); ok {
-			s.models(ctx, id)
+			s.models(ctx, rt, id)
 			return
 		}
 		writeErrorIn(ctx, formatOf(unknownPathFormat(path)), errNotFound)
@@ -239,12 +220,12 @@ func unknownPathFormat(path string) upstream.Format {
 
 // serveAPI answers a request of the management API (package api) for
 // path, the part after /api/v1/ (or "dashboard/billing/credits" for
-// OpenAI's legacy path), or its error in the OpenAI shape, under a
+// OpenAI's legacy path) on runtime rt, or its error in the OpenAI shape, under a
 // request id of its own, and logs it.
-func (s *Server) serveAPI(ctx *fasthttp.RequestCtx, path string) {
+func (s *Server) serveAPI(ctx *fasthttp.RequestCtx, rt *runtimeState, path string) {
 	start := time.Now()
 	id := s.appendRequestID(nil)
-	err := s.api.Serve(ctx, path)
+	err := rt.api.Serve(ctx, path)
 	if err != nil {
 		writeError(ctx, err)
 	}

@@ -346,7 +346,7 @@ func (r *relay) CloseWithError(err error) error {
 	}
 	r.stream.Close()
 	openStreams.Dec()
-	if r.c.srv.writeTimeout > 0 {
+	if r.c.rt.writeTimeout > 0 {
 		// The stream's write deadline must not outlive it: the next
 		// request on this keep-alive connection would be cut off.
 		_ = r.c.ctx.Conn().SetWriteDeadline(time.Time{})

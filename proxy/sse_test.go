@@ -81,7 +81,7 @@ func FuzzNextEvent(f *testing.F) {
 func relayOver(t testing.TB, upstreamBody string, dropUsage bool) (string, *call) {
 	t.Helper()
 	c := callPool.Get().(*call)
-	c.srv, c.surface, c.format = &Server{}, surfaceChat, formatOf(surfaceChat.format)
+	c.srv, c.rt, c.surface, c.format = &Server{}, &runtimeState{}, surfaceChat, formatOf(surfaceChat.format)
 	c.resp.SetBodyStream(strings.NewReader(upstreamBody), -1)
 	if err := c.relay.stream.Open("test", &c.resp, 0); err != nil {
 		t.Fatal(err)

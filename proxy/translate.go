@@ -121,12 +121,12 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 		return nil, 0, err
 	}
 	r.Model = t.Model
-	maxOut := s.billing.defaultMaxOutput
+	maxOut := c.rt.billing.defaultMaxOutput
 	if t.Entry != nil && t.Entry.MaxOutput > 0 {
 		maxOut = int64(t.Entry.MaxOutput)
 	}
 	if s.autoCache(c, t, body) {
-		markCanonRequest(r, s.promptCache.marker)
+		markCanonRequest(r, c.rt.promptCache.marker)
 		c.ctx.Response.Header.Set(headerPromptCache, "auto")
 	}
 	f := formatOf(t.Provider.Format)

@@ -116,7 +116,7 @@ func (s *Server) readWebRequest(c *call, body []byte) (webRequest, error) {
 		return w, err
 	}
 	if w.maxResults == 0 {
-		w.maxResults = s.web.maxResults
+		w.maxResults = c.rt.web.maxResults
 	}
 	if w.maxResults > websearch.MaxResults {
 		return w, fmt.Errorf("%w: at most %d web results", errBadRequest, websearch.MaxResults)
@@ -150,11 +150,11 @@ func (s *Server) searchWeb(c *call, body []byte) error {
 		return err
 	}
 	h := &c.ctx.Response.Header
-	if s.web.engine == nil {
-		h.Set(headerWeb, s.web.off)
+	if c.rt.web.engine == nil {
+		h.Set(headerWeb, c.rt.web.off)
 		return nil
 	}
-	h.Set(headerWebEngine, s.web.engine.Name())
+	h.Set(headerWebEngine, c.rt.web.engine.Name())
 	if !c.surface.chat {
 		h.Set(headerWeb, "skipped: web search is for chat APIs")
 		return nil
@@ -172,7 +172,7 @@ func (s *Server) searchWeb(c *call, body []byte) error {
 		h.Set(headerWeb, "skipped: no user text to search for")
 		return nil
 	}
-	results, cached, err := s.webResults(query, w.maxResults, c.start)
+	results, cached, err := s.webResults(&c.rt.web, query, w.maxResults, c.start)
 	if err != nil {
 		var b []byte
 		h.SetBytesV(headerWeb, appendHeaderSafe(append(b, "failed: "...), firstLine(err.Error())))
@@ -203,24 +203,24 @@ func (s *Server) searchWeb(c *call, body []byte) error {
 	return nil
 }
 
-// webResults returns the results for query, from the store's web cache
-// when another call asked the same within its TTL.
-func (s *Server) webResults(query string, max int, now time.Time) ([]websearch.Result, bool, error) {
-	key := sha256.Sum256([]byte(s.web.engine.Name() + "\x00" + strconv.Itoa(max) + "\x00" + query))
+// webResults returns the results of web's engine for query, from the
+// store's web cache when another call asked the same within its TTL.
+func (s *Server) webResults(web *webSearch, query string, max int, now time.Time) ([]websearch.Result, bool, error) {
+	key := sha256.Sum256([]byte(web.engine.Name() + "\x00" + strconv.Itoa(max) + "\x00" + query))
 	if v, _, ok, err := s.store.CacheGet(nil, store.CacheWeb, key, now); err == nil && ok {
 		var rs []websearch.Result
 		if sonic.Unmarshal(v, &rs) == nil {
 			return rs, true, nil
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.web.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), web.timeout)
 	defer cancel()
-	rs, err := s.web.engine.Search(ctx, query, max)
+	rs, err := web.engine.Search(ctx, query, max)
 	if err != nil {
 		return nil, false, err
 	}
 	if v, err := sonic.Marshal(rs); err == nil && len(rs) > 0 {
-		if err := s.store.CachePut(store.CacheWeb, key, v, s.web.cacheTTL, now); err != nil && !errors.Is(err, store.ErrTooLarge) {
+		if err := s.store.CachePut(store.CacheWeb, key, v, web.cacheTTL, now); err != nil && !errors.Is(err, store.ErrTooLarge) {
 			s.errLog.Printf("web search cache: %v", err)
 		}
 	}

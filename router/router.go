@@ -102,9 +102,12 @@ type Router struct {
 	targets     map[modelKey]Target           // every tracked provider/model, with its Health
 	tracked     []Target                      // the same, in the order they were added
 	models      []ModelInfo
-	breaker     BreakerConfig
-	explore     uint64 // one in explore latency/throughput orders explores; 0 = never
-	policy      Policy // of aliases and models called without a route
+	list        []*upstream.Provider            // every provider, in config order
+	timed       map[timedKey]*upstream.Provider // routes' own pools (configs.Route.Timeouts)
+	breaker     *BreakerConfig                  // its own allocation: a reused Health must not pin an old Router
+	prev        *Router                         // during New only: Options.Previous
+	explore     uint64                          // one in explore latency/throughput orders explores; 0 = never
+	policy      Policy                          // of aliases and models called without a route
 }
 
 // providerPattern is a models pattern and the provider it serves on.
@@ -130,6 +133,20 @@ type Options struct {
 	// puts a random target first, so that the averages of targets that
 	// lost the race stay fresh. Default 50; negative never explores.
 	Explore int
+	// Previous is the Router this one replaces (a config reload), or nil.
+	// A target of a provider that Previous has too, as the same
+	// *upstream.Provider, keeps its Health (breaker state and averages),
+	// and a route's own timeouts keep their connection pool, when the
+	// breaker config did not change. The new Router holds no reference
+	// to Previous once New returns.
+	Previous *Router
+}
+
+// timedKey names a route's own pool: its provider and the timeouts that
+// differ from the provider's.
+type timedKey struct {
+	provider string
+	timeouts configs.Timeouts
 }
 
 // ModelInfo is one entry of the model list.
@@ -181,7 +198,17 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 		bare:      map[string]Target{},
 		offBare:   map[string]*upstream.Provider{},
 		targets:   map[modelKey]Target{},
-		breaker:   o.Breaker.withDefaults(),
+		timed:     map[timedKey]*upstream.Provider{},
+		list:      slices.Clip(providers),
+		prev:      o.Previous,
+	}
+	defer func() { r.prev = nil }()
+	bc := o.Breaker.withDefaults()
+	if r.prev != nil && *r.prev.breaker == bc {
+		r.breaker = r.prev.breaker
+	} else {
+		r.breaker = &bc
+		r.prev = nil // Healths follow their breaker config
 	}
 	switch {
 	case o.Explore == 0:
@@ -274,7 +301,7 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 				if timeouts != (configs.Timeouts{}) {
 					if own[prov] == nil {
 						var err error
-						if own[prov], err = p.WithTimeouts(timeouts); err != nil {
+						if own[prov], err = r.withTimeouts(p, timeouts); err != nil {
 							return fmt.Errorf("model %q: %w", name, err)
 						}
 					}
@@ -328,19 +355,60 @@ func (r *Router) patternOwner(model string) *upstream.Provider {
 	return nil
 }
 
+// withTimeouts returns p with a route's timeouts on a pool of its own:
+// the previous Router's, when p itself is the previous Router's provider.
+// Only New calls it.
+func (r *Router) withTimeouts(p *upstream.Provider, t configs.Timeouts) (*upstream.Provider, error) {
+	k := timedKey{p.Name, t}
+	if own := r.timed[k]; own != nil {
+		return own, nil
+	}
+	own := r.prev.reusable(k, p)
+	if own == nil {
+		var err error
+		if own, err = p.WithTimeouts(t); err != nil {
+			return nil, err
+		}
+	}
+	r.timed[k] = own
+	return own, nil
+}
+
+// reusable returns r's pool for k when r serves provider p itself, else
+// nil; r may be nil.
+func (r *Router) reusable(k timedKey, p *upstream.Provider) *upstream.Provider {
+	if r == nil || r.providers[k.provider] != p {
+		return nil
+	}
+	return r.timed[k]
+}
+
 // target returns the shared Target of provider p's model, with weight 1,
-// adding it and its Health on first use. Only New calls it.
+// adding it and its Health on first use (the previous Router's Health
+// when it had the target on the same provider). Only New calls it.
 func (r *Router) target(p *upstream.Provider, model string, cat *Catalog) Target {
 	k := modelKey{p.Name, model}
 	if t, ok := r.targets[k]; ok {
 		return t
 	}
-	t := Target{Provider: p, Model: model, Weight: 1, Health: newHealth(&r.breaker)}
+	t := Target{Provider: p, Model: model, Weight: 1}
+	if r.prev != nil {
+		if pt, ok := r.prev.targets[k]; ok && pt.Provider == p {
+			t.Health = pt.Health
+		}
+	}
+	if t.Health == nil {
+		t.Health = newHealth(r.breaker)
+	}
 	t.Entry, _ = cat.Lookup(p.Name, model)
 	r.targets[k] = t
 	r.tracked = append(r.tracked, t)
 	return t
 }
+
+// Providers returns every provider, enabled or not, in config order. The
+// slice belongs to the Router.
+func (r *Router) Providers() []*upstream.Provider { return r.list }
 
 // Tracked returns every target that has a Health, for metrics: the models
 // of routes, aliases and provider lists, and catalog models of enabled

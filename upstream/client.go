@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -147,6 +148,10 @@ func (p *Provider) WithTimeouts(t configs.Timeouts) (*Provider, error) {
 	}
 	return New(cfg)
 }
+
+// Serves reports whether p was built from exactly cfg, so that a
+// reloaded config may keep p and its pool of connections.
+func (p *Provider) Serves(cfg configs.Provider) bool { return reflect.DeepEqual(p.cfg, cfg) }
 
 // New builds a Provider from its config. It does not connect.
 func New(cfg configs.Provider) (*Provider, error) {
