@@ -223,6 +223,9 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Credits":       reflect.TypeFor[creditsJSON](),
 		"KeyInfo":       reflect.TypeFor[keyInfoJSON](),
 		"CreditSummary": reflect.TypeFor[creditSummaryJSON](),
+		"UsageList":     reflect.TypeFor[usageListJSON](),
+		"UsageRow":      reflect.TypeFor[usageRowJSON](),
+		"RequestPage":   reflect.TypeFor[requestPageJSON](),
 	}
 	requests := map[string]reflect.Type{
 		"KeyFields":     reflect.TypeFor[keyFields](),

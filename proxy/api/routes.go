@@ -159,6 +159,9 @@ var routes = map[string]func(*API, *request) error{
 	"PUT admin/accounts/{id}/credits": (*API).setCredits,
 	"PUT admin/accounts/{id}/plan":    (*API).setPlan,
 	"GET admin/accounts/{id}/ledger":  (*API).accountLedger,
+	"GET admin/usage":                 (*API).adminUsage,
+	"GET admin/requests":              (*API).listRequests,
+	"GET admin/requests/{id}":         (*API).getRequest,
 }
 
 // Route is one endpoint of the API as a client calls it.
