@@ -144,6 +144,8 @@ func run(args []string, stderr io.Writer) int {
 	admin := "on"
 	switch {
 	case cfg.Auth.MasterKey != "":
+	case cfg.Auth.ViewerKey != "":
+		admin = "read-only: auth.viewer_key only"
 	case *configPath == "":
 		admin = "off: set SWITCHBOARD_MASTER_KEY"
 	default:

@@ -83,6 +83,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		Store:        st,
 		Plans:        cfg.Billing.Plans,
 		MasterKey:    cfg.Auth.MasterKey,
+		ViewerKey:    cfg.Auth.ViewerKey,
 		Secret:       presentedSecret,
 		Authenticate: s.keys.authenticateCaller,
 		ReloadKeys:   func() error { return s.keys.reload(st) },

@@ -398,6 +398,7 @@ func FuzzDecodeRecords(f *testing.F) {
 				t.Fatalf("usage record re-encodes longer: %d > %d", len(got), len(v))
 			}
 		}
+		_, _ = decodeAudit("x", v)
 		_, _ = decodeKey("x", v)
 		_, _ = decodeAccount("x", v)
 		_, _ = decodeTopUp("x", v)

@@ -24,6 +24,8 @@
 //	                                   and Requests               ledger.go
 //	m/ledger-by-time                   empty: every entry has its
 //	                                   r/ copy                    ledger.go
+//	w/<ns BE 8 B><seq BE 8 B>          AuditEntry: the admin
+//	                                   actions in time order      audit.go
 //	s/<keyID> 0x00 <UTC day BE 4 B>    money.Money the key spent that
 //	                                   UTC day (day 0 = 1970-01-01) spend.go
 //	c/<namespace 1 B><key 32 B>        cached value, compressed   cache.go

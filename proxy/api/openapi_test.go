@@ -226,6 +226,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"UsageList":     reflect.TypeFor[usageListJSON](),
 		"UsageRow":      reflect.TypeFor[usageRowJSON](),
 		"RequestPage":   reflect.TypeFor[requestPageJSON](),
+		"AuditPage":     reflect.TypeFor[auditPageJSON](),
+		"AuditEntry":    reflect.TypeFor[auditEntryJSON](),
 	}
 	requests := map[string]reflect.Type{
 		"KeyFields":     reflect.TypeFor[keyFields](),

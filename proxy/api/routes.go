@@ -1,8 +1,9 @@
 // Package api is the gateway's management API under /api/v1: a key
 // holder's own billing data in OpenRouter's shapes (and OpenAI's legacy
 // credit summary at /v1/dashboard/billing/credits), and under admin/ the
-// admin API for keys and accounts, which takes the config's
-// auth.master_key.
+// admin API for keys, accounts, usage, the request log and the audit
+// log, which takes the config's auth.master_key (auth.viewer_key for
+// reading), or a principal its caller vouches for (ServeAs).
 //
 // None of it is on the hot path, so it lives apart from package proxy and
 // never sees a proxied call: it answers through typed structs and sonic,
@@ -15,7 +16,8 @@
 // and package proxy's toAPIError (proxy/errors.go), the one place that
 // maps errors to a status and the OpenAI error shape, answers it. The
 // errors that decide a status wrap this package's sentinels (ErrBadRequest,
-// ErrNotFound, ErrMethodNotAllowed, ErrBadMasterKey, ErrConflict) or the
+// ErrNotFound, ErrMethodNotAllowed, ErrBadMasterKey, ErrReadOnly,
+// ErrConflict) or the
 // store's (store.ErrNotFound, store.ErrBadCursor); errors of Authenticate
 // come back unchanged; anything else is a 500.
 package api
@@ -50,6 +52,9 @@ var (
 	ErrBadMasterKey = errors.New("the admin API wants the master key (auth.master_key) as Authorization: Bearer or x-api-key")
 	// ErrConflict is a request that contradicts an earlier one (409).
 	ErrConflict = errors.New("conflict")
+	// ErrReadOnly is a change asked of the admin API by a read-only
+	// principal, such as the viewer key (403).
+	ErrReadOnly = errors.New("this key reads only (auth.viewer_key): changes take the master key (auth.master_key)")
 )
 
 var errNoEndpoint = fmt.Errorf("%w: no such endpoint under /api/v1; see /api/v1/credits, /api/v1/key, /api/v1/generation, /api/v1/usage and /api/v1/admin", ErrNotFound)
@@ -84,9 +89,11 @@ type Options struct {
 	// Plans are the config's billing.plans, which setting an account's
 	// plan chooses from.
 	Plans []configs.Plan
-	// MasterKey is the config's auth.master_key; "" turns the admin API
-	// off (its paths answer 404).
+	// MasterKey is the config's auth.master_key and ViewerKey its
+	// auth.viewer_key, read-only; with neither the admin API is off (its
+	// paths answer 404).
 	MasterKey configs.Secret
+	ViewerKey configs.Secret
 	// Secret returns the secret a request presents, read as the gateway
 	// reads a gateway key; the admin API compares it to MasterKey.
 	Secret func(*fasthttp.RequestHeader) []byte
@@ -104,7 +111,8 @@ type Options struct {
 type API struct {
 	store        *store.Store
 	plans        map[string]configs.Plan
-	masterHash   [sha256.Size]byte // SHA-256 of the master key; zero = admin API off
+	masterHash   [sha256.Size]byte // SHA-256 of the master key; zero = none
+	viewerHash   [sha256.Size]byte // SHA-256 of the viewer key; zero = none
 	secret       func(*fasthttp.RequestHeader) []byte
 	authenticate func(*fasthttp.RequestHeader, time.Time) (Caller, error)
 	reloadKeys   func() error
@@ -126,20 +134,55 @@ func New(o Options) *API {
 	if o.MasterKey != "" {
 		a.masterHash = sha256.Sum256([]byte(o.MasterKey))
 	}
+	if o.ViewerKey != "" {
+		a.viewerHash = sha256.Sum256([]byte(o.ViewerKey))
+	}
 	return a
+}
+
+// Principal is who makes an admin call, as the audit log records it.
+type Principal struct {
+	// Name is "master" for the master key, "viewer" for the viewer key,
+	// or what the caller of ServeAs names (a console session's login).
+	Name string
+	// ReadOnly principals get the GET endpoints only; a change is a 403
+	// (ErrReadOnly).
+	ReadOnly bool
+}
+
+// The principals of the config's keys.
+var (
+	master = Principal{Name: "master"}
+	viewer = Principal{Name: "viewer", ReadOnly: true}
+)
+
+// Login returns the principal of an admin key: the master key's
+// ("master") or the viewer key's ("viewer", read-only). ok is false for
+// any other secret, and when the admin API is off.
+func (a *API) Login(secret []byte) (p Principal, ok bool) {
+	sum := sha256.Sum256(secret)
+	switch {
+	case a.masterHash != ([sha256.Size]byte{}) && subtle.ConstantTimeCompare(sum[:], a.masterHash[:]) == 1:
+		return master, true
+	case a.viewerHash != ([sha256.Size]byte{}) && subtle.ConstantTimeCompare(sum[:], a.viewerHash[:]) == 1:
+		return viewer, true
+	}
+	return Principal{}, false
 }
 
 // request is one request to the API as its handler sees it.
 type request struct {
-	ctx *fasthttp.RequestCtx
-	key *Caller // the key holder's key; nil on admin calls
-	id  string  // the {id} segment of an admin path
-	now time.Time
+	ctx       *fasthttp.RequestCtx
+	key       *Caller   // the key holder's key; nil on admin calls
+	principal Principal // who makes an admin call
+	id        string    // the {id} segment of an admin path
+	now       time.Time
 }
 
 // routes maps "METHOD pattern" to the handler of each endpoint; a pattern
 // is the path after /api/v1/, with {id} for a key or account id. Patterns
-// under admin/ take the master key, the others a gateway key.
+// under admin/ take the master key (the GET ones the viewer key too), the
+// others a gateway key.
 var routes = map[string]func(*API, *request) error{
 	"GET credits":                   (*API).credits,
 	"GET key":                       (*API).keyInfo,
@@ -162,6 +205,7 @@ var routes = map[string]func(*API, *request) error{
 	"GET admin/usage":                 (*API).adminUsage,
 	"GET admin/requests":              (*API).listRequests,
 	"GET admin/requests/{id}":         (*API).getRequest,
+	"GET admin/audit":                 (*API).listAudit,
 }
 
 // Route is one endpoint of the API as a client calls it.
@@ -195,17 +239,38 @@ func Routes() []Route {
 // Serve answers a request for path, the part of the URL path after
 // /api/v1/ (or "dashboard/billing/credits" for OpenAI's legacy path), or
 // returns the error to answer; it writes no error answer itself. It
-// authenticates the caller first (the master key for admin paths, before
-// anything else, so that nothing about them shows without it; a gateway
-// key for the others) and runs the path's handler. Serve may keep path
+// authenticates the caller first (the master or viewer key for admin
+// paths, before anything else, so that nothing about them shows without
+// it; a gateway key for the others) and runs the path's handler. Serve may keep path
 // (ids in it reach the store), so it must not be a view of ctx's buffers.
 func (a *API) Serve(ctx *fasthttp.RequestCtx, path string) error {
+	return a.serve(ctx, path, nil)
+}
+
+// ServeAs is Serve for an admin call whose caller has authenticated it
+// already, as the operator console does with its session cookie: the
+// call is made as p, whatever key the request presents, and the audit
+// log names p. A read-only p gets the GET endpoints only.
+func (a *API) ServeAs(ctx *fasthttp.RequestCtx, path string, p Principal) error {
+	return a.serve(ctx, path, &p)
+}
+
+func (a *API) serve(ctx *fasthttp.RequestCtx, path string, as *Principal) error {
 	r := &request{ctx: ctx, now: time.Now()}
 	pattern := strings.TrimSuffix(path, "/")
 	admin := pattern == "admin" || strings.HasPrefix(pattern, "admin/")
 	if admin {
-		if err := a.checkMasterKey(&ctx.Request.Header); err != nil {
-			return err
+		if as != nil {
+			r.principal = *as
+		} else {
+			p, err := a.checkAdminKey(&ctx.Request.Header)
+			if err != nil {
+				return err
+			}
+			r.principal = p
+		}
+		if r.principal.ReadOnly && !ctx.IsGet() && !ctx.IsHead() {
+			return ErrReadOnly
 		}
 		// admin/<collection>/<id>[/<action>]
 		if parts := strings.SplitN(pattern, "/", 4); len(parts) >= 3 {
@@ -233,17 +298,18 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx, path string) error {
 	return h(a, r)
 }
 
-// checkMasterKey accepts a request that presents the master key. With no
-// master key configured the admin API does not exist (404).
-func (a *API) checkMasterKey(h *fasthttp.RequestHeader) error {
-	if a.masterHash == ([sha256.Size]byte{}) {
-		return errNoEndpoint
+// checkAdminKey returns the principal of the admin key a request
+// presents (see Login). With neither a master nor a viewer key
+// configured the admin API does not exist (404).
+func (a *API) checkAdminKey(h *fasthttp.RequestHeader) (Principal, error) {
+	if a.masterHash == ([sha256.Size]byte{}) && a.viewerHash == ([sha256.Size]byte{}) {
+		return Principal{}, errNoEndpoint
 	}
-	sum := sha256.Sum256(a.secret(h))
-	if subtle.ConstantTimeCompare(sum[:], a.masterHash[:]) != 1 {
-		return ErrBadMasterKey
+	p, ok := a.Login(a.secret(h))
+	if !ok {
+		return Principal{}, ErrBadMasterKey
 	}
-	return nil
+	return p, nil
 }
 
 // findRoute returns the handler of the request's method and pattern, or
