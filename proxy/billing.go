@@ -262,7 +262,9 @@ func (b *billing) settle(c *call, now time.Time) {
 		// The reservation stays open: the next start settles it at its
 		// worst case, so the request is billed, never lost.
 		c.srv.errLog.Printf("settle %s: %v", r.RequestID, err)
+		return
 	}
+	c.srv.spend.record(&e, c.plan.Route.Model)
 }
 
 // computeCost prices the call's usage at the catalog price: prompt tokens

@@ -42,6 +42,7 @@ type Server struct {
 	api          *api.API // /api/v1 and the legacy credit summary
 	store        *store.Store
 	metrics      metricCache
+	spend        spendCache
 	log          *accessLog
 	errLog       *log.Logger
 	keepalive    time.Duration
