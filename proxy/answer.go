@@ -77,7 +77,7 @@ func (s *Server) startRelay(c *call) error {
 	c.status = fasthttp.StatusOK
 	c.relay.dropUsage = !c.fields.wantsUsage
 	c.relay.translate = c.translating(c.target.Provider)
-	c.tr.oaEnc.IncludeUsage = c.fields.wantsUsage
+	c.translation().oaEnc.IncludeUsage = c.fields.wantsUsage
 	openStreams.Inc()
 	h := &c.ctx.Response.Header
 	h.SetContentTypeBytes(contentTypeSSE)

@@ -52,7 +52,7 @@ type call struct {
 	compression compressionState // compression.go
 	sticky      stickyState      // sticky.go
 	relay       relay            // sse.go
-	tr          translation      // translate.go
+	tr          *translation     // translate.go; nil until c.translation()
 
 	body    []byte // the upstream body when it had to be edited, then the answer
 	scratch []byte // a header value or answer being assembled
@@ -191,7 +191,11 @@ func (c *call) release() {
 	c.compression.reset()
 	c.sticky.reset()
 	c.relay.reset()
-	c.tr.reset()
+	if c.tr != nil {
+		c.tr.reset()
+		translationPool.Put(c.tr)
+		c.tr = nil
+	}
 	c.path, c.requestID = reuse(c.path), reuse(c.requestID)
 	c.body, c.scratch = reuse(c.body), reuse(c.scratch)
 	callPool.Put(c)

@@ -121,13 +121,13 @@ func (s *Server) applyCompression(c *call, body []byte) error {
 	if e := c.plan.Targets[0].Entry; e != nil {
 		window = e.Context
 	}
-	rep := compress.Compress(&c.tr.req, c.compression.opts, window)
+	rep := compress.Compress(&c.translation().req, c.compression.opts, window)
 	h := &c.ctx.Response.Header
 	if rep.Applied == 0 {
 		h.Set(compress.HeaderName, "none")
 	} else {
 		h.Set(compress.HeaderName, rep.Applied.String())
-		c.tr.rewritten = true
+		c.translation().rewritten = true
 	}
 	c.setIntHeader(headerTokensBefore, int64(rep.Before))
 	c.setIntHeader(headerTokensAfter, int64(rep.After))

@@ -148,7 +148,7 @@ func (r *relay) appendStreamError(dst []byte, err error) []byte {
 	e := toAPIError(err)
 	if r.translate {
 		ev := canon.Event{Type: canon.EventError, Error: *e.canon()}
-		dst, _ = c.format.encoder(&c.tr).Append(dst, &ev)
+		dst, _ = c.format.encoder(c.translation()).Append(dst, &ev)
 		return dst
 	}
 	return c.format.appendStreamError(dst, r.events, e)

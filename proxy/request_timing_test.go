@@ -233,7 +233,7 @@ func BenchmarkTranslatedRelay(b *testing.B) {
 					if err := c.relay.stream.Open("bench", &c.resp, 0); err != nil {
 						b.Fatal(err)
 					}
-					c.tr.reset()
+					c.translation().reset()
 					c.relay.translate, c.relay.done = true, false
 					for {
 						if _, err := c.relay.Read(buf); err != nil {

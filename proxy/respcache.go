@@ -73,7 +73,7 @@ func (cs *cacheState) reset() {
 // before billing admits the call.
 func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 	embeddings := c.surface == surfaceEmbeddings
-	if !c.surface.chat && !embeddings || c.tr.rewritten { // fresh web results are not an answer to keep
+	if !c.surface.chat && !embeddings || c.rewritten() { // fresh web results are not an answer to keep
 		return false, nil
 	}
 	on := s.respCache.enabled
@@ -99,7 +99,7 @@ func (s *Server) useCache(c *call, body []byte) (served bool, err error) {
 		if err := c.decodeRequest(body); err != nil {
 			return false, nil // not cacheable; a translation names the error
 		}
-		r := &c.tr.req
+		r := &c.translation().req
 		if !forced && !s.respCache.anyTemperature && (r.Temperature == nil || *r.Temperature != 0) {
 			return false, nil // not deterministic enough
 		}
@@ -193,28 +193,29 @@ func (s *Server) serveCached(c *call) (bool, error) {
 	ctx := c.ctx
 	h := &ctx.Response.Header
 	f := c.format
+	tr := c.translation()
 	if c.fields.stream {
-		c.tr.oaEnc.IncludeUsage = c.fields.wantsUsage
-		c.tr.events = canon.AppendEvents(c.tr.events[:0], &resp)
-		out := c.tr.out[:0]
-		enc := c.tr.encoder(f)
-		for i := range c.tr.events {
-			if out, err = enc.Append(out, &c.tr.events[i]); err != nil {
+		tr.oaEnc.IncludeUsage = c.fields.wantsUsage
+		tr.events = canon.AppendEvents(tr.events[:0], &resp)
+		out := tr.out[:0]
+		enc := tr.encoder(f)
+		for i := range tr.events {
+			if out, err = enc.Append(out, &tr.events[i]); err != nil {
 				return true, err
 			}
 		}
 		out = c.relay.costInto(out, 0) // "cost":0 in the usage event
-		c.tr.out = out
+		tr.out = out
 		h.SetContentTypeBytes(contentTypeSSE)
 		h.Set("Cache-Control", "no-cache")
 		ctx.SetBody(out)
 		return true, nil
 	}
-	out, err := f.encodeResponse(c.tr.out[:0], &resp)
+	out, err := f.encodeResponse(tr.out[:0], &resp)
 	if err != nil {
 		return true, err
 	}
-	c.tr.out = out
+	tr.out = out
 	h.SetContentTypeBytes(contentTypeJSON)
 	c.scratch = appendWithCost(c.scratch[:0], out, f.answerUsage, 0, &c.fields.node)
 	ctx.SetBody(c.scratch)
@@ -348,7 +349,7 @@ func (b *responseBuilder) response() *canon.Response {
 // on a pass-through call).
 func (r *relay) cacheEvent(data []byte) {
 	c := r.c
-	tr := &c.tr
+	tr := c.translation()
 	var err error
 	if tr.events, err = tr.decoder(c.format).Decode(tr.events[:0], data); err != nil {
 		c.cache.store = false

@@ -253,8 +253,26 @@ func (r *relay) withCost(ev, data []byte) []byte {
 }
 
 // fill reads more upstream bytes, or sets pending to a keep-alive comment,
-// or ends the stream.
+// or ends the stream. A stream spends its idle time parked inside fill's
+// read, so fill keeps its own frame small and leaves the rest to room and
+// readEnded: with a shallow stack at the park, the GC can shrink the
+// stack of an idle stream's goroutine (see the memory scenario of the
+// bench).
 func (r *relay) fill() {
+	if !r.room() {
+		return
+	}
+	n, err := r.stream.Read(r.in[len(r.in):cap(r.in)])
+	r.in = r.in[:len(r.in)+n]
+	if err != nil {
+		r.readEnded(n, err)
+	}
+}
+
+// room makes space in r.in for a read: it moves the unfinished event to
+// the front and grows the buffer when that event fills it. It returns
+// false, with the stream ended, when an event outgrows maxEventBytes.
+func (r *relay) room() bool {
 	if r.head > 0 { // move the unfinished event to the front
 		r.in = r.in[:copy(r.in, r.in[r.head:])]
 		r.head = 0
@@ -265,21 +283,24 @@ func (r *relay) fill() {
 	if len(r.in) == cap(r.in) {
 		if cap(r.in) >= maxEventBytes {
 			r.fail(&upstream.Error{Provider: r.c.provider(), Status: 502, Err: upstream.ErrEventTooLong})
-			return
+			return false
 		}
 		r.in = append(r.in, make([]byte, cap(r.in))...)[:len(r.in)]
 	}
-	n, err := r.stream.Read(r.in[len(r.in):cap(r.in)])
-	r.in = r.in[:len(r.in)+n]
+	return true
+}
+
+// readEnded handles a read of the upstream stream that returned n bytes
+// and err, after the bytes were added to r.in.
+func (r *relay) readEnded(n int, err error) {
 	switch {
-	case err == nil:
 	case err == upstream.ErrKeepaliveTick:
 		if n == 0 {
 			r.pending = keepaliveEvent
 		}
 	case err == io.EOF && r.translate:
 		r.done = true
-		tr := &r.c.tr
+		tr := r.c.translation()
 		tr.tail = tr.tail[:0]
 		if k := len(r.in); k > 0 { // an unterminated last event
 			r.in = append(r.in, "\n\n"...)

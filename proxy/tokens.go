@@ -40,7 +40,7 @@ var localTokenizer = sync.OnceValues(func() (tokenizer.Codec, error) {
 // prompt, every message's text, tool calls and results, and the tool
 // definitions.
 func (c *call) countTokensLocally(body []byte) error {
-	r := &c.tr.req
+	r := &c.translation().req
 	if c.format.modelInPath { // Gemini's
 		inner, err := geminiCountRequest(body, &c.fields.node)
 		if err != nil {

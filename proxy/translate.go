@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"switchboard/router"
 	"switchboard/upstream"
@@ -58,6 +59,25 @@ type translation struct {
 	used uint8
 }
 
+// translationPool holds the translation state of calls that go through
+// the codecs: a pass-through call, most of the traffic, holds none of its
+// 2.5 KiB (an open stream's memory counts it).
+var translationPool = sync.Pool{New: func() any { return new(translation) }}
+
+// translation returns the call's translation state, taken from
+// translationPool on first use; the call's reset gives it back.
+func (c *call) translation() *translation {
+	if c.tr == nil {
+		c.tr = translationPool.Get().(*translation)
+	}
+	return c.tr
+}
+
+// rewritten reports whether the gateway changed the canonical request
+// (web results, compression), so it goes to every target through the
+// codecs.
+func (c *call) rewritten() bool { return c.tr != nil && c.tr.rewritten }
+
 func (tr *translation) reset() {
 	tr.decoded, tr.rewritten = false, false
 	// The decoded request and answer point into the call's bodies: let
@@ -96,7 +116,7 @@ func translatable(sf *surface, f upstream.Format) bool {
 // translatedBody returns the request for target t in t's format, and the
 // endpoint it goes to. The client's body is decoded once per call.
 func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte, upstream.Endpoint, error) {
-	r := &c.tr.req
+	r := &c.translation().req
 	if err := c.decodeRequest(body); err != nil {
 		return nil, 0, err
 	}
@@ -119,9 +139,10 @@ func (s *Server) translatedBody(c *call, body []byte, t *router.Target) ([]byte,
 	return c.body, ep, nil
 }
 
-// decodeRequest decodes the client's body into c.tr.req, once per call.
+// decodeRequest decodes the client's body into the translation's req,
+// once per call.
 func (c *call) decodeRequest(body []byte) error {
-	tr := &c.tr
+	tr := c.translation()
 	if tr.decoded {
 		return nil
 	}
@@ -147,7 +168,7 @@ func (c *call) decodeRequest(body []byte) error {
 // codecs: p speaks another format than the client, or the gateway
 // rewrote the request.
 func (c *call) translating(p *upstream.Provider) bool {
-	return p.Format != c.surface.format || c.tr.rewritten
+	return p.Format != c.surface.format || c.rewritten()
 }
 
 // headerIgnored lists the request's fields the target's format has no
@@ -183,7 +204,7 @@ func translationError(err error) error {
 // the client's, keeping its usage in c.usage. An error answer (status not
 // 200) is translated into the client's error shape.
 func (c *call) translateAnswer(body []byte, status int) []byte {
-	tr := &c.tr
+	tr := c.translation()
 	from, to := formatOf(c.target.Provider.Format), c.format
 	if status != 200 {
 		tr.out = appendProviderError(tr.out[:0], body, status, from, to)
@@ -204,7 +225,7 @@ func (c *call) translateAnswer(body []byte, status int) []byte {
 // events, keeping the usage the stream reports and adding the call's
 // cost to the client's usage event.
 func (r *relay) translateEvent(data []byte) ([]byte, error) {
-	tr := &r.c.tr
+	tr := r.c.translation()
 	var err error
 	tr.events, err = tr.decoder(formatOf(r.c.target.Provider.Format)).Decode(tr.events[:0], data)
 	tr.out = r.encode(tr.out[:0], tr.events)
@@ -214,7 +235,7 @@ func (r *relay) translateEvent(data []byte) ([]byte, error) {
 // endTranslation flushes what the upstream decoder holds at the end of
 // the stream.
 func (r *relay) endTranslation() ([]byte, error) {
-	tr := &r.c.tr
+	tr := r.c.translation()
 	var err error
 	tr.events, err = tr.decoder(formatOf(r.c.target.Provider.Format)).End(tr.events[:0])
 	tr.out = r.encode(tr.out[:0], tr.events)
@@ -226,7 +247,7 @@ func (r *relay) endTranslation() ([]byte, error) {
 // event that carries usage.
 func (r *relay) encode(dst []byte, events []canon.Event) []byte {
 	c := r.c
-	enc := c.tr.encoder(c.format)
+	enc := c.translation().encoder(c.format)
 	for i := range events {
 		ev := &events[i]
 		if c.cache.store {
@@ -248,7 +269,7 @@ func (r *relay) encode(dst []byte, events []canon.Event) []byte {
 // costInto adds the call's cost to the usage object of each event in
 // dst[start:] that has one.
 func (r *relay) costInto(dst []byte, start int) []byte {
-	tr := &r.c.tr
+	tr := r.c.translation()
 	tr.costed = append(tr.costed[:0], dst[start:]...)
 	dst = dst[:start]
 	for rest := tr.costed; len(rest) > 0; {

@@ -162,7 +162,7 @@ func (s *Server) searchWeb(c *call, body []byte) error {
 	if err := c.decodeRequest(body); err != nil {
 		return err
 	}
-	r := &c.tr.req
+	r := &c.translation().req
 	last := lastUserMessage(r)
 	query := ""
 	if last >= 0 {
@@ -185,7 +185,7 @@ func (s *Server) searchWeb(c *call, body []byte) error {
 	prompt := websearch.AppendPrompt(nil, results, websearch.Prompt{Date: c.start, Text: w.prompt, ContentLength: w.contentLength})
 	m := &r.Messages[last]
 	m.Content = append([]canon.Block{{Kind: canon.BlockText, Text: string(prompt)}}, m.Content...)
-	c.web.results, c.tr.rewritten = results, true
+	c.web.results, c.translation().rewritten = results, true
 	if cached {
 		h.Set(headerWeb, "cached")
 	} else {

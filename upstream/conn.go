@@ -54,6 +54,14 @@ type timedConn struct {
 	lastData time.Time          // last read that returned data
 	tick     time.Duration
 
+	// The read in progress (see Read): its phase, whether its deadline
+	// is the next keep-alive tick, the phase's deadline, the deadline of
+	// its current wait, and when that wait began.
+	phase           Phase
+	ticking         bool
+	deadline, until time.Time
+	readNow         time.Time
+
 	// pool is the provider's idle bound. call is the buffered call on
 	// this connection until its answer's first byte, which decides
 	// whether the connection will be pooled (see idleBound).
@@ -146,8 +154,36 @@ func (c *timedConn) peekFD(fd uintptr) bool {
 }
 
 // Read reads with the deadline of the current phase; see timedConn. With
-// a watch, the wait ends with ErrCanceled once the client is gone.
+// a watch, the wait ends with ErrCanceled once the client is gone. An
+// idle stream spends its time parked in Read's c.Conn.Read, so the
+// deadline work is done in readPhase, armRead and readTimedOut, whose
+// frames are gone by then: a shallow stack at the park lets the GC shrink
+// the goroutine's stack (see the memory scenario of the bench).
 func (c *timedConn) Read(p []byte) (int, error) {
+	c.readPhase()
+	w := c.watch
+	for {
+		sliced, err := c.armRead(w)
+		if err != nil {
+			return 0, err
+		}
+		n, err := c.Conn.Read(p)
+		if n > 0 || err == nil || !isTimeout(err) {
+			return c.got(n, err)
+		}
+		again, errCanceled := c.readTimedOut(w, sliced)
+		switch {
+		case errCanceled != nil:
+			return 0, errCanceled
+		case !again:
+			return c.got(n, err)
+		}
+	}
+}
+
+// readPhase starts a read: it sets the read's phase and deadline, and
+// readNow.
+func (c *timedConn) readPhase() {
 	now := time.Now()
 	if c.writing {
 		c.writing = false
@@ -161,53 +197,62 @@ func (c *timedConn) Read(p []byte) (int, error) {
 	if end := c.start.Add(c.total); end.Before(deadline) {
 		deadline, phase = end, PhaseTotal
 	}
-	ticking := false
+	c.ticking = false
 	if c.tick > 0 {
 		if t := now.Add(c.tick); t.Before(deadline) {
-			deadline, ticking = t, true
+			deadline, c.ticking = t, true
 		}
 	}
-	w := c.watch
-	for {
-		until, sliced := deadline, false
-		if w != nil {
-			if d := w.slice(c.gotFirst); d > 0 {
-				if t := now.Add(d); t.Before(until) {
-					until, sliced = t, true
-				}
-			}
-		}
-		if err := c.Conn.SetReadDeadline(until); err != nil {
-			return 0, err
-		}
-		// Checked after the deadline is set: the watcher sets gone before
-		// its own deadline (see Watch).
-		if w != nil && w.Gone() {
-			c.canceled = true
-			return 0, ErrCanceled
-		}
-		n, err := c.Conn.Read(p)
-		if n > 0 || err == nil || !isTimeout(err) {
-			return c.got(n, err, phase, ticking)
-		}
-		now = time.Now()
-		switch {
-		case w != nil && w.Gone():
-			c.canceled = true
-			return 0, ErrCanceled
-		case sliced:
-			w.sliceOver(c)
-		case now.Before(until):
-			// A stray wake-up: the watcher woke the call this connection
-			// served before it went back to the pool (see Watch).
-		default:
-			return c.got(n, err, phase, ticking)
-		}
-	}
+	c.readNow, c.phase, c.deadline = now, phase, deadline
 }
 
-// got accounts for a read of n bytes that ended with err, in phase.
-func (c *timedConn) got(n int, err error, phase Phase, ticking bool) (int, error) {
+// armRead sets the connection's read deadline for the next wait: the
+// phase's deadline, or sooner the end of w's slice, in which case sliced
+// is true. It returns ErrCanceled when w's client is gone.
+func (c *timedConn) armRead(w *Watch) (sliced bool, err error) {
+	c.until = c.deadline
+	if w != nil {
+		if d := w.slice(c.gotFirst); d > 0 {
+			if t := c.readNow.Add(d); t.Before(c.until) {
+				c.until, sliced = t, true
+			}
+		}
+	}
+	if err := c.Conn.SetReadDeadline(c.until); err != nil {
+		return false, err
+	}
+	// Checked after the deadline is set: the watcher sets gone before
+	// its own deadline (see Watch).
+	if w != nil && w.Gone() {
+		c.canceled = true
+		return false, ErrCanceled
+	}
+	return sliced, nil
+}
+
+// readTimedOut decides what a read's timeout means: again is true when
+// the read is to wait once more (a slice or a stray wake-up ended it),
+// err is ErrCanceled when the client is gone, and neither is the phase's
+// own timeout.
+func (c *timedConn) readTimedOut(w *Watch, sliced bool) (again bool, err error) {
+	c.readNow = time.Now()
+	switch {
+	case w != nil && w.Gone():
+		c.canceled = true
+		return false, ErrCanceled
+	case sliced:
+		w.sliceOver(c)
+	case c.readNow.Before(c.until):
+		// A stray wake-up: the watcher woke the call this connection
+		// served before it went back to the pool (see Watch).
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// got accounts for a read of n bytes that ended with err, in c.phase.
+func (c *timedConn) got(n int, err error) (int, error) {
 	if n > 0 {
 		if c.call != nil {
 			c.decideRelease()
@@ -216,10 +261,10 @@ func (c *timedConn) got(n int, err error, phase Phase, ticking bool) (int, error
 		c.lastData = time.Now()
 	}
 	if err != nil && isTimeout(err) {
-		if ticking {
+		if c.ticking {
 			return n, errTick
 		}
-		return n, &TimeoutError{Phase: phase}
+		return n, &TimeoutError{Phase: c.phase}
 	}
 	return n, err
 }
