@@ -21,7 +21,7 @@ import (
 // audit records an admin action of r on target; before and after are
 // the record's views (nil: none).
 func (a *API) audit(r *request, action, target string, before, after any) error {
-	e := store.AuditEntry{Time: r.now.UTC(), Principal: r.principal.Name, Action: action, Target: target}
+	e := store.AuditEntry{Time: r.now.UTC(), Principal: r.who.Name, Action: action, Target: target}
 	var err error
 	if e.Before, err = auditJSON(before); err != nil {
 		return err

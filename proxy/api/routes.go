@@ -3,7 +3,7 @@
 // credit summary at /v1/dashboard/billing/credits), and under admin/ the
 // admin API for keys, accounts, usage, the request log and the audit
 // log, which takes the config's auth.master_key (auth.viewer_key for
-// reading), or a principal its caller vouches for (ServeAs).
+// reading), or a console session (Options.Session).
 //
 // None of it is on the hot path, so it lives apart from package proxy and
 // never sees a proxied call: it answers through typed structs and sonic,
@@ -24,7 +24,6 @@ package api
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
@@ -52,9 +51,6 @@ var (
 	ErrBadMasterKey = errors.New("the admin API wants the master key (auth.master_key) as Authorization: Bearer or x-api-key")
 	// ErrConflict is a request that contradicts an earlier one (409).
 	ErrConflict = errors.New("conflict")
-	// ErrReadOnly is a change asked of the admin API by a read-only
-	// principal, such as the viewer key (403).
-	ErrReadOnly = errors.New("this key reads only (auth.viewer_key): changes take the master key (auth.master_key)")
 )
 
 var errNoEndpoint = fmt.Errorf("%w: no such endpoint under /api/v1; see /api/v1/credits, /api/v1/key, /api/v1/generation, /api/v1/usage and /api/v1/admin", ErrNotFound)
@@ -81,8 +77,8 @@ type Caller struct {
 	ExpiresAt time.Time
 }
 
-// Options is what New needs. Every field is required except MasterKey
-// and Plans.
+// Options is what New needs. Every field is required except MasterKey,
+// ViewerKey, Plans and Session.
 type Options struct {
 	// Store holds the keys, accounts and ledger the API shows and changes.
 	Store *store.Store
@@ -104,6 +100,11 @@ type Options struct {
 	// calls it after every change to a key, before it answers, so that
 	// the next request sees the change.
 	ReloadKeys func() error
+	// Session, when set, returns who an admin request without a key is
+	// by its console session (ok false when it carries none), or the
+	// error to answer (an ended session, a change without its CSRF
+	// token).
+	Session func(ctx *fasthttp.RequestCtx, now time.Time) (p Principal, ok bool, err error)
 }
 
 // API serves the /api/v1 endpoints. Create it with New; it is safe for
@@ -116,6 +117,7 @@ type API struct {
 	secret       func(*fasthttp.RequestHeader) []byte
 	authenticate func(*fasthttp.RequestHeader, time.Time) (Caller, error)
 	reloadKeys   func() error
+	session      func(*fasthttp.RequestCtx, time.Time) (Principal, bool, error)
 	accountMu    sync.Mutex // serializes createAccount's exists check and write
 }
 
@@ -127,6 +129,7 @@ func New(o Options) *API {
 		secret:       o.Secret,
 		authenticate: o.Authenticate,
 		reloadKeys:   o.ReloadKeys,
+		session:      o.Session,
 	}
 	for _, p := range o.Plans {
 		a.plans[p.Name] = p
@@ -140,43 +143,13 @@ func New(o Options) *API {
 	return a
 }
 
-// Principal is who makes an admin call, as the audit log records it.
-type Principal struct {
-	// Name is "master" for the master key, "viewer" for the viewer key,
-	// or what the caller of ServeAs names (a console session's login).
-	Name string
-	// ReadOnly principals get the GET endpoints only; a change is a 403
-	// (ErrReadOnly).
-	ReadOnly bool
-}
-
-// The principals of the config's keys.
-var (
-	master = Principal{Name: "master"}
-	viewer = Principal{Name: "viewer", ReadOnly: true}
-)
-
-// Login returns the principal of an admin key: the master key's
-// ("master") or the viewer key's ("viewer", read-only). ok is false for
-// any other secret, and when the admin API is off.
-func (a *API) Login(secret []byte) (p Principal, ok bool) {
-	sum := sha256.Sum256(secret)
-	switch {
-	case a.masterHash != ([sha256.Size]byte{}) && subtle.ConstantTimeCompare(sum[:], a.masterHash[:]) == 1:
-		return master, true
-	case a.viewerHash != ([sha256.Size]byte{}) && subtle.ConstantTimeCompare(sum[:], a.viewerHash[:]) == 1:
-		return viewer, true
-	}
-	return Principal{}, false
-}
-
 // request is one request to the API as its handler sees it.
 type request struct {
-	ctx       *fasthttp.RequestCtx
-	key       *Caller   // the key holder's key; nil on admin calls
-	principal Principal // who makes an admin call
-	id        string    // the {id} segment of an admin path
-	now       time.Time
+	ctx *fasthttp.RequestCtx
+	key *Caller   // the key holder's key; nil on admin calls
+	who Principal // who makes an admin call
+	id  string    // the {id} segment of an admin path
+	now time.Time
 }
 
 // routes maps "METHOD pattern" to the handler of each endpoint; a pattern
@@ -244,34 +217,15 @@ func Routes() []Route {
 // it; a gateway key for the others) and runs the path's handler. Serve may keep path
 // (ids in it reach the store), so it must not be a view of ctx's buffers.
 func (a *API) Serve(ctx *fasthttp.RequestCtx, path string) error {
-	return a.serve(ctx, path, nil)
-}
-
-// ServeAs is Serve for an admin call whose caller has authenticated it
-// already, as the operator console does with its session cookie: the
-// call is made as p, whatever key the request presents, and the audit
-// log names p. A read-only p gets the GET endpoints only.
-func (a *API) ServeAs(ctx *fasthttp.RequestCtx, path string, p Principal) error {
-	return a.serve(ctx, path, &p)
-}
-
-func (a *API) serve(ctx *fasthttp.RequestCtx, path string, as *Principal) error {
 	r := &request{ctx: ctx, now: time.Now()}
 	pattern := strings.TrimSuffix(path, "/")
 	admin := pattern == "admin" || strings.HasPrefix(pattern, "admin/")
 	if admin {
-		if as != nil {
-			r.principal = *as
-		} else {
-			p, err := a.checkAdminKey(&ctx.Request.Header)
-			if err != nil {
-				return err
-			}
-			r.principal = p
+		who, err := a.principal(ctx, r.now)
+		if err != nil {
+			return err
 		}
-		if r.principal.ReadOnly && !ctx.IsGet() && !ctx.IsHead() {
-			return ErrReadOnly
-		}
+		r.who = who
 		// admin/<collection>/<id>[/<action>]
 		if parts := strings.SplitN(pattern, "/", 4); len(parts) >= 3 {
 			r.id, parts[2] = parts[2], "{id}"
@@ -296,20 +250,6 @@ func (a *API) serve(ctx *fasthttp.RequestCtx, path string, as *Principal) error 
 		r.key = &k
 	}
 	return h(a, r)
-}
-
-// checkAdminKey returns the principal of the admin key a request
-// presents (see Login). With neither a master nor a viewer key
-// configured the admin API does not exist (404).
-func (a *API) checkAdminKey(h *fasthttp.RequestHeader) (Principal, error) {
-	if a.masterHash == ([sha256.Size]byte{}) && a.viewerHash == ([sha256.Size]byte{}) {
-		return Principal{}, errNoEndpoint
-	}
-	p, ok := a.Login(a.secret(h))
-	if !ok {
-		return Principal{}, ErrBadMasterKey
-	}
-	return p, nil
 }
 
 // findRoute returns the handler of the request's method and pattern, or
