@@ -4,6 +4,7 @@
 //
 //	switchboard [-config FILE] [-listen ADDR] [-check] [-version]
 //	switchboard mock [-listen ADDR]
+//	switchboard keys create|list|revoke ..., switchboard accounts topup|show ...
 //	switchboard version
 package main
 
@@ -35,6 +36,8 @@ const usage = `switchboard: an AI API gateway.
 Usage:
   switchboard [flags]          run the gateway
   switchboard mock [flags]     run the mock provider, which speaks OpenAI, Anthropic, Responses and Gemini (for tests and benchmarks)
+  switchboard keys create|list|revoke, switchboard accounts topup|show
+                               call a running gateway's admin API ("switchboard keys --help")
   switchboard version          print the version and exit
 
 With no -config, the embedded default config (configs/switchboard.yaml) is
@@ -58,6 +61,8 @@ func main() {
 		switch os.Args[1] {
 		case "mock":
 			os.Exit(runMock(os.Args[2:]))
+		case "keys", "accounts":
+			os.Exit(runAdmin(os.Args[1:], os.Stdout, os.Stderr))
 		case "version":
 			fmt.Println(version())
 			os.Exit(0)
@@ -136,6 +141,8 @@ func run(args []string, stderr io.Writer) int {
 	admin := "on"
 	switch {
 	case cfg.Auth.MasterKey != "":
+	case cfg.Auth.ViewerKey != "":
+		admin = "read-only: auth.viewer_key only"
 	case *configPath == "":
 		admin = "off: set SWITCHBOARD_MASTER_KEY"
 	default:

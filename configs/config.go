@@ -110,6 +110,9 @@ type Auth struct {
 	// MasterKey authenticates the admin API (/api/v1/admin/...); empty
 	// turns the admin API off.
 	MasterKey Secret `yaml:"master_key"`
+	// ViewerKey reads the admin API: its GET endpoints answer it, a
+	// change is a 403 that asks for the master key. Empty: no viewer key.
+	ViewerKey Secret `yaml:"viewer_key"`
 	// Keys are operator keys from the config, beside the keys the admin
 	// API creates in the store.
 	Keys []Key `yaml:"keys"`
@@ -997,6 +1000,9 @@ func (c *Config) validate() []problem {
 	}
 	if m := c.Auth.MasterKey; m != "" && (!strings.HasPrefix(string(m), "sk-sb-") || seenKeys[m]) {
 		add("auth.master_key", `want a key starting with "sk-sb-" that is not also a gateway key`)
+	}
+	if v := c.Auth.ViewerKey; v != "" && (!strings.HasPrefix(string(v), "sk-sb-") || seenKeys[v] || v == c.Auth.MasterKey) {
+		add("auth.viewer_key", `want a key starting with "sk-sb-" that is neither a gateway key nor the master key`)
 	}
 	ps = append(ps, c.Billing.validate()...)
 	ps = append(ps, c.Telemetry.validate()...)

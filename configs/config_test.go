@@ -218,6 +218,15 @@ func TestBillingConfig(t *testing.T) {
 		!strings.Contains(err.Error(), "auth.master_key") {
 		t.Errorf("master key equal to a gateway key: %v", err)
 	}
+	for _, viewer := range []string{"sk-sb-a", "sk-sb-master", "viewer"} {
+		if _, err := Load([]byte(base+"  viewer_key: "+viewer+"\n"), env()); err == nil || !strings.Contains(err.Error(), "auth.viewer_key") {
+			t.Errorf("viewer key %s: %v", viewer, err)
+		}
+	}
+	c, err = Load([]byte(base+"  viewer_key: ${VIEWER}\n"), func(k string) string { return map[string]string{"VIEWER": "sk-sb-viewer"}[k] })
+	if err != nil || c.Auth.ViewerKey != "sk-sb-viewer" {
+		t.Errorf("viewer key from the environment: %v, %v", c, err)
+	}
 }
 
 func TestRouteConfig(t *testing.T) {

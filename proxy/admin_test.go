@@ -12,11 +12,15 @@ import (
 	"switchboard/store/money"
 )
 
-// masterKey is the admin key of startBillingGateway's gateways.
-const masterKey = "sk-sb-master-key-for-tests"
+// masterKey and viewerKey are the admin keys of startBillingGateway's
+// gateways.
+const (
+	masterKey = "sk-sb-master-key-for-tests"
+	viewerKey = "sk-sb-viewer-key-for-tests"
+)
 
 // startBillingGateway starts a mock provider and a gateway with the admin
-// API on (masterKey), the mock's model priced at $1 input / $2 output per
+// API on (masterKey, and viewerKey to read), the mock's model priced at $1 input / $2 output per
 // million tokens, so every call reserves and costs something, and a
 // "pro" plan at $25 a month.
 func startBillingGateway(t testing.TB) *gateway {
@@ -27,6 +31,7 @@ listen: 127.0.0.1:0
 data_dir: %s
 auth:
   master_key: %s
+  viewer_key: %s
   keys:
     - {name: test, key: %s}
 aliases:
@@ -39,7 +44,7 @@ providers:
 billing:
   prices: {mock/mock-model: {input: "1", output: "2"}}
   plans: [{name: pro, price: "25"}]
-`, t.TempDir(), masterKey, testKey, m.URL()))
+`, t.TempDir(), masterKey, viewerKey, testKey, m.URL()))
 }
 
 // admin sends an admin API request with the master key.

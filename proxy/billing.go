@@ -253,11 +253,18 @@ func (b *billing) settle(c *call, now time.Time) {
 	}
 	e.CacheHit = c.cache.hit
 	e.CompressedTokens = c.compression.saved
+	e.Attempts = c.attempts
+	if len(c.trail) > 0 {
+		e.FallbackReason = string(c.trail)
+	}
+	e.User, e.Session, e.Tags = c.attribution()
 	if err := b.store.Settle(r, e); err != nil {
 		// The reservation stays open: the next start settles it at its
 		// worst case, so the request is billed, never lost.
 		c.srv.errLog.Printf("settle %s: %v", r.RequestID, err)
+		return
 	}
+	c.srv.spend.record(&e, c.plan.Route.Model)
 }
 
 // computeCost prices the call's usage at the catalog price: prompt tokens

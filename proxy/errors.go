@@ -70,6 +70,8 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "request body is larger than the gateway's limit (server.max_body_bytes)"}
 	case errors.Is(err, api.ErrBadMasterKey):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_master_key", err.Error()}
+	case errors.Is(err, api.ErrReadOnly):
+		return apiError{fasthttp.StatusForbidden, "permission_error", "read_only_key", err.Error()}
 	case errors.Is(err, api.ErrConflict):
 		return apiError{fasthttp.StatusConflict, "invalid_request_error", "conflict", err.Error()}
 	case errors.Is(err, store.ErrNotFound):

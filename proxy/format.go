@@ -74,6 +74,9 @@ type wireFormat struct {
 	messagePath []any
 	// countField is the key of a token count answer (tokens.go).
 	countField string
+	// userPath is where a request names its end user (attribution.go);
+	// nil when the format has no such field.
+	userPath []any
 }
 
 // formats holds each wire format's row, by upstream.Format.
@@ -106,6 +109,7 @@ var formats = [...]wireFormat{
 		openings:    [][][]any{{{"messages", 0}}, {{"messages", 1}}},
 		messagePath: []any{"choices", 0, "message"},
 		countField:  "input_tokens",
+		userPath:    []any{"user"},
 	},
 	upstream.FormatAnthropic: {
 		format:         upstream.FormatAnthropic,
@@ -135,6 +139,7 @@ var formats = [...]wireFormat{
 		forwardHeaders: forwardAnthropicHeaders,
 		openings:       [][][]any{{{"system"}}, {{"messages", 0}}},
 		countField:     "input_tokens",
+		userPath:       []any{"metadata", "user_id"},
 	},
 	upstream.FormatResponses: {
 		format:         upstream.FormatResponses,
@@ -167,6 +172,7 @@ var formats = [...]wireFormat{
 		// plain string that is the whole opening.
 		openings:   [][][]any{{{"instructions"}}, {{"input", 0}, {"input"}}},
 		countField: "input_tokens",
+		userPath:   []any{"user"},
 	},
 	upstream.FormatGemini: {
 		format:         upstream.FormatGemini,

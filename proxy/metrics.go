@@ -9,6 +9,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"switchboard/router"
+	"switchboard/store"
 )
 
 // Gateway-wide metrics, on the default VictoriaMetrics set served at
@@ -154,4 +155,92 @@ func (mc *metricCache) record(l labels, total, upstream time.Duration, in, out i
 		cm.tokensOut.Add(int(out))
 	}
 	overheadSeconds.Update((total - upstream).Seconds())
+}
+
+// tokenKinds name the billed token kinds of the usage series, in the
+// order of spendMetrics.tokens.
+var tokenKinds = [...]string{"input", "output", "cache_read", "cache_write", "reasoning"}
+
+// spendMetrics are the spend and billed-token series of one label set.
+type spendMetrics struct {
+	spend  *metrics.Counter
+	tokens [len(tokenKinds)]*metrics.Counter
+}
+
+// add counts e's cost and tokens.
+func (sm *spendMetrics) add(e *store.Entry) {
+	if e.Cost > 0 {
+		sm.spend.Add(int(e.Cost))
+	}
+	for i, n := range [...]int64{e.InputTokens, e.OutputTokens, e.CacheReadTokens, e.CacheWriteTokens, e.ReasoningTokens} {
+		if n > 0 {
+			sm.tokens[i].Add(int(n))
+		}
+	}
+}
+
+// spendLabels identify a spend series: by route (model, provider) or,
+// with only key set, by key.
+type spendLabels struct{ model, provider, key string }
+
+// spendCache holds the spend series: switchboard_spend_nanodollars_total
+// and switchboard_usage_tokens_total{kind} by model and provider, and
+// switchboard_key_spend_nanodollars_total and
+// switchboard_key_usage_tokens_total{kind} by key. Keys are bounded by
+// the keys that exist (only an authenticated key is billed); both are
+// capped at maxLabelSets label sets like the call metrics, the model or
+// key reading "other" beyond.
+type spendCache struct {
+	mu           sync.RWMutex
+	m            map[spendLabels]*spendMetrics
+	routes, keys int
+}
+
+// record counts the cost and tokens of a settled entry under the route's
+// model (as switchboard_requests_total names it) and under its key.
+func (sc *spendCache) record(e *store.Entry, model string) {
+	sc.get(spendLabels{model: model, provider: e.Provider}).add(e)
+	if e.KeyID != "" {
+		sc.get(spendLabels{key: e.KeyID}).add(e)
+	}
+}
+
+func (sc *spendCache) get(l spendLabels) *spendMetrics {
+	sc.mu.RLock()
+	sm := sc.m[l]
+	sc.mu.RUnlock()
+	if sm != nil {
+		return sm
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.m == nil {
+		sc.m = map[spendLabels]*spendMetrics{}
+	}
+	byKey := l.key != ""
+	switch {
+	case byKey && sc.keys >= maxLabelSets:
+		l.key = "other"
+	case !byKey && sc.routes >= maxLabelSets:
+		l.model = "other"
+	}
+	l = spendLabels{strings.Clone(l.model), strings.Clone(l.provider), strings.Clone(l.key)}
+	if sm = sc.m[l]; sm != nil {
+		return sm
+	}
+	spendName, tokensName := `switchboard_spend_nanodollars_total`, `switchboard_usage_tokens_total`
+	set := `{model="` + escapeLabel(l.model) + `",provider="` + escapeLabel(l.provider) + `"`
+	if byKey {
+		spendName, tokensName = `switchboard_key_spend_nanodollars_total`, `switchboard_key_usage_tokens_total`
+		set = `{key="` + escapeLabel(l.key) + `"`
+		sc.keys++
+	} else {
+		sc.routes++
+	}
+	sm = &spendMetrics{spend: metrics.GetOrCreateCounter(spendName + set + `}`)}
+	for i, kind := range tokenKinds {
+		sm.tokens[i] = metrics.GetOrCreateCounter(tokensName + set + `,kind="` + kind + `"}`)
+	}
+	sc.m[l] = sm
+	return sm
 }

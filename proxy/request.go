@@ -62,6 +62,9 @@ func (s *Server) forward(c *call, ep upstream.Endpoint) error {
 		return err
 	}
 	c.key = key
+	if err := checkAttribution(&ctx.Request.Header); err != nil {
+		return err
+	}
 	body := ctx.PostBody()
 	if err := checkJSONBody(ctx.Request.Header.ContentType(), body, c.format.notJSON); err != nil {
 		return err

@@ -19,7 +19,7 @@ var benchBody = `{"model":"alias-model","messages":[{"role":"system","content":"
 
 // hotPath runs what the gateway does for one pass-through request before
 // the bytes go upstream (Server.prepare and the upstream request): key
-// lookup, field reads, routing and target order, the cost savers' checks
+// lookup, the attribution headers' checks, field reads, routing and target order, the cost savers' checks
 // (compression, web search, response cache: all off), splice, the
 // upstream request's URL and headers and, when billed, the key's limits,
 // budgets and reservation (released again, a journal write like the
@@ -31,6 +31,9 @@ func hotPath(s *Server, c *call, h *fasthttp.RequestHeader, body []byte, billed 
 		return err
 	}
 	c.key = k
+	if err := checkAttribution(h); err != nil {
+		return err
+	}
 	c.strips = c.strips[:0]
 	c.rt.billing.disabled = !billed
 	defer func() { c.rt.billing.disabled = false }()
@@ -67,6 +70,9 @@ func newHotPathFixture(t testing.TB) (*Server, *call, []hotPathCase) {
 	})
 	var metered fasthttp.RequestHeader
 	metered.Set("Authorization", "Bearer "+secret)
+	metered.Set("x-switchboard-user", "alice@example.com")
+	metered.Set("x-switchboard-session", "3f2a9c1e-sess")
+	metered.Set("x-switchboard-tags", "team-a, nightly,ci/main")
 	c := callPool.Get().(*call)
 	c.srv, c.rt, c.surface, c.format, c.ctx = g.srv, g.srv.rt.Load(), surfaceChat, formatOf(surfaceChat.format), new(fasthttp.RequestCtx)
 	c.requestID = g.srv.appendRequestID(c.requestID[:0])

@@ -79,6 +79,7 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 		Store:        s.store,
 		Plans:        cfg.Billing.Plans,
 		MasterKey:    cfg.Auth.MasterKey,
+		ViewerKey:    cfg.Auth.ViewerKey,
 		Secret:       presentedSecret,
 		Authenticate: rt.keys.authenticateCaller,
 		ReloadKeys:   s.reloadKeys,

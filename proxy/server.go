@@ -41,6 +41,7 @@ type Server struct {
 	mu        sync.Mutex                   // serializes Reload and key-table reloads
 	store     *store.Store
 	metrics   metricCache
+	spend     spendCache
 	log       *accessLog
 	errLog    *log.Logger
 	idPrefix  []byte

@@ -68,6 +68,23 @@ type Entry struct {
 	// settled at its reserved cost by Open after a crash, and
 	// SettledEstimate for usage the gateway had to estimate.
 	Settled string
+
+	// Attempts is how many upstream attempts the call made (0 when none
+	// was needed, as for a response cache hit). FallbackReason is the
+	// trail of the attempts that failed before the one that answered,
+	// "provider/model (reason), ...", as in the x-switchboard-fallback
+	// header; "" when the first attempt answered.
+	Attempts       int
+	FallbackReason string
+	// User, Session and Tags attribute the call: the end user the client
+	// named (x-switchboard-user, OpenAI's "user", Anthropic's
+	// metadata.user_id), the client's session (x-switchboard-session or a
+	// coding CLI's session header), and the x-switchboard-tags labels,
+	// comma-separated without spaces. The gateway bounds them (see
+	// proxy/attribution.go); the store keeps what it is given.
+	User    string
+	Session string
+	Tags    string
 }
 
 // SettledCrash marks an entry Open wrote for a reservation a crash left
@@ -105,18 +122,23 @@ var ErrBadCursor = errors.New("malformed cursor")
 // Settle (Flush waits for it).
 func (s *Store) Entry(requestID string) (Entry, error) {
 	var e Entry
-	err := s.read(func() error {
-		v, err := s.get(ledgerKey(nil, requestID))
-		if err == ErrNotFound {
-			return fmt.Errorf("ledger entry %q: %w", requestID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("cannot read ledger entry %q: %w", requestID, err)
-		}
-		e, err = decodeEntry(requestID, v)
+	err := s.read(func() (err error) {
+		e, err = s.entry(requestID)
 		return err
 	})
 	return e, err
+}
+
+// entry is Entry for a caller that holds the database open for reading.
+func (s *Store) entry(requestID string) (Entry, error) {
+	v, err := s.get(ledgerKey(nil, requestID))
+	if err == ErrNotFound {
+		return Entry{}, fmt.Errorf("ledger entry %q: %w", requestID, ErrNotFound)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("cannot read ledger entry %q: %w", requestID, err)
+	}
+	return decodeEntry(requestID, v)
 }
 
 // Entries lists an account's entries newest first, filtered by q. next is
@@ -209,6 +231,10 @@ func (s *Store) stageEntry(g *group, p *pendingAccount, e *Entry) error {
 	g.buf = appendEntry(g.buf[:0], e)
 	_ = g.b.Set(g.key, g.buf, nil)
 
+	g.key = ledgerTimeKey(g.key[:0], e.Time, e.RequestID)
+	g.buf = appendUsageRecord(g.buf[:0], e)
+	_ = g.b.Set(g.key, g.buf, nil)
+
 	g.key = ledgerIndexPrefix(g.key[:0], e.Account)
 	g.key = binary.BigEndian.AppendUint64(g.key, unixNanos(e.Time))
 	g.key = append(g.key, e.RequestID...)
@@ -239,6 +265,19 @@ func ledgerIndexPrefix(dst []byte, account string) []byte {
 	return append(dst, 0)
 }
 
+// ledgerTimePrefix starts the keys of the ledger in time order:
+// "r/<ns BE 8 B><requestID>", each holding the entry's usage record
+// (appendUsageRecord), so that usage grouping and the request log read a
+// time range as one sequential scan, without a lookup per entry.
+var ledgerTimePrefix = []byte("r/")
+
+// ledgerTimeKey appends the time-ordered key of an entry.
+func ledgerTimeKey(dst []byte, t time.Time, requestID string) []byte {
+	dst = append(dst, ledgerTimePrefix...)
+	dst = binary.BigEndian.AppendUint64(dst, unixNanos(t))
+	return append(dst, requestID...)
+}
+
 func ledgerKey(dst []byte, requestID string) []byte {
 	return append(append(dst, ledgerPrefix...), requestID...)
 }
@@ -251,15 +290,17 @@ func unixNanos(t time.Time) uint64 {
 	return 0
 }
 
-// Ledger entry record versions: v2 adds CompressedTokens; v1 records
-// still read (as 0).
+// Ledger entry record versions: v2 adds CompressedTokens; v3 Attempts,
+// FallbackReason, User, Session and Tags. Older records still read, with
+// the fields they lack zero.
 const (
 	entryRecordV1 = 1
 	entryRecordV2 = 2
+	entryRecordV3 = 3
 )
 
 func appendEntry(dst []byte, e *Entry) []byte {
-	dst = append(dst, entryRecordV2)
+	dst = append(dst, entryRecordV3)
 	dst = appendString(dst, e.RequestID)
 	dst = appendTime(dst, e.Time)
 	dst = appendString(dst, e.KeyID)
@@ -283,13 +324,25 @@ func appendEntry(dst []byte, e *Entry) []byte {
 	dst = appendVarint(dst, int64(e.Status))
 	dst = appendBool(dst, e.CacheHit)
 	dst = appendString(dst, e.Settled)
-	return appendVarint(dst, e.CompressedTokens)
+	dst = appendVarint(dst, e.CompressedTokens)
+	dst = appendVarint(dst, int64(e.Attempts))
+	dst = appendString(dst, e.FallbackReason)
+	dst = appendString(dst, e.User)
+	dst = appendString(dst, e.Session)
+	return appendString(dst, e.Tags)
 }
 
 func decodeEntry(requestID string, v []byte) (Entry, error) {
-	r := reader{b: v}
 	var e Entry
-	version := r.version("ledger entry", entryRecordV1, entryRecordV2)
+	return e, decodeEntryInto(&e, requestID, v, false)
+}
+
+// decodeEntryInto decodes the record v into e. With view, e's strings
+// are views of v, valid only while v is: the scans that aggregate
+// entries read them without a copy each.
+func decodeEntryInto(e *Entry, requestID string, v []byte, view bool) error {
+	r := reader{b: v, view: view}
+	version := r.version("ledger entry", entryRecordV1, entryRecordV2, entryRecordV3)
 	e.RequestID = r.string()
 	e.Time = r.time()
 	e.KeyID = r.string()
@@ -313,8 +366,110 @@ func decodeEntry(requestID string, v []byte) (Entry, error) {
 	e.Status = r.int()
 	e.CacheHit = r.bool()
 	e.Settled = r.string()
+	e.CompressedTokens, e.Attempts, e.FallbackReason, e.User, e.Session, e.Tags = 0, 0, "", "", "", ""
 	if version >= entryRecordV2 {
 		e.CompressedTokens = r.varint()
 	}
-	return e, r.done("ledger entry", requestID)
+	if version >= entryRecordV3 {
+		e.Attempts = r.int()
+		e.FallbackReason = r.string()
+		e.User = r.string()
+		e.Session = r.string()
+		e.Tags = r.string()
+	}
+	return r.done("ledger entry", requestID)
+}
+
+// ledgerTimeIndexed marks a store whose every entry has its time-ordered
+// usage record (ledgerTimeKey). Stores written before that index existed get it
+// from indexLedgerByTime on their first Open.
+var ledgerTimeIndexed = []byte("m/ledger-by-time")
+
+// indexLedgerByTime writes the time-ordered usage record of every entry
+// of a store that predates them, in batches, then marks the store indexed. It
+// runs in Open before the writer starts; an Open that crashes midway
+// redoes it (writing a record twice changes nothing).
+func (s *Store) indexLedgerByTime() error {
+	if ok, err := s.has(ledgerTimeIndexed); err != nil || ok {
+		return err
+	}
+	b := s.db.NewBatch()
+	var key, rec []byte
+	var e Entry
+	err := s.scan(ledgerPrefix, func(k, v []byte) error {
+		id := string(k[len(ledgerPrefix):])
+		if err := decodeEntryInto(&e, id, v, true); err != nil {
+			return err
+		}
+		key = ledgerTimeKey(key[:0], e.Time, id)
+		rec = appendUsageRecord(rec[:0], &e)
+		_ = b.Set(key, rec, nil)
+		if b.Len() < 4<<20 {
+			return nil
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return err
+		}
+		b.Reset()
+		return nil
+	})
+	if err == nil {
+		_ = b.Set(ledgerTimeIndexed, nil, nil)
+		err = b.Commit(pebble.Sync)
+	}
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot index the ledger by time: %w", err)
+	}
+	return nil
+}
+
+// The usage record of an entry, under its time-ordered key: the fields
+// that usage grouping and the request log's filters read, about a third
+// of the entry's record, so that a month's scan reads a third of the
+// bytes. Its versions evolve as the entry's do (record.go).
+const usageRecordV1 = 1
+
+func appendUsageRecord(dst []byte, e *Entry) []byte {
+	dst = append(dst, usageRecordV1)
+	dst = appendString(dst, e.KeyID)
+	dst = appendString(dst, e.ModelRequested)
+	dst = appendString(dst, e.Provider)
+	dst = appendString(dst, e.User)
+	dst = appendString(dst, e.Session)
+	dst = appendString(dst, e.Tags)
+	dst = appendVarint(dst, e.InputTokens)
+	dst = appendVarint(dst, e.OutputTokens)
+	dst = appendVarint(dst, e.CacheReadTokens)
+	dst = appendVarint(dst, e.CacheWriteTokens)
+	dst = appendVarint(dst, e.ReasoningTokens)
+	dst = appendVarint(dst, int64(e.Cost))
+	dst = appendVarint(dst, int64(e.Status))
+	return appendBool(dst, e.CacheHit)
+}
+
+// decodeUsageRecord decodes the usage record v of the entry requestID at
+// t into e: the fields appendUsageRecord keeps, every other field zero.
+// e's strings are views of v and of requestID.
+func decodeUsageRecord(e *Entry, requestID string, t time.Time, v []byte) error {
+	r := reader{b: v, view: true}
+	*e = Entry{RequestID: requestID, Time: t}
+	r.version("usage record", usageRecordV1)
+	e.KeyID = r.string()
+	e.ModelRequested = r.string()
+	e.Provider = r.string()
+	e.User = r.string()
+	e.Session = r.string()
+	e.Tags = r.string()
+	e.InputTokens = r.varint()
+	e.OutputTokens = r.varint()
+	e.CacheReadTokens = r.varint()
+	e.CacheWriteTokens = r.varint()
+	e.ReasoningTokens = r.varint()
+	e.Cost = r.money()
+	e.Status = r.int()
+	e.CacheHit = r.bool()
+	return r.done("usage record", requestID)
 }

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"switchboard/store/money"
@@ -301,7 +303,8 @@ func TestEntryRecordRoundTrip(t *testing.T) {
 		InputTokens: 12000, OutputTokens: 800, CacheReadTokens: 90000, CacheWriteTokens: 3000, ReasoningTokens: 200,
 		CostInput: 36000000, CostOutput: 12000000, CostCacheRead: 0, CostCacheWrite: 11250000, Cost: 59250000,
 		PaidByPlan: 1, LatencyMicros: 812345, OverheadMicros: 17, Status: 200, CacheHit: true, Settled: "",
-		CompressedTokens: 4200,
+		CompressedTokens: 4200, Attempts: 2, FallbackReason: "openai/gpt-4o (429)",
+		User: "alice@example.com", Session: "3f2a9c", Tags: "team-a,nightly",
 	}
 	v := appendEntry(nil, &e)
 	got, err := decodeEntry(e.RequestID, v)
@@ -315,7 +318,7 @@ func TestEntryRecordRoundTrip(t *testing.T) {
 	if got != e {
 		t.Fatalf("round trip:\n%+v\n%+v", got, e)
 	}
-	if len(v) > 140 {
+	if len(v) > 200 {
 		t.Errorf("entry record is %d bytes", len(v))
 	}
 	for n := range len(v) {
@@ -323,14 +326,45 @@ func TestEntryRecordRoundTrip(t *testing.T) {
 			t.Fatalf("decoding %d of %d bytes succeeded", n, len(v))
 		}
 	}
-	// A v1 record (before CompressedTokens) still reads.
-	v1 := append([]byte{entryRecordV1}, v[1:len(v)-2]...) // 4200 is a 2-byte varint
-	if got, err := decodeEntry(e.RequestID, v1); err != nil || got.CompressedTokens != 0 || got.Cost != e.Cost || got.Settled != e.Settled {
-		t.Fatalf("v1 record: %+v, %v", got, err)
-	}
 	v[0] = 9
 	if _, err := decodeEntry(e.RequestID, v); err == nil || !strings.Contains(err.Error(), "unknown version 9") {
 		t.Fatalf("unknown version: %v", err)
+	}
+}
+
+// TestOlderEntryRecordsRead reads a v2 record that the gateway wrote
+// before v3 (testdata/entry-v2.hex) and the v1 record it shortens to:
+// the fields they lack read as zero.
+func TestOlderEntryRecordsRead(t *testing.T) {
+	text, err := os.ReadFile("testdata/entry-v2.hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := hex.DecodeString(strings.TrimSpace(string(text)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Entry{
+		RequestID: "req-v2", Time: time.Date(2026, 11, 3, 14, 5, 6, 7000, time.UTC), KeyID: "sk-sb-abcdef", Account: "team",
+		ModelRequested: "claude-sonnet-4", Provider: "anthropic", UpstreamModel: "claude-sonnet-4-20250514",
+		InputTokens: 12000, OutputTokens: 800, CacheReadTokens: 90000, CacheWriteTokens: 3000, ReasoningTokens: 200,
+		CostInput: 36000000, CostOutput: 12000000, CostCacheRead: 0, CostCacheWrite: 11250000, Cost: 59250000,
+		PaidByPlan: 1, LatencyMicros: 812345, OverheadMicros: 17, Status: 200, CacheHit: true, Settled: "estimated",
+		CompressedTokens: 4200,
+	}
+	got, err := decodeEntry("req-v2", v2)
+	if err != nil || got != want {
+		t.Fatalf("v2 record:\n%+v, %v\nwant\n%+v", got, err, want)
+	}
+	v1 := append([]byte{entryRecordV1}, v2[1:len(v2)-2]...) // 4200 is a 2-byte varint
+	want.CompressedTokens = 0
+	if got, err := decodeEntry("req-v2", v1); err != nil || got != want {
+		t.Fatalf("v1 record:\n%+v, %v", got, err)
+	}
+	// A view decode into a used Entry leaves none of the newer fields.
+	e := Entry{Attempts: 3, User: "u", Tags: "t"}
+	if err := decodeEntryInto(&e, "req-v2", v1, true); err != nil || e != want {
+		t.Fatalf("v1 record into a used entry:\n%+v, %v", e, err)
 	}
 }
 
@@ -341,19 +375,30 @@ func FuzzDecodeRecords(f *testing.F) {
 	k := Key{ID: "sk-sb-abcdef", Hash: [32]byte{1}, Account: "a", AllowedModels: []string{"m"}}
 	a := Account{ID: "a", Credits: 7, Plan: "pro", PlanSince: t0}
 	f.Add(appendEntry(nil, &e))
+	f.Add(appendUsageRecord(nil, &e))
 	f.Add(appendKey(nil, &k))
 	f.Add(appendAccount(nil, &a))
 	f.Add(appendJournalRecord(nil, journalReserve, &Reservation{RequestID: "r", Account: "a", Worst: 3, Time: t0})[journalHeader:])
 	f.Fuzz(func(t *testing.T, v []byte) {
 		if e, err := decodeEntry("x", v); err == nil {
 			limit := len(v)
-			if v[0] == entryRecordV1 {
-				limit++ // re-encoded as v2, with CompressedTokens
+			switch v[0] {
+			case entryRecordV1:
+				limit += 6 // re-encoded as v3, with CompressedTokens and 5 more fields
+			case entryRecordV2:
+				limit += 5
 			}
 			if got := appendEntry(nil, &e); len(got) > limit {
 				t.Fatalf("entry re-encodes longer: %d > %d", len(got), len(v))
 			}
 		}
+		var ue Entry
+		if err := decodeUsageRecord(&ue, "x", t0, v); err == nil {
+			if got := appendUsageRecord(nil, &ue); len(got) > len(v) {
+				t.Fatalf("usage record re-encodes longer: %d > %d", len(got), len(v))
+			}
+		}
+		_, _ = decodeAudit("x", v)
 		_, _ = decodeKey("x", v)
 		_, _ = decodeAccount("x", v)
 		_, _ = decodeTopUp("x", v)

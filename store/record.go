@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"switchboard/store/money"
 	"time"
+	"unsafe"
 )
 
 // Records are encoded by hand with encoding/binary: a version byte, then
@@ -55,8 +56,9 @@ func appendTime(dst []byte, t time.Time) []byte {
 // reader decodes one record. The first error sticks: callers read every
 // field and check err once at the end.
 type reader struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	view bool // string returns views of b instead of copies
 }
 
 func (r *reader) uvarint() uint64 {
@@ -113,10 +115,18 @@ func (r *reader) string() string {
 		r.err = errShortRecord
 		return ""
 	}
-	s := string(r.b[:n])
+	var s string
+	if r.view {
+		s = unsafeString(r.b[:n])
+	} else {
+		s = string(r.b[:n])
+	}
 	r.b = r.b[n:]
 	return s
 }
+
+// unsafeString views b as a string, valid only while b is unchanged.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (r *reader) time() time.Time {
 	ns := r.varint()

@@ -19,6 +19,13 @@
 //	t/<accountID> 0x00 <ns BE 8 B> <requestID>
 //	                                   empty: an account's entries
 //	                                   by time, for Entries       ledger.go
+//	r/<ns BE 8 B><requestID>           copy of the ledger Entry: the
+//	                                   ledger by time, for Usage
+//	                                   and Requests               ledger.go
+//	m/ledger-by-time                   empty: every entry has its
+//	                                   r/ copy                    ledger.go
+//	w/<ns BE 8 B><seq BE 8 B>          AuditEntry: the admin
+//	                                   actions in time order      audit.go
 //	s/<keyID> 0x00 <UTC day BE 4 B>    money.Money the key spent that
 //	                                   UTC day (day 0 = 1970-01-01) spend.go
 //	c/<namespace 1 B><key 32 B>        cached value, compressed   cache.go
@@ -175,6 +182,9 @@ func (s *Store) recover() error {
 		return err
 	}
 	if err := s.loadCache(); err != nil {
+		return err
+	}
+	if err := s.indexLedgerByTime(); err != nil {
 		return err
 	}
 	left, segs, err := readJournal(s.dir)

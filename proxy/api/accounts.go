@@ -103,7 +103,11 @@ func (a *API) createAccount(r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeData(r.ctx, fasthttp.StatusCreated, a.newAccountJSON(&acc, r.now))
+	view := a.newAccountJSON(&acc, r.now)
+	if err := a.audit(r, "accounts.create", body.ID, nil, &view); err != nil {
+		return err
+	}
+	return writeData(r.ctx, fasthttp.StatusCreated, view)
 }
 
 // createAccountBody is the body of POST /api/v1/admin/accounts.
@@ -151,13 +155,14 @@ func (a *API) topUp(r *request) error {
 	if acc, err := a.store.Account(r.id); err == nil && (acc.Credits > money.Max-m || acc.ToppedUp > money.Max-m) {
 		return fmt.Errorf("%w: amount: %s would overflow the account's credits", ErrBadRequest, m)
 	}
+	before := a.accountView(r, r.id)
 	if err := a.store.TopUp(r.id, m, idem, store.IfMissing(body.CreateAccount)); err != nil {
 		if errors.Is(err, store.ErrIdempotencyConflict) {
 			return fmt.Errorf("%w: %v", ErrConflict, err)
 		}
 		return missingAccount(err, "account ", r.id)
 	}
-	return a.getAccount(r)
+	return a.answerAccountChange(r, "accounts.topup", before)
 }
 
 // topUpBody is the body of POST /api/v1/admin/accounts/{id}/topup.
@@ -180,10 +185,11 @@ func (a *API) setCredits(r *request) error {
 	if err != nil {
 		return err
 	}
+	before := a.accountView(r, r.id)
 	if err := a.store.SetCredits(r.id, m, store.IfMissing(body.CreateAccount)); err != nil {
 		return missingAccount(err, "account ", r.id)
 	}
-	return a.getAccount(r)
+	return a.answerAccountChange(r, "accounts.credits", before)
 }
 
 // setCreditsBody is the body of PUT /api/v1/admin/accounts/{id}/credits.
@@ -219,8 +225,19 @@ func (a *API) setPlan(r *request) error {
 		}
 		price = money.Money(p.Price)
 	}
+	before := a.accountView(r, r.id)
 	if err := a.store.AssignPlan(r.id, name, price, period, r.now, store.IfMissing(body.CreateAccount)); err != nil {
 		return missingAccount(err, "account ", r.id)
+	}
+	return a.answerAccountChange(r, "accounts.plan", before)
+}
+
+// answerAccountChange records the change of account r.id in the audit
+// log and answers the account.
+func (a *API) answerAccountChange(r *request, action string, before *accountJSON) error {
+	after := a.accountView(r, r.id)
+	if err := a.audit(r, action, r.id, before, after); err != nil {
+		return err
 	}
 	return a.getAccount(r)
 }

@@ -110,8 +110,17 @@ func (a *API) generation(r *request) error {
 }
 
 // usage answers GET /api/v1/usage: the key's own ledger entries, newest
-// first, filtered and paged as in ledgerQuery.
+// first, filtered and paged as in ledgerQuery; with group_by or bucket,
+// the key's usage totals instead (usageQuery).
 func (a *API) usage(r *request) error {
+	if args := r.ctx.QueryArgs(); grouped(args) {
+		q, err := usageQuery(args, r.now)
+		if err != nil {
+			return err
+		}
+		q.KeyID = r.key.ID
+		return a.writeUsage(r.ctx, q)
+	}
 	q, err := ledgerQuery(r.ctx.QueryArgs())
 	if err != nil {
 		return err

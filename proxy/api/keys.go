@@ -212,7 +212,11 @@ func (a *API) createKey(r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeData(r.ctx, fasthttp.StatusCreated, createdKeyJSON{newKeyJSON(&k), secret})
+	view := newKeyJSON(&k)
+	if err := a.audit(r, "keys.create", k.ID, nil, &view); err != nil {
+		return err
+	}
+	return writeData(r.ctx, fasthttp.StatusCreated, createdKeyJSON{view, secret})
 }
 
 // createKeyBody is the body of POST /api/v1/admin/keys.
@@ -244,7 +248,18 @@ func (a *API) patchKey(r *request) error {
 	if err := decodeBody(r.ctx, &f); err != nil {
 		return err
 	}
+	before := a.keyView(r.id)
 	if err := a.changeKeys(func() error { return a.store.UpdateKey(r.id, func(k *store.Key) error { return f.apply(k, r.now) }) }); err != nil {
+		return err
+	}
+	return a.answerKeyChange(r, "keys.patch", before)
+}
+
+// answerKeyChange records the change of key r.id in the audit log and
+// answers the key.
+func (a *API) answerKeyChange(r *request, action string, before *keyJSON) error {
+	after := a.keyView(r.id)
+	if err := a.audit(r, action, r.id, before, after); err != nil {
 		return err
 	}
 	return a.getKey(r)
@@ -253,10 +268,11 @@ func (a *API) patchKey(r *request) error {
 // revokeKey answers DELETE /api/v1/admin/keys/{id}: the key is revoked
 // (kept, for its ledger entries, but never accepted again).
 func (a *API) revokeKey(r *request) error {
+	before := a.keyView(r.id)
 	if err := a.changeKeys(func() error { return a.store.RevokeKey(r.id) }); err != nil {
 		return err
 	}
-	return a.getKey(r)
+	return a.answerKeyChange(r, "keys.revoke", before)
 }
 
 // changeKeys runs change, a write of keys to the store, then reloads the

@@ -109,6 +109,17 @@ type entryJSON struct {
 	// Settled is null for an entry at the provider's reported usage,
 	// "estimated" or "crash" otherwise (see store.Entry.Settled).
 	Settled *string `json:"settled"`
+	// Account is the account charged.
+	Account string `json:"account"`
+	// Attempts is the number of upstream attempts; FallbackReason the
+	// targets that failed before the one that answered, and why, or null.
+	Attempts       int     `json:"attempts"`
+	FallbackReason *string `json:"fallback_reason"`
+	// User, Session and Tags attribute the call; null (tags: null) when
+	// the call named none.
+	User    *string  `json:"user"`
+	Session *string  `json:"session"`
+	Tags    []string `json:"tags"`
 }
 
 // costBreakdownJSON is an entry's cost by component.
@@ -142,5 +153,19 @@ func newEntryJSON(e *store.Entry) entryJSON {
 		CacheHit:               e.CacheHit,
 		CompressedTokens:       e.CompressedTokens,
 		Settled:                orNull(e.Settled),
+		Account:                e.Account,
+		Attempts:               e.Attempts,
+		FallbackReason:         orNull(e.FallbackReason),
+		User:                   orNull(e.User),
+		Session:                orNull(e.Session),
+		Tags:                   splitTags(e.Tags),
 	}
+}
+
+// splitTags is an entry's comma-joined tags as a list, nil for none.
+func splitTags(tags string) []string {
+	if tags == "" {
+		return nil
+	}
+	return strings.Split(tags, ",")
 }

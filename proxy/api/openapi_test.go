@@ -223,6 +223,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Credits":       reflect.TypeFor[creditsJSON](),
 		"KeyInfo":       reflect.TypeFor[keyInfoJSON](),
 		"CreditSummary": reflect.TypeFor[creditSummaryJSON](),
+		"UsageList":     reflect.TypeFor[usageListJSON](),
+		"UsageRow":      reflect.TypeFor[usageRowJSON](),
+		"RequestPage":   reflect.TypeFor[requestPageJSON](),
+		"AuditPage":     reflect.TypeFor[auditPageJSON](),
+		"AuditEntry":    reflect.TypeFor[auditEntryJSON](),
 	}
 	requests := map[string]reflect.Type{
 		"KeyFields":     reflect.TypeFor[keyFields](),

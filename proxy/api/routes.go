@@ -1,8 +1,9 @@
 // Package api is the gateway's management API under /api/v1: a key
 // holder's own billing data in OpenRouter's shapes (and OpenAI's legacy
 // credit summary at /v1/dashboard/billing/credits), and under admin/ the
-// admin API for keys and accounts, which takes the config's
-// auth.master_key.
+// admin API for keys, accounts, usage, the request log and the audit
+// log, which takes the config's auth.master_key (auth.viewer_key for
+// reading), or a console session (Options.Session).
 //
 // None of it is on the hot path, so it lives apart from package proxy and
 // never sees a proxied call: it answers through typed structs and sonic,
@@ -15,14 +16,14 @@
 // and package proxy's toAPIError (proxy/errors.go), the one place that
 // maps errors to a status and the OpenAI error shape, answers it. The
 // errors that decide a status wrap this package's sentinels (ErrBadRequest,
-// ErrNotFound, ErrMethodNotAllowed, ErrBadMasterKey, ErrConflict) or the
+// ErrNotFound, ErrMethodNotAllowed, ErrBadMasterKey, ErrReadOnly,
+// ErrConflict) or the
 // store's (store.ErrNotFound, store.ErrBadCursor); errors of Authenticate
 // come back unchanged; anything else is a 500.
 package api
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
@@ -76,17 +77,19 @@ type Caller struct {
 	ExpiresAt time.Time
 }
 
-// Options is what New needs. Every field is required except MasterKey
-// and Plans.
+// Options is what New needs. Every field is required except MasterKey,
+// ViewerKey, Plans and Session.
 type Options struct {
 	// Store holds the keys, accounts and ledger the API shows and changes.
 	Store *store.Store
 	// Plans are the config's billing.plans, which setting an account's
 	// plan chooses from.
 	Plans []configs.Plan
-	// MasterKey is the config's auth.master_key; "" turns the admin API
-	// off (its paths answer 404).
+	// MasterKey is the config's auth.master_key and ViewerKey its
+	// auth.viewer_key, read-only; with neither the admin API is off (its
+	// paths answer 404).
 	MasterKey configs.Secret
+	ViewerKey configs.Secret
 	// Secret returns the secret a request presents, read as the gateway
 	// reads a gateway key; the admin API compares it to MasterKey.
 	Secret func(*fasthttp.RequestHeader) []byte
@@ -97,6 +100,11 @@ type Options struct {
 	// calls it after every change to a key, before it answers, so that
 	// the next request sees the change.
 	ReloadKeys func() error
+	// Session, when set, returns who an admin request without a key is
+	// by its console session (ok false when it carries none), or the
+	// error to answer (an ended session, a change without its CSRF
+	// token).
+	Session func(ctx *fasthttp.RequestCtx, now time.Time) (p Principal, ok bool, err error)
 }
 
 // API serves the /api/v1 endpoints. Create it with New; it is safe for
@@ -104,10 +112,12 @@ type Options struct {
 type API struct {
 	store        *store.Store
 	plans        map[string]configs.Plan
-	masterHash   [sha256.Size]byte // SHA-256 of the master key; zero = admin API off
+	masterHash   [sha256.Size]byte // SHA-256 of the master key; zero = none
+	viewerHash   [sha256.Size]byte // SHA-256 of the viewer key; zero = none
 	secret       func(*fasthttp.RequestHeader) []byte
 	authenticate func(*fasthttp.RequestHeader, time.Time) (Caller, error)
 	reloadKeys   func() error
+	session      func(*fasthttp.RequestCtx, time.Time) (Principal, bool, error)
 	accountMu    sync.Mutex // serializes createAccount's exists check and write
 }
 
@@ -119,6 +129,7 @@ func New(o Options) *API {
 		secret:       o.Secret,
 		authenticate: o.Authenticate,
 		reloadKeys:   o.ReloadKeys,
+		session:      o.Session,
 	}
 	for _, p := range o.Plans {
 		a.plans[p.Name] = p
@@ -126,20 +137,25 @@ func New(o Options) *API {
 	if o.MasterKey != "" {
 		a.masterHash = sha256.Sum256([]byte(o.MasterKey))
 	}
+	if o.ViewerKey != "" {
+		a.viewerHash = sha256.Sum256([]byte(o.ViewerKey))
+	}
 	return a
 }
 
 // request is one request to the API as its handler sees it.
 type request struct {
 	ctx *fasthttp.RequestCtx
-	key *Caller // the key holder's key; nil on admin calls
-	id  string  // the {id} segment of an admin path
+	key *Caller   // the key holder's key; nil on admin calls
+	who Principal // who makes an admin call
+	id  string    // the {id} segment of an admin path
 	now time.Time
 }
 
 // routes maps "METHOD pattern" to the handler of each endpoint; a pattern
 // is the path after /api/v1/, with {id} for a key or account id. Patterns
-// under admin/ take the master key, the others a gateway key.
+// under admin/ take the master key (the GET ones the viewer key too), the
+// others a gateway key.
 var routes = map[string]func(*API, *request) error{
 	"GET credits":                   (*API).credits,
 	"GET key":                       (*API).keyInfo,
@@ -159,6 +175,10 @@ var routes = map[string]func(*API, *request) error{
 	"PUT admin/accounts/{id}/credits": (*API).setCredits,
 	"PUT admin/accounts/{id}/plan":    (*API).setPlan,
 	"GET admin/accounts/{id}/ledger":  (*API).accountLedger,
+	"GET admin/usage":                 (*API).adminUsage,
+	"GET admin/requests":              (*API).listRequests,
+	"GET admin/requests/{id}":         (*API).getRequest,
+	"GET admin/audit":                 (*API).listAudit,
 }
 
 // Route is one endpoint of the API as a client calls it.
@@ -192,18 +212,20 @@ func Routes() []Route {
 // Serve answers a request for path, the part of the URL path after
 // /api/v1/ (or "dashboard/billing/credits" for OpenAI's legacy path), or
 // returns the error to answer; it writes no error answer itself. It
-// authenticates the caller first (the master key for admin paths, before
-// anything else, so that nothing about them shows without it; a gateway
-// key for the others) and runs the path's handler. Serve may keep path
+// authenticates the caller first (the master or viewer key for admin
+// paths, before anything else, so that nothing about them shows without
+// it; a gateway key for the others) and runs the path's handler. Serve may keep path
 // (ids in it reach the store), so it must not be a view of ctx's buffers.
 func (a *API) Serve(ctx *fasthttp.RequestCtx, path string) error {
 	r := &request{ctx: ctx, now: time.Now()}
 	pattern := strings.TrimSuffix(path, "/")
 	admin := pattern == "admin" || strings.HasPrefix(pattern, "admin/")
 	if admin {
-		if err := a.checkMasterKey(&ctx.Request.Header); err != nil {
+		who, err := a.principal(ctx, r.now)
+		if err != nil {
 			return err
 		}
+		r.who = who
 		// admin/<collection>/<id>[/<action>]
 		if parts := strings.SplitN(pattern, "/", 4); len(parts) >= 3 {
 			r.id, parts[2] = parts[2], "{id}"
@@ -228,19 +250,6 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx, path string) error {
 		r.key = &k
 	}
 	return h(a, r)
-}
-
-// checkMasterKey accepts a request that presents the master key. With no
-// master key configured the admin API does not exist (404).
-func (a *API) checkMasterKey(h *fasthttp.RequestHeader) error {
-	if a.masterHash == ([sha256.Size]byte{}) {
-		return errNoEndpoint
-	}
-	sum := sha256.Sum256(a.secret(h))
-	if subtle.ConstantTimeCompare(sum[:], a.masterHash[:]) != 1 {
-		return ErrBadMasterKey
-	}
-	return nil
 }
 
 // findRoute returns the handler of the request's method and pattern, or
