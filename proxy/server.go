@@ -26,6 +26,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/proxy/console"
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/telemetry"
@@ -52,6 +53,8 @@ type Server struct {
 	affinity  *router.Affinity
 	trim      *trimmer
 	tel       *telemetry.Telemetry // nil when telemetry is off; a reload keeps it
+	sessions  *console.Sessions    // the console's logins; a reload keeps them unless an admin key changes
+	console   *console.Console
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -66,7 +69,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		errLog:   log.New(logOut, "switchboard: ", log.LstdFlags),
 		idPrefix: []byte(hex.EncodeToString(prefix[:])),
 		affinity: router.NewAffinity(affinityTTL, affinitySize),
+		sessions: console.NewSessions(console.MaxSessions, console.SessionTTL),
 	}
+	s.console = console.New(s.sessions)
 	rt, err := s.newRuntime(cfg, r, nil)
 	if err != nil {
 		return nil, err
@@ -169,6 +174,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if path == "/ui" || strings.HasPrefix(path, "/ui/") {
+		s.serveConsole(ctx, rt, path)
+		return
+	}
 	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {
 		s.serveAPI(ctx, rt, strings.Clone(rest)) // a copy: path must not escape
 		return
@@ -221,12 +230,18 @@ func unknownPathFormat(path string) upstream.Format {
 
 // serveAPI answers a request of the management API (package api) for
 // path, the part after /api/v1/ (or "dashboard/billing/credits" for
-// OpenAI's legacy path) on runtime rt, or its error in the OpenAI shape, under a
-// request id of its own, and logs it.
+// OpenAI's legacy path) on runtime rt.
 func (s *Server) serveAPI(ctx *fasthttp.RequestCtx, rt *runtimeState, path string) {
+	s.serveAPILike(ctx, func() error { return rt.api.Serve(ctx, path) })
+}
+
+// serveAPILike answers a request of the management API or the console
+// with serve, or its error in the OpenAI shape, under a request id of
+// its own, and logs it.
+func (s *Server) serveAPILike(ctx *fasthttp.RequestCtx, serve func() error) {
 	start := time.Now()
 	id := s.appendRequestID(nil)
-	err := rt.api.Serve(ctx, path)
+	err := serve()
 	if err != nil {
 		writeError(ctx, err)
 	}
