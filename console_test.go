@@ -235,8 +235,24 @@ providers: [{name: mock, base_url: %q, api_key: sk-upstream, models: [mock-model
 	b.waitText("main p.status", "Plan pro assigned to team")
 	b.waitText("main .panel", "pro: $0 of $50 used")
 
+	if v := eval[string](b, `document.querySelector("form[aria-label='Plan'] select").value`); v != "pro" {
+		t.Errorf("plan control after assigning pro: %q", v)
+	}
+
+	// By keyboard: from the brand, Tab reaches the page links, each with
+	// a visible focus ring, and Enter follows one.
+	b.do("tab to the nav", chromedp.Click(chromedp.CSS("header .brand")), chromedp.KeyEvent("\t"))
+	if f := eval[string](b, `document.activeElement.textContent`); f != "Overview" {
+		t.Errorf("first Tab stop after the brand: %q, want the Overview link", f)
+	}
+	b.do("tab on", chromedp.KeyEvent("\t"))
+	if f, ring := eval[string](b, `document.activeElement.textContent`), eval[string](b, `getComputedStyle(document.activeElement).outlineStyle`); f != "Keys" || ring == "none" {
+		t.Errorf("Tab stop: %q with outline %q, want the Keys link with a focus ring", f, ring)
+	}
+	b.do("follow it", chromedp.KeyEvent("\r"))
+	b.waitText("main .page[data-ready] h1", "Keys")
+
 	// A key, its secret shown once.
-	b.page("keys", "Keys")
 	b.waitText("main", "No keys yet.")
 	b.do("new key form", chromedp.Click(chromedp.Search(`//button[normalize-space()="New key"]`)))
 	b.do("fill it",

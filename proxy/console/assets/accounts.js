@@ -46,11 +46,13 @@ async function account(root, id, session) {
   const status = h("p", { class: "status", role: "status" });
   const summary = h("div", { class: "panel" });
   const ledger = h("div");
+  let planSelect = null;
   root.append(h("p", null, h("a", { href: "#/accounts" }, "← Accounts")), heading("Account " + id), summary, status);
 
   const load = async () => {
     const [a, l] = await Promise.all([call("GET", path), call("GET", path + "/ledger" + query({ limit: 100 }))]);
     const acc = a.data;
+    if (planSelect) planSelect.value = acc.plan ? acc.plan.plan : "";
     summary.replaceChildren(facts([
       ["Credits", dollars(acc.credits)], ["Available", dollars(acc.available)], ["Spent", dollars(acc.spent)],
       ["Topped up", dollars(acc.topped_up)],
@@ -84,6 +86,7 @@ async function account(root, id, session) {
     } }, h("h2", null, "Top up"), h("div", { class: "actions" }, h("label", null, "Amount ($)", amount), h("button", { type: "submit" }, "Add credits")), errT);
 
     const plan = h("select", { name: "plan" }, h("option", { value: "" }, "no plan"), session.plans.map(p => h("option", { value: p }, p)));
+    planSelect = plan;
     const errP = h("p", { class: "error", role: "alert" });
     const planForm = h("form", { class: "panel", "aria-label": "Plan", onsubmit: async e => {
       e.preventDefault();

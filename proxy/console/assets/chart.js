@@ -14,11 +14,11 @@ function el(tag, attrs, text) {
   return e;
 }
 
-// stackedBars returns an <svg> of buckets (labels along x), groups (in
-// stacking order) and value(bucket, group), with format for the y axis
-// and the tooltips.
-export function stackedBars(buckets, groups, value, format) {
-  const W = 900, H = 300, L = 70, B = 40, T = 10, R = 10;
+// stackedBars returns an <svg> width pixels wide of buckets (labels
+// along x), groups (in stacking order) and value(bucket, group), with
+// format for the y axis and the tooltips.
+export function stackedBars(width, buckets, groups, value, format) {
+  const W = Math.max(300, Math.round(width)), H = W < 600 ? 220 : 300, L = 76, B = 30, T = 10, R = 10;
   const totals = buckets.map(b => groups.reduce((t, g) => t + value(b, g), 0));
   const max = Math.max(...totals, 0) || 1;
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${groups.length} series over ${buckets.length} buckets` });
@@ -28,7 +28,7 @@ export function stackedBars(buckets, groups, value, format) {
   }
   const step = (W - L - R) / Math.max(buckets.length, 1);
   const bw = Math.max(2, Math.min(40, step * 0.7));
-  const every = Math.ceil(buckets.length / 8);
+  const every = Math.ceil(buckets.length / Math.max(2, Math.floor((W - L) / 60)));
   buckets.forEach((b, i) => {
     const x = L + i * step + (step - bw) / 2;
     let y = H - B;

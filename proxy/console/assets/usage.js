@@ -61,7 +61,7 @@ export async function render(root) {
       const d = new Date(t).toISOString();
       buckets.push({ t, label: bucket === "hour" ? d.slice(11, 16) : d.slice(5, 10) });
     }
-    chart.replaceChildren(rows.length ? stackedBars(buckets, groups, (b, g) => cells.get(b.t + "|" + g) || 0, fmt)
+    chart.replaceChildren(rows.length ? stackedBars(chart.clientWidth - 30, buckets, groups, (b, g) => cells.get(b.t + "|" + g) || 0, fmt)
       : h("p", { class: "muted" }, "No usage in this range."));
     legend.replaceChildren(...groups.map((g, i) => h("span", null, h("i", { style: null, "data-color": color(i) }), g || "(none)")));
     for (const [i, el] of [...legend.querySelectorAll("i")].entries()) el.style.background = color(i);
