@@ -347,6 +347,9 @@ providers: [{name: mock, base_url: %q, api_key: sk-upstream, models: [mock-model
 
 	b.page("overview", "Overview")
 	b.waitText("main .cards", "Spend today", costText, "Spend this month")
+	// Live: the next refresh has two samples to give a rate from.
+	b.do("the next refresh", chromedp.Poll[chromedp.Void](`/^\d+\.\d\d$/.test(document.querySelector("main .cards .card .value").innerText)`))
+	b.waitText("main .cards .card", "Requests/s", "1 since start")
 	b.shot("overview")
 
 	b.page("models", "Models")
@@ -411,6 +414,9 @@ providers: [{name: mock, base_url: %q, api_key: sk-upstream, models: [mock-model
 	// Logging out ends the session: its cookie opens nothing.
 	b.do("log out", chromedp.Click(chromedp.CSS("#logout")))
 	b.waitText("main", "Logged out.")
+	b.do("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	b.shot("phone-login")
+	b.do("desktop width", chromedp.EmulateViewport(1280, 800))
 	if s := b.fetchStatus("GET", "/api/v1/admin/keys", "{}", "undefined"); s != 401 {
 		t.Errorf("admin API after logout: %d, want 401", s)
 	}
