@@ -77,9 +77,10 @@ async function account(root, id, session) {
       try {
         // The same idempotency key until it succeeds: a double click or a
         // retry after a lost answer adds the credits once.
-        await call("POST", path + "/topup", { amount: amount.value.trim(), idempotency_key: idem });
-        status.textContent = "Added " + dollars(amount.value.trim()) + " to " + id + ".";
-        idem = newIdempotencyKey();
+        const value = amount.value.trim(), key = idem;
+        await call("POST", path + "/topup", { amount: value, idempotency_key: key });
+        status.textContent = "Added " + dollars(value) + " to " + id + ".";
+        if (idem === key) idem = newIdempotencyKey();
         amount.value = "";
         await load();
       } catch (e2) { errT.textContent = e2.message; }
