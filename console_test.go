@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +65,34 @@ func newBrowser(t *testing.T, url string) *browser {
 	}
 	start.Stop()
 	t.Logf("screenshots in %s", b.shots)
+
+	// The page's errors fail the test: an exception, a message the
+	// console logs as an error, a resource the CSP refused. An answer
+	// the test asks to be a 4xx is logged by Chromium too, and is not one.
+	var mu sync.Mutex
+	var errs []string
+	messages := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if (m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleError) && !strings.HasPrefix(m.Text, "Failed to load resource: the server responded with a status of 4") {
+				mu.Lock()
+				errs = append(errs, m.String()+" at "+m.URL)
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		for _, e := range errs {
+			t.Errorf("the page logged %s", e)
+		}
+	})
 	return b
 }
 

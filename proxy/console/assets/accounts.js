@@ -14,7 +14,7 @@ async function list(root, session) {
   const slot = h("div");
   root.append(heading("Accounts"), status);
   if (!session.read_only) {
-    const input = h("input", { name: "id", required: true, pattern: "[A-Za-z0-9._:-]+" });
+    const input = h("input", { name: "id", required: true, autocomplete: "off" });
     const err = h("p", { class: "error", role: "alert" });
     root.append(h("form", { class: "panel", "aria-label": "New account", onsubmit: async e => {
       e.preventDefault();
