@@ -23,6 +23,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// DataDir is the Pebble store directory. Default ./data.
 	DataDir string `yaml:"data_dir"`
+	// Store chooses the backend of keys, accounts, the ledger, limits and
+	// the cache: the embedded Pebble store (the default) or PostgreSQL
+	// and Redis shared by several gateways.
+	Store Store `yaml:"store"`
 	// Server holds the client-facing server limits.
 	Server Server `yaml:"server"`
 	// Log controls logging.
@@ -743,6 +747,7 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
+	c.Store.applyDefaults()
 	s := &c.Server
 	setDefault(&s.MaxBodyBytes, 32<<20)
 	setDefault(&s.MaxHeaderBytes, 64<<10)
@@ -1006,6 +1011,7 @@ func (c *Config) validate() []problem {
 	}
 	ps = append(ps, c.Billing.validate()...)
 	ps = append(ps, c.Telemetry.validate()...)
+	ps = append(ps, c.Store.validate()...)
 
 	providers := map[string]bool{}
 	for i := range c.Providers {
