@@ -127,9 +127,12 @@ func (b *billing) admitKey(c *call) error {
 		return fmt.Errorf("%w: %q", errModelNotAllowed, c.plan.Route.Model)
 	}
 	if k.limits != nil {
-		st, ok := k.limits.admit(c.start)
+		st, ok, err := k.limits.admit(c.start)
 		c.limits, c.hasLimits = st, true
-		if !ok {
+		switch {
+		case err != nil:
+			return err
+		case !ok:
 			return &rateLimitError{st}
 		}
 	}

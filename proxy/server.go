@@ -28,6 +28,7 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/store/redis"
 	"switchboard/telemetry"
 	"switchboard/upstream"
 )
@@ -40,6 +41,9 @@ type Server struct {
 	rt        atomic.Pointer[runtimeState] // loaded once per request
 	mu        sync.Mutex                   // serializes Reload and key-table reloads
 	store     *store.Store
+	cache     cacheStore    // the response cache: store's, or shared's
+	shared    *redis.Client // Redis (store.redis_url), nil without
+	newLimits limiterFunc   // the keys' limiters: in process, or shared's
 	metrics   metricCache
 	spend     spendCache
 	log       *accessLog
@@ -62,13 +66,24 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
-		store:    st,
-		errLog:   log.New(logOut, "switchboard: ", log.LstdFlags),
-		idPrefix: []byte(hex.EncodeToString(prefix[:])),
-		affinity: router.NewAffinity(affinityTTL, affinitySize),
+		store:     st,
+		errLog:    log.New(logOut, "switchboard: ", log.LstdFlags),
+		idPrefix:  []byte(hex.EncodeToString(prefix[:])),
+		affinity:  router.NewAffinity(affinityTTL, affinitySize),
+		cache:     st,
+		newLimits: localLimits,
+	}
+	if url := string(cfg.Store.RedisURL); url != "" {
+		c, err := redis.Open(url)
+		if err != nil {
+			return nil, err
+		}
+		s.shared, s.cache = c, c
+		s.newLimits = sharedLimiter(c, cfg.Store.WhenDown.Limits == configs.FailClosed)
 	}
 	rt, err := s.newRuntime(cfg, r, nil)
 	if err != nil {
+		s.closeShared()
 		return nil, err
 	}
 	s.rt.Store(rt)
@@ -130,7 +145,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.errLog.Printf("telemetry: %v", terr)
 	}
 	s.trim.close()
+	s.closeShared()
 	return err
+}
+
+// closeShared closes the Redis client, if any, once its last token
+// charges are written.
+func (s *Server) closeShared() {
+	if s.shared != nil {
+		s.shared.Close()
+		s.shared = nil
+	}
+}
+
+// cacheStore is where the response cache lives: the store's Pebble (one
+// node), or Redis (store/redis), which every node shares.
+type cacheStore interface {
+	CacheGet(dst []byte, ns store.CacheNamespace, key [32]byte, now time.Time) ([]byte, store.CacheMeta, bool, error)
+	CachePut(ns store.CacheNamespace, key [32]byte, value []byte, ttl time.Duration, now time.Time) error
+	SetCacheLimit(bytes int64) error
+	WriteCacheMetrics(w io.Writer)
 }
 
 // cutWait bounds how long Shutdown waits for the calls it cut to settle:
@@ -156,7 +190,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		metrics.WritePrometheus(ctx, true)
-		s.store.WriteCacheMetrics(ctx)
+		s.cache.WriteCacheMetrics(ctx)
 		return
 	case "/v1beta/models":
 		s.geminiModels(ctx, rt, "")
