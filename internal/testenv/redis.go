@@ -29,28 +29,45 @@ type Redis struct {
 // missing) and waits until it answers PING.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	r := &Redis{t: t, bin: Need(t, "redis-server", "redis-server"), dir: ShortTempDir(t)}
-	r.Socket = filepath.Join(r.dir, "redis.sock")
-	r.URL = "unix://" + r.Socket
-	r.Start()
+	r, err := RunRedis(Need(t, "redis-server", "redis-server"), ShortTempDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.t = t
 	t.Cleanup(r.Stop)
 	return r
+}
+
+// RunRedis starts bin, a redis-server, on a socket in dir, outside a
+// test (the bench); the caller stops it.
+func RunRedis(bin, dir string) (*Redis, error) {
+	r := &Redis{bin: bin, dir: dir}
+	r.Socket = filepath.Join(r.dir, "redis.sock")
+	r.URL = "unix://" + r.Socket
+	return r, r.run()
 }
 
 // Start starts the server again after Stop, on the same socket and empty.
 func (r *Redis) Start() {
 	r.t.Helper()
+	if err := r.run(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *Redis) run() error {
 	cmd := exec.Command(r.bin, "--port", "0", "--unixsocket", r.Socket, "--unixsocketperm", "700",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
 	p, err := start(cmd)
 	if err != nil {
-		r.t.Fatalf("cannot start redis-server: %v", err)
+		return fmt.Errorf("cannot start redis-server: %w", err)
 	}
 	r.proc = p
 	if err := p.waitFor("redis-server", 20*time.Second, r.ping); err != nil {
 		p.stop(time.Second)
-		r.t.Fatal(err)
+		return err
 	}
+	return nil
 }
 
 // Stop stops the server (SIGTERM, SIGKILL after 5s); the socket is gone

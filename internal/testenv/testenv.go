@@ -2,7 +2,8 @@
 // against, on loopback or a unix socket in a temp dir, and stops them
 // after the test: redis-server (Redis) and nginx. A component missing
 // from the machine is installed from its Debian package first, as
-// `make test-deps` does. It is imported by tests only.
+// `make test-deps` does. It is imported by tests, and by the bench for
+// its Redis (RunRedis).
 package testenv
 
 import (
