@@ -12,32 +12,29 @@ import (
 
 // options are the bench's flags.
 type options struct {
-	gatewayBin  string
-	noGateway   bool
-	targets     targetList
-	targetModel string
-	key         string
-	mockListen  string
-	pin         bool
-	jsonOut     bool
-	timeout     time.Duration
-	warmup      int
-	maxRequests int
-	window      time.Duration
-	latencyDur  time.Duration
-	unixDur     time.Duration
-	tracingDur  time.Duration
-
-	multinodeDur     time.Duration
-	multinodeRateDur time.Duration
-	rates            rateList
-	rateWindow       time.Duration
-	leadIn           time.Duration
-	rateDur          time.Duration
-	workers          int
-	streamDur        time.Duration
-	streamGap        time.Duration
-	streamChunks     int
+	gatewayBin   string
+	noGateway    bool
+	targets      targetList
+	targetModel  string
+	key          string
+	mockListen   string
+	pin          bool
+	jsonOut      bool
+	timeout      time.Duration
+	warmup       int
+	maxRequests  int
+	window       time.Duration
+	latencyDur   time.Duration
+	unixDur      time.Duration
+	tracingDur   time.Duration
+	rates        rateList
+	rateWindow   time.Duration
+	leadIn       time.Duration
+	rateDur      time.Duration
+	workers      int
+	streamDur    time.Duration
+	streamGap    time.Duration
+	streamChunks int
 
 	crossLatencyDur time.Duration
 	crossStreamDur  time.Duration
@@ -60,6 +57,9 @@ type options struct {
 	memoryDeadline time.Duration
 
 	only string
+
+	multinodeDur     time.Duration
+	multinodeRateDur time.Duration
 
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
