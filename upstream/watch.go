@@ -101,6 +101,15 @@ func (w *Watch) Start(client net.Conn) {
 	w.noArm = false
 }
 
+// StartPolled is Start for a second watch on a client another Watch
+// watches (a hedged call's second attempt): it never arms, since a
+// client socket has one epoll registration, the other's, and polls the
+// client while it waits for the first byte.
+func (w *Watch) StartPolled(client net.Conn) {
+	w.Start(client)
+	w.noArm = true
+}
+
 // Stop ends the watch. A call must stop its watch before it finishes,
 // that is before its client's connection may be closed.
 func (w *Watch) Stop() {
