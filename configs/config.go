@@ -95,6 +95,22 @@ type Server struct {
 	// SocketMode is the file mode of a unix socket listen creates, in
 	// octal. Default 0660: the gateway's user and group may connect.
 	SocketMode FileMode `yaml:"socket_mode"`
+	// WebSocket is Responses over WebSocket at /v1/responses.
+	WebSocket WebSocket `yaml:"websocket"`
+}
+
+// WebSocket configures Responses over WebSocket: a client (Codex CLI)
+// upgrades GET /v1/responses and sends each turn as a response.create
+// message on the open connection. A frame is at most
+// server.max_body_bytes.
+type WebSocket struct {
+	// Disabled answers the upgrade 426 Upgrade Required, which makes
+	// Codex fall back to HTTP for the session. Default false: served.
+	Disabled bool `yaml:"disabled"`
+	// IdleTimeout closes a connection that has been waiting this long
+	// for its next message, with close code 1001. Default 10m; OpenAI
+	// closes its own after 60m in all.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Log controls logging.
@@ -754,6 +770,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
 	setDefault(&s.DrainTimeout, Duration(30*time.Second))
 	setDefault(&s.SocketMode, 0o660)
+	setDefault(&s.WebSocket.IdleTimeout, Duration(10*time.Minute))
 	if s.SSEKeepalive == nil {
 		d := Duration(15 * time.Second)
 		s.SSEKeepalive = &d
@@ -960,7 +977,7 @@ func (c *Config) validate() []problem {
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
 		add("server", "sizes must be positive")
 	}
-	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || s.DrainTimeout < 0 || *s.SSEKeepalive < 0 {
+	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || s.DrainTimeout < 0 || *s.SSEKeepalive < 0 || s.WebSocket.IdleTimeout < 0 {
 		add("server", "durations must not be negative")
 	}
 	if c.Server.MaxConns < 0 {
