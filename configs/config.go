@@ -475,6 +475,14 @@ type Provider struct {
 	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// Timeouts bound each phase of an upstream call.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// WebSocket: the provider (format responses) also serves Responses
+	// over WebSocket at base_url/responses (ws:// or wss://). A client's
+	// WebSocket turns routed to it are then passed through frame by
+	// frame on a connection of the gateway's own to the provider, one
+	// per client connection, so the provider keeps the conversation
+	// (previous_response_id) itself. Default false: turns reach the
+	// provider over HTTP, like every other format's.
+	WebSocket bool `yaml:"websocket"`
 
 	// Disabled is set by Load when base_url or api_key came from an
 	// environment variable that is empty.
@@ -1041,6 +1049,9 @@ func (c *Config) validate() []problem {
 		}
 		if !slices.Contains(ProviderFormats, p.Format) {
 			add(at+".format", "want one of %s, got %q", strings.Join(ProviderFormats, ", "), p.Format)
+		}
+		if p.WebSocket && p.Format != "responses" {
+			add(at+".websocket", "want format responses for a WebSocket provider, got %q", p.Format)
 		}
 		if p.MaxConns < 0 {
 			add(at+".max_conns", "want a positive number, got %d", p.MaxConns)

@@ -122,7 +122,11 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	c.trace.StartAttempt(&c.req, p.Name, t.Model, c.attempts)
 
 	c.sent = time.Now()
-	err = p.DoUntil(&c.req, &c.resp, &c.watch)
+	if ws := websocketTurn(c, p); ws != nil {
+		err = ws.up.do(c, p, out) // websocket_upstream.go
+	} else {
+		err = p.DoUntil(&c.req, &c.resp, &c.watch)
+	}
 	now := time.Now()
 	if errors.Is(err, upstream.ErrCanceled) {
 		// The provider had the request: what it charges for the prompt

@@ -136,6 +136,7 @@ func (s *Server) upgradeResponses(ctx *fasthttp.RequestCtx, rt *runtimeState) {
 		return
 	}
 	ws := &wsSession{s: s, raw: ctx.Conn(), maxBody: int(rt.cfg.Server.MaxBodyBytes)}
+	ws.up.ws = ws
 	ctx.Request.Header.CopyTo(&ws.hdr)
 	err := wsUpgrader.Upgrade(ctx, func(conn *websocket.Conn) {
 		ws.conn = conn
@@ -233,11 +234,14 @@ type wsSession struct {
 	in   []byte // relay bytes not yet sent
 	node ast.Node
 
-	last  lastResponse
-	items []byte // the output items of the turn being relayed, comma-separated
-	resp  []byte // the turn's response.completed response object, or nil
-	id    []byte // the turn's response id
+	last     lastResponse
+	prevID   string // the turn continues this response of the connection's, or ""
+	newInput []byte // the turn's own input items, a JSON array
+	items    []byte // the output items of the turn being relayed, comma-separated
+	resp     []byte // the turn's response.completed response object, or nil
+	id       []byte // the turn's response id
 
+	up wsUpstream // websocket_upstream.go
 }
 
 // lastResponse is the last response the connection completed: the
@@ -258,6 +262,7 @@ func (ws *wsSession) run() {
 	s := ws.s
 	wsConnections.Inc()
 	defer func() {
+		ws.up.close()
 		wsConnections.Dec()
 		s.ws.leave(ws)
 	}()
@@ -421,9 +426,11 @@ func (ws *wsSession) expand(root *ast.Node) ([]byte, error) {
 	}
 	prev := root.Get("previous_response_id")
 	id, _ := prev.String()
+	ws.prevID, ws.newInput = "", raw
 	if id == "" || id != ws.last.id {
 		return raw, nil
 	}
+	ws.prevID = id
 	whole := append([]byte(nil), '[')
 	for _, part := range [...][]byte{ws.last.input, ws.last.output, raw} {
 		items := bytes.TrimSpace(part)
@@ -484,6 +491,8 @@ func (ws *wsSession) relay(rt *runtimeState) bool {
 	tctx.Request.SetRequestURI("/v1/responses")
 	tctx.Request.Header.SetContentType("application/json")
 	tctx.Request.SetBodyRaw(ws.body)
+	tctx.SetUserValue(wsSessionKey, ws) // for the attempt loop: websocketTurn
+	ws.up.served = false
 	ws.s.serve(tctx, rt, surfaceResponses)
 	resp := &tctx.Response
 	stream := resp.BodyStream()
@@ -496,7 +505,11 @@ func (ws *wsSession) relay(rt *runtimeState) bool {
 		_, err := ws.sendEvents(resp.Body(), true)
 		return err == nil
 	}
-	wsTurnsBridge.Inc()
+	if ws.up.served {
+		wsTurnsPass.Inc()
+	} else {
+		wsTurnsBridge.Inc()
+	}
 	err := ws.pump(stream)
 	if r, ok := stream.(*relay); ok && err != nil && r.c.errMsg == "" {
 		r.c.errMsg = "client went away: " + err.Error() // as fasthttp's CloseWithError(err) says it

@@ -224,7 +224,7 @@ func TestResponsesWebSocketErrors(t *testing.T) {
 		{`{"type":"response.cancel"}`, "invalid_request"},
 		{`[1,2]`, "invalid_request"},
 		{`{"type":"response.create","model":"nope/none","input":"hi"}`, "model_not_found"},
-		{`{"type":"response.create","model":"resp/resp-model+status=429+retryafter=1","input":"hi"}`, ""},
+		{`{"type":"response.create","model":"resp/resp-model+status=429+retry_after=1","input":"hi"}`, ""},
 	} {
 		c.send(tc.msg)
 		ev := last(c.events())
@@ -347,5 +347,101 @@ providers:
 	c = mustDial(t, g)
 	if code := closeCode(c); code != websocket.CloseGoingAway {
 		t.Fatalf("close code %d when idle, want %d", code, websocket.CloseGoingAway)
+	}
+}
+
+// startPassthroughGateway starts a gateway whose Responses provider
+// "wsp" serves WebSockets (websocket: true) on m, beside an HTTP one.
+func startPassthroughGateway(t *testing.T, m *mock.Server) *gateway {
+	t.Helper()
+	return startGatewayConfig(t, m, fmt.Sprintf(`
+listen: 127.0.0.1:0
+data_dir: %s
+auth: {keys: [{name: test, key: %s}]}
+billing:
+  prices:
+    wsp/ws-model: {input: "1", output: "2"}
+providers:
+  - {name: wsp, format: responses, websocket: true, base_url: %s/v1, api_key: sk-ws-upstream, models: [ws-model]}
+`, t.TempDir(), testKey, m.URL()))
+}
+
+// TestResponsesWebSocketPassthrough: turns routed to a provider that
+// serves WebSockets go over the gateway's own WebSocket to it, message
+// for message; a turn that continues the connection's last response is
+// sent short (its new input and previous_response_id), which the mock
+// accepts only for the response it completed on that connection; each
+// turn is billed.
+func TestResponsesWebSocketPassthrough(t *testing.T) {
+	m := startMock(t, mock.Options{})
+	g := startPassthroughGateway(t, m)
+	c := mustDial(t, g)
+	_, pass, _ := WebSocketTurns()
+	first := c.turn(`"model":"wsp/ws-model","input":"hello there","store":false`)
+	if last(first).Type != "response.completed" || text(first) != cliMockText {
+		t.Fatalf("first turn: %s, text %q", last(first).raw, text(first))
+	}
+	if m.WebSocketTurns() != 1 {
+		t.Fatalf("the mock got %d WebSocket turns, want 1", m.WebSocketTurns())
+	}
+	second := c.turn(fmt.Sprintf(`"model":"wsp/ws-model","previous_response_id":%q,"input":[{"type":"message","role":"user","content":"and then"}]`, last(first).Response.ID))
+	if last(second).Type != "response.completed" {
+		t.Fatalf("second turn: %s", last(second).raw)
+	}
+	up := m.LastRequestTo(mock.SurfaceResponses)
+	var frame struct {
+		Type     string            `json:"type"`
+		Model    string            `json:"model"`
+		Previous string            `json:"previous_response_id"`
+		Input    []json.RawMessage `json:"input"`
+	}
+	if err := json.Unmarshal(up.Body, &frame); err != nil {
+		t.Fatalf("the mock's last message %q: %v", up.Body, err)
+	}
+	if frame.Type != "response.create" || frame.Model != "ws-model" || frame.Previous != last(first).Response.ID || len(frame.Input) != 1 {
+		t.Fatalf("the provider was sent %s; want the short turn: response.create for ws-model continuing %s with one item", up.Body, last(first).Response.ID)
+	}
+	if up.Headers["authorization"] != "Bearer sk-ws-upstream" || up.Headers["openai-beta"] == "" {
+		t.Fatalf("the provider's WebSocket had headers %v, want its key and the beta header", up.Headers)
+	}
+	if _, p, _ := WebSocketTurns(); p != pass+2 {
+		t.Fatalf("%d passthrough turns counted, want 2", p-pass)
+	}
+	waitFor(t, 20*time.Second, func() string {
+		es := operatorEntries(t, g)
+		if len(es) != 2 || es[0].Provider != "wsp" || es[0].OutputTokens == 0 || es[0].Settled == store.SettledEstimate {
+			return fmt.Sprintf("ledger %+v, want two wsp entries with the provider's usage", es)
+		}
+		return ""
+	})
+	// The client leaves mid-turn: the provider's connection is closed.
+	c.send(`{"type":"response.create","model":"wsp/ws-model+chunks=200+gap=20ms","input":"long"}`)
+	if _, _, err := c.conn.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.conn.NetConn().Close()
+	waitFor(t, 20*time.Second, func() string {
+		if n := m.WebSocketConns(); n != 0 {
+			return fmt.Sprintf("the mock still has %d WebSocket connections", n)
+		}
+		if es := operatorEntries(t, g); len(es) != 3 {
+			return fmt.Sprintf("%d ledger entries, want 3", len(es))
+		}
+		return ""
+	})
+}
+
+// TestResponsesWebSocketPassthroughRefused: a provider marked websocket
+// that answers the upgrade 426 gets the turn over HTTP.
+func TestResponsesWebSocketPassthroughRefused(t *testing.T) {
+	m := startMock(t, mock.Options{NoWebSocket: true})
+	g := startPassthroughGateway(t, m)
+	c := mustDial(t, g)
+	evs := c.turn(`"model":"wsp/ws-model","input":"hi"`)
+	if last(evs).Type != "response.completed" || text(evs) != cliMockText {
+		t.Fatalf("turn: %s", last(evs).raw)
+	}
+	if m.WebSocketTurns() != 0 || m.LastRequestTo(mock.SurfaceResponses).Method != "POST" {
+		t.Fatalf("the provider got %d WebSocket turns and last %s; want the turn over HTTP", m.WebSocketTurns(), m.LastRequestTo(mock.SurfaceResponses).Method)
 	}
 }
