@@ -52,7 +52,8 @@ stream_max_retries = 0
 // TestCodexCLIWebSocket runs Codex CLI with supports_websockets against
 // the gateway: its turns arrive over a Responses WebSocket (counted as
 // WebSocket turns, in the ledger like any call) and reach a Responses
-// provider and a translated chat provider, and the answer comes back.
+// provider and a translated chat provider over HTTP, and a provider that
+// serves WebSockets over its own; the answer comes back.
 func TestCodexCLIWebSocket(t *testing.T) {
 	g := startFourFormatGateway(t)
 	for _, c := range []cliCase{cliResponses, cliChat} {
@@ -75,6 +76,20 @@ func TestCodexCLIWebSocket(t *testing.T) {
 			}
 		})
 	}
+	t.Run("passthrough", func(t *testing.T) {
+		m := startMock(t, mock.Options{})
+		g := startPassthroughGateway(t, m)
+		_, pass, _ := WebSocketTurns()
+		msg, completed, out := runCodexWebSocket(t, g, "wsp/ws-model")
+		if out.err != nil || !completed || msg != cliMockText {
+			t.Fatalf("codex: %v, turn completed %v, agent_message %q, want %q\nstdout:\n%s\nstderr:\n%s",
+				out.err, completed, msg, cliMockText, out.stdout, out.stderr)
+		}
+		if _, after, _ := WebSocketTurns(); after == pass || m.WebSocketTurns() == 0 {
+			t.Fatalf("the turn did not go over the provider's WebSocket (%d gateway, %d mock turns)", after-pass, m.WebSocketTurns())
+		}
+		checkCLIUpstream(t, g, cliCase{"wsp/ws-model", "ws-model", "/v1/responses", "authorization", "Bearer sk-ws-upstream"}, "exec_command")
+	})
 }
 
 // TestCodexCLIWebSocketFallback: with WebSockets off the gateway answers
