@@ -56,6 +56,7 @@ type Server struct {
 	affinity  *router.Affinity
 	trim      *trimmer
 	tel       *telemetry.Telemetry // nil when telemetry is off; a reload keeps it
+	ws        wsSessions           // Responses over WebSocket (websocket.go)
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -121,7 +122,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
 // Shutdown drains the server: it stops accepting, waits for open
-// requests (streams included) to end or ctx to expire, flushes the access
+// requests (streams included) and WebSocket sessions (each ends after
+// its turn, an idle one at once, with close code 1001) to end or ctx to
+// expire, flushes the access
 // log, exports the telemetry still queued (within ctx) and stops the
 // memory trimmer. When ctx expires first it closes the client connections
 // still open, so that their calls end at once (a stream is billed for
@@ -129,7 +132,15 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.lis
 // cutWait for them to settle; the caller then closes the store, which
 // flushes the ledger. It returns ctx's error in that case.
 func (s *Server) Shutdown(ctx context.Context) error {
+	wsDone := s.ws.close() // fasthttp does not wait for the connections it handed over
 	err := s.http.ShutdownWithContext(ctx)
+	if err == nil {
+		select {
+		case <-wsDone:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		n := s.limits.closeAll()
 		deadline := time.Now().Add(cutWait)
@@ -224,6 +235,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/messages/count_tokens":
 		s.serve(ctx, rt, surfaceCountTokens)
 	case "/responses":
+		if isWebSocketUpgrade(ctx) {
+			s.upgradeResponses(ctx, rt)
+			return
+		}
 		s.serve(ctx, rt, surfaceResponses)
 	case "/responses/compact":
 		s.serve(ctx, rt, surfaceCompact)
