@@ -51,6 +51,8 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", err.Error()}
 	case errors.Is(err, errRequestTimeout):
 		return apiError{fasthttp.StatusRequestTimeout, "invalid_request_error", "request_timeout", err.Error()}
+	case errors.Is(err, errLimitsDown):
+		return apiError{fasthttp.StatusServiceUnavailable, "server_error", "rate_limits_unavailable", err.Error()}
 	case errors.Is(err, errServerBusy):
 		return apiError{fasthttp.StatusServiceUnavailable, "server_error", "server_busy", err.Error()}
 	case errors.Is(err, errUnauthorized):

@@ -68,7 +68,7 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 	if prev != nil {
 		prevKeys = prev.keys
 	}
-	rt.keys = newKeyIndex(cfg.Auth, prevKeys)
+	rt.keys = newKeyIndex(cfg.Auth, prevKeys, s.newLimits)
 	if err := rt.keys.reload(s.store); err != nil {
 		return nil, fmt.Errorf("cannot load keys: %w", err)
 	}
@@ -88,7 +88,7 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 		Session:      s.sessions.Principal,
 	})
 	rt.console = consoleBackend(rt, cfg)
-	if err := s.store.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
+	if err := s.cache.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
 		return nil, fmt.Errorf("cannot size the response cache: %w", err)
 	}
 	var prevTargets *targetMetrics

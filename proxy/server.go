@@ -29,6 +29,7 @@ import (
 	"switchboard/proxy/console"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/store/redis"
 	"switchboard/telemetry"
 	"switchboard/upstream"
 )
@@ -41,6 +42,9 @@ type Server struct {
 	rt        atomic.Pointer[runtimeState] // loaded once per request
 	mu        sync.Mutex                   // serializes Reload and key-table reloads
 	store     *store.Store
+	cache     cacheStore    // the response cache: store's, or shared's
+	shared    *redis.Client // Redis (store.redis_url), nil without
+	newLimits limiterFunc   // the keys' limiters: in process, or shared's
 	metrics   metricCache
 	spend     spendCache
 	log       *accessLog
@@ -53,6 +57,7 @@ type Server struct {
 	affinity  *router.Affinity
 	trim      *trimmer
 	tel       *telemetry.Telemetry // nil when telemetry is off; a reload keeps it
+	ws        wsSessions           // Responses over WebSocket (websocket.go)
 	sessions  *console.Sessions    // the console's logins; a reload keeps them unless an admin key changes
 	console   *console.Console
 }
@@ -65,15 +70,26 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
-		store:    st,
-		errLog:   log.New(logOut, "switchboard: ", log.LstdFlags),
-		idPrefix: []byte(hex.EncodeToString(prefix[:])),
-		affinity: router.NewAffinity(affinityTTL, affinitySize),
-		sessions: console.NewSessions(console.MaxSessions, console.SessionTTL),
+		store:     st,
+		errLog:    log.New(logOut, "switchboard: ", log.LstdFlags),
+		idPrefix:  []byte(hex.EncodeToString(prefix[:])),
+		affinity:  router.NewAffinity(affinityTTL, affinitySize),
+		cache:     st,
+		newLimits: localLimits,
+		sessions:  console.NewSessions(console.MaxSessions, console.SessionTTL),
+	}
+	if url := string(cfg.Store.RedisURL); url != "" {
+		c, err := redis.Open(url)
+		if err != nil {
+			return nil, err
+		}
+		s.shared, s.cache = c, c
+		s.newLimits = sharedLimiter(c, cfg.Store.WhenDown.Limits == configs.FailClosed)
 	}
 	s.console = console.New(s.sessions)
 	rt, err := s.newRuntime(cfg, r, nil)
 	if err != nil {
+		s.closeShared()
 		return nil, err
 	}
 	s.rt.Store(rt)
@@ -111,7 +127,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
 // Shutdown drains the server: it stops accepting, waits for open
-// requests (streams included) to end or ctx to expire, flushes the access
+// requests (streams included) and WebSocket sessions (each ends after
+// its turn, an idle one at once, with close code 1001) to end or ctx to
+// expire, flushes the access
 // log, exports the telemetry still queued (within ctx) and stops the
 // memory trimmer. When ctx expires first it closes the client connections
 // still open, so that their calls end at once (a stream is billed for
@@ -119,7 +137,15 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.lis
 // cutWait for them to settle; the caller then closes the store, which
 // flushes the ledger. It returns ctx's error in that case.
 func (s *Server) Shutdown(ctx context.Context) error {
+	wsDone := s.ws.close() // fasthttp does not wait for the connections it handed over
 	err := s.http.ShutdownWithContext(ctx)
+	if err == nil {
+		select {
+		case <-wsDone:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		n := s.limits.closeAll()
 		deadline := time.Now().Add(cutWait)
@@ -135,7 +161,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.errLog.Printf("telemetry: %v", terr)
 	}
 	s.trim.close()
+	s.closeShared()
 	return err
+}
+
+// closeShared closes the Redis client, if any, once its last token
+// charges are written.
+func (s *Server) closeShared() {
+	if s.shared != nil {
+		s.shared.Close()
+		s.shared = nil
+	}
+}
+
+// cacheStore is where the response cache lives: the store's Pebble (one
+// node), or Redis (store/redis), which every node shares.
+type cacheStore interface {
+	CacheGet(dst []byte, ns store.CacheNamespace, key [32]byte, now time.Time) ([]byte, store.CacheMeta, bool, error)
+	CachePut(ns store.CacheNamespace, key [32]byte, value []byte, ttl time.Duration, now time.Time) error
+	SetCacheLimit(bytes int64) error
+	WriteCacheMetrics(w io.Writer)
 }
 
 // cutWait bounds how long Shutdown waits for the calls it cut to settle:
@@ -161,7 +206,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		metrics.WritePrometheus(ctx, true)
-		s.store.WriteCacheMetrics(ctx)
+		s.cache.WriteCacheMetrics(ctx)
 		return
 	case "/v1beta/models":
 		s.geminiModels(ctx, rt, "")
@@ -199,6 +244,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/messages/count_tokens":
 		s.serve(ctx, rt, surfaceCountTokens)
 	case "/responses":
+		if isWebSocketUpgrade(ctx) {
+			s.upgradeResponses(ctx, rt)
+			return
+		}
 		s.serve(ctx, rt, surfaceResponses)
 	case "/responses/compact":
 		s.serve(ctx, rt, surfaceCompact)
