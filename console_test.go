@@ -285,6 +285,7 @@ providers: [{name: mock, base_url: %q, api_key: sk-upstream, models: [mock-model
 	}
 	b.do("follow it", chromedp.KeyEvent("\r"))
 	b.waitText("main .page[data-ready] h1", "Keys")
+	b.do("focus on the new page's heading", chromedp.Poll[chromedp.Void](`document.activeElement.tagName === "H1" && document.activeElement.innerText === "Keys"`))
 
 	// A key, its secret shown once.
 	b.waitText("main", "No keys yet.")

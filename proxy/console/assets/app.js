@@ -86,13 +86,15 @@ async function route() {
   if (h1 && document.activeElement === document.body) h1.focus({ preventScroll: true });
 }
 
-window.addEventListener("hashchange", () => { route().then(() => root()?.focus({ preventScroll: true })); });
+// After a link is followed, focus goes to the new page's heading, so a
+// keyboard or screen-reader user starts there.
+window.addEventListener("hashchange", () => { route().then(() => pageHeading()?.focus({ preventScroll: true })); });
 window.addEventListener("sb-logged-out", () => showLogin("Your session has ended: log in again."));
 document.getElementById("logout").addEventListener("click", async () => {
   try { await call("POST", "/ui/logout"); } catch { /* the session is gone either way */ }
   showLogin("Logged out.");
 });
 
-function root() { return view.querySelector("h1"); }
+function pageHeading() { return view.querySelector("h1"); }
 
 start();
