@@ -233,6 +233,9 @@ providers: [{name: mock, base_url: %q, api_key: sk-upstream, models: [mock-model
 
 	b.do("open the console", chromedp.Navigate(p.url+"/ui/"))
 	b.waitText("main h1", "Log in")
+	if d := eval[string](b, `getComputedStyle(document.querySelector("header")).display`); d != "none" {
+		t.Errorf("the page links show before login (header display %q)", d)
+	}
 	b.shot("login")
 	b.do("log in with a wrong key", chromedp.SendKeys(chromedp.CSS("#login-key"), "sk-sb-wrong\r"))
 	b.waitText("main [role=alert]", "not the master key")
@@ -458,6 +461,9 @@ providers: [{name: mock, base_url: %q, api_key: sk-upstream, models: [mock-model
 	// Logging out ends the session: its cookie opens nothing.
 	b.do("log out", chromedp.Click(chromedp.CSS("#logout")))
 	b.waitText("main", "Logged out.")
+	if d := eval[string](b, `getComputedStyle(document.querySelector("header")).display`); d != "none" {
+		t.Errorf("the page links still show after logout (header display %q)", d)
+	}
 	b.do("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	b.shot("phone-login")
 	b.do("desktop width", chromedp.EmulateViewport(1280, 800))

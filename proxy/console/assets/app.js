@@ -37,11 +37,12 @@ function setSession(s) {
   document.body.classList.toggle("read-only", s.read_only);
 }
 
-function showLogin(message) {
+// showLogin shows the login form, with message (an error when isError).
+function showLogin(message, isError) {
   if (stop) { stop(); stop = null; }
   session = null;
   document.getElementById("top").hidden = true;
-  const err = h("p", { class: "error", role: "alert" }, message || "");
+  const err = h("p", { class: isError ? "error" : "muted", role: "alert" }, message || "");
   const input = h("input", { type: "password", name: "key", id: "login-key", autocomplete: "current-password", required: true });
   const form = h("form", { class: "panel login", onsubmit: async e => {
     e.preventDefault();
@@ -52,6 +53,7 @@ function showLogin(message) {
       if (!location.hash || location.hash === "#/login") location.hash = "#/overview";
       route();
     } catch (e2) {
+      err.className = "error";
       err.textContent = e2.message;
       input.focus();
     }
@@ -89,7 +91,7 @@ async function route() {
 // After a link is followed, focus goes to the new page's heading, so a
 // keyboard or screen-reader user starts there.
 window.addEventListener("hashchange", () => { route().then(() => pageHeading()?.focus({ preventScroll: true })); });
-window.addEventListener("sb-logged-out", () => showLogin("Your session has ended: log in again."));
+window.addEventListener("sb-logged-out", () => showLogin("Your session has ended: log in again.", true));
 document.getElementById("logout").addEventListener("click", async () => {
   try { await call("POST", "/ui/logout"); } catch { /* the session is gone either way */ }
   showLogin("Logged out.");
