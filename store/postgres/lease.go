@@ -29,8 +29,13 @@ type lease struct {
 	maxWorst   atomic.Int64
 	queued     atomic.Bool
 	emptyUntil atomic.Int64 // unix ns: PostgreSQL had nothing to lease until then
+	lastUse    atomic.Int64 // unix ns of the last reservation
 	unlimited  atomic.Bool
 }
+
+// idleReturn is how long a lease goes unused before the node returns
+// what is left of it, for other nodes to lease.
+const idleReturn = 10 * time.Second
 
 // emptyPause is how long a node waits before asking PostgreSQL again for
 // an account it found without credit to lease, unless a top-up of it is
@@ -61,6 +66,7 @@ func (s *Store) leaseOf(account string) *lease {
 func (s *Store) Reserve(account, keyID, requestID string, worst money.Money, now time.Time) (*store.Reservation, error) {
 	r, err := s.local.Reserve(account, keyID, requestID, worst, now)
 	l := s.leaseOf(account)
+	l.lastUse.Store(now.UnixNano())
 	if err == nil {
 		if !l.unlimited.Load() {
 			s.checkLow(l, account, worst, now)
@@ -162,6 +168,7 @@ func (s *Store) leaseLoop() {
 		case <-t.C:
 			if s.downErr.Load() == nil {
 				s.spend.refresh(s)
+				s.returnIdle()
 			}
 		case account := <-s.wantLease:
 			l := s.leaseOf(account)
@@ -217,8 +224,16 @@ func (s *Store) grant(ctx context.Context, l *lease, account string, need money.
 		if avail <= 0 || avail < need {
 			return nil
 		}
+		// Enough for twice what this node holds in flight, so that a
+		// busy node does not lease once per call.
+		var inFlight money.Money
+		if la, err := s.local.Account(account); err == nil {
+			if left, err := s.local.Available(account, now); err == nil {
+				inFlight = la.Credits + la.PlanLeft(now) - left
+			}
+		}
 		want := money.Money(float64(avail) * s.o.LeaseShare)
-		want = max(min(want, s.o.LeaseMax), 2*money.Money(l.maxWorst.Load()), need)
+		want = max(min(want, s.o.LeaseMax), 2*money.Money(l.maxWorst.Load()), 2*inFlight, need)
 		g = min(want, avail)
 		_, err = tx.Exec(ctx, `INSERT INTO leases (node, account, amount) VALUES ($1, $2, $3)
 			ON CONFLICT (node, account) DO UPDATE SET amount = leases.amount + excluded.amount`, s.o.Node, account, int64(g))
@@ -267,6 +282,41 @@ func (s *Store) returnLeases(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, "DELETE FROM leases WHERE node=$1", s.o.Node)
 	s.reachable(err)
 	return err
+}
+
+// returnIdle returns what is left of leases unused for idleReturn: the
+// local credit first, then the lease, so that a crash between strands
+// it rather than letting it be spent twice.
+func (s *Store) returnIdle() {
+	cutoff := time.Now().Add(-idleReturn).UnixNano()
+	s.leaseMu.RLock()
+	var idle []string
+	for account, l := range s.leaseMap {
+		if !l.unlimited.Load() && l.last.Load() > 0 && l.lastUse.Load() < cutoff {
+			idle = append(idle, account)
+		}
+	}
+	s.leaseMu.RUnlock()
+	for _, account := range idle {
+		l := s.leaseOf(account)
+		l.mu.Lock()
+		left, err := s.local.Available(account, time.Now())
+		if err == nil && left > 0 && l.lastUse.Load() < cutoff {
+			err = s.local.TakeCredits(account, left)
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+				_, err = s.pool.Exec(ctx, "UPDATE leases SET amount = greatest(amount - $3, 0) WHERE node=$1 AND account=$2", s.o.Node, account, int64(left))
+				cancel()
+				s.reachable(err)
+			}
+		}
+		if err == nil {
+			l.last.Store(0)
+		} else {
+			s.o.Logf("postgres: cannot return the idle lease of account %q: %v", account, err)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // accountChanged is a notification of a change to an account's balance

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,22 +19,23 @@ import (
 
 // server is one PostgreSQL server for the package's tests, each of which
 // takes a database of its own.
-var (
-	serverOnce sync.Once
-	server     *pgtest.Server
-)
+var server *pgtest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	if server, err = pgtest.StartShared(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Close()
+	os.Exit(code)
+}
 
 func testDB(t *testing.T) string {
 	t.Helper()
-	serverOnce.Do(func() { server = pgtest.Start(&keepAlive{t}) })
 	return server.NewDatabase(t)
 }
-
-// keepAlive hands pgtest a TB whose cleanup never runs: the server
-// outlives the first test and dies with the test binary's temp files.
-type keepAlive struct{ testing.TB }
-
-func (keepAlive) Cleanup(func()) {}
 
 // open opens a node: a local store in a temp dir and a Store over url.
 func open(t *testing.T, url, node string, o Options) (*Store, *store.Store) {
