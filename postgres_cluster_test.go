@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"switchboard/bench/mock"
+	"switchboard/internal/testenv"
 	"switchboard/store/money"
 	"switchboard/store/postgres/pgtest"
 
@@ -45,7 +46,7 @@ func clusterWorst(body []byte) money.Money {
 	return money.Money((len(body)+2)/3)*clusterInputPerToken + testMaxTokens*clusterOutputPerToken
 }
 
-// cluster is a PostgreSQL database, the mock provider and the config of
+// pgCluster is a PostgreSQL database, a Redis, the mock provider and the config of
 // the gateways that share them.
 type pgCluster struct {
 	bin   string
@@ -66,7 +67,8 @@ func newCluster(t *testing.T, storeExtra string) *pgCluster {
 	}
 	t.Cleanup(func() { m.Close() })
 	c := &pgCluster{bin: bin, pg: pg, url: pg.NewDatabase(t), mock: m, dir: t.TempDir()}
-	c.store = "  backend: postgres\n  postgres_url: " + strconv.Quote(c.url) + "\n  redis_url: redis://127.0.0.1:6379\n" + storeExtra
+	redis := testenv.StartRedis(t)
+	c.store = "  backend: postgres\n  postgres_url: " + strconv.Quote(c.url) + "\n  redis_url: " + strconv.Quote(redis.URL) + "\n" + storeExtra
 	return c
 }
 
