@@ -93,7 +93,7 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 			}
 			return v
 		}
-		if want := (Price{money(input), money(output), money(cacheRead), money(cacheWrite)}); m.Price != want {
+		if want := (Price{Rates: Rates{Input: money(input), Output: money(output), CacheRead: money(cacheRead), CacheWrite: money(cacheWrite)}}); m.Price != want {
 			t.Errorf("%s/%s prices %+v; want %+v", provider, id, m.Price, want)
 		}
 		if m.Context != context || m.MaxOutput != maxOutput {
@@ -236,6 +236,62 @@ func TestLoadCatalogReportsProblemsWithLines(t *testing.T) {
 		"line 4: providers.x.models[0] (a).context", "line 5: providers.x.models[1] (b).input")
 }
 
+func TestLoadCatalogPricingRulesAliasesAndRetired(t *testing.T) {
+	cat, err := LoadCatalog([]byte(`providers:
+  x:
+    models:
+      - {id: pro, context: 1000000, max_output: 65536, input: "1.25", output: "10", cache_read: "0.125", cache_write: "1.5", cache_write_1h: "2.5", reasoning: "12",
+         long: {above: 200000, input: "2.50", output: "15", cache_read: "0.25"},
+         flex: {input: "0.625", output: "5"}, priority: {input: "2.5", output: "20"}, batch: {input: "0.625", output: "5"},
+         modalities: [text, image]}
+      - {id: pro-latest, alias_of: pro}
+      - {id: old, context: 100, input: "1", output: "2", retired: 2026-11-30}
+      - {id: old-latest, alias_of: old, retired: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pro, _ := cat.Lookup("x", "pro")
+	want := Price{
+		Rates:     Rates{Input: 1_250_000_000, Output: 10 * money.Dollar, CacheRead: 125_000_000, CacheWrite: 1_500_000_000, CacheWrite1h: 2_500_000_000, Reasoning: 12 * money.Dollar},
+		LongAbove: 200_000,
+		Long:      Rates{Input: 2_500_000_000, Output: 15 * money.Dollar, CacheRead: 250_000_000},
+		Flex:      Rates{Input: 625_000_000, Output: 5 * money.Dollar},
+		Priority:  Rates{Input: 2_500_000_000, Output: 20 * money.Dollar},
+		Batch:     Rates{Input: 625_000_000, Output: 5 * money.Dollar},
+	}
+	if pro.Price != want || pro.Retired || pro.AliasOf != "" {
+		t.Errorf("pro = %+v; want price %+v, current, no alias", pro, want)
+	}
+	alias, _ := cat.Lookup("x", "pro-latest")
+	if alias.AliasOf != "pro" || alias.Price != pro.Price || alias.Context != pro.Context || alias.MaxOutput != pro.MaxOutput ||
+		!slices.Equal(alias.Modalities, pro.Modalities) || alias.Retired {
+		t.Errorf("alias pro-latest = %+v; want pro's limits and prices", alias)
+	}
+	for _, id := range []string{"old", "old-latest"} {
+		if m, _ := cat.Lookup("x", id); !m.Retired {
+			t.Errorf("%s is not retired", id)
+		}
+	}
+
+	f := func(doc string, want string) {
+		t.Helper()
+		_, err := LoadCatalog([]byte("providers:\n  x:\n    models:\n      - {id: a, context: 1000, input: \"1\", output: \"2\"}\n" + doc))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("LoadCatalog error %v; want %q", err, want)
+		}
+	}
+	f(`      - {id: b, alias_of: c}`, "line 5: providers.x.models (b).alias_of: cannot point at c: no such model of x")
+	f("      - {id: b, alias_of: a}\n      - {id: c, alias_of: b}", "line 6: providers.x.models (c).alias_of: cannot point at b: it is an alias itself, of a")
+	f(`      - {id: b, alias_of: a, input: "3"}`, "line 5: providers.x.models[1] (b).input: an alias (alias_of a) takes its target's limits and prices")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", retired: soon}`, `providers.x.models[1] (b).retired: want true or a date like 2026-11-30, got "soon"`)
+	f(`      - {id: b, context: 1000, input: "1", output: "2", long: {input: "2", output: "4"}}`, "providers.x.models[1] (b).long.above: missing")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", long: {above: 1000, input: "2", output: "4"}}`, "providers.x.models[1] (b).long.above: 1000 is not below the context window of 1000")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", flex: {input: "0.5"}}`, "providers.x.models[1] (b).flex: want input and output prices")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", flex: {input: "0.5", output: "1", above: 5}}`, "providers.x.models[1] (b).flex.above: unknown field")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", priority: "2"}`, "providers.x.models[1] (b).priority: want a mapping of prices")
+}
+
 func TestLoadCatalogDefaults(t *testing.T) {
 	c, err := LoadCatalog([]byte(`
 providers:
@@ -294,7 +350,7 @@ func TestOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := c.Lookup("openai", "gpt-4o")
-	if want := (Price{Input: 2 * money.Dollar, Output: 10 * money.Dollar, CacheRead: 500_000_000}); m.Price != want {
+	if want := (Price{Rates: Rates{Input: 2 * money.Dollar, Output: 10 * money.Dollar, CacheRead: 500_000_000}}); m.Price != want {
 		t.Errorf("after override: %+v; want %+v", m.Price, want)
 	}
 	if m.Context != 128000 {
