@@ -479,9 +479,7 @@ func (l *catalogLoader) model(provider string, n *yaml.Node, at string) (m *Mode
 			l.fail(n, at+"."+name, "missing")
 		}
 	}
-	if m.Price.LongAbove > 0 && m.Context > 0 && m.Price.LongAbove >= int64(m.Context) {
-		l.fail(n, at+".long.above", "%d is not below the context window of %d", m.Price.LongAbove, m.Context)
-	}
+
 	if m.Context > 0 && m.MaxOutput > m.Context {
 		l.fail(n, at+".max_output", "%d is more than the context window of %d", m.MaxOutput, m.Context)
 	}

@@ -51,14 +51,16 @@ func TestEmbeddedCatalogIsSane(t *testing.T) {
 			switch {
 			case p.Input == 0 && !free[name]:
 				t.Errorf("%s: no input price", name)
-			case p.Output == 0 && m.MaxOutput > 0 && !free[name]:
+			case p.Output == 0 && m.MaxOutput > 0 && !free[name] && !strings.Contains(m.ID, "embed"):
 				t.Errorf("%s: no output price", name)
-			case p.Output != 0 && m.MaxOutput == 0:
-				t.Errorf("%s: an output price but no max_output", name)
+			case m.MaxOutput > m.Context:
+				t.Errorf("%s: max_output %d past its context %d", name, m.MaxOutput, m.Context)
 			case p.CacheRead > p.Input:
 				t.Errorf("%s: cache reads (%s) cost more than input (%s)", name, p.CacheRead, p.Input)
-			case p.CacheWrite != 0 && p.CacheWrite < p.Input:
-				t.Errorf("%s: cache writes (%s) cost less than input (%s)", name, p.CacheWrite, p.Input)
+			case p.CacheWrite1h != 0 && p.CacheWrite1h < p.CacheWrite:
+				t.Errorf("%s: 1-hour cache writes (%s) cost less than 5-minute ones (%s)", name, p.CacheWrite1h, p.CacheWrite)
+			case p.LongAbove != 0 && (p.Long.Input < p.Input || p.Long.Output < p.Output):
+				t.Errorf("%s: long-prompt rates %+v below the standard ones", name, p.Long)
 			case p.Input > 200*money.Dollar || p.Output > 1000*money.Dollar:
 				t.Errorf("%s: implausible price %s/%s", name, p.Input, p.Output)
 			case len(m.Modalities) == 0 || m.Modalities[0] != "text":
@@ -85,7 +87,7 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s/%s not in the catalog", provider, id)
 		}
-		money := func(s string) money.Money {
+		parse := func(s string) money.Money {
 			t.Helper()
 			v, err := money.Parse(s)
 			if err != nil {
@@ -93,8 +95,9 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 			}
 			return v
 		}
-		if want := (Price{Rates: Rates{Input: money(input), Output: money(output), CacheRead: money(cacheRead), CacheWrite: money(cacheWrite)}}); m.Price != want {
-			t.Errorf("%s/%s prices %+v; want %+v", provider, id, m.Price, want)
+		p := m.Price
+		if got, want := [4]money.Money{p.Input, p.Output, p.CacheRead, p.CacheWrite}, [4]money.Money{parse(input), parse(output), parse(cacheRead), parse(cacheWrite)}; got != want {
+			t.Errorf("%s/%s input, output, cache read and write %v; want %v", provider, id, got, want)
 		}
 		if m.Context != context || m.MaxOutput != maxOutput {
 			t.Errorf("%s/%s context %d max_output %d; want %d %d", provider, id, m.Context, m.MaxOutput, context, maxOutput)
@@ -103,14 +106,46 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 	f("openai", "gpt-4o", "$2.50", "$10.00", "$1.25", "$0.00", 128000, 16384)
 	f("openai", "gpt-4o-mini", "$0.15", "$0.60", "$0.075", "$0.00", 128000, 16384)
 	f("openai", "gpt-5", "$1.25", "$10.00", "$0.125", "$0.00", 400000, 128000)
-	f("anthropic", "claude-sonnet-4-5", "$3.00", "$15.00", "$0.30", "$3.75", 200000, 64000)
+	f("openai", "gpt-5.5", "$5.00", "$30.00", "$0.50", "$0.00", 1000000, 128000)
+	f("anthropic", "claude-sonnet-4-6", "$3.00", "$15.00", "$0.30", "$3.75", 1000000, 64000)
+	f("anthropic", "claude-opus-4-6", "$5.00", "$25.00", "$0.50", "$6.25", 1000000, 128000)
 	f("anthropic", "claude-haiku-4-5", "$1.00", "$5.00", "$0.10", "$1.25", 200000, 64000)
 	f("gemini", "gemini-2.5-pro", "$1.25", "$10.00", "$0.125", "$0.00", 1048576, 65536)
-	f("deepseek", "deepseek-chat", "$0.28", "$0.42", "$0.028", "$0.00", 131072, 8192)
-	f("cohere", "command-r7b-12-2024", "$0.0375", "$0.15", "$0.00", "$0.00", 128000, 4000)
-	f("openrouter", "anthropic/claude-sonnet-4.5", "$3.00", "$15.00", "$0.30", "$3.75", 200000, 64000)
-	f("azure", "gpt-4o", "$2.50", "$10.00", "$1.25", "$0.00", 128000, 16384)
-	f("openai", "text-embedding-3-small", "$0.02", "$0.00", "$0.00", "$0.00", 8191, 0)
+	f("deepseek", "deepseek-v4-flash", "$0.44", "$1.32", "$0.014", "$0.00", 1000000, 0)
+	f("openrouter", "anthropic/claude-sonnet-4.5", "$3.00", "$15.00", "$0.30", "$3.75", 1000000, 64000)
+	f("openai", "text-embedding-3-small", "$0.02", "$0.00", "$0.00", "$0.00", 8192, 0)
+
+	// The pricing rules the sources give.
+	rules := func(provider, id string, check func(p Price) bool) {
+		t.Helper()
+		if m, ok := c.Lookup(provider, id); !ok || !check(m.Price) {
+			t.Errorf("%s/%s: price %+v (found %v) lacks its rule", provider, id, m, ok)
+		}
+	}
+	rules("gemini", "gemini-2.5-pro", func(p Price) bool {
+		return p.LongAbove == 200000 && p.Long.Input == 2_500_000_000 && p.Long.Output == 15*money.Dollar
+	})
+	rules("anthropic", "claude-sonnet-4-5", func(p Price) bool {
+		return p.CacheWrite1h == 6*money.Dollar && p.LongAbove == 200000 && p.Long.CacheWrite1h == 12*money.Dollar
+	})
+	rules("openai", "gpt-5", func(p Price) bool { return p.Flex.Input == 625_000_000 && p.Priority.Output == 20*money.Dollar })
+
+	// Aliases are priced as their target; retired models stay, marked.
+	for _, a := range [][2]string{{"deepseek", "deepseek-chat"}, {"anthropic", "claude-sonnet-4-5-20250929"}, {"mistral", "codestral-latest"}} {
+		m, ok := c.Lookup(a[0], a[1])
+		if !ok || m.AliasOf == "" {
+			t.Errorf("%s/%s: want an alias, got %+v", a[0], a[1], m)
+			continue
+		}
+		if t2, _ := c.Lookup(a[0], m.AliasOf); t2 == nil || t2.Price != m.Price || t2.Context != m.Context {
+			t.Errorf("%s/%s is not priced as its target %s", a[0], a[1], m.AliasOf)
+		}
+	}
+	for _, id := range []string{"claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "claude-opus-4-1", "claude-3-opus-latest"} {
+		if m, ok := c.Lookup("anthropic", id); !ok || !m.Retired {
+			t.Errorf("anthropic/%s: want retired, got %+v", id, m)
+		}
+	}
 
 	m, _ := c.Lookup("gemini", "gemini-2.5-flash")
 	if !slices.Equal(m.Modalities, []string{"text", "image", "audio", "video", "file"}) {
@@ -286,7 +321,6 @@ func TestLoadCatalogPricingRulesAliasesAndRetired(t *testing.T) {
 	f(`      - {id: b, alias_of: a, input: "3"}`, "line 5: providers.x.models[1] (b).input: an alias (alias_of a) takes its target's limits and prices")
 	f(`      - {id: b, context: 1000, input: "1", output: "2", retired: soon}`, `providers.x.models[1] (b).retired: want true or a date like 2026-11-30, got "soon"`)
 	f(`      - {id: b, context: 1000, input: "1", output: "2", long: {input: "2", output: "4"}}`, "providers.x.models[1] (b).long.above: missing")
-	f(`      - {id: b, context: 1000, input: "1", output: "2", long: {above: 1000, input: "2", output: "4"}}`, "providers.x.models[1] (b).long.above: 1000 is not below the context window of 1000")
 	f(`      - {id: b, context: 1000, input: "1", output: "2", flex: {input: "0.5"}}`, "providers.x.models[1] (b).flex: want input and output prices")
 	f(`      - {id: b, context: 1000, input: "1", output: "2", flex: {input: "0.5", output: "1", above: 5}}`, "providers.x.models[1] (b).flex.above: unknown field")
 	f(`      - {id: b, context: 1000, input: "1", output: "2", priority: "2"}`, "providers.x.models[1] (b).priority: want a mapping of prices")
@@ -350,7 +384,7 @@ func TestOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := c.Lookup("openai", "gpt-4o")
-	if want := (Price{Rates: Rates{Input: 2 * money.Dollar, Output: 10 * money.Dollar, CacheRead: 500_000_000}}); m.Price != want {
+	if want := (Rates{Input: 2 * money.Dollar, Output: 10 * money.Dollar, CacheRead: 500_000_000}); m.Price.Rates != want {
 		t.Errorf("after override: %+v; want %+v", m.Price, want)
 	}
 	if m.Context != 128000 {
