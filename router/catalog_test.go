@@ -131,7 +131,8 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 	rules("openai", "gpt-5", func(p Price) bool { return p.Flex.Input == 625_000_000 && p.Priority.Output == 20*money.Dollar })
 
 	// Aliases are priced as their target; retired models stay, marked.
-	for _, a := range [][2]string{{"deepseek", "deepseek-chat"}, {"anthropic", "claude-sonnet-4-5-20250929"}, {"mistral", "codestral-latest"}} {
+	for _, a := range [][2]string{{"deepseek", "deepseek-chat"}, {"anthropic", "claude-sonnet-4-5-20250929"}, {"mistral", "codestral-latest"},
+		{"mistral", "mistral-large-latest"}, {"mistral", "mistral-medium-latest"}, {"mistral", "ministral-8b-latest"}} {
 		m, ok := c.Lookup(a[0], a[1])
 		if !ok || m.AliasOf == "" {
 			t.Errorf("%s/%s: want an alias, got %+v", a[0], a[1], m)
