@@ -288,17 +288,15 @@ func intLit(n jsNumber) (int, error) {
 }
 
 // equalsIDs collects the ids a match clause names by equality, other
-// than id: {"equals": x}, inside "or" and "and" lists.
+// than id: {"equals": x}, alone or in an "or" list.
 func equalsIDs(v any, id string, dst []string) []string {
 	switch m := v.(type) {
 	case map[string]any:
 		if s, ok := m["equals"].(string); ok && s != id && validID(s) {
 			dst = append(dst, s)
 		}
-		for _, k := range [...]string{"or"} {
-			for _, c := range asList(m[k]) {
-				dst = equalsIDs(c, id, dst)
-			}
+		for _, c := range asList(m["or"]) { // not "and": an equals there is a condition
+			dst = equalsIDs(c, id, dst)
 		}
 	}
 	return dst
