@@ -80,7 +80,14 @@ func fromGenAI(po providerOverride, models []sourceModel, hand *router.Catalog, 
 			continue
 		}
 		e := sm.entry
-		if hm, ok := hand.Lookup(po.Name, e.ID); ok {
+		hm, ok := hand.Lookup(po.Name, e.ID)
+		if !ok { // a hand entry the table prices as this model: a dated snapshot
+			i := slices.IndexFunc(hand.Provider(po.Name), func(m *router.Model) bool { return matchID(sm.match, m.ID) })
+			if ok = i >= 0; ok {
+				hm = hand.Provider(po.Name)[i]
+			}
+		}
+		if ok {
 			e.MaxOutput, e.Modalities = hm.MaxOutput, hm.Modalities
 			if e.Context == 0 {
 				e.Context = hm.Context

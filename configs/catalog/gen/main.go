@@ -19,8 +19,9 @@
 //   - from: hand-2025: the provider's entries of the late-2025 hand
 //     catalog, as they were.
 //   - max_output, modalities and a missing context come from the hand
-//     catalog's entry of the same id, else from the provider's pattern
-//     defaults in overrides.yaml.
+//     catalog's entry of the same id (or the first the table prices as
+//     that model), else from the provider's pattern defaults in
+//     overrides.yaml.
 //   - Then each hand entry of overrides.yaml (with its cite) changes,
 //     drops or adds a model.
 //
