@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,7 +150,7 @@ func TestResponsesWebSocketTurns(t *testing.T) {
 		}
 		waitFor(t, 20*time.Second, func() string { // the call settles once its last event is sent
 			if es := operatorEntries(t, g); len(es) != entries+1 || es[0].Status != 200 || es[0].OutputTokens == 0 {
-				return fmt.Sprintf("%s: ledger has %d entries (want %d), newest %+v", model, len(es), entries+1, es[0])
+				return fmt.Sprintf("%s: ledger has %d entries (want %d): %+v", model, len(es), entries+1, es)
 			}
 			return ""
 		})
@@ -443,5 +444,42 @@ func TestResponsesWebSocketPassthroughRefused(t *testing.T) {
 	}
 	if m.WebSocketTurns() != 0 || m.LastRequestTo(mock.SurfaceResponses).Method != "POST" {
 		t.Fatalf("the provider got %d WebSocket turns and last %s; want the turn over HTTP", m.WebSocketTurns(), m.LastRequestTo(mock.SurfaceResponses).Method)
+	}
+}
+
+// TestResponsesWebSocketShutdown: Shutdown lets a turn in progress
+// finish (its ledger entry written), then closes every session with
+// 1001, an idle one at once, and refuses new upgrades.
+func TestResponsesWebSocketShutdown(t *testing.T) {
+	g := startFourFormatGateway(t)
+	idle := mustDial(t, g)
+	busy := mustDial(t, g)
+	busy.send(`{"type":"response.create","model":"resp/resp-model+gap=20ms","input":"hi"}`)
+	_ = busy.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, _, err := busy.conn.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- g.srv.Shutdown(ctx)
+	}()
+	evs := busy.events()
+	if last(evs).Type != "response.completed" {
+		t.Fatalf("the turn in progress ended with %s", last(evs).raw)
+	}
+	for name, c := range map[string]*wsClient{"idle": idle, "busy": busy} {
+		_, _, err := c.conn.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("%s session: %v, want close 1001", name, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if es := operatorEntries(t, g); len(es) != 1 || es[0].Status != 200 {
+		t.Fatalf("ledger %+v, want the finished turn", es)
 	}
 }
