@@ -362,8 +362,11 @@ auth: {keys: [{name: test, key: %s}]}
 billing:
   prices:
     wsp/ws-model: {input: "1", output: "2"}
+    wsp/ws-model+status=503: {input: "1", output: "2"}
 providers:
   - {name: wsp, format: responses, websocket: true, base_url: %s/v1, api_key: sk-ws-upstream, models: [ws-model]}
+routes:
+  - {model: flaky, targets: [wsp/ws-model+status=503, wsp/ws-model]}
 `, t.TempDir(), testKey, m.URL()))
 }
 
@@ -415,6 +418,24 @@ func TestResponsesWebSocketPassthrough(t *testing.T) {
 		}
 		return ""
 	})
+	// A provider's error message fails over like its HTTP status: the
+	// next target answers on the same connection, sent whole, since after
+	// an error the gateway does not count on the provider's state.
+	turns := m.WebSocketTurns()
+	evs := c.turn(fmt.Sprintf(`"model":"flaky","previous_response_id":%q,"input":[{"type":"message","role":"user","content":"again"}]`, last(second).Response.ID))
+	if last(evs).Type != "response.completed" || m.WebSocketTurns() != turns+2 {
+		t.Fatalf("failover: %s after %d provider turns, want completed after 2", last(evs).raw, m.WebSocketTurns()-turns)
+	}
+	waitFor(t, 20*time.Second, func() string {
+		es := operatorEntries(t, g)
+		if len(es) != 3 || es[0].Attempts != 2 {
+			return fmt.Sprintf("ledger %+v, want a third entry with 2 attempts", es)
+		}
+		return ""
+	})
+	if body := string(m.LastRequestTo(mock.SurfaceResponses).Body); strings.Contains(body, "previous_response_id") || !strings.Contains(body, "hello there") {
+		t.Fatalf("after a failover the provider was sent %s; want the whole conversation", body)
+	}
 	// The client leaves mid-turn: the provider's connection is closed.
 	c.send(`{"type":"response.create","model":"wsp/ws-model+chunks=200+gap=20ms","input":"long"}`)
 	if _, _, err := c.conn.ReadMessage(); err != nil {
@@ -425,8 +446,8 @@ func TestResponsesWebSocketPassthrough(t *testing.T) {
 		if n := m.WebSocketConns(); n != 0 {
 			return fmt.Sprintf("the mock still has %d WebSocket connections", n)
 		}
-		if es := operatorEntries(t, g); len(es) != 3 {
-			return fmt.Sprintf("%d ledger entries, want 3", len(es))
+		if es := operatorEntries(t, g); len(es) != 4 {
+			return fmt.Sprintf("%d ledger entries, want 4", len(es))
 		}
 		return ""
 	})
