@@ -23,6 +23,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// DataDir is the Pebble store directory. Default ./data.
 	DataDir string `yaml:"data_dir"`
+	// Store chooses the backend of keys, accounts, the ledger, limits and
+	// the cache: the embedded Pebble store (the default) or PostgreSQL
+	// and Redis shared by several gateways.
+	Store Store `yaml:"store"`
 	// Server holds the client-facing server limits.
 	Server Server `yaml:"server"`
 	// Log controls logging.
@@ -338,6 +342,25 @@ type Route struct {
 	// Compression compresses this route's requests; a request's own
 	// settings override it.
 	Compression *Compression `yaml:"compression"`
+	// Hedge starts the next target too when the first is slow to answer;
+	// unset: no hedging.
+	Hedge *Hedge `yaml:"hedge"`
+}
+
+// Hedge configures a route's hedged requests: when the first target has
+// not sent the first byte of its answer After into the call, the next
+// target of the call's order is started too, the first of the two to
+// answer with a 2xx wins and the other is cancelled. The call is billed
+// once, for the winner; the loser's tokens are recorded as hedge waste.
+// A hedge counts as an attempt (retry.attempts).
+type Hedge struct {
+	// After is "p95", the first target's observed 95th percentile time
+	// to first byte (of streamed or of buffered answers, as the call's;
+	// no hedge until 20 were observed), or a positive duration. Required.
+	After HedgeAfter `yaml:"after"`
+	// Max is how many hedges a call may start: 1, the default and the
+	// only value supported.
+	Max int `yaml:"max"`
 }
 
 // Compression configures context compression for a route or a key: the
@@ -767,6 +790,7 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
+	c.Store.applyDefaults()
 	s := &c.Server
 	setDefault(&s.MaxBodyBytes, 32<<20)
 	setDefault(&s.MaxHeaderBytes, 64<<10)
@@ -827,6 +851,9 @@ func (c *Config) applyDefaults() {
 		setDefault(&r.Strategy, "priority")
 		if r.Retry.Attempts == 0 && r.Retry.Budget == 0 && r.Retry.OnStatus == nil {
 			r.Retry = DefaultRetry()
+		}
+		if r.Hedge != nil {
+			setDefault(&r.Hedge.Max, 1)
 		}
 	}
 	for i := range c.Providers {
@@ -1031,6 +1058,7 @@ func (c *Config) validate() []problem {
 	}
 	ps = append(ps, c.Billing.validate()...)
 	ps = append(ps, c.Telemetry.validate()...)
+	ps = append(ps, c.Store.validate()...)
 
 	providers := map[string]bool{}
 	for i := range c.Providers {
@@ -1133,6 +1161,19 @@ func (c *Config) validate() []problem {
 		}
 		if t := r.Timeouts; t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {
 			add(at+".timeouts", "durations must not be negative")
+		}
+		if h := r.Hedge; h != nil {
+			switch {
+			case !h.After.P95() && h.After <= 0:
+				add(at+".hedge.after", "want \"p95\" or a positive duration, got %v", h.After.D())
+			case len(r.Targets) < 2 && len(r.Fallbacks) == 0:
+				add(at+".hedge", "want a second target or a fallback to hedge with")
+			case r.Retry.Attempts < 2:
+				add(at+".hedge", "a hedge is an attempt: want retry.attempts of at least 2, got %d", r.Retry.Attempts)
+			}
+			if h.Max != 1 {
+				add(at+".hedge.max", "want 1 (one hedge per call), got %d", h.Max)
+			}
 		}
 		rt := r.Retry
 		if rt.Attempts < 1 || rt.Attempts > 10 {
