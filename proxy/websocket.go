@@ -131,8 +131,9 @@ func (s *Server) upgradeResponses(ctx *fasthttp.RequestCtx, rt *runtimeState) {
 		writeErrorIn(ctx, f, err)
 		return
 	}
-	if !s.ws.accepting() {
-		refuse(errServerBusy)
+	if !s.ws.accepting() { // shutting down: a 503, not a 426 that sends the client to HTTP here
+		writeErrorIn(ctx, f, errServerBusy)
+		ctx.SetConnectionClose()
 		return
 	}
 	ws := &wsSession{s: s, raw: ctx.Conn(), maxBody: int(rt.cfg.Server.MaxBodyBytes)}
