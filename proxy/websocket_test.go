@@ -504,3 +504,21 @@ func TestResponsesWebSocketShutdown(t *testing.T) {
 		t.Fatalf("ledger %+v, want the finished turn", es)
 	}
 }
+
+// TestResponsesWebSocketReload: a reload that turns WebSockets off makes
+// new upgrades 426 while an open session keeps serving turns on the
+// config its turns load (each turn loads the running one).
+func TestResponsesWebSocketReload(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "")
+	open := mustDial(t, g)
+	cfg, r := reloadConfig(t, g, "server: {websocket: {disabled: true}}\n")
+	if _, err := g.srv.Reload(cfg, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, resp, err := dialResponses(t, g, testKey); err == nil || resp == nil || resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("after the reload: %v, %+v; want 426", err, resp)
+	}
+	if evs := open.turn(`"model":"mock/mock-model","input":"hi"`); last(evs).Type != "response.completed" {
+		t.Fatalf("the open session after the reload: %s", last(evs).raw)
+	}
+}
