@@ -110,6 +110,7 @@ billing:
 	for _, t := range chaosTargets() {
 		fmt.Fprintf(&b, "    %s: {input: \"1\", output: \"2\"}\n", t)
 	}
+	hedgeConfigPrices(&b)
 	if searchURL != "" {
 		fmt.Fprintf(&b, "web_search: {engine: searxng, base_url: %s}\n", searchURL)
 	}
@@ -121,6 +122,9 @@ billing:
     models: [%s]
     max_conns: %d
 `, mockURL, mockModel, benchProviderConns)
+	for _, name := range hedgeProviders() {
+		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", name, mockURL)
+	}
 	for _, p := range chaosProviders {
 		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", p.name, mockURL)
 		if p.flaky {
@@ -135,6 +139,7 @@ billing:
     targets: [mock/%s]
     cache: true
 `, chaosModel, strings.Join(chaosTargets(), ", "), chaosAttempts, chaosBudget, cacheModel, mockModel)
+	hedgeConfigRoutes(&b)
 	return b.String()
 }
 

@@ -27,6 +27,7 @@ type options struct {
 	latencyDur   time.Duration
 	unixDur      time.Duration
 	tracingDur   time.Duration
+	hedgeDur     time.Duration
 	rates        rateList
 	rateWindow   time.Duration
 	leadIn       time.Duration
@@ -187,6 +188,7 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.DurationVar(&o.memoryDeadline, "memory-deadline", 60*time.Second, "memory scenario: most time per target, from the first stream to the last one's end")
 	fs.StringVar(&o.only, "only", "", "run only these `scenarios`, comma-separated: "+strings.Join(scenarioNames(), ", "))
 	fs.DurationVar(&o.unixDur, "unix-duration", 3*time.Second, "unix socket scenario (the billing-on gateway over TCP loopback vs the same on a unix socket), c=1 non-streaming: total time; 0 skips it")
+	fs.DurationVar(&o.hedgeDur, "hedge-duration", 30*time.Second, "hedge scenario (routes whose first target stalls 300ms on 10% or 3% of its requests, without hedging, hedged at p95 and after 20ms), c=1 non-streaming: total time; 0 skips it")
 	fs.DurationVar(&o.tracingDur, "tracing-duration", 3*time.Second, "tracing scenario (the billing-on gateway with telemetry off vs the same with tracing at 100% sampling to a loopback OTLP receiver), c=1 non-streaming: total time; 0 skips it")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
@@ -228,6 +230,7 @@ var scenarioSwitches = []struct {
 	{"unix", func(o *options) { o.unixDur = 0 }},
 	{"tracing", func(o *options) { o.tracingDur = 0 }},
 	{"chaos", func(o *options) { o.chaosDur = 0 }},
+	{"hedge", func(o *options) { o.hedgeDur = 0 }},
 }
 
 // scenarioNames returns the names -only takes, in the order the bench
