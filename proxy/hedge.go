@@ -206,6 +206,9 @@ func (s *Server) prepareHedge(c *call, ep upstream.Endpoint, body, out []byte, i
 		hout, ep, err = s.translatedBody(c, body, t)
 	}
 	c.target = first
+	if c.tr != nil && c.tr.decoded {
+		c.tr.req.Model = first.Model // as translatedBody left it for the first
+	}
 	if err != nil { // a request the hedge's format cannot express: no hedge
 		h.release()
 		return nil
