@@ -289,3 +289,20 @@ telemetry:
 	}
 	wantAttrs(t, server[0], "switchboard.attempts", "2")
 }
+
+// TestClientLeavingEndsBothAttempts: a client that hangs up while both
+// attempts of a hedged call wait ends both, and each provider sees its
+// connection closed.
+func TestClientLeavingEndsBothAttempts(t *testing.T) {
+	g := startHedgeGateway(t)
+	for n, stream := range []string{"", `,"stream":true`} {
+		c := g.rawConn(t)
+		sendRaw(c, chat("first-wins", stream))
+		waitHold(t, g.slow, 1)
+		waitHold(t, g.Mock, 1)
+		_ = c.Close()
+		waitClosed(t, g.slow, n)
+		waitClosed(t, g.Mock, n)
+	}
+	waitFor(t, 20*time.Second, noCallsLeft)
+}
