@@ -368,10 +368,14 @@ func (c *call) endHedge() {
 			result = "failed"
 		}
 		t := &c.plan.Targets[h.j]
-		if result == "won_first" && (h.err == nil && is2xx(h.resp.StatusCode()) || errors.Is(h.err, upstream.ErrCanceled)) {
-			c.hedgeWaste(t, h.lens[1], &h.resp)
-			if h.err != nil {
-				t.Health.Cancel(time.Now())
+		if result == "won_first" {
+			switch {
+			case h.err == nil && is2xx(h.resp.StatusCode()), errors.Is(h.err, upstream.ErrCanceled):
+				c.hedgeWaste(t, h.lens[1], &h.resp)
+			case h.err == nil && !c.plan.Route.Policy.RetryOn(h.resp.StatusCode()):
+				// The provider's answer, not its fault.
+			default: // it failed before the first answered: its breaker learns of it
+				t.Health.Failure(time.Now())
 			}
 		}
 		route := escapeLabel(c.plan.Route.Model)
