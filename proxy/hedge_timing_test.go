@@ -30,6 +30,7 @@ routes:
 			req.Header.SetMethod("POST")
 			req.SetRequestURI(g.URL + "/v1/chat/completions")
 			req.Header.Set("Authorization", "Bearer "+testKey)
+			req.Header.SetContentType("application/json")
 			req.SetBodyRaw(body)
 			if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 || len(resp.Header.Peek(headerHedged)) > 0 {
 				b.Fatalf("%v %d hedged %q", err, resp.StatusCode(), resp.Header.Peek(headerHedged))
