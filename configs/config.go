@@ -326,6 +326,25 @@ type Route struct {
 	// Compression compresses this route's requests; a request's own
 	// settings override it.
 	Compression *Compression `yaml:"compression"`
+	// Hedge starts the next target too when the first is slow to answer;
+	// unset: no hedging.
+	Hedge *Hedge `yaml:"hedge"`
+}
+
+// Hedge configures a route's hedged requests: when the first target has
+// not sent the first byte of its answer After into the call, the next
+// target of the call's order is started too, the first of the two to
+// answer with a 2xx wins and the other is cancelled. The call is billed
+// once, for the winner; the loser's tokens are recorded as hedge waste.
+// A hedge counts as an attempt (retry.attempts).
+type Hedge struct {
+	// After is "p95", the first target's observed 95th percentile time
+	// to first byte (of streamed or of buffered answers, as the call's;
+	// no hedge until 20 were observed), or a positive duration. Required.
+	After HedgeAfter `yaml:"after"`
+	// Max is how many hedges a call may start: 1, the default and the
+	// only value supported.
+	Max int `yaml:"max"`
 }
 
 // Compression configures context compression for a route or a key: the
@@ -808,6 +827,9 @@ func (c *Config) applyDefaults() {
 		if r.Retry.Attempts == 0 && r.Retry.Budget == 0 && r.Retry.OnStatus == nil {
 			r.Retry = DefaultRetry()
 		}
+		if r.Hedge != nil {
+			setDefault(&r.Hedge.Max, 1)
+		}
 	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
@@ -1111,6 +1133,19 @@ func (c *Config) validate() []problem {
 		}
 		if t := r.Timeouts; t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {
 			add(at+".timeouts", "durations must not be negative")
+		}
+		if h := r.Hedge; h != nil {
+			switch {
+			case !h.After.P95() && h.After <= 0:
+				add(at+".hedge.after", "want \"p95\" or a positive duration, got %v", h.After.D())
+			case len(r.Targets) < 2 && len(r.Fallbacks) == 0:
+				add(at+".hedge", "want a second target or a fallback to hedge with")
+			case r.Retry.Attempts < 2:
+				add(at+".hedge", "a hedge is an attempt: want retry.attempts of at least 2, got %d", r.Retry.Attempts)
+			}
+			if h.Max != 1 {
+				add(at+".hedge.max", "want 1 (one hedge per call), got %d", h.Max)
+			}
 		}
 		rt := r.Retry
 		if rt.Attempts < 1 || rt.Attempts > 10 {

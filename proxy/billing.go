@@ -261,6 +261,7 @@ func (b *billing) settle(c *call, now time.Time) {
 		e.FallbackReason = string(c.trail)
 	}
 	e.User, e.Session, e.Tags = c.attribution()
+	e.HedgeWasteTokens, e.HedgeWasteCost = c.waste.tokens, c.waste.cost
 	if err := b.store.Settle(r, e); err != nil {
 		// The reservation stays open: the next start settles it at its
 		// worst case, so the request is billed, never lost.
