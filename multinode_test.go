@@ -258,9 +258,14 @@ func TestClusterRedisDown(t *testing.T) {
 		}
 		return got
 	}
-	want := fmt.Sprint([]int{200, 200, 200, 429, 429})
-	if got := fmt.Sprint(statuses(open, open.nginx.URL, 5)); got != want {
-		t.Fatalf("Redis up, 5 calls on a 3 RPM key: %v, want %v", got, want)
+	r, err := open.chat(t, open.nginx.URL, chatBody)
+	if err != nil || r.status != http.StatusOK || r.header.Get("x-ratelimit-limit-requests") != "3" || r.header.Get("x-ratelimit-remaining-requests") != "2" {
+		t.Fatalf("first call on a 3 RPM key: %v %d, x-ratelimit-limit-requests %q, remaining %q; want 200, 3, 2", err, r.status,
+			r.header.Get("x-ratelimit-limit-requests"), r.header.Get("x-ratelimit-remaining-requests"))
+	}
+	want := fmt.Sprint([]int{200, 200, 429, 429})
+	if got := fmt.Sprint(statuses(open, open.nginx.URL, 4)); got != want {
+		t.Fatalf("Redis up, 4 more calls on a 3 RPM key: %v, want %v", got, want)
 	}
 	open.redis.Stop()
 	for i, s := range statuses(open, open.nginx.URL, 20) {
@@ -268,7 +273,7 @@ func TestClusterRedisDown(t *testing.T) {
 			t.Fatalf("Redis down, fail_open: call %d answered %d, want 200", i, s)
 		}
 	}
-	r, err := closed.chat(t, closed.nodes[0].url, chatBody)
+	r, err = closed.chat(t, closed.nodes[0].url, chatBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,20 +284,31 @@ func TestClusterRedisDown(t *testing.T) {
 		!strings.Contains(e.Error.Message, "store.when_down.limits") {
 		t.Fatalf("Redis down, fail_closed: %d %s; want 503 with code rate_limits_unavailable", r.status, r.body)
 	}
+	if ra := r.header.Get("retry-after"); ra != "1" {
+		t.Errorf("Redis down, fail_closed: retry-after %q, want 1", ra)
+	}
 	if m := metric(t, open.nodes[0], "switchboard_ratelimit_unchecked_total") + metric(t, open.nodes[1], "switchboard_ratelimit_unchecked_total"); m < 20 {
 		t.Errorf("switchboard_ratelimit_unchecked_total is %v over the open nodes, want the 20 calls", m)
 	}
 	open.redis.Start() // empty: the windows start over
+	// The first call Redis answers again spends one of the 3.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got := fmt.Sprint(statuses(closed, closed.nodes[0].url, 5))
-		if got == want {
+		r, err := closed.chat(t, closed.nodes[0].url, chatBody)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status == http.StatusOK {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Redis back, 5 calls on the fail_closed node: %v, want %v", got, want)
+		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("Redis back, the fail_closed node answers %d %s, want 200 (503 until it reconnects, at most 20s)", r.status, r.body)
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
+	}
+	want = fmt.Sprint([]int{200, 200, 429})
+	if got := fmt.Sprint(statuses(closed, closed.nodes[0].url, 3)); got != want {
+		t.Fatalf("Redis back, 3 more calls on the fail_closed node: %v, want %v", got, want)
 	}
 }
 
