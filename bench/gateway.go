@@ -78,7 +78,9 @@ const (
 // with rate limits, the mock as provider "mock" in the OpenAI format (so
 // that the cross-format scenarios' Anthropic requests are translated)
 // with a price for its model and room for benchProviderConns connections
-// to it, the chaos route (chaosRoute) over four more
+// to it, two Responses providers on the mock for the WebSocket scenario
+// (resp over HTTP, wsp with websocket: true), the chaos route
+// (chaosRoute) over four more
 // providers that are the same mock, the route cacheModel to the mock with
 // the response cache on (only there: turned on for every route, the cache
 // would decode every request to read its temperature, and the other
@@ -109,7 +111,7 @@ billing:
 `, listen, dataDir, gatewayKey, benchKeyRPM, benchKeyTPM, !billing, mockModel)
 	// The chaos targets cost what the plain model does, so that a chaos
 	// call does the same billing work as a plain one.
-	for _, t := range chaosTargets() {
+	for _, t := range append(chaosTargets(), wsPrices...) {
 		fmt.Fprintf(&b, "    %s: {input: \"1\", output: \"2\"}\n", t)
 	}
 	if searchURL != "" {
@@ -123,6 +125,7 @@ billing:
     models: [%s]
     max_conns: %d
 `, mockURL, mockModel, benchProviderConns)
+	fmt.Fprintf(&b, wsProviders, mockURL)
 	for _, p := range chaosProviders {
 		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", p.name, mockURL)
 		if p.flaky {

@@ -40,7 +40,10 @@
 // same config but for tracing at 100% sampling to a loopback OTLP
 // receiver), multinode (the billing-on gateway against a third gateway,
 // same config but for its rate limits in a redis-server the bench starts:
-// c=1 with direct and the floor, and an open loop at 5000/s), and chaos:
+// c=1 with direct and the floor, and an open loop at 5000/s), WebSocket
+// (a 20-turn tool loop over POST /v1/responses, over a Responses
+// WebSocket, and over one passed through to a provider that serves
+// WebSockets), and chaos:
 // the billing-on gateway's "chaos" route, two targets on which the mock
 // fails at random (500s, resets, stalls past a first-byte timeout) before
 // two healthy ones, against the plain model through the same gateway (the
@@ -275,6 +278,9 @@ func measure(o *options, p pinning) error {
 				return err
 			}
 		}
+	}
+	if gw := findTarget(targets, targetGateway); gw != nil && o.wsLoops > 0 && ctx.Err() == nil {
+		_ = scenario(wsName, 0, func() (Scenario, error) { return runWebSocket(ctx, gw, o), nil })
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

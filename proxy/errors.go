@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/proxy/api"
+	"switchboard/proxy/console"
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/upstream"
@@ -72,6 +73,10 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "request body is larger than the gateway's limit (server.max_body_bytes)"}
 	case errors.Is(err, api.ErrBadMasterKey):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_master_key", err.Error()}
+	case errors.Is(err, console.ErrSessionEnded):
+		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "session_ended", err.Error()}
+	case errors.Is(err, console.ErrCSRF):
+		return apiError{fasthttp.StatusForbidden, "permission_error", "csrf_token_missing", err.Error()}
 	case errors.Is(err, api.ErrReadOnly):
 		return apiError{fasthttp.StatusForbidden, "permission_error", "read_only_key", err.Error()}
 	case errors.Is(err, api.ErrConflict):

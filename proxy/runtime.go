@@ -7,6 +7,7 @@ import (
 	"switchboard/configs"
 	"switchboard/proxy/api"
 	"switchboard/proxy/compress"
+	"switchboard/proxy/console"
 	"switchboard/router"
 )
 
@@ -32,6 +33,7 @@ type runtimeState struct {
 	billing      *billing
 	targets      *targetMetrics
 	api          *api.API // /api/v1 and the legacy credit summary
+	console      *console.Backend
 	keepalive    time.Duration
 	writeTimeout time.Duration
 	promptCache  promptCache
@@ -83,7 +85,9 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 		Secret:       presentedSecret,
 		Authenticate: rt.keys.authenticateCaller,
 		ReloadKeys:   s.reloadKeys,
+		Session:      s.sessions.Principal,
 	})
+	rt.console = consoleBackend(rt, cfg)
 	if err := s.cache.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
 		return nil, fmt.Errorf("cannot size the response cache: %w", err)
 	}
@@ -122,6 +126,9 @@ func (s *Server) Reload(cfg *configs.Config, r *router.Router) (kept []string, e
 		return nil, err
 	}
 	s.rt.Store(rt)
+	if adminKeysChanged(prev.cfg, cfg) {
+		s.sessions.Clear()
+	}
 	return kept, nil
 }
 

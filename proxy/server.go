@@ -26,6 +26,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/proxy/console"
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/store/redis"
@@ -56,6 +57,9 @@ type Server struct {
 	affinity  *router.Affinity
 	trim      *trimmer
 	tel       *telemetry.Telemetry // nil when telemetry is off; a reload keeps it
+	ws        wsSessions           // Responses over WebSocket (websocket.go)
+	sessions  *console.Sessions    // the console's logins; a reload keeps them unless an admin key changes
+	console   *console.Console
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -72,6 +76,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		affinity:  router.NewAffinity(affinityTTL, affinitySize),
 		cache:     st,
 		newLimits: localLimits,
+		sessions:  console.NewSessions(console.MaxSessions, console.SessionTTL),
 	}
 	if url := string(cfg.Store.RedisURL); url != "" {
 		c, err := redis.Open(url)
@@ -81,6 +86,7 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 		s.shared, s.cache = c, c
 		s.newLimits = sharedLimiter(c, cfg.Store.WhenDown.Limits == configs.FailClosed)
 	}
+	s.console = console.New(s.sessions)
 	rt, err := s.newRuntime(cfg, r, nil)
 	if err != nil {
 		s.closeShared()
@@ -121,7 +127,9 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Write
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
 // Shutdown drains the server: it stops accepting, waits for open
-// requests (streams included) to end or ctx to expire, flushes the access
+// requests (streams included) and WebSocket sessions (each ends after
+// its turn, an idle one at once, with close code 1001) to end or ctx to
+// expire, flushes the access
 // log, exports the telemetry still queued (within ctx) and stops the
 // memory trimmer. When ctx expires first it closes the client connections
 // still open, so that their calls end at once (a stream is billed for
@@ -129,7 +137,15 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.lis
 // cutWait for them to settle; the caller then closes the store, which
 // flushes the ledger. It returns ctx's error in that case.
 func (s *Server) Shutdown(ctx context.Context) error {
+	wsDone := s.ws.close() // fasthttp does not wait for the connections it handed over
 	err := s.http.ShutdownWithContext(ctx)
+	if err == nil {
+		select {
+		case <-wsDone:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		n := s.limits.closeAll()
 		deadline := time.Now().Add(cutWait)
@@ -203,6 +219,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if path == "/ui" || strings.HasPrefix(path, "/ui/") {
+		s.serveConsole(ctx, rt, path)
+		return
+	}
 	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {
 		s.serveAPI(ctx, rt, strings.Clone(rest)) // a copy: path must not escape
 		return
@@ -224,6 +244,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/messages/count_tokens":
 		s.serve(ctx, rt, surfaceCountTokens)
 	case "/responses":
+		if isWebSocketUpgrade(ctx) {
+			s.upgradeResponses(ctx, rt)
+			return
+		}
 		s.serve(ctx, rt, surfaceResponses)
 	case "/responses/compact":
 		s.serve(ctx, rt, surfaceCompact)
@@ -255,12 +279,18 @@ func unknownPathFormat(path string) upstream.Format {
 
 // serveAPI answers a request of the management API (package api) for
 // path, the part after /api/v1/ (or "dashboard/billing/credits" for
-// OpenAI's legacy path) on runtime rt, or its error in the OpenAI shape, under a
-// request id of its own, and logs it.
+// OpenAI's legacy path) on runtime rt.
 func (s *Server) serveAPI(ctx *fasthttp.RequestCtx, rt *runtimeState, path string) {
+	s.serveAPILike(ctx, func() error { return rt.api.Serve(ctx, path) })
+}
+
+// serveAPILike answers a request of the management API or the console
+// with serve, or its error in the OpenAI shape, under a request id of
+// its own, and logs it.
+func (s *Server) serveAPILike(ctx *fasthttp.RequestCtx, serve func() error) {
 	start := time.Now()
 	id := s.appendRequestID(nil)
-	err := rt.api.Serve(ctx, path)
+	err := serve()
 	if err != nil {
 		writeError(ctx, err)
 	}
