@@ -22,8 +22,8 @@ import (
 	"switchboard/internal/testenv"
 )
 
-// cluster is n gateways on one Redis, and nginx in front of them.
-type cluster struct {
+// redisCluster is n gateways on one Redis, and nginx in front of them.
+type redisCluster struct {
 	mock   *mock.Server
 	redis  *testenv.Redis
 	nodes  []*gatewayProc
@@ -31,8 +31,8 @@ type cluster struct {
 	client *http.Client
 }
 
-// clusterOptions shape a cluster's config.
-type clusterOptions struct {
+// redisClusterOptions shape a cluster's config.
+type redisClusterOptions struct {
 	nodes      int
 	rpm        int    // the operator key's RPM; 0 none
 	whenDown   string // store.when_down.limits; "" the default
@@ -44,12 +44,12 @@ type clusterOptions struct {
 
 const clusterKey = "sk-sb-cluster-key"
 
-// startCluster starts a mock provider, a Redis (unless o.redis), o.nodes
+// startRedisCluster starts a mock provider, a Redis (unless o.redis), o.nodes
 // gateways with their own data dirs and store.redis_url, and nginx.
-func startCluster(t *testing.T, o clusterOptions) *cluster {
+func startRedisCluster(t *testing.T, o redisClusterOptions) *redisCluster {
 	t.Helper()
 	bin := switchboardBinary(t)
-	c := &cluster{redis: o.redis, client: newClient(64)}
+	c := &redisCluster{redis: o.redis, client: newClient(64)}
 	m, err := mock.Start("127.0.0.1:0", mock.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ type clusterReply struct {
 }
 
 // chat posts body to url's /v1/chat/completions with the cluster key.
-func (c *cluster) chat(t *testing.T, url string, body []byte) (clusterReply, error) {
+func (c *redisCluster) chat(t *testing.T, url string, body []byte) (clusterReply, error) {
 	req, err := http.NewRequest("POST", url+"/v1/chat/completions", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func (c *cluster) chat(t *testing.T, url string, body []byte) (clusterReply, err
 // by nginx over the nodes) lets 120 +-5% through, served by every node.
 func TestClusterRateLimit(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, clusterOptions{nodes: 3, rpm: 120})
+	c := startRedisCluster(t, redisClusterOptions{nodes: 3, rpm: 120})
 	// Spend the burst: the limiter is then at its steady 2 a second.
 	for i := 0; ; i++ {
 		r, err := c.chat(t, c.nginx.URL, chatBody)
@@ -213,7 +213,7 @@ func TestClusterRateLimit(t *testing.T) {
 // A response cached through node A is a hit through node B.
 func TestClusterCache(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, clusterOptions{nodes: 2, cacheOn: true, skipNginx: true})
+	c := startRedisCluster(t, redisClusterOptions{nodes: 2, cacheOn: true, skipNginx: true})
 	body := []byte(`{"model":"mock-model","messages":[{"role":"user","content":"cache me"}],"max_tokens":20,"temperature":0}`)
 	a, err := c.chat(t, c.nodes[0].url, body)
 	if err != nil || a.status != http.StatusOK || a.header.Get("x-switchboard-cache") != "miss" {
@@ -245,9 +245,9 @@ func TestClusterCache(t *testing.T) {
 // is back both enforce the limits again.
 func TestClusterRedisDown(t *testing.T) {
 	t.Parallel()
-	open := startCluster(t, clusterOptions{nodes: 2, rpm: 3})
-	closed := startCluster(t, clusterOptions{nodes: 1, rpm: 3, whenDown: "fail_closed", redis: open.redis, skipNginx: true, nameSuffix: "-closed"})
-	statuses := func(c *cluster, url string, n int) []int {
+	open := startRedisCluster(t, redisClusterOptions{nodes: 2, rpm: 3})
+	closed := startRedisCluster(t, redisClusterOptions{nodes: 1, rpm: 3, whenDown: "fail_closed", redis: open.redis, skipNginx: true, nameSuffix: "-closed"})
+	statuses := func(c *redisCluster, url string, n int) []int {
 		var got []int
 		for range n {
 			r, err := c.chat(t, url, chatBody)
