@@ -372,6 +372,11 @@ func TestClusterKillNodeUnderLoad(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	res := <-done
+	var bg, rq int
+	for _, n := range rest {
+		b, r := leaseRoundTrips(t, n)
+		bg, rq = bg+b, rq+r
+	}
 	b := c.node(t, "b") // drains what b's journal and spool held
 	for _, n := range []*gatewayProc{nodes[0], b, nodes[2]} {
 		n.stop(t)
@@ -381,8 +386,8 @@ func TestClusterKillNodeUnderLoad(t *testing.T) {
 	if len(res.answered) == 0 {
 		t.Fatal("no call answered")
 	}
-	t.Logf("%d calls answered (%v, %d transport errors, the killed node's in-flight calls among them); all in the ledger once",
-		len(res.answered), res.statuses, res.errors)
+	t.Logf("%d calls answered (%v, %d transport errors, the killed node's in-flight calls among them); all in the ledger once; the two nodes that stayed up made %d background and %d request-path lease round trips in 2s",
+		len(res.answered), res.statuses, res.errors, bg, rq)
 }
 
 // TestClusterSurvivesPostgresOutage: PostgreSQL stopped for 5 s under
