@@ -60,7 +60,7 @@ test-allocs:
 	$(GO) test -count=1 -run 'Allocation|Memory' $(PKG)
 
 test-race:
-	$(GO) test -race -count=1 -timeout 10m -run '$(TESTS)' $(PKG)
+	$(GO) test -race -count=1 -timeout 20m -run '$(TESTS)' $(PKG)
 
 bench:
 	$(GO) run ./bench
