@@ -41,10 +41,11 @@ import (
 type Server struct {
 	rt        atomic.Pointer[runtimeState] // loaded once per request
 	mu        sync.Mutex                   // serializes Reload and key-table reloads
-	store     *store.Store
-	cache     cacheStore    // the response cache: store's, or shared's
-	shared    *redis.Client // Redis (store.redis_url), nil without
-	newLimits limiterFunc   // the keys' limiters: in process, or shared's
+	store     *store.Store                 // the web cache, and the response cache without Redis
+	backend   store.Backend                // keys, balances, the ledger
+	cache     cacheStore                   // the response cache: store's, or shared's
+	shared    *redis.Client                // Redis (store.redis_url), nil without
+	newLimits limiterFunc                  // the keys' limiters: in process, or shared's
 	metrics   metricCache
 	spend     spendCache
 	log       *accessLog
@@ -60,17 +61,20 @@ type Server struct {
 	ws        wsSessions           // Responses over WebSocket (websocket.go)
 	sessions  *console.Sessions    // the console's logins; a reload keeps them unless an admin key changes
 	console   *console.Console
+	stopped   sync.Once // Shutdown's flushes, once however often it is called
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
-// their catalog prices) and meters calls in st. It loads the store's keys and marks the accounts of the config's
-// operator keys unlimited. Access-log lines (when enabled) and error
-// lines go to logOut.
-func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Writer) (*Server, error) {
+// their catalog prices), caches in st and meters calls in b (st itself
+// with the pebble backend). It loads b's keys and marks the accounts of
+// the config's operator keys unlimited. Access-log lines (when enabled)
+// and error lines go to logOut.
+func New(cfg *configs.Config, r *router.Router, st *store.Store, b store.Backend, logOut io.Writer) (*Server, error) {
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
 		store:     st,
+		backend:   b,
 		errLog:    log.New(logOut, "switchboard: ", log.LstdFlags),
 		idPrefix:  []byte(hex.EncodeToString(prefix[:])),
 		affinity:  router.NewAffinity(affinityTTL, affinitySize),
@@ -135,7 +139,8 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.lis
 // still open, so that their calls end at once (a stream is billed for
 // what it produced, like one its client abandons), and waits up to
 // cutWait for them to settle; the caller then closes the store, which
-// flushes the ledger. It returns ctx's error in that case.
+// flushes the ledger. It returns ctx's error in that case. Calling it
+// again only waits for what is still open.
 func (s *Server) Shutdown(ctx context.Context) error {
 	wsDone := s.ws.close() // fasthttp does not wait for the connections it handed over
 	err := s.http.ShutdownWithContext(ctx)
@@ -154,14 +159,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		err = fmt.Errorf("%w: cut %d connections still open, %d calls not settled", err, n, s.calls.Load())
 	}
-	if s.log != nil {
-		s.log.Close()
-	}
-	if terr := s.tel.Shutdown(ctx); terr != nil {
-		s.errLog.Printf("telemetry: %v", terr)
-	}
-	s.trim.close()
-	s.closeShared()
+	s.stopped.Do(func() {
+		if s.log != nil {
+			s.log.Close()
+		}
+		if terr := s.tel.Shutdown(ctx); terr != nil {
+			s.errLog.Printf("telemetry: %v", terr)
+		}
+		s.trim.close()
+		s.closeShared()
+	})
 	return err
 }
 
@@ -307,11 +314,24 @@ var (
 	errUnknownModelID   = fmt.Errorf("%w: no such model; GET /v1/models lists them", router.ErrUnknownModel)
 )
 
-// ready answers 200 when the config is loaded (it is, or there would be
-// no server) and the store is open.
+// ready answers 200 "ready" when the config is loaded (it is, or there
+// would be no server) and the store is open, 503 when it is not. With
+// the postgres backend it answers 200 "degraded: <reason>" while
+// PostgreSQL is unreachable or ledger entries wait in the local spool:
+// the node still serves, from its leases.
 func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain")
-	if err := s.store.Ready(); err != nil {
+	err := s.store.Ready()
+	if err == nil {
+		err = s.backend.Ready()
+	}
+	if err == nil {
+		if d := s.backend.Degraded(); d != nil {
+			ctx.SetBodyString("degraded: " + d.Error() + "\n")
+			return
+		}
+	}
+	if err != nil {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("not ready: " + err.Error() + "\n")
 		return
