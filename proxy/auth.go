@@ -141,7 +141,7 @@ func (ki *keyIndex) limitsFor(id string, rpm, tpm int) rateLimiter {
 // config key wins over a store key with the same secret.
 // Reading the store under mu keeps concurrent reloads in order: the last
 // table swapped in is never older than a change that finished before it.
-func (ki *keyIndex) reload(st *store.Store) error {
+func (ki *keyIndex) reload(st store.Backend) error {
 	ki.mu.Lock()
 	defer ki.mu.Unlock()
 	keys, err := st.Keys()

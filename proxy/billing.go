@@ -25,12 +25,12 @@ import (
 // forwarded, and its ledger entry after the last byte.
 type billing struct {
 	disabled         bool
-	store            *store.Store
+	store            store.Backend
 	freeUnpriced     bool
 	defaultMaxOutput int64
 }
 
-func newBilling(cfg *configs.Config, st *store.Store) *billing {
+func newBilling(cfg *configs.Config, st store.Backend) *billing {
 	return &billing{
 		disabled:         cfg.Billing.Disabled,
 		store:            st,

@@ -51,7 +51,7 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 		cfg:          cfg,
 		router:       r,
 		modelList:    newModelList(r.Models()),
-		billing:      newBilling(cfg, s.store),
+		billing:      newBilling(cfg, s.backend),
 		keepalive:    cfg.Server.SSEKeepalive.D(),
 		writeTimeout: cfg.Server.WriteTimeout.D(),
 		promptCache:  newPromptCache(cfg.Cache.Prompt),
@@ -69,22 +69,22 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 		prevKeys = prev.keys
 	}
 	rt.keys = newKeyIndex(cfg.Auth, prevKeys, s.newLimits)
-	if err := rt.keys.reload(s.store); err != nil {
+	if err := rt.keys.reload(s.backend); err != nil {
 		return nil, fmt.Errorf("cannot load keys: %w", err)
 	}
 	for _, k := range append(rt.keys.config, anonymous) {
-		if err := s.store.SetUnlimited(k.Account); err != nil {
+		if err := s.backend.SetUnlimited(k.Account); err != nil {
 			return nil, fmt.Errorf("cannot open operator account %q: %w", k.Account, err)
 		}
 	}
 	rt.api = api.New(api.Options{
-		Store:        s.store,
+		Store:        s.backend,
 		Plans:        cfg.Billing.Plans,
 		MasterKey:    cfg.Auth.MasterKey,
 		ViewerKey:    cfg.Auth.ViewerKey,
 		Secret:       presentedSecret,
 		Authenticate: rt.keys.authenticateCaller,
-		ReloadKeys:   s.reloadKeys,
+		ReloadKeys:   s.ReloadKeys,
 		Session:      s.sessions.Principal,
 	})
 	rt.console = consoleBackend(rt, cfg)
@@ -99,14 +99,14 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 	return rt, nil
 }
 
-// reloadKeys rebuilds the running runtime's key table from the store,
-// after the admin API changed a key. It takes s.mu, so a config reload
-// running at the same time cannot swap in a table read before the
-// change.
-func (s *Server) reloadKeys() error {
+// ReloadKeys rebuilds the running runtime's key table from the backend,
+// after the admin API changed a key (or, with the postgres backend,
+// another node did). It takes s.mu, so a config reload running at the
+// same time cannot swap in a table read before the change.
+func (s *Server) ReloadKeys() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rt.Load().keys.reload(s.store)
+	return s.rt.Load().keys.reload(s.backend)
 }
 
 // Reload makes cfg, a config loaded and validated by configs.Load, the

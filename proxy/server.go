@@ -41,10 +41,11 @@ import (
 type Server struct {
 	rt        atomic.Pointer[runtimeState] // loaded once per request
 	mu        sync.Mutex                   // serializes Reload and key-table reloads
-	store     *store.Store
-	cache     cacheStore    // the response cache: store's, or shared's
-	shared    *redis.Client // Redis (store.redis_url), nil without
-	newLimits limiterFunc   // the keys' limiters: in process, or shared's
+	store     *store.Store                 // the web cache, and the response cache without Redis
+	backend   store.Backend                // keys, balances, the ledger
+	cache     cacheStore                   // the response cache: store's, or shared's
+	shared    *redis.Client                // Redis (store.redis_url), nil without
+	newLimits limiterFunc                  // the keys' limiters: in process, or shared's
 	metrics   metricCache
 	spend     spendCache
 	log       *accessLog
@@ -64,14 +65,16 @@ type Server struct {
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
-// their catalog prices) and meters calls in st. It loads the store's keys and marks the accounts of the config's
-// operator keys unlimited. Access-log lines (when enabled) and error
-// lines go to logOut.
-func New(cfg *configs.Config, r *router.Router, st *store.Store, logOut io.Writer) (*Server, error) {
+// their catalog prices), caches in st and meters calls in b (st itself
+// with the pebble backend). It loads b's keys and marks the accounts of
+// the config's operator keys unlimited. Access-log lines (when enabled)
+// and error lines go to logOut.
+func New(cfg *configs.Config, r *router.Router, st *store.Store, b store.Backend, logOut io.Writer) (*Server, error) {
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
 		store:     st,
+		backend:   b,
 		errLog:    log.New(logOut, "switchboard: ", log.LstdFlags),
 		idPrefix:  []byte(hex.EncodeToString(prefix[:])),
 		affinity:  router.NewAffinity(affinityTTL, affinitySize),
@@ -311,11 +314,24 @@ var (
 	errUnknownModelID   = fmt.Errorf("%w: no such model; GET /v1/models lists them", router.ErrUnknownModel)
 )
 
-// ready answers 200 when the config is loaded (it is, or there would be
-// no server) and the store is open.
+// ready answers 200 "ready" when the config is loaded (it is, or there
+// would be no server) and the store is open, 503 when it is not. With
+// the postgres backend it answers 200 "degraded: <reason>" while
+// PostgreSQL is unreachable or ledger entries wait in the local spool:
+// the node still serves, from its leases.
 func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain")
-	if err := s.store.Ready(); err != nil {
+	err := s.store.Ready()
+	if err == nil {
+		err = s.backend.Ready()
+	}
+	if err == nil {
+		if d := s.backend.Degraded(); d != nil {
+			ctx.SetBodyString("degraded: " + d.Error() + "\n")
+			return
+		}
+	}
+	if err != nil {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString("not ready: " + err.Error() + "\n")
 		return

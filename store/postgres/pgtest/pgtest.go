@@ -8,6 +8,7 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -31,6 +32,7 @@ type Server struct {
 	Port int
 
 	bin   string
+	root  string // the temporary directory holding dir
 	dir   string // the data directory, also the unix socket directory
 	owner *user.User
 }
@@ -38,46 +40,78 @@ type Server struct {
 // Start runs a new server for t and stops and removes it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := start()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// StartShared runs a server for a whole test binary, from TestMain,
+// which calls Close after m.Run; an error means the tests cannot run
+// and must fail.
+func StartShared() (*Server, error) { return start() }
+
+func start() (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
-		t.Fatalf("pgtest: %v (make test-deps installs the Debian postgresql package)", err)
+		return nil, fmt.Errorf("%w (make test-deps installs the Debian postgresql package)", err)
 	}
-	dir, err := os.MkdirTemp("", "pgtest-")
+	root, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s := &Server{bin: bin, dir: filepath.Join(dir, "data")}
-	t.Cleanup(func() {
-		_ = s.pgctl("stop", "-m", "immediate", "-w")
-		_ = os.RemoveAll(dir)
-	})
+	s := &Server{bin: bin, root: root, dir: filepath.Join(root, "data")}
 	if os.Geteuid() == 0 {
 		if s.owner, err = user.Lookup("postgres"); err != nil {
 			if s.owner, err = user.Lookup("nobody"); err != nil {
-				t.Fatalf("pgtest: running as root and no postgres or nobody user to run the server as")
+				s.Close()
+				return nil, errors.New("running as root and no postgres or nobody user to run the server as")
 			}
 		}
-		if err := chown(dir, s.owner); err != nil {
-			t.Fatal(err)
+		if err := chown(root, s.owner); err != nil {
+			s.Close()
+			return nil, err
 		}
 	}
 	if out, err := s.command(filepath.Join(bin, "initdb"), "-D", s.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+		s.Close()
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	s.Port = freePort(t)
+	if s.Port, err = freePort(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
-	s.Restart(t)
-	return s
+	if err := s.start(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the server and removes its files.
+func (s *Server) Close() {
+	_ = s.pgctl("stop", "-m", "immediate", "-w")
+	_ = os.RemoveAll(s.root)
 }
 
 // Restart starts the server again after Stop, on the same port and data.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
+	if err := s.start(); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+}
+
+func (s *Server) start() error {
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s -c fsync=off -c max_connections=200 -c shared_buffers=32MB", s.Port, s.dir)
 	if err := s.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(s.dir, "server.log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
-		t.Fatalf("pgtest: pg_ctl start: %v\n%s", err, log)
+		return fmt.Errorf("pg_ctl start: %v\n%s", err, log)
 	}
+	return nil
 }
 
 // Stop stops the server at once (pg_ctl -m immediate): connections
@@ -154,12 +188,11 @@ func chown(dir string, u *user.User) error {
 	return os.Chown(dir, uid, gid)
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
