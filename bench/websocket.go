@@ -33,7 +33,8 @@ import (
 //     WebSocket to the mock.
 //
 // It reports each way's time per turn (send to response.completed) and
-// per loop, and the bytes the client sent per loop.
+// per loop, the gateway's CPU time per turn (its /proc/PID/stat around
+// each loop) and the bytes the client sent per loop.
 
 const (
 	wsName       = "Responses over WebSocket vs HTTP, 20-turn tool loop, c=1"
@@ -70,6 +71,9 @@ type WebSocketMode struct {
 	Turn         Percentiles `json:"turn_us"`
 	Loop         Percentiles `json:"loop_us"`
 	BytesPerLoop int64       `json:"client_bytes_per_loop"`
+	// CPUPerTurn is the gateway process's CPU time per turn, absent when
+	// the bench did not start it.
+	CPUPerTurn *float64 `json:"gateway_cpu_us_per_turn,omitempty"`
 }
 
 // wsMode is one way to run the loop.
@@ -80,6 +84,7 @@ type wsMode struct {
 	turn  *hdrhistogram.Histogram
 	loop  *hdrhistogram.Histogram
 	fig   WebSocketMode
+	ticks int64 // the gateway's CPU time over the loops, in clock ticks
 }
 
 // runWebSocket runs o.wsLoops loops of each way through gw.
@@ -100,7 +105,12 @@ func runWebSocket(ctx context.Context, gw *target, o *options) Scenario {
 	for i := 0; i < o.wsLoops && ctx.Err() == nil; i++ {
 		for _, m := range modes {
 			start := time.Now()
+			before, errBefore := gw.cpuTicks()
 			sent, err := wsLoop(gw, hc, m, o.timeout)
+			after, errAfter := gw.cpuTicks()
+			if errBefore == nil && errAfter == nil {
+				m.ticks += after - before
+			}
 			if err != nil {
 				m.fig.Errors++
 				if m.fig.FirstError == "" {
@@ -116,6 +126,10 @@ func runWebSocket(ctx context.Context, gw *target, o *options) Scenario {
 	f := &WebSocketFigures{Turns: wsLoopTurns}
 	for _, m := range modes {
 		m.fig.Turn, m.fig.Loop = percentiles(m.turn), percentiles(m.loop)
+		if gw.proc != nil && m.fig.Loops > 0 {
+			us := float64(time.Duration(m.ticks)*clockTick/time.Microsecond) / float64(m.fig.Loops*wsLoopTurns)
+			m.fig.CPUPerTurn = &us
+		}
 		f.Modes = append(f.Modes, m.fig)
 	}
 	s.WebSocket = f
@@ -258,9 +272,13 @@ func httpTurn(hc *fasthttp.HostClient, gw *target, body string, timeout time.Dur
 
 // writeWebSocket writes the scenario's table.
 func writeWebSocket(b *strings.Builder, f *WebSocketFigures) {
-	b.WriteString("| way | loops | errors | turn p50 | turn p99 | loop p50 | loop p99 | client bytes per loop |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| way | loops | errors | turn p50 | turn p99 | loop p50 | loop p99 | gateway CPU µs/turn | client bytes per loop |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range f.Modes {
-		fmt.Fprintf(b, "| %s | %d | %d | %.0f | %.0f | %.0f | %.0f | %d |\n", m.Mode, m.Loops, m.Errors, m.Turn.P50, m.Turn.P99, m.Loop.P50, m.Loop.P99, m.BytesPerLoop)
+		cpu := "-"
+		if m.CPUPerTurn != nil {
+			cpu = fmt.Sprintf("%.0f", *m.CPUPerTurn)
+		}
+		fmt.Fprintf(b, "| %s | %d | %d | %.0f | %.0f | %.0f | %.0f | %s | %d |\n", m.Mode, m.Loops, m.Errors, m.Turn.P50, m.Turn.P99, m.Loop.P50, m.Loop.P99, cpu, m.BytesPerLoop)
 	}
 	for _, m := range f.Modes {
 		if m.FirstError != "" {

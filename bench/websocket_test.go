@@ -27,7 +27,7 @@ func TestWebSocketScenarioRunsEveryWay(t *testing.T) {
 	}
 	var b strings.Builder
 	writeWebSocket(&b, f)
-	if !strings.Contains(b.String(), "| websocket-passthrough | 2 | 0 |") {
+	if !strings.Contains(b.String(), "| websocket-passthrough | 2 | 0 |") || !strings.Contains(b.String(), "| - |") {
 		t.Errorf("table:\n%s", b.String())
 	}
 }

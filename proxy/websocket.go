@@ -381,16 +381,18 @@ func (ws *wsSession) turn(rt *runtimeState) bool {
 	if err != nil {
 		return ws.fail(err)
 	}
-	for _, k := range [...]string{"type", "generate"} {
-		_, _ = root.Unset(k)
+	// The turn's body: the message's members but the WebSocket's own,
+	// the input (whole when expanded) and stream: true. One copy.
+	skip := [...]string{"type", "generate", "stream", "input", ""}
+	if ws.prevID != "" {
+		skip[len(skip)-1] = "previous_response_id"
 	}
-	if _, err := root.Set("stream", ast.NewBool(true)); err != nil {
-		return ws.fail(fmt.Errorf("%w: %v", errBadRequest, err))
-	}
-	body, err := root.MarshalJSON()
+	body, err := appendMembers(reuse(ws.body), &root, skip[:]...) // the last turn's call is done with it
 	if err != nil {
-		return ws.fail(fmt.Errorf("%w: %v", errBadRequest, err))
+		return ws.fail(err)
 	}
+	body = appendMember(body, "input", input)
+	body = append(appendMember(body, "stream", []byte("true")), '}')
 	if len(body) > ws.maxBody {
 		return ws.fail(fasthttp.ErrBodyTooLarge)
 	}
@@ -406,10 +408,9 @@ func (ws *wsSession) turn(rt *runtimeState) bool {
 	return ok
 }
 
-// expand makes root, a turn that continues the connection's last
-// response, a whole request: its input becomes the last request's input,
-// then the last output, then its own, and previous_response_id goes. It
-// returns the turn's whole input as a JSON array.
+// expand returns the whole input of root's turn as a JSON array: for a
+// turn that continues the connection's last response (ws.prevID is then
+// set), the last request's input, then the last output, then its own.
 func (ws *wsSession) expand(root *ast.Node) ([]byte, error) {
 	in := root.Get("input")
 	raw := []byte("[]")
@@ -442,12 +443,41 @@ func (ws *wsSession) expand(root *ast.Node) ([]byte, error) {
 		}
 		whole = append(whole, items...)
 	}
-	whole = append(whole, ']')
-	if _, err := root.Set("input", ast.NewRaw(string(whole))); err != nil {
-		return nil, fmt.Errorf("%w: input: %v", errBadRequest, err)
+	return append(whole, ']'), nil
+}
+
+// appendMembers appends "{" and the members of the object root but those
+// named in skip, their values as they are, to dst; appendMember adds
+// more, and the caller the closing "}".
+func appendMembers(dst []byte, root *ast.Node, skip ...string) ([]byte, error) {
+	dst = append(dst, '{')
+	var err error
+	root.ForEach(func(p ast.Sequence, n *ast.Node) bool {
+		for _, k := range skip {
+			if *p.Key == k {
+				return true
+			}
+		}
+		var raw string
+		if raw, err = n.Raw(); err != nil {
+			err = fmt.Errorf("%w: %s: %v", errBadRequest, *p.Key, err)
+			return false
+		}
+		dst = appendMember(dst, *p.Key, unsafe.Slice(unsafe.StringData(raw), len(raw)))
+		return true
+	})
+	return dst, err
+}
+
+// appendMember appends the member key: raw (a JSON value) to an object
+// being written.
+func appendMember(dst []byte, key string, raw []byte) []byte {
+	if dst[len(dst)-1] != '{' {
+		dst = append(dst, ',')
 	}
-	_, _ = root.Unset("previous_response_id")
-	return whole, nil
+	dst = canon.AppendString(dst, key)
+	dst = append(dst, ':')
+	return append(dst, raw...)
 }
 
 // remember keeps the turn just relayed as the connection's last

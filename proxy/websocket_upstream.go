@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/upstream"
+	"switchboard/upstream/canon"
 )
 
 // Passthrough of Responses over WebSocket to a provider that serves it
@@ -54,6 +55,7 @@ type wsUpstream struct {
 	lastID   string // the response the provider completed last on conn
 	served   bool   // the current turn went over conn
 
+	msg     []byte // the message being sent
 	first   []byte // a message read before the body was handed over
 	pending []byte // the SSE event being read out
 	off     int
@@ -152,18 +154,21 @@ func (u *wsUpstream) message(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	ws := u.ws
-	if ws.prevID != "" && ws.prevID == u.lastID {
-		if _, err := root.Set("input", ast.NewRaw(string(ws.newInput))); err != nil {
-			return nil, err
-		}
-		if _, err := root.Set("previous_response_id", ast.NewString(ws.prevID)); err != nil {
-			return nil, err
-		}
+	short := ws.prevID != "" && ws.prevID == u.lastID
+	skip := [...]string{"type", "", ""}
+	if short {
+		skip[1], skip[2] = "input", "previous_response_id"
 	}
-	if _, err := root.Set("type", ast.NewString(typeResponseCreate)); err != nil {
+	u.msg, err = appendMembers(u.msg[:0], &root, skip[:]...)
+	if err != nil {
 		return nil, err
 	}
-	return root.MarshalJSON()
+	u.msg = appendMember(u.msg, "type", []byte(`"response.create"`))
+	if short {
+		u.msg = appendMember(u.msg, "previous_response_id", canon.AppendString(nil, ws.prevID))
+		u.msg = appendMember(u.msg, "input", ws.newInput)
+	}
+	return append(u.msg, '}'), nil
 }
 
 // send writes msg to the provider within its first-byte timeout.
