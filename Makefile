@@ -34,10 +34,17 @@ build:
 # The real-client tests drive the gateway with the official npm SDKs,
 # installed into a git-ignored folder. npm ci can refuse a lock file over
 # per-platform optional packages, so fall back to npm install. The README
-# examples are run with real curl, installed from Debian when missing.
+# examples are run with real curl, installed from Debian when missing, the
+# console is tested in a real headless Chromium, and the several-gateway
+# tests with a real PostgreSQL server (store/postgres/pgtest), redis-server
+# and nginx (internal/testenv), all installed from Debian when missing.
 test-deps:
 	cd $(NODE_DIR) && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund)
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || (apt-get update && apt-get install -y postgresql)
+	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx)
 
 test: lint test-deps test-race test-allocs fuzz
 

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -28,6 +29,8 @@ import (
 	"switchboard/proxy"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/store/money"
+	"switchboard/store/postgres"
 	"switchboard/upstream"
 )
 
@@ -117,7 +120,7 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 
-	opts := store.Options{SyncInterval: cfg.Billing.SyncInterval.D()}
+	opts := store.Options{SyncInterval: cfg.Billing.SyncInterval.D(), Outbox: cfg.Store.Postgres()}
 	if cfg.Billing.SyncInterval.Always() {
 		opts.SyncInterval = store.SyncAlways
 	}
@@ -127,16 +130,27 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close() // on the early returns; the shutdown closes it itself, to report its error
+	backend, pg, err := openBackend(cfg, st, logger)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	if pg != nil {
+		defer pg.Close(context.Background()) //nolint:errcheck // on the early returns; the shutdown reports its error
+	}
 	ln, err := openListener(cfg.Listen, os.FileMode(cfg.Server.SocketMode))
 	if err != nil {
 		logger.Printf("cannot listen on %q: %v", cfg.Listen, err)
 		return 1
 	}
 	defer ln.Close() // a unix socket's file goes with it
-	srv, err := proxy.New(cfg, rt, st, stderr)
+	srv, err := proxy.New(cfg, rt, st, backend, stderr)
 	if err != nil {
 		logger.Print(err)
 		return 1
+	}
+	if pg != nil {
+		pg.WatchKeys(srv.ReloadKeys)
 	}
 	admin := "on"
 	switch {
@@ -182,12 +196,50 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("shutdown: %v", err)
 		code = 1
 	}
+	if pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := pg.Close(ctx)
+		cancel()
+		if err != nil {
+			// What is left stays in the local spool for the next start.
+			logger.Printf("cannot ship the ledger to PostgreSQL: %v", err)
+			code = 1
+		}
+	}
 	if err := st.Close(); err != nil {
 		logger.Printf("cannot flush the ledger: %v", err)
 		return 1
 	}
 	logger.Print("ledger flushed; exiting")
 	return code
+}
+
+// openBackend opens what keys, accounts and the ledger live in: st
+// itself with the pebble backend, else PostgreSQL (pg), migrated, with st
+// as this node's lease holder and spool.
+func openBackend(cfg *configs.Config, st *store.Store, logger *log.Logger) (store.Backend, *postgres.Store, error) {
+	if !cfg.Store.Postgres() {
+		return st, nil, nil
+	}
+	node, err := postgres.NodeID(cfg.DataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read or make the node id in %q: %w", cfg.DataDir, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pg, err := postgres.Open(ctx, string(cfg.Store.PostgresURL), st, postgres.Options{
+		Node:       node,
+		LeaseMax:   money.Money(cfg.Store.LeaseMax),
+		LeaseShare: cfg.Store.LeaseShare,
+		KeyRefresh: cfg.Store.KeyRefresh.D(),
+		FailOpen:   cfg.Store.WhenDown.Money == configs.FailOpen,
+		Logf:       logger.Printf,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	logger.Printf("store: PostgreSQL, node %s", node)
+	return pg, pg, nil
 }
 
 // loadConfig reads and validates the config file at path (the embedded

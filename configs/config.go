@@ -23,6 +23,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// DataDir is the Pebble store directory. Default ./data.
 	DataDir string `yaml:"data_dir"`
+	// Store chooses the backend of keys, accounts, the ledger, limits and
+	// the cache: the embedded Pebble store (the default) or PostgreSQL
+	// and Redis shared by several gateways.
+	Store Store `yaml:"store"`
 	// Server holds the client-facing server limits.
 	Server Server `yaml:"server"`
 	// Log controls logging.
@@ -95,6 +99,22 @@ type Server struct {
 	// SocketMode is the file mode of a unix socket listen creates, in
 	// octal. Default 0660: the gateway's user and group may connect.
 	SocketMode FileMode `yaml:"socket_mode"`
+	// WebSocket is Responses over WebSocket at /v1/responses.
+	WebSocket WebSocket `yaml:"websocket"`
+}
+
+// WebSocket configures Responses over WebSocket: a client (Codex CLI)
+// upgrades GET /v1/responses and sends each turn as a response.create
+// message on the open connection. A frame is at most
+// server.max_body_bytes.
+type WebSocket struct {
+	// Disabled answers the upgrade 426 Upgrade Required, which makes
+	// Codex fall back to HTTP for the session. Default false: served.
+	Disabled bool `yaml:"disabled"`
+	// IdleTimeout closes a connection that has been waiting this long
+	// for its next message, with close code 1001. Default 10m; OpenAI
+	// closes its own after 60m in all.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Log controls logging.
@@ -478,6 +498,14 @@ type Provider struct {
 	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// Timeouts bound each phase of an upstream call.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// WebSocket: the provider (format responses) also serves Responses
+	// over WebSocket at base_url/responses (ws:// or wss://). A client's
+	// WebSocket turns routed to it are then passed through frame by
+	// frame on a connection of the gateway's own to the provider, one
+	// per client connection, so the provider keeps the conversation
+	// (previous_response_id) itself. Default false: turns reach the
+	// provider over HTTP, like every other format's.
+	WebSocket bool `yaml:"websocket"`
 
 	// Disabled is set by Load when base_url or api_key came from an
 	// environment variable that is empty.
@@ -762,6 +790,7 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
+	c.Store.applyDefaults()
 	s := &c.Server
 	setDefault(&s.MaxBodyBytes, 32<<20)
 	setDefault(&s.MaxHeaderBytes, 64<<10)
@@ -773,6 +802,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
 	setDefault(&s.DrainTimeout, Duration(30*time.Second))
 	setDefault(&s.SocketMode, 0o660)
+	setDefault(&s.WebSocket.IdleTimeout, Duration(10*time.Minute))
 	if s.SSEKeepalive == nil {
 		d := Duration(15 * time.Second)
 		s.SSEKeepalive = &d
@@ -982,7 +1012,7 @@ func (c *Config) validate() []problem {
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
 		add("server", "sizes must be positive")
 	}
-	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || s.DrainTimeout < 0 || *s.SSEKeepalive < 0 {
+	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || s.DrainTimeout < 0 || *s.SSEKeepalive < 0 || s.WebSocket.IdleTimeout < 0 {
 		add("server", "durations must not be negative")
 	}
 	if c.Server.MaxConns < 0 {
@@ -1028,6 +1058,7 @@ func (c *Config) validate() []problem {
 	}
 	ps = append(ps, c.Billing.validate()...)
 	ps = append(ps, c.Telemetry.validate()...)
+	ps = append(ps, c.Store.validate()...)
 
 	providers := map[string]bool{}
 	for i := range c.Providers {
@@ -1046,6 +1077,9 @@ func (c *Config) validate() []problem {
 		}
 		if !slices.Contains(ProviderFormats, p.Format) {
 			add(at+".format", "want one of %s, got %q", strings.Join(ProviderFormats, ", "), p.Format)
+		}
+		if p.WebSocket && p.Format != "responses" {
+			add(at+".websocket", "want format responses for a WebSocket provider, got %q", p.Format)
 		}
 		if p.MaxConns < 0 {
 			add(at+".max_conns", "want a positive number, got %d", p.MaxConns)

@@ -25,12 +25,12 @@ import (
 // forwarded, and its ledger entry after the last byte.
 type billing struct {
 	disabled         bool
-	store            *store.Store
+	store            store.Backend
 	freeUnpriced     bool
 	defaultMaxOutput int64
 }
 
-func newBilling(cfg *configs.Config, st *store.Store) *billing {
+func newBilling(cfg *configs.Config, st store.Backend) *billing {
 	return &billing{
 		disabled:         cfg.Billing.Disabled,
 		store:            st,
@@ -127,9 +127,12 @@ func (b *billing) admitKey(c *call) error {
 		return fmt.Errorf("%w: %q", errModelNotAllowed, c.plan.Route.Model)
 	}
 	if k.limits != nil {
-		st, ok := k.limits.admit(c.start)
+		st, ok, err := k.limits.admit(c.start)
 		c.limits, c.hasLimits = st, true
-		if !ok {
+		switch {
+		case err != nil:
+			return err
+		case !ok:
 			return &rateLimitError{st}
 		}
 	}

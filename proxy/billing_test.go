@@ -50,7 +50,7 @@ func billingTestKey(t testing.TB, g *gateway, account string, credits money.Mone
 			t.Fatal(err)
 		}
 	}
-	if err := g.srv.reloadKeys(); err != nil {
+	if err := g.srv.ReloadKeys(); err != nil {
 		t.Fatal(err)
 	}
 	return secret

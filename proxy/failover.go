@@ -120,13 +120,18 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	}
 	c.resp.StreamBody = c.fields.stream
 	c.trace.StartAttempt(&c.req, p.Name, t.Model, c.attempts)
+	c.sent = time.Now()
+	if ws := websocketTurn(c, p); ws != nil {
+		// A turn passed through on the provider's WebSocket is not hedged.
+		err = ws.up.do(c, p, out) // websocket_upstream.go
+		return s.outcome(c, i, err, &c.resp, c.sent)
+	}
 	var h *hedge
 	if c.plan.Route.Policy.Hedge != nil {
 		h = s.prepareHedge(c, ep, body, out, i)
 	}
-
-	c.sent = time.Now()
 	if h != nil {
+		c.sent = time.Now()
 		h.arm()
 	}
 	err = p.DoUntil(&c.req, &c.resp, &c.watch)

@@ -126,7 +126,7 @@ func startGatewayCatalog(t testing.TB, m *mock.Server, text string, catalog []by
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv, err := New(cfg, rt, st, logs)
+	srv, err := New(cfg, rt, st, st, logs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"switchboard/configs"
 	"switchboard/proxy/api"
 	"switchboard/proxy/compress"
+	"switchboard/proxy/console"
 	"switchboard/router"
 )
 
@@ -32,6 +33,7 @@ type runtimeState struct {
 	billing      *billing
 	targets      *targetMetrics
 	api          *api.API // /api/v1 and the legacy credit summary
+	console      *console.Backend
 	keepalive    time.Duration
 	writeTimeout time.Duration
 	promptCache  promptCache
@@ -49,7 +51,7 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 		cfg:          cfg,
 		router:       r,
 		modelList:    newModelList(r.Models()),
-		billing:      newBilling(cfg, s.store),
+		billing:      newBilling(cfg, s.backend),
 		keepalive:    cfg.Server.SSEKeepalive.D(),
 		writeTimeout: cfg.Server.WriteTimeout.D(),
 		promptCache:  newPromptCache(cfg.Cache.Prompt),
@@ -66,25 +68,27 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 	if prev != nil {
 		prevKeys = prev.keys
 	}
-	rt.keys = newKeyIndex(cfg.Auth, prevKeys)
-	if err := rt.keys.reload(s.store); err != nil {
+	rt.keys = newKeyIndex(cfg.Auth, prevKeys, s.newLimits)
+	if err := rt.keys.reload(s.backend); err != nil {
 		return nil, fmt.Errorf("cannot load keys: %w", err)
 	}
 	for _, k := range append(rt.keys.config, anonymous) {
-		if err := s.store.SetUnlimited(k.Account); err != nil {
+		if err := s.backend.SetUnlimited(k.Account); err != nil {
 			return nil, fmt.Errorf("cannot open operator account %q: %w", k.Account, err)
 		}
 	}
 	rt.api = api.New(api.Options{
-		Store:        s.store,
+		Store:        s.backend,
 		Plans:        cfg.Billing.Plans,
 		MasterKey:    cfg.Auth.MasterKey,
 		ViewerKey:    cfg.Auth.ViewerKey,
 		Secret:       presentedSecret,
 		Authenticate: rt.keys.authenticateCaller,
-		ReloadKeys:   s.reloadKeys,
+		ReloadKeys:   s.ReloadKeys,
+		Session:      s.sessions.Principal,
 	})
-	if err := s.store.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
+	rt.console = consoleBackend(rt, cfg)
+	if err := s.cache.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
 		return nil, fmt.Errorf("cannot size the response cache: %w", err)
 	}
 	var prevTargets *targetMetrics
@@ -95,14 +99,14 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 	return rt, nil
 }
 
-// reloadKeys rebuilds the running runtime's key table from the store,
-// after the admin API changed a key. It takes s.mu, so a config reload
-// running at the same time cannot swap in a table read before the
-// change.
-func (s *Server) reloadKeys() error {
+// ReloadKeys rebuilds the running runtime's key table from the backend,
+// after the admin API changed a key (or, with the postgres backend,
+// another node did). It takes s.mu, so a config reload running at the
+// same time cannot swap in a table read before the change.
+func (s *Server) ReloadKeys() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rt.Load().keys.reload(s.store)
+	return s.rt.Load().keys.reload(s.backend)
 }
 
 // Reload makes cfg, a config loaded and validated by configs.Load, the
@@ -122,6 +126,9 @@ func (s *Server) Reload(cfg *configs.Config, r *router.Router) (kept []string, e
 		return nil, err
 	}
 	s.rt.Store(rt)
+	if adminKeysChanged(prev.cfg, cfg) {
+		s.sessions.Clear()
+	}
 	return kept, nil
 }
 

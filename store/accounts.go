@@ -88,9 +88,10 @@ func (a *Account) PlanLeft(now time.Time) money.Money {
 	return max(a.PlanAllowance()-a.PlanUsed, 0)
 }
 
-// charge takes cost from the account as of time at: plan allowance first,
-// then credits. It returns the part the plan paid.
-func (a *Account) charge(cost money.Money, at time.Time) (fromPlan money.Money) {
+// Charge takes cost from the account as of time at: plan allowance first
+// (rolling the period over when at is past it), then credits. It returns
+// the part the plan paid.
+func (a *Account) Charge(cost money.Money, at time.Time) (fromPlan money.Money) {
 	if a.Plan != "" && !at.Before(a.PeriodEnd) {
 		a.PeriodStart, a.PeriodEnd = planPeriod(a.PlanSince, a.PlanPeriod, at)
 		a.PlanUsed = 0
@@ -102,7 +103,9 @@ func (a *Account) charge(cost money.Money, at time.Time) (fromPlan money.Money) 
 	return fromPlan
 }
 
-func (a *Account) assignPlan(plan string, price money.Money, period time.Duration, now time.Time) {
+// AssignPlan sets the account's plan as Store.AssignPlan does, from now;
+// an empty plan removes it.
+func (a *Account) AssignPlan(plan string, price money.Money, period time.Duration, now time.Time) {
 	a.Plan, a.PlanPrice, a.PlanPeriod, a.PlanUsed = plan, price, period, 0
 	if plan == "" {
 		a.PlanPrice, a.PlanPeriod = 0, 0
@@ -157,8 +160,9 @@ func (s *Store) Account(id string) (Account, error) {
 	return ac.a, nil
 }
 
-// Accounts returns every account, in ID order, from memory.
-func (s *Store) Accounts() []Account {
+// Accounts returns every account, in ID order, from memory. Its error
+// is always nil (a Backend's may not be).
+func (s *Store) Accounts() ([]Account, error) {
 	s.acctMu.RLock()
 	all := make([]*account, 0, len(s.accts))
 	for _, ac := range s.accts {
@@ -172,7 +176,7 @@ func (s *Store) Accounts() []Account {
 		ac.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b Account) int { return strings.Compare(a.ID, b.ID) })
-	return out
+	return out, nil
 }
 
 // TopUp adds amount (> 0) to an account's credits and returns once it is
@@ -314,7 +318,7 @@ func (s *Store) stageAssignPlan(g *group, o *op) error {
 		return err
 	}
 	p := s.pending(g, o.account)
-	p.a.assignPlan(o.plan, o.amount, o.period, o.at)
+	p.a.AssignPlan(o.plan, o.amount, o.period, o.at)
 	p.dirty = true
 	return nil
 }

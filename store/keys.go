@@ -222,6 +222,17 @@ func (s *Store) Keys() ([]Key, error) {
 	return keys, err
 }
 
+// AppendKeyRecord appends k as the versioned binary record the store
+// keeps; DecodeKeyRecord reads it back (the postgres backend stores the
+// same record).
+func AppendKeyRecord(dst []byte, k *Key) []byte { return appendKey(dst, k) }
+
+// DecodeKeyRecord decodes a record of AppendKeyRecord.
+func DecodeKeyRecord(id string, v []byte) (Key, error) { return decodeKey(id, v) }
+
+// Validate checks what CreateKey and UpdateKey require of a key.
+func (k *Key) Validate() error { return k.validate() }
+
 func (k *Key) validate() error {
 	if err := checkID("key id", k.ID); err != nil {
 		return err

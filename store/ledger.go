@@ -230,13 +230,14 @@ func (s *Store) stageEntry(g *group, p *pendingAccount, e *Entry) error {
 			return err
 		}
 	}
-	e.PaidByPlan = p.a.charge(e.Cost, e.Time)
+	e.PaidByPlan = p.a.Charge(e.Cost, e.Time)
 	p.dirty = true
 	g.entries[e.RequestID] = struct{}{}
 
 	g.key = ledgerKey(g.key[:0], e.RequestID)
 	g.buf = appendEntry(g.buf[:0], e)
 	_ = g.b.Set(g.key, g.buf, nil)
+	s.stageOutbox(g, g.buf)
 
 	g.key = ledgerTimeKey(g.key[:0], e.Time, e.RequestID)
 	g.buf = appendUsageRecord(g.buf[:0], e)
@@ -342,6 +343,15 @@ func appendEntry(dst []byte, e *Entry) []byte {
 	dst = appendVarint(dst, e.HedgeWasteTokens)
 	return appendVarint(dst, int64(e.HedgeWasteCost))
 }
+
+// AppendEntryRecord appends e as the versioned binary record the ledger
+// keeps (record.go); DecodeEntryRecord reads it back. The postgres
+// backend stores the same record, so an entry reads back the same on
+// either backend.
+func AppendEntryRecord(dst []byte, e *Entry) []byte { return appendEntry(dst, e) }
+
+// DecodeEntryRecord decodes a record of AppendEntryRecord.
+func DecodeEntryRecord(requestID string, v []byte) (Entry, error) { return decodeEntry(requestID, v) }
 
 func decodeEntry(requestID string, v []byte) (Entry, error) {
 	var e Entry

@@ -161,6 +161,10 @@ func (r *reader) done(kind, id string) error {
 
 // checkID validates an ID used inside keys: non-empty, at most 256 bytes
 // and no NUL byte (NUL separates an ID from what follows it in a key).
+// CheckID checks an id as every store call does: 1-256 bytes, no NUL;
+// what names it in the error ("account").
+func CheckID(what, id string) error { return checkID(what, id) }
+
 func checkID(what, id string) error {
 	if id == "" {
 		return fmt.Errorf("%s is empty", what)

@@ -28,6 +28,7 @@
 //	                                   actions in time order      audit.go
 //	s/<keyID> 0x00 <UTC day BE 4 B>    money.Money the key spent that
 //	                                   UTC day (day 0 = 1970-01-01) spend.go
+//	o/<seq BE 8 B>                     ledger Entry to ship       outbox.go
 //	c/<namespace 1 B><key 32 B>        cached value, compressed   cache.go
 //	e/<expiry ns BE 8 B><namespace 1 B><key 32 B>
 //	                                   entry's bytes: the cache
@@ -98,6 +99,8 @@ type Store struct {
 	sy      syncer
 
 	cache cache // the response cache's counters and writer lock
+
+	ob outbox // the entries to ship, with Options.Outbox
 }
 
 // Options tune a store opened with OpenWith. The zero value is the
@@ -109,6 +112,10 @@ type Options struct {
 	// last interval wrote. Default (0) DefaultSyncInterval; SyncAlways
 	// fsyncs every group commit instead, and never the journal.
 	SyncInterval time.Duration
+	// Outbox keeps a copy of every new ledger entry in the outbox
+	// (outbox.go) until Shipped deletes it: the postgres backend's
+	// spool. Default false.
+	Outbox bool
 }
 
 // DefaultSyncInterval is the sync interval of Open and of a zero Options:
@@ -162,6 +169,7 @@ func OpenWith(dir string, o Options) (*Store, error) {
 		accts: map[string]*account{},
 		spend: map[string]*keySpend{},
 	}
+	s.ob.on = o.Outbox
 	s.sy.init(every)
 	s.journal.track, s.journal.wake = !s.sy.always(), s.sy.wake
 	if err := s.recover(); err != nil {
@@ -185,6 +193,9 @@ func (s *Store) recover() error {
 		return err
 	}
 	if err := s.indexLedgerByTime(); err != nil {
+		return err
+	}
+	if err := s.loadOutbox(); err != nil {
 		return err
 	}
 	left, segs, err := readJournal(s.dir)
@@ -218,6 +229,9 @@ func (s *Store) Ready() error {
 	}
 	return fmt.Errorf("store read failed: %w", err)
 }
+
+// Degraded is always nil: the embedded store is whole or not Ready.
+func (s *Store) Degraded() error { return nil }
 
 // readyProbeKey is a key that is never written; reading it exercises the
 // read path without touching data.

@@ -131,3 +131,12 @@ func killCopy(t testing.TB, dir string) string {
 	}
 	return dst
 }
+
+func accountList(t testing.TB, s Backend) []Account {
+	t.Helper()
+	accts, err := s.Accounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return accts
+}

@@ -116,6 +116,15 @@ func (r *UsageRow) add(e *Entry) {
 // It reads the range in one scan, a second or less for a million entries
 // (BenchmarkUsageByModelByDay).
 func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
+	return SumUsage(q, func(fn func(*Entry) (bool, error)) error {
+		return s.scanLedgerByTime(q.From, q.To, false, fn)
+	})
+}
+
+// SumUsage is Usage over the entries scan passes to its fn, which keeps
+// those of q.KeyID (scan may pass others) and returns false to stop; fn
+// copies what it keeps, so the entry may be reused after each call.
+func SumUsage(q UsageQuery, scan func(fn func(*Entry) (bool, error)) error) ([]UsageRow, error) {
 	if q.Bucket != 0 && q.Bucket != time.Hour && q.Bucket != 24*time.Hour {
 		return nil, fmt.Errorf("usage bucket %s: want 1h or 24h", q.Bucket)
 	}
@@ -139,7 +148,7 @@ func (s *Store) Usage(q UsageQuery) ([]UsageRow, error) {
 		groups[string(gk)] = r
 		return nil
 	}
-	err := s.scanLedgerByTime(q.From, q.To, false, func(e *Entry) (bool, error) {
+	err := scan(func(e *Entry) (bool, error) {
 		if q.KeyID != "" && e.KeyID != q.KeyID {
 			return true, nil
 		}
@@ -258,8 +267,8 @@ type RequestQuery struct {
 	Cursor string
 }
 
-// matches reports whether q keeps e.
-func (q *RequestQuery) matches(e *Entry) bool {
+// Matches reports whether q's filters (all but the time range) keep e.
+func (q *RequestQuery) Matches(e *Entry) bool {
 	return (q.KeyID == "" || e.KeyID == q.KeyID) &&
 		(q.Model == "" || e.ModelRequested == q.Model) &&
 		(q.Provider == "" || e.Provider == q.Provider) &&
@@ -289,7 +298,7 @@ func (s *Store) Requests(q RequestQuery) (entries []Entry, next string, err erro
 		after = append(append([]byte(nil), ledgerTimePrefix...), pos...)
 	}
 	err = s.scanLedgerRange(q.From, to, after, true, func(e *Entry) (bool, error) {
-		if !q.matches(e) {
+		if !q.Matches(e) {
 			return true, nil
 		}
 		if len(entries) == limit { // one more matches: there is a next page

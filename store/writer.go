@@ -174,6 +174,8 @@ const (
 	opSetCredits
 	opAssignPlan
 	opCreateKey
+	opGrant
+	opTake
 	opFlush
 )
 
@@ -184,8 +186,8 @@ type op struct {
 	r       *Reservation // opSettle
 	e       Entry        // opSettle
 	hold    money.Money  // opSettle: the hold to release once committed
-	account string       // opTopUp, opSetCredits, opAssignPlan, opEnsureAccount, opCreateKey
-	amount  money.Money  // opTopUp, opSetCredits; the price for opAssignPlan
+	account string       // opTopUp, opSetCredits, opAssignPlan, opEnsureAccount, opCreateKey, opGrant, opTake
+	amount  money.Money  // opTopUp, opSetCredits, opGrant, opTake; the price for opAssignPlan
 	idem    string       // opTopUp
 	plan    string       // opAssignPlan
 	key     *Key         // opCreateKey
@@ -362,6 +364,7 @@ type group struct {
 	topUps   map[string]topUp
 	spend    map[spendRowKey]spendRow
 	resolved []*Reservation
+	outboxed int // entries added to the outbox
 	key, buf []byte
 }
 
@@ -394,6 +397,7 @@ func (g *group) reset(b *pebble.Batch) {
 	clear(g.spend)
 	clear(g.resolved)
 	g.resolved = g.resolved[:0]
+	g.outboxed = 0
 }
 
 // pending returns the group's working copy of an account.
@@ -442,6 +446,10 @@ func (s *Store) commitGroup(g *group, ops []op, sync bool) error {
 			o.err = s.stageAssignPlan(g, o)
 		case opCreateKey:
 			s.stageCreateKey(g, o)
+		case opGrant:
+			o.err = s.stageGrant(g, o)
+		case opTake:
+			o.err = s.stageTake(g, o)
 		case opFlush:
 		default:
 			panic(fmt.Sprintf("BUG: unknown writer op %d", o.kind))
@@ -517,4 +525,8 @@ func (s *Store) applyGroup(g *group) {
 	}
 	s.applySpend(g)
 	ledgerEntries.Add(len(g.entries))
+	if g.outboxed > 0 {
+		s.ob.waiting.Add(int64(g.outboxed))
+		poke(s.ob.wake)
+	}
 }

@@ -72,7 +72,10 @@ func newPlanJSON(acc *store.Account, now time.Time) *planJSON {
 
 // listAccounts answers GET /api/v1/admin/accounts, in ID order.
 func (a *API) listAccounts(r *request) error {
-	accounts := a.store.Accounts()
+	accounts, err := a.store.Accounts()
+	if err != nil {
+		return err
+	}
 	out := make([]accountJSON, len(accounts))
 	for i := range accounts {
 		out[i] = a.newAccountJSON(&accounts[i], r.now)

@@ -81,7 +81,7 @@ type Caller struct {
 // ViewerKey, Plans and Session.
 type Options struct {
 	// Store holds the keys, accounts and ledger the API shows and changes.
-	Store *store.Store
+	Store store.Backend
 	// Plans are the config's billing.plans, which setting an account's
 	// plan chooses from.
 	Plans []configs.Plan
@@ -110,7 +110,7 @@ type Options struct {
 // API serves the /api/v1 endpoints. Create it with New; it is safe for
 // concurrent use.
 type API struct {
-	store        *store.Store
+	store        store.Backend
 	plans        map[string]configs.Plan
 	masterHash   [sha256.Size]byte // SHA-256 of the master key; zero = none
 	viewerHash   [sha256.Size]byte // SHA-256 of the viewer key; zero = none

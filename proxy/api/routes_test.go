@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,8 @@ import (
 	"switchboard/proxy/api"
 	"switchboard/store"
 	"switchboard/store/money"
+	"switchboard/store/postgres"
+	"switchboard/store/postgres/pgtest"
 )
 
 // The API's handlers are tested here on RequestCtx values, against a real
@@ -42,7 +46,7 @@ var (
 // reloads after it.
 type env struct {
 	api   *api.API
-	store *store.Store
+	store store.Backend
 
 	mu        sync.Mutex
 	keys      map[[sha256.Size]byte]store.Key
@@ -53,11 +57,7 @@ type env struct {
 // newEnv returns an env with master as the master key ("" = admin API off).
 func newEnv(t testing.TB, master string) *env {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openBackend(t)
 	// proxy.New opens the config keys' accounts this way.
 	if err := st.SetUnlimited("operator"); err != nil {
 		t.Fatal(err)
@@ -75,6 +75,70 @@ func newEnv(t testing.TB, master string) *env {
 		ReloadKeys:   e.reload,
 	})
 	return e
+}
+
+// openBackend opens a fresh backend for t: the embedded store, or under
+// TestAPIOnPostgres the postgres backend on a database of its own.
+func openBackend(t testing.TB) store.Backend {
+	t.Helper()
+	local, err := store.OpenWith(t.TempDir(), store.Options{Outbox: strings.HasPrefix(t.Name(), "TestAPIOnPostgres/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = local.Close() })
+	if !strings.HasPrefix(t.Name(), "TestAPIOnPostgres/") {
+		return local
+	}
+	pgOnce.Do(func() { pgServer, pgErr = pgtest.StartShared() })
+	if pgErr != nil {
+		t.Fatalf("pgtest: %v", pgErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pg, err := postgres.Open(ctx, pgServer.NewDatabase(t), local, postgres.Options{Node: "test", Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Close(context.Background()) }) // before local's: cleanups run last first
+	return pg
+}
+
+// The PostgreSQL server of TestAPIOnPostgres, started by its first test
+// and stopped by TestMain.
+var (
+	pgOnce   sync.Once
+	pgServer *pgtest.Server
+	pgErr    error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pgServer != nil {
+		pgServer.Close()
+	}
+	os.Exit(code)
+}
+
+// TestAPIOnPostgres runs the API's tests again on the postgres backend,
+// against a real PostgreSQL: both backends answer alike.
+func TestAPIOnPostgres(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"TopUpIsIdempotent", TestAdminTopUpIsIdempotent},
+		{"Plan", TestAdminPlan},
+		{"AccountChangesNeedTheAccount", TestAdminAccountChangesNeedTheAccount},
+		{"KeyChangesReloadTheIndexBeforeAnswering", TestKeyChangesReloadTheIndexBeforeAnswering},
+		{"KeyFieldErrorsSayWhatToDo", TestKeyFieldErrorsSayWhatToDo},
+		{"KeyForUnknownAccount", TestKeyForUnknownAccount},
+		{"PrincipalsOfKeysAndSessions", TestPrincipalsOfKeysAndSessions},
+		{"AdminOffWithoutMasterKey", TestAdminOffWithoutMasterKey},
+		{"KeyHolderAPIRefusesBadRequests", TestKeyHolderAPIRefusesBadRequests},
+		{"AdminRefusesBadRequests", TestAdminRefusesBadRequests},
+	} {
+		t.Run(tc.name, tc.fn)
+	}
 }
 
 // secret returns the secret in x-api-key or Authorization: Bearer.
