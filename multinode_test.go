@@ -22,8 +22,8 @@ import (
 	"switchboard/internal/testenv"
 )
 
-// cluster is n gateways on one Redis, and nginx in front of them.
-type cluster struct {
+// redisCluster is n gateways on one Redis, and nginx in front of them.
+type redisCluster struct {
 	mock   *mock.Server
 	redis  *testenv.Redis
 	nodes  []*gatewayProc
@@ -31,8 +31,8 @@ type cluster struct {
 	client *http.Client
 }
 
-// clusterOptions shape a cluster's config.
-type clusterOptions struct {
+// redisClusterOptions shape a cluster's config.
+type redisClusterOptions struct {
 	nodes      int
 	rpm        int    // the operator key's RPM; 0 none
 	whenDown   string // store.when_down.limits; "" the default
@@ -44,12 +44,12 @@ type clusterOptions struct {
 
 const clusterKey = "sk-sb-cluster-key"
 
-// startCluster starts a mock provider, a Redis (unless o.redis), o.nodes
+// startRedisCluster starts a mock provider, a Redis (unless o.redis), o.nodes
 // gateways with their own data dirs and store.redis_url, and nginx.
-func startCluster(t *testing.T, o clusterOptions) *cluster {
+func startRedisCluster(t *testing.T, o redisClusterOptions) *redisCluster {
 	t.Helper()
 	bin := switchboardBinary(t)
-	c := &cluster{redis: o.redis, client: newClient(64)}
+	c := &redisCluster{redis: o.redis, client: newClient(64)}
 	m, err := mock.Start("127.0.0.1:0", mock.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ type clusterReply struct {
 }
 
 // chat posts body to url's /v1/chat/completions with the cluster key.
-func (c *cluster) chat(t *testing.T, url string, body []byte) (clusterReply, error) {
+func (c *redisCluster) chat(t *testing.T, url string, body []byte) (clusterReply, error) {
 	req, err := http.NewRequest("POST", url+"/v1/chat/completions", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func (c *cluster) chat(t *testing.T, url string, body []byte) (clusterReply, err
 // by nginx over the nodes) lets 120 +-5% through, served by every node.
 func TestClusterRateLimit(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, clusterOptions{nodes: 3, rpm: 120})
+	c := startRedisCluster(t, redisClusterOptions{nodes: 3, rpm: 120})
 	// Spend the burst: the limiter is then at its steady 2 a second.
 	for i := 0; ; i++ {
 		r, err := c.chat(t, c.nginx.URL, chatBody)
@@ -213,7 +213,7 @@ func TestClusterRateLimit(t *testing.T) {
 // A response cached through node A is a hit through node B.
 func TestClusterCache(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, clusterOptions{nodes: 2, cacheOn: true, skipNginx: true})
+	c := startRedisCluster(t, redisClusterOptions{nodes: 2, cacheOn: true, skipNginx: true})
 	body := []byte(`{"model":"mock-model","messages":[{"role":"user","content":"cache me"}],"max_tokens":20,"temperature":0}`)
 	a, err := c.chat(t, c.nodes[0].url, body)
 	if err != nil || a.status != http.StatusOK || a.header.Get("x-switchboard-cache") != "miss" {
@@ -245,9 +245,9 @@ func TestClusterCache(t *testing.T) {
 // is back both enforce the limits again.
 func TestClusterRedisDown(t *testing.T) {
 	t.Parallel()
-	open := startCluster(t, clusterOptions{nodes: 2, rpm: 3})
-	closed := startCluster(t, clusterOptions{nodes: 1, rpm: 3, whenDown: "fail_closed", redis: open.redis, skipNginx: true, nameSuffix: "-closed"})
-	statuses := func(c *cluster, url string, n int) []int {
+	open := startRedisCluster(t, redisClusterOptions{nodes: 2, rpm: 3})
+	closed := startRedisCluster(t, redisClusterOptions{nodes: 1, rpm: 3, whenDown: "fail_closed", redis: open.redis, skipNginx: true, nameSuffix: "-closed"})
+	statuses := func(c *redisCluster, url string, n int) []int {
 		var got []int
 		for range n {
 			r, err := c.chat(t, url, chatBody)
@@ -258,9 +258,14 @@ func TestClusterRedisDown(t *testing.T) {
 		}
 		return got
 	}
-	want := fmt.Sprint([]int{200, 200, 200, 429, 429})
-	if got := fmt.Sprint(statuses(open, open.nginx.URL, 5)); got != want {
-		t.Fatalf("Redis up, 5 calls on a 3 RPM key: %v, want %v", got, want)
+	r, err := open.chat(t, open.nginx.URL, chatBody)
+	if err != nil || r.status != http.StatusOK || r.header.Get("x-ratelimit-limit-requests") != "3" || r.header.Get("x-ratelimit-remaining-requests") != "2" {
+		t.Fatalf("first call on a 3 RPM key: %v %d, x-ratelimit-limit-requests %q, remaining %q; want 200, 3, 2", err, r.status,
+			r.header.Get("x-ratelimit-limit-requests"), r.header.Get("x-ratelimit-remaining-requests"))
+	}
+	want := fmt.Sprint([]int{200, 200, 429, 429})
+	if got := fmt.Sprint(statuses(open, open.nginx.URL, 4)); got != want {
+		t.Fatalf("Redis up, 4 more calls on a 3 RPM key: %v, want %v", got, want)
 	}
 	open.redis.Stop()
 	for i, s := range statuses(open, open.nginx.URL, 20) {
@@ -268,7 +273,7 @@ func TestClusterRedisDown(t *testing.T) {
 			t.Fatalf("Redis down, fail_open: call %d answered %d, want 200", i, s)
 		}
 	}
-	r, err := closed.chat(t, closed.nodes[0].url, chatBody)
+	r, err = closed.chat(t, closed.nodes[0].url, chatBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,20 +284,31 @@ func TestClusterRedisDown(t *testing.T) {
 		!strings.Contains(e.Error.Message, "store.when_down.limits") {
 		t.Fatalf("Redis down, fail_closed: %d %s; want 503 with code rate_limits_unavailable", r.status, r.body)
 	}
+	if ra := r.header.Get("retry-after"); ra != "1" {
+		t.Errorf("Redis down, fail_closed: retry-after %q, want 1", ra)
+	}
 	if m := metric(t, open.nodes[0], "switchboard_ratelimit_unchecked_total") + metric(t, open.nodes[1], "switchboard_ratelimit_unchecked_total"); m < 20 {
 		t.Errorf("switchboard_ratelimit_unchecked_total is %v over the open nodes, want the 20 calls", m)
 	}
 	open.redis.Start() // empty: the windows start over
+	// The first call Redis answers again spends one of the 3.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got := fmt.Sprint(statuses(closed, closed.nodes[0].url, 5))
-		if got == want {
+		r, err := closed.chat(t, closed.nodes[0].url, chatBody)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status == http.StatusOK {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Redis back, 5 calls on the fail_closed node: %v, want %v", got, want)
+		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("Redis back, the fail_closed node answers %d %s, want 200 (503 until it reconnects, at most 20s)", r.status, r.body)
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
+	}
+	want = fmt.Sprint([]int{200, 200, 429})
+	if got := fmt.Sprint(statuses(closed, closed.nodes[0].url, 3)); got != want {
+		t.Fatalf("Redis back, 3 more calls on the fail_closed node: %v, want %v", got, want)
 	}
 }
 

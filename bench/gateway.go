@@ -45,14 +45,17 @@ func buildGateway(dir string) (string, error) {
 // benchGateway is one gateway the bench starts: a name for its row, its
 // files and its log, whether it meters requests, whether it listens on a
 // unix socket (unixSocket) instead of a 127.0.0.1 port, the OTLP
-// receiver it exports telemetry to (tracingConfig), if any, and the Redis
-// its limits and response cache live in (store.redis_url), if any.
+// receiver it exports telemetry to (tracingConfig), if any, the Redis
+// its limits and response cache live in (store.redis_url), if any, and
+// the PostgreSQL of its keys, accounts and ledger (store.backend:
+// postgres), if any.
 type benchGateway struct {
-	name     string
-	billing  bool
-	unix     bool
-	otlpURL  string
-	redisURL string
+	name        string
+	billing     bool
+	unix        bool
+	otlpURL     string
+	redisURL    string
+	postgresURL string
 }
 
 // benchGateways are the gateways the bench starts, all from the same
@@ -126,10 +129,10 @@ billing:
     models: [%s]
     max_conns: %d
 `, mockURL, mockModel, benchProviderConns)
+	fmt.Fprintf(&b, wsProviders, mockURL)
 	for _, name := range hedgeProviders() {
 		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", name, mockURL)
 	}
-	fmt.Fprintf(&b, wsProviders, mockURL)
 	for _, p := range chaosProviders {
 		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", p.name, mockURL)
 		if p.flaky {
@@ -169,6 +172,9 @@ func startGateway(ctx context.Context, p pinning, dir, bin, mockURL, searchURL s
 	}
 	if g.redisURL != "" {
 		text += fmt.Sprintf("store:\n  redis_url: %s\n", g.redisURL)
+		if g.postgresURL != "" {
+			text += fmt.Sprintf("  backend: postgres\n  postgres_url: %s\n", g.postgresURL)
+		}
 	}
 	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
 		return nil, "", fmt.Errorf("cannot write the config of %s: %w", g.name, err)

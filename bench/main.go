@@ -259,21 +259,21 @@ func measure(o *options, p pinning) error {
 		_ = scenario(tracingName, o.tracingDur, func() (Scenario, error) { return runTracing(ctx, off, traced, rcv, o), nil })
 	}
 	if pebble := findTarget(targets, targetGateway); pebble != nil && (o.multinodeDur > 0 || o.multinodeRateDur > 0) && ctx.Err() == nil {
-		redis, stopRedis, err := startRedisTarget(ctx, o, p, dir, m.URL())
+		redis, pg, stopMultinode, err := startMultinodeTargets(ctx, o, p, dir, m.URL())
 		if err != nil {
 			return err
 		}
-		defer stopRedis()
-		if err := warmUp([]*target{redis}, o); err != nil {
+		defer stopMultinode()
+		if err := warmUp([]*target{redis, pg}, o); err != nil {
 			return err
 		}
 		direct, floor := findTarget(targets, targetDirect), findTarget(targets, targetFloor)
 		if o.multinodeDur > 0 {
-			_ = scenario(multinodeName, o.multinodeDur, func() (Scenario, error) { return runMultinode(ctx, direct, floor, pebble, redis, o), nil })
+			_ = scenario(multinodeName, o.multinodeDur, func() (Scenario, error) { return runMultinode(ctx, direct, floor, pebble, redis, pg, o), nil })
 		}
 		if o.multinodeRateDur > 0 && ctx.Err() == nil {
 			if err := scenario(fmt.Sprintf("%s %d/s", multinodeOpenLoopName, multinodeRate), o.multinodeRateDur, func() (Scenario, error) {
-				return runMultinodeOpenLoop(ctx, floor, pebble, redis, o)
+				return runMultinodeOpenLoop(ctx, floor, pebble, redis, pg, o)
 			}); err != nil {
 				return err
 			}

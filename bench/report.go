@@ -311,11 +311,11 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		if s.Compression != nil {
 			writeCompression(&b, s.Compression)
 		}
-		if s.Hedge != nil {
-			writeHedge(&b, s.Hedge)
-		}
 		if s.WebSocket != nil {
 			writeWebSocket(&b, s.WebSocket)
+		}
+		if s.Hedge != nil {
+			writeHedge(&b, s.Hedge)
 		}
 		if d := s.Billing; d != nil {
 			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))

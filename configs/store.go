@@ -54,7 +54,8 @@ type WhenDown struct {
 	// either way and reach PostgreSQL when it is back.
 	Money string `yaml:"money"`
 	// Limits governs RPM/TPM limits while Redis is down: fail_open (the
-	// default) serves without limits, fail_closed answers 429.
+	// default) serves without limits, fail_closed answers 503
+	// (rate_limits_unavailable, retry-after: 1).
 	Limits string `yaml:"limits"`
 }
 

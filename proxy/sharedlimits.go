@@ -46,7 +46,7 @@ func (sl *sharedLimits) admit(time.Time) (limitState, bool, error) {
 	if err != nil {
 		if sl.failClosed {
 			limitsDownRefused.Inc()
-			return limitState{}, false, errLimitsDown
+			return limitState{retryAfter: time.Second}, false, errLimitsDown // retry-after: 1
 		}
 		limitsUnchecked.Inc()
 		return limitState{}, true, nil // no x-ratelimit-* headers: nothing was checked

@@ -33,9 +33,6 @@ import (
 // grow with the limit), and a Redis-side leaky bucket module (not in
 // Redis or Valkey as shipped).
 
-// window is the span limits are stated over, in microseconds.
-const window = 60_000_000
-
 // chargeEvery is how often the token charges are written.
 const chargeEvery = 20 * time.Millisecond
 
