@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"switchboard/bench/mock"
+	"switchboard/internal/testenv"
 	"switchboard/store/money"
 	"switchboard/store/postgres/pgtest"
 
@@ -66,7 +67,8 @@ func newCluster(t *testing.T, storeExtra string) *pgCluster {
 	}
 	t.Cleanup(func() { m.Close() })
 	c := &pgCluster{bin: bin, pg: pg, url: pg.NewDatabase(t), mock: m, dir: t.TempDir()}
-	c.store = "  backend: postgres\n  postgres_url: " + strconv.Quote(c.url) + "\n  redis_url: redis://127.0.0.1:6379\n" + storeExtra
+	redis := testenv.StartRedis(t) // the limits and cache of the postgres backend
+	c.store = "  backend: postgres\n  postgres_url: " + strconv.Quote(c.url) + "\n  redis_url: " + strconv.Quote(redis.URL) + "\n" + storeExtra
 	return c
 }
 
