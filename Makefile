@@ -10,12 +10,13 @@ NODE_DIR := test/node
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export SWITCHBOARD_API_KEY ?= sk-sb-local-dev
 
-.PHONY: help run build test test-deps test-race test-allocs bench bench-go fuzz lint
+.PHONY: help run build catalog test test-deps test-race test-allocs bench bench-go fuzz lint
 
 help:
 	@echo "make run        serve the gateway on 127.0.0.1:8080, or LISTEN=addr (embedded config; key \$$SWITCHBOARD_API_KEY, default sk-sb-local-dev)"
 	@echo "make test       lint, then every test with the race detector, then short fuzz runs (offline)"
 	@echo "make build      build ./switchboard"
+	@echo "make catalog    regenerate configs/catalog.yaml and the README's catalog table from configs/catalog"
 	@echo "make test-race  go test -race \$$PKG (no lint, no fuzz)"
 	@echo "make bench      overhead report: gateway vs direct vs bare proxy floor, against the mock (< 2 min)"
 	@echo "make bench-go   Go micro-benchmarks of the hot path"
@@ -30,6 +31,11 @@ run:
 # whatever GOFLAGS says.
 build:
 	$(GO) build -buildvcs=auto -o switchboard .
+
+# The model catalog is generated from the pinned price tables and the
+# hand overrides under configs/catalog; a test checks the committed file.
+catalog:
+	$(GO) run ./configs/catalog/gen
 
 # The real-client tests drive the gateway with the official npm SDKs,
 # installed into a git-ignored folder. npm ci can refuse a lock file over
@@ -54,7 +60,7 @@ test-allocs:
 	$(GO) test -count=1 -run 'Allocation|Memory' $(PKG)
 
 test-race:
-	$(GO) test -race -count=1 -timeout 10m -run '$(TESTS)' $(PKG)
+	$(GO) test -race -count=1 -timeout 20m -run '$(TESTS)' $(PKG)
 
 bench:
 	$(GO) run ./bench

@@ -63,6 +63,9 @@ var (
 // TestMain removes the binary the tests built, if any.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if sharedPG != nil {
+		sharedPG.Close()
+	}
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -46,7 +46,7 @@ func clusterWorst(body []byte) money.Money {
 	return money.Money((len(body)+2)/3)*clusterInputPerToken + testMaxTokens*clusterOutputPerToken
 }
 
-// cluster is a PostgreSQL database, the mock provider and the config of
+// pgCluster is a PostgreSQL database, a Redis, the mock provider and the config of
 // the gateways that share them.
 type pgCluster struct {
 	bin   string
@@ -57,17 +57,36 @@ type pgCluster struct {
 	store string // the store: block of every node's config
 }
 
-func newCluster(t *testing.T, storeExtra string) *pgCluster {
+// The PostgreSQL server the cluster tests share, each on a database of
+// its own (but the outage test, which stops its own); TestMain stops it.
+var (
+	sharedPGOnce sync.Once
+	sharedPG     *pgtest.Server
+	sharedPGErr  error
+)
+
+// newCluster makes a cluster on the shared PostgreSQL server, or with
+// own on a server of its own.
+func newCluster(t *testing.T, storeExtra string, own bool) *pgCluster {
 	t.Helper()
 	bin := switchboardBinary(t)
-	pg := pgtest.Start(t)
+	var pg *pgtest.Server
+	if own {
+		pg = pgtest.Start(t)
+	} else {
+		sharedPGOnce.Do(func() { sharedPG, sharedPGErr = pgtest.StartShared() })
+		if sharedPGErr != nil {
+			t.Fatalf("pgtest: %v", sharedPGErr)
+		}
+		pg = sharedPG
+	}
 	m, err := mock.Start("127.0.0.1:0", mock.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
 	c := &pgCluster{bin: bin, pg: pg, url: pg.NewDatabase(t), mock: m, dir: t.TempDir()}
-	redis := testenv.StartRedis(t) // the limits and cache of the postgres backend
+	redis := testenv.StartRedis(t)
 	c.store = "  backend: postgres\n  postgres_url: " + strconv.Quote(c.url) + "\n  redis_url: " + strconv.Quote(redis.URL) + "\n" + storeExtra
 	return c
 }
@@ -306,7 +325,7 @@ func leaseRoundTrips(t *testing.T, p *gatewayProc) (background, request int) {
 // they reserved; none here), the balance drops by the ledger's sum to the
 // nano-dollar, and every call answered is in the ledger once.
 func TestClusterSpendStaysWithinBalance(t *testing.T) {
-	c := newCluster(t, "")
+	c := newCluster(t, "", false)
 	nodes := []*gatewayProc{c.node(t, "a"), c.node(t, "b"), c.node(t, "c")}
 	secret, _ := fund(t, nodes[0], "team", "1.00", nodes...)
 	start := time.Now()
@@ -347,7 +366,7 @@ func (r *loadResult) total() int {
 // TestClusterRevocationReachesEveryNode: a key revoked through node A is
 // refused (401) by node C within a second.
 func TestClusterRevocationReachesEveryNode(t *testing.T) {
-	c := newCluster(t, "  key_refresh: 10m\n") // only the notification can make it in time
+	c := newCluster(t, "  key_refresh: 10m\n", false) // only the notification can make it in time
 	a, cn := c.node(t, "a"), c.node(t, "c")
 	secret, id := fund(t, a, "team", "1.00", a, cn)
 	admin(t, a, "DELETE", "/api/v1/admin/keys/"+id, "", nil)
@@ -359,7 +378,7 @@ func TestClusterRevocationReachesEveryNode(t *testing.T) {
 // entry: once it is back (its spool drains at start), every request a
 // client saw answered by any node is in PostgreSQL's ledger, once.
 func TestClusterKillNodeUnderLoad(t *testing.T) {
-	c := newCluster(t, "")
+	c := newCluster(t, "", false)
 	nodes := []*gatewayProc{c.node(t, "a"), c.node(t, "b"), c.node(t, "c")}
 	secret, _ := fund(t, nodes[0], "team", "100", nodes...)
 	var live atomic.Pointer[[]*gatewayProc]
@@ -374,6 +393,11 @@ func TestClusterKillNodeUnderLoad(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	res := <-done
+	var bg, rq int
+	for _, n := range rest {
+		b, r := leaseRoundTrips(t, n)
+		bg, rq = bg+b, rq+r
+	}
 	b := c.node(t, "b") // drains what b's journal and spool held
 	for _, n := range []*gatewayProc{nodes[0], b, nodes[2]} {
 		n.stop(t)
@@ -383,8 +407,8 @@ func TestClusterKillNodeUnderLoad(t *testing.T) {
 	if len(res.answered) == 0 {
 		t.Fatal("no call answered")
 	}
-	t.Logf("%d calls answered (%v, %d transport errors, the killed node's in-flight calls among them); all in the ledger once",
-		len(res.answered), res.statuses, res.errors)
+	t.Logf("%d calls answered (%v, %d transport errors, the killed node's in-flight calls among them); all in the ledger once; the two nodes that stayed up made %d background and %d request-path lease round trips in 2s",
+		len(res.answered), res.statuses, res.errors, bg, rq)
 }
 
 // TestClusterSurvivesPostgresOutage: PostgreSQL stopped for 5 s under
@@ -392,7 +416,7 @@ func TestClusterKillNodeUnderLoad(t *testing.T) {
 // report degraded, spool the entries, and drain them once it is back;
 // none is lost or doubled.
 func TestClusterSurvivesPostgresOutage(t *testing.T) {
-	c := newCluster(t, "  lease_max: \"5\"\n")
+	c := newCluster(t, "  lease_max: \"5\"\n", true)
 	nodes := []*gatewayProc{c.node(t, "a"), c.node(t, "b")}
 	secret, _ := fund(t, nodes[0], "team", "100", nodes...)
 	stop := make(chan struct{})

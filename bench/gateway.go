@@ -117,6 +117,7 @@ billing:
 	for _, t := range append(chaosTargets(), wsPrices...) {
 		fmt.Fprintf(&b, "    %s: {input: \"1\", output: \"2\"}\n", t)
 	}
+	hedgeConfigPrices(&b)
 	if searchURL != "" {
 		fmt.Fprintf(&b, "web_search: {engine: searxng, base_url: %s}\n", searchURL)
 	}
@@ -129,6 +130,9 @@ billing:
     max_conns: %d
 `, mockURL, mockModel, benchProviderConns)
 	fmt.Fprintf(&b, wsProviders, mockURL)
+	for _, name := range hedgeProviders() {
+		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", name, mockURL)
+	}
 	for _, p := range chaosProviders {
 		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", p.name, mockURL)
 		if p.flaky {
@@ -143,6 +147,7 @@ billing:
     targets: [mock/%s]
     cache: true
 `, chaosModel, strings.Join(chaosTargets(), ", "), chaosAttempts, chaosBudget, cacheModel, mockModel)
+	hedgeConfigRoutes(&b)
 	return b.String()
 }
 

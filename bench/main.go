@@ -290,6 +290,11 @@ func measure(o *options, p pinning) error {
 		}
 		_ = scenario(fmt.Sprintf("chaos c=%d", o.chaosWorkers), o.chaosDur, func() (Scenario, error) { return runChaos(ctx, gw, o, m.Injected), nil })
 	}
+	if gw := findTarget(targets, targetGateway); gw != nil && o.hedgeDur > 0 && ctx.Err() == nil {
+		if err := scenario(hedgeName, o.hedgeDur, func() (Scenario, error) { return runHedge(ctx, gw, o) }); err != nil {
+			return err
+		}
+	}
 	if ctx.Err() != nil {
 		logf("interrupted: the report covers what ran")
 	}

@@ -28,6 +28,7 @@ type options struct {
 	unixDur      time.Duration
 	tracingDur   time.Duration
 	wsLoops      int
+	hedgeDur     time.Duration
 	rates        rateList
 	rateWindow   time.Duration
 	leadIn       time.Duration
@@ -192,6 +193,7 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.StringVar(&o.only, "only", "", "run only these `scenarios`, comma-separated: "+strings.Join(scenarioNames(), ", "))
 	fs.DurationVar(&o.unixDur, "unix-duration", 3*time.Second, "unix socket scenario (the billing-on gateway over TCP loopback vs the same on a unix socket), c=1 non-streaming: total time; 0 skips it")
 	fs.IntVar(&o.wsLoops, "websocket-loops", 20, "WebSocket scenario (a 20-turn tool loop through the billing-on gateway over HTTP, over a Responses WebSocket, and over one passed through to a WebSocket provider, loop by loop in turns): loops per way; 0 skips it")
+	fs.DurationVar(&o.hedgeDur, "hedge-duration", 30*time.Second, "hedge scenario (routes whose first target stalls 300ms on 10% or 3% of its requests, without hedging, hedged at p95 and after 20ms), c=1 non-streaming: total time; 0 skips it")
 	fs.DurationVar(&o.tracingDur, "tracing-duration", 3*time.Second, "tracing scenario (the billing-on gateway with telemetry off vs the same with tracing at 100% sampling to a loopback OTLP receiver), c=1 non-streaming: total time; 0 skips it")
 	fs.DurationVar(&o.multinodeDur, "multinode-duration", 4*time.Second, "multinode scenario (the billing-on gateway against the same with its limits and cache in a redis-server the bench starts, and with that and the postgres backend on a PostgreSQL it starts), c=1 non-streaming with direct and the floor: total time; 0 skips it")
 	fs.DurationVar(&o.multinodeRateDur, "multinode-rate-duration", 4*time.Second, "multinode scenario: open loop at 5000/s, the floor and the three gateways: total time; 0 skips it")
@@ -237,6 +239,7 @@ var scenarioSwitches = []struct {
 	{"multinode", func(o *options) { o.multinodeDur, o.multinodeRateDur = 0, 0 }},
 	{"websocket", func(o *options) { o.wsLoops = 0 }},
 	{"chaos", func(o *options) { o.chaosDur = 0 }},
+	{"hedge", func(o *options) { o.hedgeDur = 0 }},
 }
 
 // scenarioNames returns the names -only takes, in the order the bench

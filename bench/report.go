@@ -41,6 +41,8 @@ type Scenario struct {
 	Billing *BillingDelta `json:"billing_on_vs_off,omitempty"`
 	// Chaos is the chaos scenario's failover figures.
 	Chaos *Chaos `json:"chaos,omitempty"`
+	// Hedge is the hedge scenario's figures per route.
+	Hedge *Hedge `json:"hedge,omitempty"`
 	// Cancel is the cancel scenario's figures; its rows' latency is from
 	// a client's close to the upstream connection's.
 	Cancel *Cancel `json:"cancel,omitempty"`
@@ -299,7 +301,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		default:
 			writeLatencyTable(&b, s)
 		}
-		if (s.CrossFormat != "" || s.Feature != "") && len(s.Rows) > 0 {
+		if (s.CrossFormat != "" || s.Feature != "") && s.Hedge == nil && len(s.Rows) > 0 {
 			writeOverDirect(&b, s)
 		}
 		writeDeltas(&b, s)
@@ -311,6 +313,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		}
 		if s.WebSocket != nil {
 			writeWebSocket(&b, s.WebSocket)
+		}
+		if s.Hedge != nil {
+			writeHedge(&b, s.Hedge)
 		}
 		if d := s.Billing; d != nil {
 			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))
@@ -583,4 +588,22 @@ func mib(bytes int64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20))
+}
+
+// writeHedge writes the hedge scenario's routes: time to first byte and
+// the extra upstream calls the hedges cost.
+func writeHedge(b *strings.Builder, h *Hedge) {
+	fmt.Fprintf(b, "\n| route | slow share (%.0f ms) | hedge after | calls | TTFB p50 ms | p99 ms | p99.9 ms | hedges (won by the hedge) | extra upstream calls |\n|---|---|---|---|---|---|---|---|---|\n", h.Stall)
+	for _, r := range h.Routes {
+		after := r.After
+		if after == "" {
+			after = "off"
+		}
+		var n int64
+		for _, v := range r.Hedges {
+			n += v
+		}
+		fmt.Fprintf(b, "| %s | %d%% | %s | %d | %.2f | %.2f | %.2f | %d (%d) | %.1f%% |\n",
+			r.Model, r.SlowPct, after, r.Calls, r.P50, r.P99, r.P999, n, r.Hedges["won_hedge"], r.ExtraPct)
+	}
 }

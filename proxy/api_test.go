@@ -38,7 +38,7 @@ func (g *gateway) chatAs(t testing.TB, secret, model string) served {
 // flush waits until the gateway's ledger writes are durable and visible.
 func (g *gateway) flush(t testing.TB) {
 	t.Helper()
-	if err := g.srv.store.Flush(); err != nil {
+	if err := g.srv.backend.Flush(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -38,7 +38,7 @@ func billingTestKey(t testing.TB, g *gateway, account string, credits money.Mone
 	if edit != nil {
 		edit(&k)
 	}
-	st := g.srv.store
+	st := g.srv.backend
 	if err := st.CreateKey(k); err != nil {
 		t.Fatal(err)
 	}
@@ -61,14 +61,14 @@ func bearer(secret string) []string { return []string{"Authorization", "Bearer "
 // entryOf waits for the ledger entry of a response and returns it.
 func entryOf(t *testing.T, g *gateway, r result) store.Entry {
 	t.Helper()
-	if err := g.srv.store.Flush(); err != nil {
+	if err := g.srv.backend.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	id := r.header["x-request-id"]
 	// A stream's entry is settled when fasthttp closes the relay, just
 	// after the client read the last byte: wait for it briefly.
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		e, err := g.srv.store.Entry(id)
+		e, err := g.srv.backend.Entry(id)
 		if err == nil {
 			return e
 		}
@@ -76,7 +76,7 @@ func entryOf(t *testing.T, g *gateway, r result) store.Entry {
 			t.Fatalf("no ledger entry for %s: %v", id, err)
 		}
 		time.Sleep(5 * time.Millisecond)
-		_ = g.srv.store.Flush()
+		_ = g.srv.backend.Flush()
 	}
 }
 
@@ -125,7 +125,7 @@ func TestMeteredCallIsChargedAtProviderPriceWithFreeCacheReads(t *testing.T) {
 		e.OutputTokens != u.Completion || e.Status != 200 || e.Provider != "mock" || e.Account != "team" {
 		t.Fatalf("entry %+v, want cost %s", e, want)
 	}
-	a, err := g.srv.store.Account("team")
+	a, err := g.srv.backend.Account("team")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,13 +273,13 @@ func TestUnreachableProviderReleasesTheReservation(t *testing.T) {
 	if r.status != 502 {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
-	if err := g.srv.store.Flush(); err != nil {
+	if err := g.srv.backend.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.srv.store.Entry(r.header["x-request-id"]); err == nil {
+	if _, err := g.srv.backend.Entry(r.header["x-request-id"]); err == nil {
 		t.Fatal("a call that reached no provider has a ledger entry")
 	}
-	if avail, _ := g.srv.store.Available("team", time.Now()); avail != money.Dollar {
+	if avail, _ := g.srv.backend.Available("team", time.Now()); avail != money.Dollar {
 		t.Fatalf("available %s after release, want $1", avail)
 	}
 }
@@ -355,10 +355,10 @@ func TestBillingDisabledMetersNothingButReportsCost(t *testing.T) {
 	if r.status != 200 || reportedCost(t, r.body) == 0 {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
-	if err := g.srv.store.Flush(); err != nil {
+	if err := g.srv.backend.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.srv.store.Entry(r.header["x-request-id"]); err == nil {
+	if _, err := g.srv.backend.Entry(r.header["x-request-id"]); err == nil {
 		t.Fatal("billing is disabled but the call has a ledger entry")
 	}
 	// The key's token limit still counts.

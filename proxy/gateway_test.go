@@ -117,16 +117,17 @@ func startGatewayCatalog(t testing.TB, m *mock.Server, text string, catalog []by
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(cfg.DataDir)
+	st, err := store.OpenWith(cfg.DataDir, store.Options{Outbox: onPostgres(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	backend, closeBackend := testBackend(t, st)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv, err := New(cfg, rt, st, st, logs)
+	srv, err := New(cfg, rt, st, backend, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +136,7 @@ func startGatewayCatalog(t testing.TB, m *mock.Server, text string, catalog []by
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		closeBackend()
 		_ = st.Close()
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", logs.String())

@@ -206,6 +206,9 @@ func (s *Server) prepareHedge(c *call, ep upstream.Endpoint, body, out []byte, i
 		hout, ep, err = s.translatedBody(c, body, t)
 	}
 	c.target = first
+	if c.tr != nil && c.tr.decoded {
+		c.tr.req.Model = first.Model // as translatedBody left it for the first
+	}
 	if err != nil { // a request the hedge's format cannot express: no hedge
 		h.release()
 		return nil
@@ -365,10 +368,14 @@ func (c *call) endHedge() {
 			result = "failed"
 		}
 		t := &c.plan.Targets[h.j]
-		if result == "won_first" && (h.err == nil && is2xx(h.resp.StatusCode()) || errors.Is(h.err, upstream.ErrCanceled)) {
-			c.hedgeWaste(t, h.lens[1], &h.resp)
-			if h.err != nil {
-				t.Health.Cancel(time.Now())
+		if result == "won_first" {
+			switch {
+			case h.err == nil && is2xx(h.resp.StatusCode()), errors.Is(h.err, upstream.ErrCanceled):
+				c.hedgeWaste(t, h.lens[1], &h.resp)
+			case h.err == nil && !c.plan.Route.Policy.RetryOn(h.resp.StatusCode()):
+				// The provider's answer, not its fault.
+			default: // it failed before the first answered: its breaker learns of it
+				t.Health.Failure(time.Now())
 			}
 		}
 		route := escapeLabel(c.plan.Route.Model)

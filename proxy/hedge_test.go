@@ -10,6 +10,7 @@ import (
 
 	"switchboard/bench/mock"
 	"switchboard/router"
+	"switchboard/telemetry/otlptest"
 )
 
 // hedgeGateway is a gateway in front of two mocks: "slow" is the second
@@ -240,4 +241,68 @@ func TestHedgeBothFailing(t *testing.T) {
 	if n := hedges("both-fail", "failed") - failed; n != 1 {
 		t.Errorf("%d failed hedges counted, want 1", n)
 	}
+}
+
+// TestHedgeAttemptsHaveSpansOfTheirOwn: a hedged call's trace has a
+// client span per attempt, both children of the call's: the cancelled
+// first marked switchboard.hedge_lost, the hedge that answered marked
+// switchboard.hedge with the answer's attributes.
+func TestHedgeAttemptsHaveSpansOfTheirOwn(t *testing.T) {
+	rcv, err := otlptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rcv.Close)
+	g := startGateway(t, mock.Options{}, `
+routes:
+  - {model: hedged, targets: [mock/mock-model`+hold+`, mock/mock-model], hedge: {after: 20ms}}
+telemetry:
+  otlp_endpoint: `+rcv.URL+`
+  metrics_interval: 1h
+`)
+	r := g.post(t, "/v1/chat/completions", chat("hedged", ""))
+	if r.status != 200 || r.header[headerHedged] != "1" {
+		t.Fatalf("status %d hedged %q: %s", r.status, r.header[headerHedged], r.body)
+	}
+	spans, err := rcv.WaitSpans(3, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, client := byKind(spans)
+	if len(server) != 1 || len(client) != 2 {
+		t.Fatalf("got %d server and %d client spans, want 1 and 2", len(server), len(client))
+	}
+	first, second := client[0], client[1]
+	if a, _ := attr(first, "switchboard.attempt"); a != "1" {
+		first, second = second, first
+	}
+	for _, s := range client {
+		if string(s.ParentSpanId) != string(server[0].SpanId) {
+			t.Errorf("span %q is not the call span's child", s.Name)
+		}
+	}
+	wantAttrs(t, first, "switchboard.attempt", "1", "switchboard.hedge_lost", "true")
+	wantAttrs(t, second, "switchboard.attempt", "2", "switchboard.hedge", "true", "gen_ai.response.model", "mock-model",
+		"http.response.status_code", "200")
+	if _, lost := attr(second, "switchboard.hedge_lost"); lost {
+		t.Error("the winning hedge is marked lost")
+	}
+	wantAttrs(t, server[0], "switchboard.attempts", "2")
+}
+
+// TestClientLeavingEndsBothAttempts: a client that hangs up while both
+// attempts of a hedged call wait ends both, and each provider sees its
+// connection closed.
+func TestClientLeavingEndsBothAttempts(t *testing.T) {
+	g := startHedgeGateway(t)
+	for n, stream := range []string{"", `,"stream":true`} {
+		c := g.rawConn(t)
+		sendRaw(c, chat("first-wins", stream))
+		waitHold(t, g.slow, 1)
+		waitHold(t, g.Mock, 1)
+		_ = c.Close()
+		waitClosed(t, g.slow, n)
+		waitClosed(t, g.Mock, n)
+	}
+	waitFor(t, 20*time.Second, noCallsLeft)
 }

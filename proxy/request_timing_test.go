@@ -180,6 +180,7 @@ func BenchmarkGatewayLoopback(b *testing.B) {
 			req.Header.SetMethod("POST")
 			req.SetRequestURI(g.URL + "/v1/chat/completions")
 			req.Header.Set("Authorization", "Bearer "+testKey)
+			req.Header.SetContentType("application/json")
 			req.SetBodyRaw(body)
 			if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
 				b.Fatalf("%v %d", err, resp.StatusCode())

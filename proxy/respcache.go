@@ -240,7 +240,7 @@ func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
 		return err
 	}
 	c.readUsage(val)
-	c.usage.Input, c.usage.CacheWrite = c.usage.Input+c.usage.CacheWrite, 0 // the hit writes no cache
+	c.usage.Input, c.usage.CacheWrite, c.usage.CacheWrite1h = c.usage.Input+c.usage.CacheWrite, 0, 0 // the hit writes no cache
 	c.markHit(meta)
 	c.ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
 	c.body = appendWithCost(c.body[:0], val, c.format.answerUsage, 0, &c.fields.node)

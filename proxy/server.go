@@ -61,6 +61,7 @@ type Server struct {
 	ws        wsSessions           // Responses over WebSocket (websocket.go)
 	sessions  *console.Sessions    // the console's logins; a reload keeps them unless an admin key changes
 	console   *console.Console
+	stopped   sync.Once // Shutdown's flushes, once however often it is called
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -138,7 +139,8 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.lis
 // still open, so that their calls end at once (a stream is billed for
 // what it produced, like one its client abandons), and waits up to
 // cutWait for them to settle; the caller then closes the store, which
-// flushes the ledger. It returns ctx's error in that case.
+// flushes the ledger. It returns ctx's error in that case. Calling it
+// again only waits for what is still open.
 func (s *Server) Shutdown(ctx context.Context) error {
 	wsDone := s.ws.close() // fasthttp does not wait for the connections it handed over
 	err := s.http.ShutdownWithContext(ctx)
@@ -157,14 +159,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		err = fmt.Errorf("%w: cut %d connections still open, %d calls not settled", err, n, s.calls.Load())
 	}
-	if s.log != nil {
-		s.log.Close()
-	}
-	if terr := s.tel.Shutdown(ctx); terr != nil {
-		s.errLog.Printf("telemetry: %v", terr)
-	}
-	s.trim.close()
-	s.closeShared()
+	s.stopped.Do(func() {
+		if s.log != nil {
+			s.log.Close()
+		}
+		if terr := s.tel.Shutdown(ctx); terr != nil {
+			s.errLog.Printf("telemetry: %v", terr)
+		}
+		s.trim.close()
+		s.closeShared()
+	})
 	return err
 }
 

@@ -131,20 +131,18 @@ func (s *Server) upgradeResponses(ctx *fasthttp.RequestCtx, rt *runtimeState) {
 		writeErrorIn(ctx, f, err)
 		return
 	}
-	if !s.ws.enter() {
-		refuse(errServerBusy)
+	if !s.ws.accepting() { // shutting down: a 503, not a 426 that sends the client to HTTP here
+		writeErrorIn(ctx, f, errServerBusy)
+		ctx.SetConnectionClose()
 		return
 	}
 	ws := &wsSession{s: s, raw: ctx.Conn(), maxBody: int(rt.cfg.Server.MaxBodyBytes)}
 	ws.up.ws = ws
 	ctx.Request.Header.CopyTo(&ws.hdr)
-	err := wsUpgrader.Upgrade(ctx, func(conn *websocket.Conn) {
+	_ = wsUpgrader.Upgrade(ctx, func(conn *websocket.Conn) {
 		ws.conn = conn
 		ws.run()
-	})
-	if err != nil {
-		s.ws.leave(nil)
-	}
+	}) // a refused handshake is answered by wsUpgrader.Error
 }
 
 // wsSessions are the open WebSocket sessions, so that Shutdown can end
@@ -157,18 +155,16 @@ type wsSessions struct {
 	done    chan struct{} // closed when count drops to 0 while closing
 }
 
-// enter counts a session about to start; false once Shutdown began.
-func (w *wsSessions) enter() bool {
+// accepting reports whether new sessions are taken: false once Shutdown
+// began.
+func (w *wsSessions) accepting() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closing {
-		return false
-	}
-	w.count++
-	return true
+	return !w.closing
 }
 
-// add registers a running session.
+// add registers a running session; false once Shutdown began, and the
+// session is then to end.
 func (w *wsSessions) add(ws *wsSession) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -176,10 +172,11 @@ func (w *wsSessions) add(ws *wsSession) bool {
 		w.open = map[*wsSession]struct{}{}
 	}
 	w.open[ws] = struct{}{}
+	w.count++
 	return !w.closing
 }
 
-// leave unregisters ws (nil: a session that never ran).
+// leave unregisters ws.
 func (w *wsSessions) leave(ws *wsSession) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -280,12 +277,14 @@ func (ws *wsSession) run() {
 	}
 	for {
 		rt := s.rt.Load()
+		if d := rt.cfg.Server.WebSocket.IdleTimeout.D(); d > 0 {
+			_ = ws.conn.SetReadDeadline(time.Now().Add(d))
+		}
+		// After the deadline is set: Shutdown's past deadline lands
+		// after it, or closing is seen here.
 		if s.ws.isClosing() {
 			ws.close(websocket.CloseGoingAway, "the gateway is shutting down")
 			return
-		}
-		if d := rt.cfg.Server.WebSocket.IdleTimeout.D(); d > 0 {
-			_ = ws.conn.SetReadDeadline(time.Now().Add(d))
 		}
 		typ, r, err := ws.conn.NextReader()
 		if err == nil {

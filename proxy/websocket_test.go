@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,7 +150,7 @@ func TestResponsesWebSocketTurns(t *testing.T) {
 		}
 		waitFor(t, 20*time.Second, func() string { // the call settles once its last event is sent
 			if es := operatorEntries(t, g); len(es) != entries+1 || es[0].Status != 200 || es[0].OutputTokens == 0 {
-				return fmt.Sprintf("%s: ledger has %d entries (want %d), newest %+v", model, len(es), entries+1, es[0])
+				return fmt.Sprintf("%s: ledger has %d entries (want %d): %+v", model, len(es), entries+1, es)
 			}
 			return ""
 		})
@@ -361,8 +362,11 @@ auth: {keys: [{name: test, key: %s}]}
 billing:
   prices:
     wsp/ws-model: {input: "1", output: "2"}
+    wsp/ws-model+status=503: {input: "1", output: "2"}
 providers:
   - {name: wsp, format: responses, websocket: true, base_url: %s/v1, api_key: sk-ws-upstream, models: [ws-model]}
+routes:
+  - {model: flaky, targets: [wsp/ws-model+status=503, wsp/ws-model]}
 `, t.TempDir(), testKey, m.URL()))
 }
 
@@ -414,6 +418,24 @@ func TestResponsesWebSocketPassthrough(t *testing.T) {
 		}
 		return ""
 	})
+	// A provider's error message fails over like its HTTP status: the
+	// next target answers on the same connection, sent whole, since after
+	// an error the gateway does not count on the provider's state.
+	turns := m.WebSocketTurns()
+	evs := c.turn(fmt.Sprintf(`"model":"flaky","previous_response_id":%q,"input":[{"type":"message","role":"user","content":"again"}]`, last(second).Response.ID))
+	if last(evs).Type != "response.completed" || m.WebSocketTurns() != turns+2 {
+		t.Fatalf("failover: %s after %d provider turns, want completed after 2", last(evs).raw, m.WebSocketTurns()-turns)
+	}
+	waitFor(t, 20*time.Second, func() string {
+		es := operatorEntries(t, g)
+		if len(es) != 3 || es[0].Attempts != 2 {
+			return fmt.Sprintf("ledger %+v, want a third entry with 2 attempts", es)
+		}
+		return ""
+	})
+	if body := string(m.LastRequestTo(mock.SurfaceResponses).Body); strings.Contains(body, "previous_response_id") || !strings.Contains(body, "hello there") {
+		t.Fatalf("after a failover the provider was sent %s; want the whole conversation", body)
+	}
 	// The client leaves mid-turn: the provider's connection is closed.
 	c.send(`{"type":"response.create","model":"wsp/ws-model+chunks=200+gap=20ms","input":"long"}`)
 	if _, _, err := c.conn.ReadMessage(); err != nil {
@@ -424,8 +446,8 @@ func TestResponsesWebSocketPassthrough(t *testing.T) {
 		if n := m.WebSocketConns(); n != 0 {
 			return fmt.Sprintf("the mock still has %d WebSocket connections", n)
 		}
-		if es := operatorEntries(t, g); len(es) != 3 {
-			return fmt.Sprintf("%d ledger entries, want 3", len(es))
+		if es := operatorEntries(t, g); len(es) != 4 {
+			return fmt.Sprintf("%d ledger entries, want 4", len(es))
 		}
 		return ""
 	})
@@ -443,5 +465,60 @@ func TestResponsesWebSocketPassthroughRefused(t *testing.T) {
 	}
 	if m.WebSocketTurns() != 0 || m.LastRequestTo(mock.SurfaceResponses).Method != "POST" {
 		t.Fatalf("the provider got %d WebSocket turns and last %s; want the turn over HTTP", m.WebSocketTurns(), m.LastRequestTo(mock.SurfaceResponses).Method)
+	}
+}
+
+// TestResponsesWebSocketShutdown: Shutdown lets a turn in progress
+// finish (its ledger entry written), then closes every session with
+// 1001, an idle one at once, and refuses new upgrades.
+func TestResponsesWebSocketShutdown(t *testing.T) {
+	g := startFourFormatGateway(t)
+	idle := mustDial(t, g)
+	busy := mustDial(t, g)
+	busy.send(`{"type":"response.create","model":"resp/resp-model+gap=20ms","input":"hi"}`)
+	_ = busy.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, _, err := busy.conn.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- g.srv.Shutdown(ctx)
+	}()
+	evs := busy.events()
+	if last(evs).Type != "response.completed" {
+		t.Fatalf("the turn in progress ended with %s", last(evs).raw)
+	}
+	for name, c := range map[string]*wsClient{"idle": idle, "busy": busy} {
+		_, _, err := c.conn.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("%s session: %v, want close 1001", name, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if es := operatorEntries(t, g); len(es) != 1 || es[0].Status != 200 {
+		t.Fatalf("ledger %+v, want the finished turn", es)
+	}
+}
+
+// TestResponsesWebSocketReload: a reload that turns WebSockets off makes
+// new upgrades 426 while an open session keeps serving turns on the
+// config its turns load (each turn loads the running one).
+func TestResponsesWebSocketReload(t *testing.T) {
+	g := startGateway(t, mock.Options{}, "")
+	open := mustDial(t, g)
+	cfg, r := reloadConfig(t, g, "server: {websocket: {disabled: true}}\n")
+	if _, err := g.srv.Reload(cfg, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, resp, err := dialResponses(t, g, testKey); err == nil || resp == nil || resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("after the reload: %v, %+v; want 426", err, resp)
+	}
+	if evs := open.turn(`"model":"mock/mock-model","input":"hi"`); last(evs).Type != "response.completed" {
+		t.Fatalf("the open session after the reload: %s", last(evs).raw)
 	}
 }

@@ -127,7 +127,9 @@ func (u *wsUpstream) do(c *call, p *upstream.Provider, out []byte) error {
 	}
 	resp := &c.resp
 	if status, body, ok := wsErrorAnswer(first); ok {
-		u.done = true
+		// Whether the provider still holds its last response after an
+		// error is its own business: the next turn goes whole.
+		u.done, u.lastID = true, ""
 		resp.SetStatusCode(status)
 		resp.Header.SetContentTypeBytes(contentTypeJSON)
 		resp.SetBody(body)

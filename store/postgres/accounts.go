@@ -91,6 +91,9 @@ func (s *Store) Accounts() ([]store.Account, error) {
 // (their in-flight reservations are not subtracted). Without PostgreSQL
 // it is what this node's lease has left.
 func (s *Store) Available(id string, now time.Time) (money.Money, error) {
+	if s.downErr.Load() != nil {
+		return s.local.Available(id, now) // a 402 must not wait for a connect timeout
+	}
 	a, err := s.Account(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, err

@@ -28,7 +28,8 @@ type lease struct {
 	last       atomic.Int64
 	maxWorst   atomic.Int64
 	queued     atomic.Bool
-	emptyUntil atomic.Int64 // unix ns: PostgreSQL had nothing to lease until then
+	emptyUntil atomic.Int64 // unix ns: PostgreSQL had only emptyAvail to lease until then
+	emptyAvail atomic.Int64
 	lastUse    atomic.Int64 // unix ns of the last reservation
 	unlimited  atomic.Bool
 }
@@ -38,7 +39,7 @@ type lease struct {
 const idleReturn = 10 * time.Second
 
 // emptyPause is how long a node waits before asking PostgreSQL again for
-// an account it found without credit to lease, unless a top-up of it is
+// more of an account than it found to lease, unless a top-up of it is
 // notified first.
 const emptyPause = 200 * time.Millisecond
 
@@ -128,14 +129,14 @@ func (s *Store) leaseFor(l *lease, account string, worst money.Money, now time.T
 	refused := func(why string) error {
 		return fmt.Errorf("account %q has %s available on this node, request needs up to %s%s: %w", account, max(avail, 0), worst, why, store.ErrInsufficientCredit)
 	}
-	if time.Now().UnixNano() < l.emptyUntil.Load() {
+	need := worst - avail
+	if time.Now().UnixNano() < l.emptyUntil.Load() && int64(need) > l.emptyAvail.Load() {
 		return refused("")
 	}
-	need := worst - avail
 	leaseRequestsSync.Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	g, err := s.grant(ctx, l, account, need, now)
+	g, pgAvail, err := s.grant(ctx, l, account, need, now)
 	if err != nil {
 		leaseErrors.Inc()
 		if !isConnError(err) {
@@ -149,6 +150,7 @@ func (s *Store) leaseFor(l *lease, account string, worst money.Money, now time.T
 		return refused(" and PostgreSQL is unreachable (store.when_down.money: fail_closed)")
 	}
 	if g < need {
+		l.emptyAvail.Store(int64(pgAvail))
 		l.emptyUntil.Store(time.Now().Add(emptyPause).UnixNano())
 		return refused("")
 	}
@@ -189,13 +191,14 @@ func (s *Store) backgroundLease(l *lease, account string) {
 	leaseRequests.Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	g, err := s.grant(ctx, l, account, 0, now)
+	g, pgAvail, err := s.grant(ctx, l, account, 0, now)
 	if err != nil {
 		leaseErrors.Inc()
 		s.o.Logf("postgres: cannot lease credit of account %q: %v", account, err)
 		return
 	}
 	if g == 0 {
+		l.emptyAvail.Store(int64(pgAvail))
 		l.emptyUntil.Store(time.Now().Add(emptyPause).UnixNano())
 	}
 }
@@ -205,10 +208,9 @@ func (s *Store) backgroundLease(l *lease, account string) {
 // otherwise lease_share of what is available, at most lease_max, at
 // least two of the largest reservations seen. Available is credits plus
 // the plan allowance left, less what every node holds already. It
-// returns what it granted.
-func (s *Store) grant(ctx context.Context, l *lease, account string, need money.Money, now time.Time) (money.Money, error) {
-	var g money.Money
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+// returns what it granted and what was available.
+func (s *Store) grant(ctx context.Context, l *lease, account string, need money.Money, now time.Time) (g, avail money.Money, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		a, err := scanAccount(tx.QueryRow(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id=$1 FOR UPDATE", account))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // no account, nothing to lease
@@ -220,7 +222,7 @@ func (s *Store) grant(ctx context.Context, l *lease, account string, need money.
 		if err := tx.QueryRow(ctx, "SELECT coalesce(sum(amount), 0)::bigint FROM leases WHERE account=$1", account).Scan(&held); err != nil {
 			return err
 		}
-		avail := a.Credits + a.PlanLeft(now) - money.Money(held)
+		avail = a.Credits + a.PlanLeft(now) - money.Money(held)
 		if avail <= 0 || avail < need {
 			return nil
 		}
@@ -241,15 +243,15 @@ func (s *Store) grant(ctx context.Context, l *lease, account string, need money.
 	})
 	s.reachable(err)
 	if err != nil || g == 0 {
-		return 0, err
+		return 0, max(avail, 0), err
 	}
 	// The lease is PostgreSQL's before it is the node's: a crash here
 	// strands it (unspendable) until this node's next start returns it.
 	if err := s.local.GrantCredits(account, g); err != nil {
-		return 0, err
+		return 0, avail, err
 	}
 	l.last.Store(int64(g))
-	return g, nil
+	return g, avail, nil
 }
 
 // returnLeases gives back what this node holds: every account's unspent

@@ -250,3 +250,82 @@ func TestKeyChangeReachesOtherNode(t *testing.T) {
 		}
 	}
 }
+
+// TestMoneyWhenPostgresIsDown: with PostgreSQL stopped a node serves
+// from its lease; once the lease is spent, fail_closed refuses (402) and
+// fail_open serves. The spool drains when PostgreSQL is back, and
+// Degraded says why meanwhile.
+func TestMoneyWhenPostgresIsDown(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	closed, _ := open(t, url, "closed", Options{LeaseMax: 50_000})
+	openNode, _ := open(t, url, "open", Options{LeaseMax: 50_000, FailOpen: true})
+	if err := closed.TopUp("team", money.Dollar, "", store.CreateAccount); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	// Each node leases 5 reservations' worth (lease_max) with its first.
+	for i, n := range []*Store{closed, openNode} {
+		r, err := n.Reserve("team", "", fmt.Sprintf("warm-%d", i), 10_000, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Settle(r, store.Entry{Cost: 10_000}); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg.Stop(t)
+	for _, n := range []*Store{closed, openNode} {
+		deadline := time.Now().Add(10 * time.Second)
+		for n.Degraded() == nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := n.Degraded(); err == nil {
+			t.Fatal("Degraded is nil with PostgreSQL stopped")
+		}
+	}
+	serve := func(n *Store, name string) (served int, refused error) {
+		for i := range 20 {
+			r, err := n.Reserve("team", "", fmt.Sprintf("%s-%d", name, i), 10_000, now)
+			if err != nil {
+				return served, err
+			}
+			if err := n.Settle(r, store.Entry{Cost: 10_000}); err != nil {
+				t.Fatal(err)
+			}
+			served++
+		}
+		return served, nil
+	}
+	if served, err := serve(closed, "closed"); !errors.Is(err, store.ErrInsufficientCredit) || served == 0 || served >= 20 {
+		t.Fatalf("fail_closed served %d then %v; want its lease's worth, then ErrInsufficientCredit", served, err)
+	}
+	if served, err := serve(openNode, "open"); err != nil || served != 20 {
+		t.Fatalf("fail_open served %d then %v; want all 20", served, err)
+	}
+	pg.Restart(t)
+	for _, n := range []*Store{closed, openNode} {
+		deadline := time.Now().Add(20 * time.Second)
+		for (n.Degraded() != nil || n.local.OutboxLen() > 0) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := n.Degraded(); err != nil {
+			t.Fatalf("still degraded with PostgreSQL back: %v", err)
+		}
+	}
+	var count, sum int64
+	if err := closed.pool.QueryRow(context.Background(), "SELECT count(*), coalesce(sum(cost),0)::bigint FROM ledger").Scan(&count, &sum); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := closed.Account("team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.Credits != money.Dollar-money.Money(sum) || acct.Spent != money.Money(sum) || sum != count*10_000 {
+		t.Fatalf("after the outage: %d entries, %d nano-dollars, account %+v", count, sum, acct)
+	}
+	t.Logf("%d entries reached PostgreSQL after the outage", count)
+}

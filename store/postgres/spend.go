@@ -55,6 +55,9 @@ func (c *spendCache) others(s *Store, keyID string, since time.Time) money.Money
 		return m
 	}
 	c.mu.Unlock()
+	if s.downErr.Load() != nil {
+		return 0 // known once PostgreSQL is back; a call must not wait for it
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	m, err := s.othersSpend(ctx, k)

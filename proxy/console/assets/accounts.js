@@ -14,7 +14,7 @@ async function list(root, session) {
   const slot = h("div");
   root.append(heading("Accounts"), status);
   if (!session.read_only) {
-    const input = h("input", { name: "id", required: true, pattern: "[A-Za-z0-9._:-]+" });
+    const input = h("input", { name: "id", required: true, autocomplete: "off" });
     const err = h("p", { class: "error", role: "alert" });
     root.append(h("form", { class: "panel", "aria-label": "New account", onsubmit: async e => {
       e.preventDefault();
@@ -49,10 +49,13 @@ async function account(root, id, session) {
   let planSelect = null;
   root.append(h("p", null, h("a", { href: "#/accounts" }, "← Accounts")), heading("Account " + id), summary, status);
 
-  const load = async () => {
+  // load redraws the account; with showPlan, the plan control shows its
+  // plan (not on a redraw after a top-up, which must leave a choice the
+  // operator is making alone).
+  const load = async showPlan => {
     const [a, l] = await Promise.all([call("GET", path), call("GET", path + "/ledger" + query({ limit: 100 }))]);
     const acc = a.data;
-    if (planSelect) planSelect.value = acc.plan ? acc.plan.plan : "";
+    if (planSelect && showPlan) planSelect.value = acc.plan ? acc.plan.plan : "";
     summary.replaceChildren(facts([
       ["Credits", dollars(acc.credits)], ["Available", dollars(acc.available)], ["Spent", dollars(acc.spent)],
       ["Topped up", dollars(acc.topped_up)],
@@ -95,11 +98,11 @@ async function account(root, id, session) {
       try {
         await call("PUT", path + "/plan", { plan: plan.value });
         status.textContent = plan.value ? "Plan " + plan.value + " assigned to " + id + "." : "Plan removed from " + id + ".";
-        await load();
+        await load(true);
       } catch (e2) { errP.textContent = e2.message; }
     } }, h("h2", null, "Plan"), h("div", { class: "actions" }, h("label", null, "Plan (billing.plans)", plan), h("button", { type: "submit" }, "Assign plan")), errP);
     root.append(topup, planForm);
   }
   root.append(h("h2", null, "Ledger"), ledger);
-  await load();
+  await load(true);
 }

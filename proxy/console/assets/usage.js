@@ -63,8 +63,11 @@ export async function render(root) {
     }
     chart.replaceChildren(rows.length ? stackedBars(chart.clientWidth - 30, buckets, groups, (b, g) => cells.get(b.t + "|" + g) || 0, fmt)
       : h("p", { class: "muted" }, "No usage in this range."));
-    legend.replaceChildren(...groups.map((g, i) => h("span", null, h("i", { style: null, "data-color": color(i) }), g || "(none)")));
-    for (const [i, el] of [...legend.querySelectorAll("i")].entries()) el.style.background = color(i);
+    legend.replaceChildren(...groups.map((g, i) => {
+      const swatch = h("i", { "aria-hidden": "true" });
+      swatch.style.background = color(i); // CSSOM, which the console's CSP allows where a style attribute is not
+      return h("span", null, swatch, g || "(none)");
+    }));
     totals.replaceChildren(table([
       { label: dim }, { label: "Requests", num: true }, { label: "Tokens in", num: true }, { label: "Tokens out", num: true }, { label: "Spend", num: true },
     ], ranked.map(t => [t.group || "(none)", count(t.requests), count(t.input), count(t.output), dollars(t.cost)]), "No usage in this range."));
