@@ -287,6 +287,9 @@ func TestClusterRedisDown(t *testing.T) {
 	if ra := r.header.Get("retry-after"); ra != "1" {
 		t.Errorf("Redis down, fail_closed: retry-after %q, want 1", ra)
 	}
+	if body := readyz(t, open.nodes[0]); !strings.HasPrefix(body, "degraded: redis") {
+		t.Errorf("Redis down: /readyz answered %q, want 200 degraded: redis ...", body)
+	}
 	if m := metric(t, open.nodes[0], "switchboard_ratelimit_unchecked_total") + metric(t, open.nodes[1], "switchboard_ratelimit_unchecked_total"); m < 20 {
 		t.Errorf("switchboard_ratelimit_unchecked_total is %v over the open nodes, want the 20 calls", m)
 	}
@@ -306,10 +309,28 @@ func TestClusterRedisDown(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if body := readyz(t, closed.nodes[0]); body != "ready\n" {
+		t.Errorf("Redis back: /readyz answered %q, want ready", body)
+	}
 	want = fmt.Sprint([]int{200, 200, 429})
 	if got := fmt.Sprint(statuses(closed, closed.nodes[0].url, 3)); got != want {
 		t.Fatalf("Redis back, 3 more calls on the fail_closed node: %v, want %v", got, want)
 	}
+}
+
+// readyz returns p's /readyz body, failing unless it is a 200.
+func readyz(t *testing.T, p *gatewayProc) string {
+	t.Helper()
+	resp, err := p.client.Get(p.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // metric reads one unlabelled series from a gateway's /metrics.

@@ -326,7 +326,11 @@ func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 		err = s.backend.Ready()
 	}
 	if err == nil {
-		if d := s.backend.Degraded(); d != nil {
+		d := s.backend.Degraded()
+		if d == nil && s.shared != nil {
+			d = s.shared.Degraded()
+		}
+		if d != nil {
 			ctx.SetBodyString("degraded: " + d.Error() + "\n")
 			return
 		}

@@ -87,10 +87,21 @@ func (c *Client) Close() {
 	c.c.Close()
 }
 
-// Ping reports whether Redis answers now.
-func (c *Client) Ping(ctx context.Context) error {
-	return c.c.Do(ctx, c.c.B().Ping().Build()).Error()
+// Degraded reports why Redis does not answer a PING within pingTimeout
+// now, or nil when it does, for a readiness probe; an answer ends the
+// fail-fast period of an earlier error.
+func (c *Client) Degraded() error {
+	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	if err := c.c.Do(ctx, c.c.B().Ping().Build()).Error(); err != nil {
+		return fmt.Errorf("redis (store.redis_url) is unreachable: %v", err)
+	}
+	c.ok()
+	return nil
 }
+
+// pingTimeout bounds Degraded's wait.
+const pingTimeout = 500 * time.Millisecond
 
 // up reports whether calls may go to Redis, or should fail fast.
 func (c *Client) up() bool {
