@@ -10,12 +10,13 @@ NODE_DIR := test/node
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export SWITCHBOARD_API_KEY ?= sk-sb-local-dev
 
-.PHONY: help run build test test-deps test-race test-allocs bench bench-go fuzz lint
+.PHONY: help run build catalog test test-deps test-race test-allocs bench bench-go fuzz lint
 
 help:
 	@echo "make run        serve the gateway on 127.0.0.1:8080, or LISTEN=addr (embedded config; key \$$SWITCHBOARD_API_KEY, default sk-sb-local-dev)"
 	@echo "make test       lint, then every test with the race detector, then short fuzz runs (offline)"
 	@echo "make build      build ./switchboard"
+	@echo "make catalog    regenerate configs/catalog.yaml and the README's catalog table from configs/catalog"
 	@echo "make test-race  go test -race \$$PKG (no lint, no fuzz)"
 	@echo "make bench      overhead report: gateway vs direct vs bare proxy floor, against the mock (< 2 min)"
 	@echo "make bench-go   Go micro-benchmarks of the hot path"
@@ -31,15 +32,25 @@ run:
 build:
 	$(GO) build -buildvcs=auto -o switchboard .
 
+# The model catalog is generated from the pinned price tables and the
+# hand overrides under configs/catalog; a test checks the committed file.
+catalog:
+	$(GO) run ./configs/catalog/gen
+
 # The real-client tests drive the gateway with the official npm SDKs,
 # installed into a git-ignored folder. npm ci can refuse a lock file over
 # per-platform optional packages, so fall back to npm install. The README
-# examples are run with real curl, installed from Debian when missing, and
-# the several-gateway tests with a real PostgreSQL server (store/postgres/pgtest).
+# examples are run with real curl, installed from Debian when missing, the
+# console is tested in a real headless Chromium, and the several-gateway
+# tests with a real PostgreSQL server (store/postgres/pgtest), redis-server
+# and nginx (internal/testenv), all installed from Debian when missing.
 test-deps:
 	cd $(NODE_DIR) && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund)
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || (apt-get update && apt-get install -y postgresql)
+	command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	command -v nginx >/dev/null || (apt-get update && apt-get install -y nginx)
 
 test: lint test-deps test-race test-allocs fuzz
 

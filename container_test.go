@@ -245,28 +245,38 @@ type composeFile struct {
 	Volumes map[string]any `yaml:"volumes"`
 }
 
-// composeService checks deploy/compose.yaml's switchboard service against
-// the image and returns its command and its bind mounts, container path
-// to the file on this machine.
+// composeService checks deploy/compose.yaml's gateway services against
+// the image (nginx in front publishes the port; the gateways are behind
+// it, on the image's port as deploy/nginx.conf names them) and returns
+// gateway-1's command and its bind mounts, container path to the file on
+// this machine.
 func composeService(t *testing.T, final dockerStage, port string) (command []string, mounts map[string]string) {
 	t.Helper()
 	var c composeFile
 	if err := yaml.Unmarshal(mustRead(t, "deploy/compose.yaml"), &c); err != nil {
 		t.Fatal(err)
 	}
-	svc, ok := c.Services["switchboard"]
+	for _, name := range []string{"gateway-2", "gateway-3", "postgres", "redis"} {
+		if _, ok := c.Services[name]; !ok {
+			t.Errorf("deploy/compose.yaml: no service %s", name)
+		}
+	}
+	nginx := c.Services["nginx"]
+	if !slices.Contains(nginx.Volumes, "./nginx.conf:/etc/nginx/nginx.conf:ro") {
+		t.Errorf("nginx volumes %v: want deploy/nginx.conf as its config", nginx.Volumes)
+	}
+	if len(nginx.Ports) != 1 || !strings.HasSuffix(nginx.Ports[0], ":8080") {
+		t.Errorf("nginx ports %v: want nginx.conf's listen 8080 published", nginx.Ports)
+	}
+	if conf := string(mustRead(t, "deploy/nginx.conf")); !strings.Contains(conf, "server gateway-1:"+port+" ") {
+		t.Errorf("deploy/nginx.conf does not send to gateway-1 on the image's port %s", port)
+	}
+	svc, ok := c.Services["gateway-1"]
 	if !ok {
-		t.Fatal("deploy/compose.yaml: no service switchboard")
+		t.Fatal("deploy/compose.yaml: no service gateway-1")
 	}
 	if df := filepath.Join("deploy", svc.Build.Context, svc.Build.Dockerfile); filepath.Clean(df) != "Dockerfile" {
 		t.Errorf("build %s: want the repository's Dockerfile", df)
-	}
-	published := false
-	for _, p := range svc.Ports {
-		published = published || strings.HasSuffix(p, ":"+port)
-	}
-	if !published {
-		t.Errorf("ports %v: none publishes the image's port %s", svc.Ports, port)
 	}
 	dataDir := final.env(t)["SWITCHBOARD_DATA_DIR"]
 	mounts = map[string]string{}

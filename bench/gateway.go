@@ -44,13 +44,15 @@ func buildGateway(dir string) (string, error) {
 
 // benchGateway is one gateway the bench starts: a name for its row, its
 // files and its log, whether it meters requests, whether it listens on a
-// unix socket (unixSocket) instead of a 127.0.0.1 port, and the OTLP
-// receiver it exports telemetry to (tracingConfig), if any.
+// unix socket (unixSocket) instead of a 127.0.0.1 port, the OTLP
+// receiver it exports telemetry to (tracingConfig), if any, and the Redis
+// its limits and response cache live in (store.redis_url), if any.
 type benchGateway struct {
-	name    string
-	billing bool
-	unix    bool
-	otlpURL string
+	name     string
+	billing  bool
+	unix     bool
+	otlpURL  string
+	redisURL string
 }
 
 // benchGateways are the gateways the bench starts, all from the same
@@ -76,7 +78,9 @@ const (
 // with rate limits, the mock as provider "mock" in the OpenAI format (so
 // that the cross-format scenarios' Anthropic requests are translated)
 // with a price for its model and room for benchProviderConns connections
-// to it, the chaos route (chaosRoute) over four more
+// to it, two Responses providers on the mock for the WebSocket scenario
+// (resp over HTTP, wsp with websocket: true), the chaos route
+// (chaosRoute) over four more
 // providers that are the same mock, the route cacheModel to the mock with
 // the response cache on (only there: turned on for every route, the cache
 // would decode every request to read its temperature, and the other
@@ -107,7 +111,7 @@ billing:
 `, listen, dataDir, gatewayKey, benchKeyRPM, benchKeyTPM, !billing, mockModel)
 	// The chaos targets cost what the plain model does, so that a chaos
 	// call does the same billing work as a plain one.
-	for _, t := range chaosTargets() {
+	for _, t := range append(chaosTargets(), wsPrices...) {
 		fmt.Fprintf(&b, "    %s: {input: \"1\", output: \"2\"}\n", t)
 	}
 	if searchURL != "" {
@@ -121,6 +125,7 @@ billing:
     models: [%s]
     max_conns: %d
 `, mockURL, mockModel, benchProviderConns)
+	fmt.Fprintf(&b, wsProviders, mockURL)
 	for _, p := range chaosProviders {
 		fmt.Fprintf(&b, "  - name: %s\n    base_url: %s/v1\n    api_key: mock-upstream-key\n", p.name, mockURL)
 		if p.flaky {
@@ -156,6 +161,9 @@ func startGateway(ctx context.Context, p pinning, dir, bin, mockURL, searchURL s
 	text := gatewayConfig(listen, data, mockURL, searchURL, g.billing)
 	if g.otlpURL != "" {
 		text += tracingConfig(g.otlpURL)
+	}
+	if g.redisURL != "" {
+		text += fmt.Sprintf("store:\n  redis_url: %s\n", g.redisURL)
 	}
 	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
 		return nil, "", fmt.Errorf("cannot write the config of %s: %w", g.name, err)

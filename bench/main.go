@@ -38,7 +38,12 @@
 // over TCP loopback against a third gateway, same config, listening on a
 // unix socket), tracing (the billing-on gateway against a third gateway,
 // same config but for tracing at 100% sampling to a loopback OTLP
-// receiver), and chaos:
+// receiver), multinode (the billing-on gateway against a third gateway,
+// same config but for its rate limits in a redis-server the bench starts:
+// c=1 with direct and the floor, and an open loop at 5000/s), WebSocket
+// (a 20-turn tool loop over POST /v1/responses, over a Responses
+// WebSocket, and over one passed through to a provider that serves
+// WebSockets), and chaos:
 // the billing-on gateway's "chaos" route, two targets on which the mock
 // fails at random (500s, resets, stalls past a first-byte timeout) before
 // two healthy ones, against the plain model through the same gateway (the
@@ -252,6 +257,30 @@ func measure(o *options, p pinning) error {
 			return err
 		}
 		_ = scenario(tracingName, o.tracingDur, func() (Scenario, error) { return runTracing(ctx, off, traced, rcv, o), nil })
+	}
+	if pebble := findTarget(targets, targetGateway); pebble != nil && (o.multinodeDur > 0 || o.multinodeRateDur > 0) && ctx.Err() == nil {
+		redis, stopRedis, err := startRedisTarget(ctx, o, p, dir, m.URL())
+		if err != nil {
+			return err
+		}
+		defer stopRedis()
+		if err := warmUp([]*target{redis}, o); err != nil {
+			return err
+		}
+		direct, floor := findTarget(targets, targetDirect), findTarget(targets, targetFloor)
+		if o.multinodeDur > 0 {
+			_ = scenario(multinodeName, o.multinodeDur, func() (Scenario, error) { return runMultinode(ctx, direct, floor, pebble, redis, o), nil })
+		}
+		if o.multinodeRateDur > 0 && ctx.Err() == nil {
+			if err := scenario(fmt.Sprintf("%s %d/s", multinodeOpenLoopName, multinodeRate), o.multinodeRateDur, func() (Scenario, error) {
+				return runMultinodeOpenLoop(ctx, floor, pebble, redis, o)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	if gw := findTarget(targets, targetGateway); gw != nil && o.wsLoops > 0 && ctx.Err() == nil {
+		_ = scenario(wsName, 0, func() (Scenario, error) { return runWebSocket(ctx, gw, o), nil })
 	}
 	// Chaos last: its stalled mock handlers sleep on after the gateway
 	// gave up on them, and nothing else should share the mock with them.

@@ -27,6 +27,7 @@ type options struct {
 	latencyDur   time.Duration
 	unixDur      time.Duration
 	tracingDur   time.Duration
+	wsLoops      int
 	rates        rateList
 	rateWindow   time.Duration
 	leadIn       time.Duration
@@ -57,6 +58,9 @@ type options struct {
 	memoryDeadline time.Duration
 
 	only string
+
+	multinodeDur     time.Duration
+	multinodeRateDur time.Duration
 
 	chaosDur         time.Duration
 	chaosWindow      time.Duration
@@ -187,7 +191,10 @@ func parseFlags(args []string, output io.Writer) (*options, error) {
 	fs.DurationVar(&o.memoryDeadline, "memory-deadline", 60*time.Second, "memory scenario: most time per target, from the first stream to the last one's end")
 	fs.StringVar(&o.only, "only", "", "run only these `scenarios`, comma-separated: "+strings.Join(scenarioNames(), ", "))
 	fs.DurationVar(&o.unixDur, "unix-duration", 3*time.Second, "unix socket scenario (the billing-on gateway over TCP loopback vs the same on a unix socket), c=1 non-streaming: total time; 0 skips it")
+	fs.IntVar(&o.wsLoops, "websocket-loops", 20, "WebSocket scenario (a 20-turn tool loop through the billing-on gateway over HTTP, over a Responses WebSocket, and over one passed through to a WebSocket provider, loop by loop in turns): loops per way; 0 skips it")
 	fs.DurationVar(&o.tracingDur, "tracing-duration", 3*time.Second, "tracing scenario (the billing-on gateway with telemetry off vs the same with tracing at 100% sampling to a loopback OTLP receiver), c=1 non-streaming: total time; 0 skips it")
+	fs.DurationVar(&o.multinodeDur, "multinode-duration", 4*time.Second, "multinode scenario (the billing-on gateway against the same with its limits in a redis-server the bench starts), c=1 non-streaming with direct and the floor: total time; 0 skips it")
+	fs.DurationVar(&o.multinodeRateDur, "multinode-rate-duration", 4*time.Second, "multinode scenario: open loop at 5000/s, the floor and both gateways: total time; 0 skips it")
 	fs.DurationVar(&o.chaosDur, "chaos-duration", 8*time.Second, "chaos scenario: total time, both targets; 0 skips it")
 	fs.DurationVar(&o.chaosWindow, "chaos-window", 250*time.Millisecond, "chaos scenario: length of each target's turn")
 	fs.IntVar(&o.chaosWorkers, "chaos-workers", 4, "chaos scenario: calls in flight")
@@ -227,6 +234,8 @@ var scenarioSwitches = []struct {
 	{"memory", func(o *options) { o.memoryStreams = 0 }},
 	{"unix", func(o *options) { o.unixDur = 0 }},
 	{"tracing", func(o *options) { o.tracingDur = 0 }},
+	{"multinode", func(o *options) { o.multinodeDur, o.multinodeRateDur = 0, 0 }},
+	{"websocket", func(o *options) { o.wsLoops = 0 }},
 	{"chaos", func(o *options) { o.chaosDur = 0 }},
 }
 

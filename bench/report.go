@@ -66,6 +66,8 @@ type Scenario struct {
 	// Compression is the compression scenario's token and latency
 	// figures.
 	Compression *Compression `json:"compression,omitempty"`
+	// WebSocket is the WebSocket scenario's figures per way.
+	WebSocket *WebSocketFigures `json:"websocket,omitempty"`
 }
 
 // Delta is one target's figures minus another's, measured in the same
@@ -306,6 +308,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		}
 		if s.Compression != nil {
 			writeCompression(&b, s.Compression)
+		}
+		if s.WebSocket != nil {
+			writeWebSocket(&b, s.WebSocket)
 		}
 		if d := s.Billing; d != nil {
 			fmt.Fprintf(&b, "\nBilling on vs off (%s minus %s): %s.\n", targetGateway, targetGatewayNoBill, d.describe(s.Kind))

@@ -99,6 +99,22 @@ type Server struct {
 	// SocketMode is the file mode of a unix socket listen creates, in
 	// octal. Default 0660: the gateway's user and group may connect.
 	SocketMode FileMode `yaml:"socket_mode"`
+	// WebSocket is Responses over WebSocket at /v1/responses.
+	WebSocket WebSocket `yaml:"websocket"`
+}
+
+// WebSocket configures Responses over WebSocket: a client (Codex CLI)
+// upgrades GET /v1/responses and sends each turn as a response.create
+// message on the open connection. A frame is at most
+// server.max_body_bytes.
+type WebSocket struct {
+	// Disabled answers the upgrade 426 Upgrade Required, which makes
+	// Codex fall back to HTTP for the session. Default false: served.
+	Disabled bool `yaml:"disabled"`
+	// IdleTimeout closes a connection that has been waiting this long
+	// for its next message, with close code 1001. Default 10m; OpenAI
+	// closes its own after 60m in all.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Log controls logging.
@@ -326,6 +342,25 @@ type Route struct {
 	// Compression compresses this route's requests; a request's own
 	// settings override it.
 	Compression *Compression `yaml:"compression"`
+	// Hedge starts the next target too when the first is slow to answer;
+	// unset: no hedging.
+	Hedge *Hedge `yaml:"hedge"`
+}
+
+// Hedge configures a route's hedged requests: when the first target has
+// not sent the first byte of its answer After into the call, the next
+// target of the call's order is started too, the first of the two to
+// answer with a 2xx wins and the other is cancelled. The call is billed
+// once, for the winner; the loser's tokens are recorded as hedge waste.
+// A hedge counts as an attempt (retry.attempts).
+type Hedge struct {
+	// After is "p95", the first target's observed 95th percentile time
+	// to first byte (of streamed or of buffered answers, as the call's;
+	// no hedge until 20 were observed), or a positive duration. Required.
+	After HedgeAfter `yaml:"after"`
+	// Max is how many hedges a call may start: 1, the default and the
+	// only value supported.
+	Max int `yaml:"max"`
 }
 
 // Compression configures context compression for a route or a key: the
@@ -463,6 +498,14 @@ type Provider struct {
 	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// Timeouts bound each phase of an upstream call.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// WebSocket: the provider (format responses) also serves Responses
+	// over WebSocket at base_url/responses (ws:// or wss://). A client's
+	// WebSocket turns routed to it are then passed through frame by
+	// frame on a connection of the gateway's own to the provider, one
+	// per client connection, so the provider keeps the conversation
+	// (previous_response_id) itself. Default false: turns reach the
+	// provider over HTTP, like every other format's.
+	WebSocket bool `yaml:"websocket"`
 
 	// Disabled is set by Load when base_url or api_key came from an
 	// environment variable that is empty.
@@ -759,6 +802,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&s.WriteTimeout, Duration(60*time.Second))
 	setDefault(&s.DrainTimeout, Duration(30*time.Second))
 	setDefault(&s.SocketMode, 0o660)
+	setDefault(&s.WebSocket.IdleTimeout, Duration(10*time.Minute))
 	if s.SSEKeepalive == nil {
 		d := Duration(15 * time.Second)
 		s.SSEKeepalive = &d
@@ -807,6 +851,9 @@ func (c *Config) applyDefaults() {
 		setDefault(&r.Strategy, "priority")
 		if r.Retry.Attempts == 0 && r.Retry.Budget == 0 && r.Retry.OnStatus == nil {
 			r.Retry = DefaultRetry()
+		}
+		if r.Hedge != nil {
+			setDefault(&r.Hedge.Max, 1)
 		}
 	}
 	for i := range c.Providers {
@@ -965,7 +1012,7 @@ func (c *Config) validate() []problem {
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxHeaderBytes < 0 {
 		add("server", "sizes must be positive")
 	}
-	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || s.DrainTimeout < 0 || *s.SSEKeepalive < 0 {
+	if s := c.Server; s.HeaderTimeout < 0 || s.ReadTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 || s.DrainTimeout < 0 || *s.SSEKeepalive < 0 || s.WebSocket.IdleTimeout < 0 {
 		add("server", "durations must not be negative")
 	}
 	if c.Server.MaxConns < 0 {
@@ -1030,6 +1077,9 @@ func (c *Config) validate() []problem {
 		}
 		if !slices.Contains(ProviderFormats, p.Format) {
 			add(at+".format", "want one of %s, got %q", strings.Join(ProviderFormats, ", "), p.Format)
+		}
+		if p.WebSocket && p.Format != "responses" {
+			add(at+".websocket", "want format responses for a WebSocket provider, got %q", p.Format)
 		}
 		if p.MaxConns < 0 {
 			add(at+".max_conns", "want a positive number, got %d", p.MaxConns)
@@ -1111,6 +1161,19 @@ func (c *Config) validate() []problem {
 		}
 		if t := r.Timeouts; t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {
 			add(at+".timeouts", "durations must not be negative")
+		}
+		if h := r.Hedge; h != nil {
+			switch {
+			case !h.After.P95() && h.After <= 0:
+				add(at+".hedge.after", "want \"p95\" or a positive duration, got %v", h.After.D())
+			case len(r.Targets) < 2 && len(r.Fallbacks) == 0:
+				add(at+".hedge", "want a second target or a fallback to hedge with")
+			case r.Retry.Attempts < 2:
+				add(at+".hedge", "a hedge is an attempt: want retry.attempts of at least 2, got %d", r.Retry.Attempts)
+			}
+			if h.Max != 1 {
+				add(at+".hedge.max", "want 1 (one hedge per call), got %d", h.Max)
+			}
 		}
 		rt := r.Retry
 		if rt.Attempts < 1 || rt.Attempts > 10 {

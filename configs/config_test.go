@@ -293,6 +293,34 @@ routes:
 		"routes[0].retry.on_status[2]: duplicate status 500",
 		"routes[0].retry.on_status[3]: want an error status from 400 to 599, got 600")
 	f("  - model: r\n    targets: [a/m1]\n    retry: {tries: 2}\n", "routes[0].retry.tries: unknown field")
+	f("  - model: r\n    targets: [a/m1, b/m2]\n    hedge: {after: p99}\n", `line 8: routes[0].hedge.after: want "p95" or a duration like "200ms", got "p99"`)
+	f("  - model: r\n    targets: [a/m1, b/m2]\n    hedge: {max: 1}\n", `routes[0].hedge.after: want "p95" or a positive duration, got 0s`)
+	f("  - model: r\n    targets: [a/m1, b/m2]\n    hedge: {after: 100ms, max: 2}\n", `routes[0].hedge.max: want 1 (one hedge per call), got 2`)
+	f("  - model: r\n    targets: [a/m1]\n    hedge: {after: p95}\n", `routes[0].hedge: want a second target or a fallback to hedge with`)
+	f("  - model: r\n    targets: [a/m1, b/m2]\n    hedge: {after: p95}\n    retry: {attempts: 1}\n",
+		`routes[0].hedge: a hedge is an attempt: want retry.attempts of at least 2, got 1`)
+}
+
+func TestRouteHedge(t *testing.T) {
+	base := "auth: {disabled: true}\nproviders:\n  - {name: a, base_url: 'http://x', models: [m1]}\n  - {name: b, base_url: 'http://y'}\n"
+	cfg, err := Load([]byte(base+`routes:
+  - {model: p, targets: [a/m1, b/m2], hedge: {after: p95}}
+  - {model: fixed, targets: [a/m1], fallbacks: [b/m2], hedge: {after: 250ms, max: 1}}
+  - {model: none, targets: [a/m1, b/m2]}
+`), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, fixed, none := cfg.Routes[0].Hedge, cfg.Routes[1].Hedge, cfg.Routes[2].Hedge
+	if p == nil || !p.After.P95() || p.Max != 1 {
+		t.Fatalf("after: p95 loaded as %+v", p)
+	}
+	if fixed == nil || fixed.After.P95() || fixed.After.D() != 250*time.Millisecond || fixed.Max != 1 {
+		t.Fatalf("after: 250ms loaded as %+v", fixed)
+	}
+	if none != nil {
+		t.Fatalf("a route without hedge got %+v", none)
+	}
 }
 
 func TestRouteExampleInDefaultConfigLoads(t *testing.T) {

@@ -55,6 +55,34 @@ func (s SyncInterval) Always() bool { return s == SyncAlways }
 // D returns s as a time.Duration; check Always first.
 func (s SyncInterval) D() time.Duration { return time.Duration(s) }
 
+// HedgeAfter is how long a hedged route waits for its first target's
+// first byte: a Duration, or "p95" (HedgeP95).
+type HedgeAfter Duration
+
+// HedgeP95 is the HedgeAfter "p95": the target's observed 95th
+// percentile time to first byte. No duration string parses to it.
+const HedgeP95 = HedgeAfter(math.MinInt64)
+
+// UnmarshalYAML parses "p95" or a Go duration string.
+func (h *HedgeAfter) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "p95" {
+		*h = HedgeP95
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || HedgeAfter(v) == HedgeP95 {
+		return fmt.Errorf("line %d: want \"p95\" or a duration like \"200ms\", got %q", n.Line, n.Value)
+	}
+	*h = HedgeAfter(v)
+	return nil
+}
+
+// P95 reports whether h is "p95".
+func (h HedgeAfter) P95() bool { return h == HedgeP95 }
+
+// D returns h as a time.Duration; check P95 first.
+func (h HedgeAfter) D() time.Duration { return time.Duration(h) }
+
 // ByteSize is a size in bytes written as 1048576, "512KiB", "32MiB" or "1GiB".
 type ByteSize int64
 

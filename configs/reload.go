@@ -18,6 +18,7 @@ var reloadable = []string{
 	"server.write_timeout",
 	"server.drain_timeout",
 	"server.sse_keepalive",
+	"server.websocket",
 	"auth",
 	"billing.disabled",
 	"billing.unpriced",

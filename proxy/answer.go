@@ -14,7 +14,7 @@ import (
 // response cache, and with OpenRouter's additions, the provider that
 // served it and the cost in its usage (and the web sources, for :web).
 func (s *Server) finishAnswer(c *call, status int) error {
-	resp, ctx, p := &c.resp, c.ctx, c.target.Provider
+	resp, ctx, p := c.answer(), c.ctx, c.target.Provider
 	respBody, err := upstream.Body(resp)
 	c.received = time.Now()
 	if err != nil {
@@ -70,7 +70,7 @@ func (c *call) readUsage(doc []byte) bool {
 // startRelay hands a streaming upstream response to the relay.
 func (s *Server) startRelay(c *call) error {
 	c.received = time.Now()
-	if err := c.relay.stream.Open(c.target.Provider.Name, &c.resp, c.rt.keepalive); err != nil {
+	if err := c.relay.stream.Open(c.target.Provider.Name, c.answer(), c.rt.keepalive); err != nil {
 		return err
 	}
 	c.streaming = true

@@ -50,7 +50,7 @@ type Key struct {
 	monthlyLimit money.Money
 	expiresAt    time.Time
 	revoked      bool
-	limits       *keyLimits // nil = no RPM/TPM limit
+	limits       rateLimiter // nil = no RPM/TPM limit
 	// compression is the key's context compression, nil for none: a
 	// config key's (from auth.keys[].compression), or a stored key's.
 	compression *configs.Compression
@@ -84,19 +84,21 @@ type keyIndex struct {
 	config   []*Key
 	table    atomic.Pointer[map[[sha256.Size]byte]*Key]
 
-	mu     sync.Mutex            // serializes reload
-	limits map[string]*keyLimits // by key ID, kept across reloads
+	mu        sync.Mutex             // serializes reload
+	limits    map[string]rateLimiter // by key ID, kept across reloads
+	newLimits limiterFunc            // makes a key's limiter
 }
 
 // anonymous is the key of every request when auth is disabled: an
 // operator key, so calls are metered but never refused for credit.
 var anonymous = &Key{ID: "anonymous", Name: "-", Account: "anonymous", Operator: true}
 
-// newKeyIndex builds the index of cfg's keys; reload adds the store's.
-// prev is the index it replaces (a config reload), or nil: its keys'
-// limiters carry over, so a reload resets no one's rate-limit window.
-func newKeyIndex(cfg configs.Auth, prev *keyIndex) *keyIndex {
-	ki := &keyIndex{disabled: cfg.Disabled, limits: map[string]*keyLimits{}}
+// newKeyIndex builds the index of cfg's keys, whose limiters newLimits
+// makes; reload adds the store's. prev is the index it replaces (a config
+// reload), or nil: its keys' limiters carry over, so a reload resets no
+// one's rate-limit window.
+func newKeyIndex(cfg configs.Auth, prev *keyIndex, newLimits limiterFunc) *keyIndex {
+	ki := &keyIndex{disabled: cfg.Disabled, limits: map[string]rateLimiter{}, newLimits: newLimits}
 	if prev != nil {
 		prev.mu.Lock()
 		maps.Copy(ki.limits, prev.limits)
@@ -122,15 +124,15 @@ func newKeyIndex(cfg configs.Auth, prev *keyIndex) *keyIndex {
 // limitsFor returns the key's limiter, reusing the one it had when its
 // limits did not change, so a reload does not reset anyone's window.
 // Callers hold mu, or own ki exclusively.
-func (ki *keyIndex) limitsFor(id string, rpm, tpm int) *keyLimits {
+func (ki *keyIndex) limitsFor(id string, rpm, tpm int) rateLimiter {
 	if rpm == 0 && tpm == 0 {
 		delete(ki.limits, id)
 		return nil
 	}
-	if kl := ki.limits[id]; kl != nil && kl.requests.limit == int64(rpm) && kl.tokens.limit == int64(tpm) {
+	if kl := ki.limits[id]; kl != nil && kl.is(rpm, tpm) {
 		return kl
 	}
-	kl := newKeyLimits(rpm, tpm)
+	kl := ki.newLimits(id, rpm, tpm)
 	ki.limits[id] = kl
 	return kl
 }

@@ -127,9 +127,12 @@ func (b *billing) admitKey(c *call) error {
 		return fmt.Errorf("%w: %q", errModelNotAllowed, c.plan.Route.Model)
 	}
 	if k.limits != nil {
-		st, ok := k.limits.admit(c.start)
+		st, ok, err := k.limits.admit(c.start)
 		c.limits, c.hasLimits = st, true
-		if !ok {
+		switch {
+		case err != nil:
+			return err
+		case !ok:
 			return &rateLimitError{st}
 		}
 	}
@@ -258,6 +261,7 @@ func (b *billing) settle(c *call, now time.Time) {
 		e.FallbackReason = string(c.trail)
 	}
 	e.User, e.Session, e.Tags = c.attribution()
+	e.HedgeWasteTokens, e.HedgeWasteCost = c.waste.tokens, c.waste.cost
 	if err := b.store.Settle(r, e); err != nil {
 		// The reservation stays open: the next start settles it at its
 		// worst case, so the request is billed, never lost.

@@ -56,6 +56,7 @@ type call struct {
 	relay       relay            // sse.go
 	tr          *translation     // translate.go; nil until c.translation()
 	trace       telemetry.Call   // tracing.go
+	hedge       *hedge           // hedge.go; nil unless the call hedged its first attempt
 
 	body    []byte // the upstream body when it had to be edited, then the answer
 	scratch []byte // a header value or answer being assembled
@@ -113,6 +114,7 @@ type metering struct {
 	costed              bool
 	limits              limitState
 	hasLimits           bool
+	waste               hedgeWasteState // hedge.go
 }
 
 func (m *metering) reset() { *m = metering{} }
@@ -157,6 +159,7 @@ func (s *Server) acquireCall(ctx *fasthttp.RequestCtx, rt *runtimeState, surface
 // finish records the call in metrics and the access log and returns it to
 // the pool.
 func (c *call) finish() {
+	c.endHedge()
 	c.watch.Stop()
 	now := time.Now()
 	s := c.srv
@@ -200,6 +203,10 @@ func (c *call) release() {
 	c.compression.reset()
 	c.sticky.reset()
 	c.relay.reset()
+	if c.hedge != nil { // the hedge that won: the relay is done with its answer
+		c.hedge.release()
+		c.hedge = nil
+	}
 	if c.tr != nil {
 		c.tr.reset()
 		translationPool.Put(c.tr)

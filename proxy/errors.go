@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/proxy/api"
+	"switchboard/proxy/console"
 	"switchboard/router"
 	"switchboard/store"
 	"switchboard/upstream"
@@ -50,6 +51,8 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", err.Error()}
 	case errors.Is(err, errRequestTimeout):
 		return apiError{fasthttp.StatusRequestTimeout, "invalid_request_error", "request_timeout", err.Error()}
+	case errors.Is(err, errLimitsDown):
+		return apiError{fasthttp.StatusServiceUnavailable, "server_error", "rate_limits_unavailable", err.Error()}
 	case errors.Is(err, errServerBusy):
 		return apiError{fasthttp.StatusServiceUnavailable, "server_error", "server_busy", err.Error()}
 	case errors.Is(err, errUnauthorized):
@@ -70,6 +73,10 @@ func toAPIError(err error) apiError {
 		return apiError{fasthttp.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "request body is larger than the gateway's limit (server.max_body_bytes)"}
 	case errors.Is(err, api.ErrBadMasterKey):
 		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "invalid_master_key", err.Error()}
+	case errors.Is(err, console.ErrSessionEnded):
+		return apiError{fasthttp.StatusUnauthorized, "authentication_error", "session_ended", err.Error()}
+	case errors.Is(err, console.ErrCSRF):
+		return apiError{fasthttp.StatusForbidden, "permission_error", "csrf_token_missing", err.Error()}
 	case errors.Is(err, api.ErrReadOnly):
 		return apiError{fasthttp.StatusForbidden, "permission_error", "read_only_key", err.Error()}
 	case errors.Is(err, api.ErrConflict):

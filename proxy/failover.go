@@ -66,6 +66,9 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 			if pass == 1 && (i >= 64 || skipped&(1<<i) == 0) {
 				continue
 			}
+			if c.hedge != nil && c.hedge.j == i && c.hedge.launched() {
+				continue // the hedge tried it
+			}
 			if c.attempts == pol.Attempts || c.attempts > 0 && now.After(deadline) {
 				return c.failed(last)
 			}
@@ -95,34 +98,54 @@ func (s *Server) failover(c *call, ep upstream.Endpoint, body []byte) error {
 // try makes one attempt at target c.plan.Targets[i] and decides what its
 // outcome means. done is false when the attempt failed in a way the next
 // target may fix; err is then why. An answer the client gets is finished
-// by finishAnswer or, for a stream, handed to the relay.
+// by finishAnswer or, for a stream, handed to the relay. The first
+// attempt of a hedged route may race the next target (hedge.go).
 func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bool, err error) {
 	t := &c.plan.Targets[i]
 	c.attempts++
 	c.rt.targets.attempt(t)
-	c.target = *t
-	c.price = router.Price{}
-	if t.Entry != nil {
-		c.price = t.Entry.Price
-	}
+	s.setTarget(c, i)
 	p := t.Provider
 	c.req.Reset()
 	c.resp.Reset()
-	out := body
+	out, cep := body, ep
 	if !c.translating(p) {
 		out = s.upstreamBody(c, body)
-	} else if out, ep, err = s.translatedBody(c, body, t); err != nil {
+	} else if out, cep, err = s.translatedBody(c, body, t); err != nil {
 		return true, err
 	}
-	p.SetRequest(&c.req, ep, t.Model, out)
+	p.SetRequest(&c.req, cep, t.Model, out)
 	if fwd := formatOf(p.Format).forwardHeaders; fwd != nil {
 		fwd(&c.req, &c.ctx.Request.Header)
 	}
 	c.resp.StreamBody = c.fields.stream
 	c.trace.StartAttempt(&c.req, p.Name, t.Model, c.attempts)
-
 	c.sent = time.Now()
+	if ws := websocketTurn(c, p); ws != nil {
+		// A turn passed through on the provider's WebSocket is not hedged.
+		err = ws.up.do(c, p, out) // websocket_upstream.go
+		return s.outcome(c, i, err, &c.resp, c.sent)
+	}
+	var h *hedge
+	if c.plan.Route.Policy.Hedge != nil {
+		h = s.prepareHedge(c, ep, body, out, i)
+	}
+	if h != nil {
+		c.sent = time.Now()
+		h.arm()
+	}
 	err = p.DoUntil(&c.req, &c.resp, &c.watch)
+	if h != nil {
+		return s.settleRace(c, h, i, err)
+	}
+	return s.outcome(c, i, err, &c.resp, c.sent)
+}
+
+// outcome decides what an attempt at target c.plan.Targets[i], sent at
+// sent, means: its DoUntil returned err and read resp. try returns it.
+func (s *Server) outcome(c *call, i int, err error, resp *fasthttp.Response, sent time.Time) (done bool, _ error) {
+	t := &c.plan.Targets[i]
+	p := t.Provider
 	now := time.Now()
 	if errors.Is(err, upstream.ErrCanceled) {
 		// The provider had the request: what it charges for the prompt
@@ -138,15 +161,15 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		return false, err
 	}
 	c.reached = true
-	status := c.resp.StatusCode()
+	status := resp.StatusCode()
 	if status != fasthttp.StatusOK && c.plan.Route.Policy.RetryOn(status) {
-		err := c.keepFailure(t, now, true)
+		err := c.keepFailure(t, resp, sent, now, true)
 		c.noteFailure(t, err)
 		return false, err
 	}
 	if status == fasthttp.StatusBadRequest && c.plan.NextRoute(i) < len(c.plan.Targets) {
 		// A prompt too long for this model may fit the next route's.
-		err := c.keepFailure(t, now, false)
+		err := c.keepFailure(t, resp, sent, now, false)
 		if !isContextLengthError(c.failure.body) {
 			return true, c.failed(err)
 		}
@@ -154,7 +177,10 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 		c.noteFailure(t, err)
 		return false, err
 	}
-	t.Health.Success(now, now.Sub(c.sent))
+	t.Health.Success(now, now.Sub(sent))
+	if c.plan.Route.Policy.Hedge != nil {
+		t.Health.ObserveFirstByte(c.fields.stream, now.Sub(sent))
+	}
 	if c.sticky.on && status == fasthttp.StatusOK {
 		s.affinity.Remember(c.sticky.key, t, now)
 	}
@@ -163,18 +189,17 @@ func (s *Server) try(c *call, ep upstream.Endpoint, body []byte, i int) (done bo
 	if c.surface.counts {
 		ctx.Response.Header.Set(headerTokenCount, "provider")
 	}
-	if c.fields.stream && status == fasthttp.StatusOK && bytes.HasPrefix(c.resp.Header.ContentType(), contentTypeSSE) {
+	if c.fields.stream && status == fasthttp.StatusOK && bytes.HasPrefix(resp.Header.ContentType(), contentTypeSSE) {
 		return true, s.startRelay(c)
 	}
 	return true, s.finishAnswer(c, status)
 }
 
-// keepFailure records a failed answer of target t: when the target is
-// at fault, the breaker learns of it (a 429 with retry-after pauses the
-// target that long instead), and the answer is kept for the client in
-// case it is the last.
-func (c *call) keepFailure(t *router.Target, now time.Time, targetFault bool) error {
-	resp := &c.resp
+// keepFailure records a failed answer resp of target t, sent at sent:
+// when the target is at fault, the breaker learns of it (a 429 with
+// retry-after pauses the target that long instead), and the answer is
+// kept for the client in case it is the last.
+func (c *call) keepFailure(t *router.Target, resp *fasthttp.Response, sent, now time.Time, targetFault bool) error {
 	status := resp.StatusCode()
 	body, err := upstream.Body(resp) // reading it all frees the connection
 	if err != nil {
@@ -187,7 +212,7 @@ func (c *call) keepFailure(t *router.Target, now time.Time, targetFault bool) er
 	f.retryAfter = append(f.retryAfter[:0], resp.Header.PeekBytes(headerRetryAfter)...)
 	switch secs, err := strconv.Atoi(string(f.retryAfter)); {
 	case !targetFault:
-		t.Health.Success(now, now.Sub(c.sent))
+		t.Health.Success(now, now.Sub(sent))
 	case err == nil && status == fasthttp.StatusTooManyRequests && secs > 0:
 		t.Health.Pause(now, now.Add(time.Duration(secs)*time.Second))
 	default:

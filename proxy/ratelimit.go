@@ -95,7 +95,28 @@ func (g *gcra) retryIn(now time.Time) time.Duration {
 	return max(g.ahead(now)+g.interval-rateWindow, 0)
 }
 
-// keyLimits are one key's request and token limits.
+// rateLimiter is one key's RPM/TPM limits: keyLimits in this process
+// (the default), or sharedLimits in Redis when store.redis_url is set,
+// one set of limits for every gateway on that Redis. It is safe for
+// concurrent use.
+type rateLimiter interface {
+	// admit takes one request if the limits allow it now. err is a
+	// refusal that is not the key's doing (its limits could not be
+	// checked); the call is answered with it.
+	admit(now time.Time) (st limitState, ok bool, err error)
+	// chargeTokens records the tokens a finished call used.
+	chargeTokens(now time.Time, n int64)
+	// is reports whether the limiter enforces these limits.
+	is(rpm, tpm int) bool
+}
+
+// limiterFunc makes the limiter of key id with these limits.
+type limiterFunc func(id string, rpm, tpm int) rateLimiter
+
+// localLimits makes in-process limiters.
+func localLimits(_ string, rpm, tpm int) rateLimiter { return newKeyLimits(rpm, tpm) }
+
+// keyLimits are one key's request and token limits, in this process.
 type keyLimits struct {
 	mu       sync.Mutex
 	requests gcra
@@ -114,8 +135,12 @@ type limitState struct {
 	retryAfter                       time.Duration // set when refused
 }
 
+func (kl *keyLimits) is(rpm, tpm int) bool {
+	return kl.requests.limit == int64(min(rpm, maxPerMinute)) && kl.tokens.limit == int64(min(tpm, maxPerMinute))
+}
+
 // admit takes one request if the key's limits allow it now.
-func (kl *keyLimits) admit(now time.Time) (limitState, bool) {
+func (kl *keyLimits) admit(now time.Time) (limitState, bool, error) {
 	kl.mu.Lock()
 	defer kl.mu.Unlock()
 	tokensOpen := kl.tokens.open(now)
@@ -131,7 +156,7 @@ func (kl *keyLimits) admit(now time.Time) (limitState, bool) {
 			st.retryAfter = max(st.retryAfter, kl.tokens.ahead(now)-rateWindow)
 		}
 	}
-	return st, ok
+	return st, ok, nil
 }
 
 // chargeTokens records the tokens a finished call used.

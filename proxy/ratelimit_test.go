@@ -58,7 +58,7 @@ func TestUnlimited(t *testing.T) {
 	kl := newKeyLimits(0, 0)
 	now := time.Now()
 	for i := 0; i < 1000; i++ {
-		if _, ok := kl.admit(now); !ok {
+		if _, ok, _ := kl.admit(now); !ok {
 			t.Fatal("unlimited key refused")
 		}
 		kl.chargeTokens(now, 1e6)
@@ -70,13 +70,13 @@ func TestAdmitRetryAfter(t *testing.T) {
 	kl := newKeyLimits(2, 1000)
 	kl.admit(t0)
 	kl.admit(t0)
-	st, ok := kl.admit(t0)
+	st, ok, _ := kl.admit(t0)
 	if ok || st.retryAfter != 30*time.Second || st.remainingRequests != 0 || st.limitRequests != 2 {
 		t.Fatalf("third request: ok=%v %+v", ok, st)
 	}
 	kl2 := newKeyLimits(100, 1000)
 	kl2.chargeTokens(t0, 1500)
-	st, ok = kl2.admit(t0)
+	st, ok, _ = kl2.admit(t0)
 	if ok || st.retryAfter != 30*time.Second {
 		t.Fatalf("token debt: ok=%v retryAfter=%v", ok, st.retryAfter)
 	}
@@ -85,7 +85,7 @@ func TestAdmitRetryAfter(t *testing.T) {
 func TestHugeLimitIsClampedNotADivisionByZero(t *testing.T) {
 	kl := newKeyLimits(1<<62, 1<<62)
 	now := time.Unix(0, 0)
-	st, ok := kl.admit(now)
+	st, ok, _ := kl.admit(now)
 	if !ok || st.remainingRequests <= 0 || st.remainingTokens <= 0 {
 		t.Fatalf("admit %v: %+v", ok, st)
 	}

@@ -14,6 +14,7 @@ import (
 	"switchboard/configs"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/store/redis"
 	"switchboard/upstream/canon"
 )
 
@@ -173,7 +174,7 @@ func rawCacheKey(model string, body []byte) [32]byte {
 func (s *Server) serveCached(c *call) (bool, error) {
 	// Its own buffer: the answer's strings point into it while the
 	// headers are written with c.scratch.
-	val, meta, ok, err := s.store.CacheGet(c.cache.buf[:0], store.CacheResponses, c.cache.key, c.start)
+	val, meta, ok, err := s.cache.CacheGet(c.cache.buf[:0], store.CacheResponses, c.cache.key, c.start)
 	if err != nil || !ok {
 		return false, nil // a broken cache is a miss, never a failed call
 	}
@@ -239,7 +240,7 @@ func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
 		return err
 	}
 	c.readUsage(val)
-	c.usage.Input, c.usage.CacheWrite = c.usage.Input+c.usage.CacheWrite, 0 // the hit writes no cache
+	c.usage.Input, c.usage.CacheWrite, c.usage.CacheWrite1h = c.usage.Input+c.usage.CacheWrite, 0, 0 // the hit writes no cache
 	c.markHit(meta)
 	c.ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
 	c.body = appendWithCost(c.body[:0], val, c.format.answerUsage, 0, &c.fields.node)
@@ -251,7 +252,7 @@ func (s *Server) serveRaw(c *call, val []byte, meta store.CacheMeta) error {
 // cache.
 func (s *Server) storeAnswer(c *call, body []byte) {
 	if c.cache.raw {
-		if err := s.store.CachePut(store.CacheResponses, c.cache.key, body, c.cache.ttl, time.Now()); err != nil && !errors.Is(err, store.ErrTooLarge) {
+		if err := s.cache.CachePut(store.CacheResponses, c.cache.key, body, c.cache.ttl, time.Now()); logCachePut(err) {
 			s.errLog.Printf("response cache: %v", err)
 		}
 		return
@@ -270,11 +271,18 @@ func (s *Server) putCached(c *call, resp *canon.Response) {
 	}
 	v, err := sonic.Marshal(resp)
 	if err == nil {
-		err = s.store.CachePut(store.CacheResponses, c.cache.key, v, c.cache.ttl, time.Now())
+		err = s.cache.CachePut(store.CacheResponses, c.cache.key, v, c.cache.ttl, time.Now())
 	}
-	if err != nil && !errors.Is(err, store.ErrTooLarge) {
+	if logCachePut(err) {
 		s.errLog.Printf("response cache: %v", err)
 	}
+}
+
+// logCachePut reports whether a put's error is worth a log line: not a
+// value too large to keep, nor a Redis that is down (counted in
+// switchboard_redis_errors_total; it would be a line per miss).
+func logCachePut(err error) bool {
+	return err != nil && !errors.Is(err, store.ErrTooLarge) && !errors.Is(err, redis.ErrDown)
 }
 
 // responseBuilder gathers a streamed answer's canonical events into a

@@ -7,6 +7,7 @@ import (
 	"switchboard/configs"
 	"switchboard/proxy/api"
 	"switchboard/proxy/compress"
+	"switchboard/proxy/console"
 	"switchboard/router"
 )
 
@@ -32,6 +33,7 @@ type runtimeState struct {
 	billing      *billing
 	targets      *targetMetrics
 	api          *api.API // /api/v1 and the legacy credit summary
+	console      *console.Backend
 	keepalive    time.Duration
 	writeTimeout time.Duration
 	promptCache  promptCache
@@ -66,7 +68,7 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 	if prev != nil {
 		prevKeys = prev.keys
 	}
-	rt.keys = newKeyIndex(cfg.Auth, prevKeys)
+	rt.keys = newKeyIndex(cfg.Auth, prevKeys, s.newLimits)
 	if err := rt.keys.reload(s.backend); err != nil {
 		return nil, fmt.Errorf("cannot load keys: %w", err)
 	}
@@ -83,8 +85,10 @@ func (s *Server) newRuntime(cfg *configs.Config, r *router.Router, prev *runtime
 		Secret:       presentedSecret,
 		Authenticate: rt.keys.authenticateCaller,
 		ReloadKeys:   s.ReloadKeys,
+		Session:      s.sessions.Principal,
 	})
-	if err := s.store.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
+	rt.console = consoleBackend(rt, cfg)
+	if err := s.cache.SetCacheLimit(int64(cfg.Cache.Responses.MaxBytes)); err != nil {
 		return nil, fmt.Errorf("cannot size the response cache: %w", err)
 	}
 	var prevTargets *targetMetrics
@@ -122,6 +126,9 @@ func (s *Server) Reload(cfg *configs.Config, r *router.Router) (kept []string, e
 		return nil, err
 	}
 	s.rt.Store(rt)
+	if adminKeysChanged(prev.cfg, cfg) {
+		s.sessions.Clear()
+	}
 	return kept, nil
 }
 

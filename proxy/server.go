@@ -26,8 +26,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"switchboard/configs"
+	"switchboard/proxy/console"
 	"switchboard/router"
 	"switchboard/store"
+	"switchboard/store/redis"
 	"switchboard/telemetry"
 	"switchboard/upstream"
 )
@@ -39,8 +41,11 @@ import (
 type Server struct {
 	rt        atomic.Pointer[runtimeState] // loaded once per request
 	mu        sync.Mutex                   // serializes Reload and key-table reloads
-	store     *store.Store                 // the response and web caches
+	store     *store.Store                 // the web cache, and the response cache without Redis
 	backend   store.Backend                // keys, balances, the ledger
+	cache     cacheStore                   // the response cache: store's, or shared's
+	shared    *redis.Client                // Redis (store.redis_url), nil without
+	newLimits limiterFunc                  // the keys' limiters: in process, or shared's
 	metrics   metricCache
 	spend     spendCache
 	log       *accessLog
@@ -53,6 +58,10 @@ type Server struct {
 	affinity  *router.Affinity
 	trim      *trimmer
 	tel       *telemetry.Telemetry // nil when telemetry is off; a reload keeps it
+	ws        wsSessions           // Responses over WebSocket (websocket.go)
+	sessions  *console.Sessions    // the console's logins; a reload keeps them unless an admin key changes
+	console   *console.Console
+	stopped   sync.Once // Shutdown's flushes, once however often it is called
 }
 
 // New builds a Server for cfg that routes with r (whose targets carry
@@ -64,14 +73,27 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, b store.Backend
 	var prefix [4]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
-		store:    st,
-		backend:  b,
-		errLog:   log.New(logOut, "switchboard: ", log.LstdFlags),
-		idPrefix: []byte(hex.EncodeToString(prefix[:])),
-		affinity: router.NewAffinity(affinityTTL, affinitySize),
+		store:     st,
+		backend:   b,
+		errLog:    log.New(logOut, "switchboard: ", log.LstdFlags),
+		idPrefix:  []byte(hex.EncodeToString(prefix[:])),
+		affinity:  router.NewAffinity(affinityTTL, affinitySize),
+		cache:     st,
+		newLimits: localLimits,
+		sessions:  console.NewSessions(console.MaxSessions, console.SessionTTL),
 	}
+	if url := string(cfg.Store.RedisURL); url != "" {
+		c, err := redis.Open(url)
+		if err != nil {
+			return nil, err
+		}
+		s.shared, s.cache = c, c
+		s.newLimits = sharedLimiter(c, cfg.Store.WhenDown.Limits == configs.FailClosed)
+	}
+	s.console = console.New(s.sessions)
 	rt, err := s.newRuntime(cfg, r, nil)
 	if err != nil {
+		s.closeShared()
 		return nil, err
 	}
 	s.rt.Store(rt)
@@ -109,15 +131,26 @@ func New(cfg *configs.Config, r *router.Router, st *store.Store, b store.Backend
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.limits.listen(ln)) }
 
 // Shutdown drains the server: it stops accepting, waits for open
-// requests (streams included) to end or ctx to expire, flushes the access
+// requests (streams included) and WebSocket sessions (each ends after
+// its turn, an idle one at once, with close code 1001) to end or ctx to
+// expire, flushes the access
 // log, exports the telemetry still queued (within ctx) and stops the
 // memory trimmer. When ctx expires first it closes the client connections
 // still open, so that their calls end at once (a stream is billed for
 // what it produced, like one its client abandons), and waits up to
 // cutWait for them to settle; the caller then closes the store, which
-// flushes the ledger. It returns ctx's error in that case.
+// flushes the ledger. It returns ctx's error in that case. Calling it
+// again only waits for what is still open.
 func (s *Server) Shutdown(ctx context.Context) error {
+	wsDone := s.ws.close() // fasthttp does not wait for the connections it handed over
 	err := s.http.ShutdownWithContext(ctx)
+	if err == nil {
+		select {
+		case <-wsDone:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		n := s.limits.closeAll()
 		deadline := time.Now().Add(cutWait)
@@ -126,14 +159,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		err = fmt.Errorf("%w: cut %d connections still open, %d calls not settled", err, n, s.calls.Load())
 	}
-	if s.log != nil {
-		s.log.Close()
-	}
-	if terr := s.tel.Shutdown(ctx); terr != nil {
-		s.errLog.Printf("telemetry: %v", terr)
-	}
-	s.trim.close()
+	s.stopped.Do(func() {
+		if s.log != nil {
+			s.log.Close()
+		}
+		if terr := s.tel.Shutdown(ctx); terr != nil {
+			s.errLog.Printf("telemetry: %v", terr)
+		}
+		s.trim.close()
+		s.closeShared()
+	})
 	return err
+}
+
+// closeShared closes the Redis client, if any, once its last token
+// charges are written.
+func (s *Server) closeShared() {
+	if s.shared != nil {
+		s.shared.Close()
+		s.shared = nil
+	}
+}
+
+// cacheStore is where the response cache lives: the store's Pebble (one
+// node), or Redis (store/redis), which every node shares.
+type cacheStore interface {
+	CacheGet(dst []byte, ns store.CacheNamespace, key [32]byte, now time.Time) ([]byte, store.CacheMeta, bool, error)
+	CachePut(ns store.CacheNamespace, key [32]byte, value []byte, ttl time.Duration, now time.Time) error
+	SetCacheLimit(bytes int64) error
+	WriteCacheMetrics(w io.Writer)
 }
 
 // cutWait bounds how long Shutdown waits for the calls it cut to settle:
@@ -159,7 +213,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		metrics.WritePrometheus(ctx, true)
-		s.store.WriteCacheMetrics(ctx)
+		s.cache.WriteCacheMetrics(ctx)
 		return
 	case "/v1beta/models":
 		s.geminiModels(ctx, rt, "")
@@ -171,6 +225,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			s.geminiModels(ctx, rt, id)
 			return
 		}
+	}
+	if path == "/ui" || strings.HasPrefix(path, "/ui/") {
+		s.serveConsole(ctx, rt, path)
+		return
 	}
 	if rest, ok := strings.CutPrefix(path, "/api/v1/"); ok {
 		s.serveAPI(ctx, rt, strings.Clone(rest)) // a copy: path must not escape
@@ -193,6 +251,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/messages/count_tokens":
 		s.serve(ctx, rt, surfaceCountTokens)
 	case "/responses":
+		if isWebSocketUpgrade(ctx) {
+			s.upgradeResponses(ctx, rt)
+			return
+		}
 		s.serve(ctx, rt, surfaceResponses)
 	case "/responses/compact":
 		s.serve(ctx, rt, surfaceCompact)
@@ -224,12 +286,18 @@ func unknownPathFormat(path string) upstream.Format {
 
 // serveAPI answers a request of the management API (package api) for
 // path, the part after /api/v1/ (or "dashboard/billing/credits" for
-// OpenAI's legacy path) on runtime rt, or its error in the OpenAI shape, under a
-// request id of its own, and logs it.
+// OpenAI's legacy path) on runtime rt.
 func (s *Server) serveAPI(ctx *fasthttp.RequestCtx, rt *runtimeState, path string) {
+	s.serveAPILike(ctx, func() error { return rt.api.Serve(ctx, path) })
+}
+
+// serveAPILike answers a request of the management API or the console
+// with serve, or its error in the OpenAI shape, under a request id of
+// its own, and logs it.
+func (s *Server) serveAPILike(ctx *fasthttp.RequestCtx, serve func() error) {
 	start := time.Now()
 	id := s.appendRequestID(nil)
-	err := rt.api.Serve(ctx, path)
+	err := serve()
 	if err != nil {
 		writeError(ctx, err)
 	}

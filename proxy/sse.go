@@ -125,7 +125,7 @@ type relay struct {
 // relayBuffer is the upstream buffer a relay starts with, held by every
 // open stream: enough for several events of any provider; a longer event
 // doubles it, up to maxEventBytes.
-const relayBuffer = 4 << 10
+const relayBuffer = 2 << 10
 
 func (r *relay) reset() {
 	r.in, r.scratch = reuse(r.in), reuse(r.scratch)

@@ -87,7 +87,7 @@ func relayOver(t testing.TB, upstreamBody string, dropUsage bool) (string, *call
 		t.Fatal(err)
 	}
 	c.relay.dropUsage = dropUsage
-	c.price = router.Price{Input: money.Dollar, Output: 2 * money.Dollar} // per million tokens
+	c.price = router.Price{Rates: router.Rates{Input: money.Dollar, Output: 2 * money.Dollar}} // per million tokens
 	var out bytes.Buffer
 	buf := make([]byte, 64) // small, to split events across reads
 	for {

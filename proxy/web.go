@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -207,7 +206,7 @@ func (s *Server) searchWeb(c *call, body []byte) error {
 // store's web cache when another call asked the same within its TTL.
 func (s *Server) webResults(web *webSearch, query string, max int, now time.Time) ([]websearch.Result, bool, error) {
 	key := sha256.Sum256([]byte(web.engine.Name() + "\x00" + strconv.Itoa(max) + "\x00" + query))
-	if v, _, ok, err := s.store.CacheGet(nil, store.CacheWeb, key, now); err == nil && ok {
+	if v, _, ok, err := s.cache.CacheGet(nil, store.CacheWeb, key, now); err == nil && ok {
 		var rs []websearch.Result
 		if sonic.Unmarshal(v, &rs) == nil {
 			return rs, true, nil
@@ -220,7 +219,7 @@ func (s *Server) webResults(web *webSearch, query string, max int, now time.Time
 		return nil, false, err
 	}
 	if v, err := sonic.Marshal(rs); err == nil && len(rs) > 0 {
-		if err := s.store.CachePut(store.CacheWeb, key, v, web.cacheTTL, now); err != nil && !errors.Is(err, store.ErrTooLarge) {
+		if err := s.cache.CachePut(store.CacheWeb, key, v, web.cacheTTL, now); logCachePut(err) {
 			s.errLog.Printf("web search cache: %v", err)
 		}
 	}

@@ -7,25 +7,51 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
 	"switchboard/store/money"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// Price is a model's price per million tokens.
-type Price struct {
+// Rates are one pricing tier's prices per million tokens.
+type Rates struct {
 	// Input is the price of prompt tokens not read from or written to the
 	// provider's cache.
 	Input money.Money
-	// Output is the price of completion tokens, reasoning included.
+	// Output is the price of completion tokens, reasoning included unless
+	// Reasoning is set.
 	Output money.Money
 	// CacheRead is the provider's price of prompt tokens read from its
 	// cache. The gateway does not charge it (see Price.Cost); it is kept
 	// to report what caching saved.
 	CacheRead money.Money
-	// CacheWrite is the price of prompt tokens written to the cache; 0
-	// where the provider charges nothing extra for it.
+	// CacheWrite is the price of prompt tokens written to the cache (for
+	// Anthropic's default five minutes); 0 where the provider charges
+	// nothing extra for it.
 	CacheWrite money.Money
+	// CacheWrite1h is the price of prompt tokens written to a one-hour
+	// cache; 0 means CacheWrite.
+	CacheWrite1h money.Money
+	// Reasoning is the price of reasoning tokens where it differs from
+	// Output; 0 means Output.
+	Reasoning money.Money
+}
+
+// Price is a model's prices per million tokens: its standard rates and
+// the rules that replace them for some calls (see Price.Cost). A tier
+// the model does not offer is all zero.
+type Price struct {
+	Rates
+	// LongAbove is the prompt size in tokens past which the whole call is
+	// billed at Long (Gemini 2.5 Pro above 200k, Claude's long context);
+	// 0: no such tier.
+	LongAbove int64
+	// Long are the rates of a prompt of more than LongAbove tokens.
+	Long Rates
+	// Flex, Priority and Batch are the rates of a call the provider says
+	// it served in that service tier (OpenAI's service_tier).
+	Flex, Priority, Batch Rates
 }
 
 // Model is one catalog entry.
@@ -43,6 +69,14 @@ type Model struct {
 	MaxOutput int
 	// Price is the provider's list price.
 	Price Price
+	// AliasOf is the id this one points at (mistral-large-latest ->
+	// mistral-large-2512), whose limits and prices it has; "" for a
+	// model of its own.
+	AliasOf string
+	// Retired is set for a model the provider no longer serves: it stays
+	// in the catalog to price old ledger entries and calls still routed
+	// to it, but is not listed as available.
+	Retired bool
 	// Modalities are the input kinds the model accepts: "text", "image",
 	// "audio", "video", "file" (documents such as PDF). Never empty.
 	Modalities []string
@@ -197,7 +231,7 @@ func (c *Catalog) Override(provider, id string, o PriceOverride) error {
 	c.add(&Model{
 		Provider:   provider,
 		ID:         id,
-		Price:      Price{Input: p[0], Output: p[1], CacheRead: p[2], CacheWrite: p[3]},
+		Price:      Price{Rates: Rates{Input: p[0], Output: p[1], CacheRead: p[2], CacheWrite: p[3]}},
 		Modalities: []string{"text"},
 	})
 	return nil
@@ -329,6 +363,29 @@ func (l *catalogLoader) provider(name, n *yaml.Node) {
 		firstLine[m.ID] = mn.Line
 		l.c.add(m)
 	}
+	l.resolveAliases(name.Value, firstLine)
+}
+
+// resolveAliases gives each alias of provider its target's limits,
+// prices and modalities. A target is a model of the same provider that
+// is not an alias itself.
+func (l *catalogLoader) resolveAliases(provider string, lines map[string]int) {
+	for _, m := range l.c.byProvider[provider] {
+		if m.AliasOf == "" {
+			continue
+		}
+		t, ok := l.c.byKey[modelKey{provider, m.AliasOf}]
+		if !ok || t.AliasOf != "" {
+			why := "no such model of " + provider
+			if ok {
+				why = "it is an alias itself, of " + t.AliasOf
+			}
+			l.problems = append(l.problems, fmt.Sprintf("line %d: providers.%s.models (%s).alias_of: cannot point at %s: %s",
+				lines[m.ID], provider, m.ID, m.AliasOf, why))
+			continue
+		}
+		m.Context, m.MaxOutput, m.Price, m.Modalities = t.Context, t.MaxOutput, t.Price, t.Modalities
+	}
 }
 
 // model parses one entry; ok is false when it has problems.
@@ -360,8 +417,30 @@ func (l *catalogLoader) model(provider string, n *yaml.Node, at string) (m *Mode
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		path := at + "." + k.Value
-		if k.Value != "modalities" && v.Kind != yaml.ScalarNode {
+		switch k.Value {
+		case "modalities":
+			m.Modalities = l.modalities(v, path)
+			continue
+		case "long":
+			m.Price.LongAbove = l.tier(v, path, &m.Price.Long, true)
+			continue
+		case "flex":
+			l.tier(v, path, &m.Price.Flex, false)
+			continue
+		case "priority":
+			l.tier(v, path, &m.Price.Priority, false)
+			continue
+		case "batch":
+			l.tier(v, path, &m.Price.Batch, false)
+			continue
+		}
+		if v.Kind != yaml.ScalarNode {
 			l.fail(v, path, "want a single value")
+			continue
+		}
+		if l.rate(k.Value, v, path, &m.Price.Rates) {
+			seen[fInput] = seen[fInput] || k.Value == "input"
+			seen[fOutput] = seen[fOutput] || k.Value == "output"
 			continue
 		}
 		switch k.Value {
@@ -375,27 +454,32 @@ func (l *catalogLoader) model(provider string, n *yaml.Node, at string) (m *Mode
 			m.Context = l.tokens(v, path)
 		case "max_output":
 			m.MaxOutput = l.tokens(v, path)
-		case "input":
-			seen[fInput] = true
-			m.Price.Input = l.price(v, path)
-		case "output":
-			seen[fOutput] = true
-			m.Price.Output = l.price(v, path)
-		case "cache_read":
-			m.Price.CacheRead = l.price(v, path)
-		case "cache_write":
-			m.Price.CacheWrite = l.price(v, path)
-		case "modalities":
-			m.Modalities = l.modalities(v, path)
+		case "alias_of":
+			m.AliasOf = v.Value
+			if !validModelID(v.Value) {
+				l.fail(v, path, "want a model id without spaces, got %q", v.Value)
+			}
+		case "retired":
+			m.Retired = l.retired(v, path)
 		default:
 			l.fail(k, path, "unknown field")
 		}
+	}
+	if m.AliasOf != "" {
+		// An alias has its target's limits and prices, and no others.
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "id" && k.Value != "alias_of" && k.Value != "retired" {
+				l.fail(k, at+"."+k.Value, "an alias (alias_of %s) takes its target's limits and prices; want only id, alias_of and retired", m.AliasOf)
+			}
+		}
+		return m, len(l.problems) == before
 	}
 	for i, name := range []string{"id", "context", "input", "output"} {
 		if !seen[i] {
 			l.fail(n, at+"."+name, "missing")
 		}
 	}
+
 	if m.Context > 0 && m.MaxOutput > m.Context {
 		l.fail(n, at+".max_output", "%d is more than the context window of %d", m.MaxOutput, m.Context)
 	}
@@ -421,6 +505,79 @@ func (l *catalogLoader) price(v *yaml.Node, path string) money.Money {
 		l.fail(v, path, "%v", err)
 	}
 	return p
+}
+
+// rate parses one price field of a rate list into r and reports whether
+// key is one.
+func (l *catalogLoader) rate(key string, v *yaml.Node, path string, r *Rates) bool {
+	var dst *money.Money
+	switch key {
+	case "input":
+		dst = &r.Input
+	case "output":
+		dst = &r.Output
+	case "cache_read":
+		dst = &r.CacheRead
+	case "cache_write":
+		dst = &r.CacheWrite
+	case "cache_write_1h":
+		dst = &r.CacheWrite1h
+	case "reasoning":
+		dst = &r.Reasoning
+	default:
+		return false
+	}
+	*dst = l.price(v, path)
+	return true
+}
+
+// tier parses a pricing tier, {input: "2.50", output: "10", ...}, into r;
+// a long-prompt tier (long) also has above, the prompt size it starts
+// past, which tier returns. A tier needs input and output.
+func (l *catalogLoader) tier(n *yaml.Node, path string, r *Rates, long bool) (above int64) {
+	if n.Kind != yaml.MappingNode {
+		l.fail(n, path, "want a mapping of prices such as {input: \"1.25\", output: \"10\"}")
+		return 0
+	}
+	if !l.uniqueKeys(n, path) {
+		return 0
+	}
+	var in, out bool
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		at := path + "." + k.Value
+		switch {
+		case v.Kind != yaml.ScalarNode:
+			l.fail(v, at, "want a single value")
+		case long && k.Value == "above":
+			above = int64(l.tokens(v, at))
+		case l.rate(k.Value, v, at, r):
+			in = in || k.Value == "input"
+			out = out || k.Value == "output"
+		default:
+			l.fail(k, at, "unknown field")
+		}
+	}
+	if long && above == 0 {
+		l.fail(n, path+".above", "missing")
+	}
+	if !in || !out {
+		l.fail(n, path, "want input and output prices")
+	}
+	return above
+}
+
+// retired parses retired: true, or the date the provider retired the
+// model (2026-11-30).
+func (l *catalogLoader) retired(v *yaml.Node, path string) bool {
+	if v.Value == "true" {
+		return true
+	}
+	if _, err := time.Parse(time.DateOnly, v.Value); err != nil {
+		l.fail(v, path, "want true or a date like 2026-11-30, got %q", v.Value)
+		return false
+	}
+	return true
 }
 
 // parsePrice parses a catalog or override price: plain non-negative

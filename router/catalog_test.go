@@ -51,14 +51,16 @@ func TestEmbeddedCatalogIsSane(t *testing.T) {
 			switch {
 			case p.Input == 0 && !free[name]:
 				t.Errorf("%s: no input price", name)
-			case p.Output == 0 && m.MaxOutput > 0 && !free[name]:
+			case p.Output == 0 && m.MaxOutput > 0 && !free[name] && !strings.Contains(m.ID, "embed"):
 				t.Errorf("%s: no output price", name)
-			case p.Output != 0 && m.MaxOutput == 0:
-				t.Errorf("%s: an output price but no max_output", name)
+			case m.MaxOutput > m.Context:
+				t.Errorf("%s: max_output %d past its context %d", name, m.MaxOutput, m.Context)
 			case p.CacheRead > p.Input:
 				t.Errorf("%s: cache reads (%s) cost more than input (%s)", name, p.CacheRead, p.Input)
-			case p.CacheWrite != 0 && p.CacheWrite < p.Input:
-				t.Errorf("%s: cache writes (%s) cost less than input (%s)", name, p.CacheWrite, p.Input)
+			case p.CacheWrite1h != 0 && p.CacheWrite1h < p.CacheWrite:
+				t.Errorf("%s: 1-hour cache writes (%s) cost less than 5-minute ones (%s)", name, p.CacheWrite1h, p.CacheWrite)
+			case p.LongAbove != 0 && (p.Long.Input < p.Input || p.Long.Output < p.Output):
+				t.Errorf("%s: long-prompt rates %+v below the standard ones", name, p.Long)
 			case p.Input > 200*money.Dollar || p.Output > 1000*money.Dollar:
 				t.Errorf("%s: implausible price %s/%s", name, p.Input, p.Output)
 			case len(m.Modalities) == 0 || m.Modalities[0] != "text":
@@ -85,7 +87,7 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s/%s not in the catalog", provider, id)
 		}
-		money := func(s string) money.Money {
+		parse := func(s string) money.Money {
 			t.Helper()
 			v, err := money.Parse(s)
 			if err != nil {
@@ -93,8 +95,9 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 			}
 			return v
 		}
-		if want := (Price{money(input), money(output), money(cacheRead), money(cacheWrite)}); m.Price != want {
-			t.Errorf("%s/%s prices %+v; want %+v", provider, id, m.Price, want)
+		p := m.Price
+		if got, want := [4]money.Money{p.Input, p.Output, p.CacheRead, p.CacheWrite}, [4]money.Money{parse(input), parse(output), parse(cacheRead), parse(cacheWrite)}; got != want {
+			t.Errorf("%s/%s input, output, cache read and write %v; want %v", provider, id, got, want)
 		}
 		if m.Context != context || m.MaxOutput != maxOutput {
 			t.Errorf("%s/%s context %d max_output %d; want %d %d", provider, id, m.Context, m.MaxOutput, context, maxOutput)
@@ -103,14 +106,47 @@ func TestEmbeddedCatalogPrices(t *testing.T) {
 	f("openai", "gpt-4o", "$2.50", "$10.00", "$1.25", "$0.00", 128000, 16384)
 	f("openai", "gpt-4o-mini", "$0.15", "$0.60", "$0.075", "$0.00", 128000, 16384)
 	f("openai", "gpt-5", "$1.25", "$10.00", "$0.125", "$0.00", 400000, 128000)
-	f("anthropic", "claude-sonnet-4-5", "$3.00", "$15.00", "$0.30", "$3.75", 200000, 64000)
+	f("openai", "gpt-5.5", "$5.00", "$30.00", "$0.50", "$0.00", 1000000, 128000)
+	f("anthropic", "claude-sonnet-4-6", "$3.00", "$15.00", "$0.30", "$3.75", 1000000, 64000)
+	f("anthropic", "claude-opus-4-6", "$5.00", "$25.00", "$0.50", "$6.25", 1000000, 128000)
 	f("anthropic", "claude-haiku-4-5", "$1.00", "$5.00", "$0.10", "$1.25", 200000, 64000)
 	f("gemini", "gemini-2.5-pro", "$1.25", "$10.00", "$0.125", "$0.00", 1048576, 65536)
-	f("deepseek", "deepseek-chat", "$0.28", "$0.42", "$0.028", "$0.00", 131072, 8192)
-	f("cohere", "command-r7b-12-2024", "$0.0375", "$0.15", "$0.00", "$0.00", 128000, 4000)
-	f("openrouter", "anthropic/claude-sonnet-4.5", "$3.00", "$15.00", "$0.30", "$3.75", 200000, 64000)
-	f("azure", "gpt-4o", "$2.50", "$10.00", "$1.25", "$0.00", 128000, 16384)
-	f("openai", "text-embedding-3-small", "$0.02", "$0.00", "$0.00", "$0.00", 8191, 0)
+	f("deepseek", "deepseek-v4-flash", "$0.44", "$1.32", "$0.014", "$0.00", 1000000, 0)
+	f("openrouter", "anthropic/claude-sonnet-4.5", "$3.00", "$15.00", "$0.30", "$3.75", 1000000, 64000)
+	f("openai", "text-embedding-3-small", "$0.02", "$0.00", "$0.00", "$0.00", 8192, 0)
+
+	// The pricing rules the sources give.
+	rules := func(provider, id string, check func(p Price) bool) {
+		t.Helper()
+		if m, ok := c.Lookup(provider, id); !ok || !check(m.Price) {
+			t.Errorf("%s/%s: price %+v (found %v) lacks its rule", provider, id, m, ok)
+		}
+	}
+	rules("gemini", "gemini-2.5-pro", func(p Price) bool {
+		return p.LongAbove == 200000 && p.Long.Input == 2_500_000_000 && p.Long.Output == 15*money.Dollar
+	})
+	rules("anthropic", "claude-sonnet-4-5", func(p Price) bool {
+		return p.CacheWrite1h == 6*money.Dollar && p.LongAbove == 200000 && p.Long.CacheWrite1h == 12*money.Dollar
+	})
+	rules("openai", "gpt-5", func(p Price) bool { return p.Flex.Input == 625_000_000 && p.Priority.Output == 20*money.Dollar })
+
+	// Aliases are priced as their target; retired models stay, marked.
+	for _, a := range [][2]string{{"deepseek", "deepseek-chat"}, {"anthropic", "claude-sonnet-4-5-20250929"}, {"mistral", "codestral-latest"},
+		{"mistral", "mistral-large-latest"}, {"mistral", "mistral-medium-latest"}, {"mistral", "ministral-8b-latest"}} {
+		m, ok := c.Lookup(a[0], a[1])
+		if !ok || m.AliasOf == "" {
+			t.Errorf("%s/%s: want an alias, got %+v", a[0], a[1], m)
+			continue
+		}
+		if t2, _ := c.Lookup(a[0], m.AliasOf); t2 == nil || t2.Price != m.Price || t2.Context != m.Context {
+			t.Errorf("%s/%s is not priced as its target %s", a[0], a[1], m.AliasOf)
+		}
+	}
+	for _, id := range []string{"claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "claude-opus-4-1", "claude-3-opus-latest"} {
+		if m, ok := c.Lookup("anthropic", id); !ok || !m.Retired {
+			t.Errorf("anthropic/%s: want retired, got %+v", id, m)
+		}
+	}
 
 	m, _ := c.Lookup("gemini", "gemini-2.5-flash")
 	if !slices.Equal(m.Modalities, []string{"text", "image", "audio", "video", "file"}) {
@@ -236,6 +272,61 @@ func TestLoadCatalogReportsProblemsWithLines(t *testing.T) {
 		"line 4: providers.x.models[0] (a).context", "line 5: providers.x.models[1] (b).input")
 }
 
+func TestLoadCatalogPricingRulesAliasesAndRetired(t *testing.T) {
+	cat, err := LoadCatalog([]byte(`providers:
+  x:
+    models:
+      - {id: pro, context: 1000000, max_output: 65536, input: "1.25", output: "10", cache_read: "0.125", cache_write: "1.5", cache_write_1h: "2.5", reasoning: "12",
+         long: {above: 200000, input: "2.50", output: "15", cache_read: "0.25"},
+         flex: {input: "0.625", output: "5"}, priority: {input: "2.5", output: "20"}, batch: {input: "0.625", output: "5"},
+         modalities: [text, image]}
+      - {id: pro-latest, alias_of: pro}
+      - {id: old, context: 100, input: "1", output: "2", retired: 2026-11-30}
+      - {id: old-latest, alias_of: old, retired: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pro, _ := cat.Lookup("x", "pro")
+	want := Price{
+		Rates:     Rates{Input: 1_250_000_000, Output: 10 * money.Dollar, CacheRead: 125_000_000, CacheWrite: 1_500_000_000, CacheWrite1h: 2_500_000_000, Reasoning: 12 * money.Dollar},
+		LongAbove: 200_000,
+		Long:      Rates{Input: 2_500_000_000, Output: 15 * money.Dollar, CacheRead: 250_000_000},
+		Flex:      Rates{Input: 625_000_000, Output: 5 * money.Dollar},
+		Priority:  Rates{Input: 2_500_000_000, Output: 20 * money.Dollar},
+		Batch:     Rates{Input: 625_000_000, Output: 5 * money.Dollar},
+	}
+	if pro.Price != want || pro.Retired || pro.AliasOf != "" {
+		t.Errorf("pro = %+v; want price %+v, current, no alias", pro, want)
+	}
+	alias, _ := cat.Lookup("x", "pro-latest")
+	if alias.AliasOf != "pro" || alias.Price != pro.Price || alias.Context != pro.Context || alias.MaxOutput != pro.MaxOutput ||
+		!slices.Equal(alias.Modalities, pro.Modalities) || alias.Retired {
+		t.Errorf("alias pro-latest = %+v; want pro's limits and prices", alias)
+	}
+	for _, id := range []string{"old", "old-latest"} {
+		if m, _ := cat.Lookup("x", id); !m.Retired {
+			t.Errorf("%s is not retired", id)
+		}
+	}
+
+	f := func(doc string, want string) {
+		t.Helper()
+		_, err := LoadCatalog([]byte("providers:\n  x:\n    models:\n      - {id: a, context: 1000, input: \"1\", output: \"2\"}\n" + doc))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("LoadCatalog error %v; want %q", err, want)
+		}
+	}
+	f(`      - {id: b, alias_of: c}`, "line 5: providers.x.models (b).alias_of: cannot point at c: no such model of x")
+	f("      - {id: b, alias_of: a}\n      - {id: c, alias_of: b}", "line 6: providers.x.models (c).alias_of: cannot point at b: it is an alias itself, of a")
+	f(`      - {id: b, alias_of: a, input: "3"}`, "line 5: providers.x.models[1] (b).input: an alias (alias_of a) takes its target's limits and prices")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", retired: soon}`, `providers.x.models[1] (b).retired: want true or a date like 2026-11-30, got "soon"`)
+	f(`      - {id: b, context: 1000, input: "1", output: "2", long: {input: "2", output: "4"}}`, "providers.x.models[1] (b).long.above: missing")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", flex: {input: "0.5"}}`, "providers.x.models[1] (b).flex: want input and output prices")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", flex: {input: "0.5", output: "1", above: 5}}`, "providers.x.models[1] (b).flex.above: unknown field")
+	f(`      - {id: b, context: 1000, input: "1", output: "2", priority: "2"}`, "providers.x.models[1] (b).priority: want a mapping of prices")
+}
+
 func TestLoadCatalogDefaults(t *testing.T) {
 	c, err := LoadCatalog([]byte(`
 providers:
@@ -294,7 +385,7 @@ func TestOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := c.Lookup("openai", "gpt-4o")
-	if want := (Price{Input: 2 * money.Dollar, Output: 10 * money.Dollar, CacheRead: 500_000_000}); m.Price != want {
+	if want := (Rates{Input: 2 * money.Dollar, Output: 10 * money.Dollar, CacheRead: 500_000_000}); m.Price.Rates != want {
 		t.Errorf("after override: %+v; want %+v", m.Price, want)
 	}
 	if m.Context != 128000 {

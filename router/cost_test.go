@@ -91,23 +91,41 @@ func goldenInt(t *testing.T, s string) int64 {
 	return n
 }
 
+// goldenPrice reads a price from the command's arguments: input=2.50,
+// cache_write_1h=6, reasoning=12, long_above=200000, and a tier's rates as
+// long.input=6, flex.output=5, priority.cache_read=0.25, batch.input=1.
 func goldenPrice(t *testing.T, d *datadriven.TestData) Price {
 	t.Helper()
 	var p Price
 	for _, arg := range d.CmdArgs {
+		if arg.Key == "long_above" {
+			p.LongAbove = goldenInt(t, arg.SingleVal(t))
+			continue
+		}
 		n, err := parsePrice(arg.SingleVal(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch arg.Key {
+		r, field := &p.Rates, arg.Key
+		if tier, f, ok := strings.Cut(arg.Key, "."); ok {
+			r, field = map[string]*Rates{"long": &p.Long, "flex": &p.Flex, "priority": &p.Priority, "batch": &p.Batch}[tier], f
+			if r == nil {
+				t.Fatalf("unknown price tier %q", tier)
+			}
+		}
+		switch field {
 		case "input":
-			p.Input = n
+			r.Input = n
 		case "output":
-			p.Output = n
+			r.Output = n
 		case "cache_read":
-			p.CacheRead = n
+			r.CacheRead = n
 		case "cache_write":
-			p.CacheWrite = n
+			r.CacheWrite = n
+		case "cache_write_1h":
+			r.CacheWrite1h = n
+		case "reasoning":
+			r.Reasoning = n
 		default:
 			t.Fatalf("unknown price field %q", arg.Key)
 		}
@@ -119,7 +137,10 @@ func goldenUsage(t *testing.T, s string) canon.Usage {
 	t.Helper()
 	var u canon.Usage
 	for k, v := range goldenArgs(t, s) {
-		n := goldenInt(t, v)
+		var n int64
+		if k != "tier" {
+			n = goldenInt(t, v)
+		}
 		switch k {
 		case "input":
 			u.Input = n
@@ -131,6 +152,12 @@ func goldenUsage(t *testing.T, s string) canon.Usage {
 			u.CacheWrite = n
 		case "reasoning":
 			u.Reasoning = n
+		case "cache_write_1h":
+			u.CacheWrite1h = n
+		case "tier":
+			if u.Tier = canon.ParseServiceTier(v); u.Tier == canon.TierStandard && v != "standard" {
+				t.Fatalf("unknown tier %q", v)
+			}
 		default:
 			t.Fatalf("unknown usage field %q", k)
 		}
@@ -222,7 +249,7 @@ func TestCostRoundsUpExactly(t *testing.T) {
 }
 
 func TestCostHugeCountsDoNotOverflow(t *testing.T) {
-	p := Price{Input: 1000 * money.Dollar, Output: 1000 * money.Dollar, CacheWrite: 1250 * money.Dollar}
+	p := Price{Rates: Rates{Input: 1000 * money.Dollar, Output: 1000 * money.Dollar, CacheWrite: 1250 * money.Dollar}}
 	c := p.Cost(canon.Usage{Input: 1e9, Output: 1e9, CacheWrite: 1e9})
 	// 1e9 tokens at $1000/M is $1,000,000: 1e21 before the division, past int64.
 	if c.Input != 1e6*money.Dollar || c.Output != 1e6*money.Dollar || c.CacheWrite != 1.25e6*money.Dollar {
@@ -241,7 +268,7 @@ func TestCostHugeCountsDoNotOverflow(t *testing.T) {
 }
 
 func TestCostChargesNothingForCacheReads(t *testing.T) {
-	p := Price{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}
+	p := Price{Rates: Rates{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}}
 	c := p.Cost(canon.Usage{CacheRead: 1e9})
 	if c != (Cost{}) {
 		t.Fatalf("a call that only reads the cache costs %+v; want nothing", c)
@@ -249,27 +276,46 @@ func TestCostChargesNothingForCacheReads(t *testing.T) {
 }
 
 // TestWorstCoversEveryUsage checks the reservation invariant: no split of
-// the prompt between input, cache reads and cache writes, and no output up
-// to the budget, costs more than Worst.
+// the prompt between input, cache reads and 5-minute and 1-hour cache
+// writes, no output up to the budget with any part of it reasoning, and
+// no service tier the provider may report, costs more than Worst, for
+// prices with and without long-prompt tiers, one-hour and reasoning
+// prices and flex or priority tiers.
 func TestWorstCoversEveryUsage(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
+	sonnet := Rates{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000, CacheWrite1h: 6 * money.Dollar}
 	prices := []Price{
-		{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000},
-		{Input: 2_500_000_000, Output: 10 * money.Dollar, CacheRead: 1_250_000_000},
-		{Input: 1, Output: 1, CacheWrite: 1},
-		{Input: 37_500_000, Output: 150_000_000},
-		{Input: 0, Output: 0},
-		{Input: 499_999, Output: 1, CacheWrite: 500_001},
+		{Rates: Rates{Input: 3 * money.Dollar, Output: 15 * money.Dollar, CacheRead: 300_000_000, CacheWrite: 3_750_000_000}},
+		{Rates: Rates{Input: 2_500_000_000, Output: 10 * money.Dollar, CacheRead: 1_250_000_000}},
+		{Rates: Rates{Input: 1, Output: 1, CacheWrite: 1}},
+		{Rates: Rates{Input: 37_500_000, Output: 150_000_000}},
+		{Rates: Rates{Input: 0, Output: 0}},
+		{Rates: Rates{Input: 499_999, Output: 1, CacheWrite: 500_001}},
+		{Rates: sonnet, LongAbove: 200_000, Long: Rates{Input: 6 * money.Dollar, Output: 22_500_000_000, CacheWrite: 7_500_000_000, CacheWrite1h: 12 * money.Dollar}},
+		{Rates: Rates{Input: 1_250_000_000, Output: 10 * money.Dollar, Reasoning: 12 * money.Dollar},
+			Flex: Rates{Input: 625_000_000, Output: 5 * money.Dollar}, Priority: Rates{Input: 2_500_000_000, Output: 20 * money.Dollar}},
+		{Rates: Rates{Input: 3, Output: 7, CacheWrite: 5, CacheWrite1h: 11, Reasoning: 13}, LongAbove: 10, Long: Rates{Input: 4, Output: 9, CacheWrite1h: 17}},
 	}
-	for range 100_000 {
+	tiers := []canon.ServiceTier{canon.TierStandard, canon.TierFlex, canon.TierPriority, canon.TierBatch}
+	for range 200_000 {
 		p := prices[r.IntN(len(prices))]
-		if r.IntN(2) == 0 {
-			p = Price{Input: money.Money(r.Int64N(2e10)), Output: money.Money(r.Int64N(2e11)), CacheWrite: money.Money(r.Int64N(3e10))}
+		if r.IntN(3) == 0 {
+			p = Price{Rates: Rates{Input: money.Money(r.Int64N(2e10)), Output: money.Money(r.Int64N(2e11)), CacheWrite: money.Money(r.Int64N(3e10)),
+				CacheWrite1h: money.Money(r.Int64N(2) * r.Int64N(4e10)), Reasoning: money.Money(r.Int64N(2) * r.Int64N(3e11))}}
+			if r.IntN(2) == 0 {
+				p.LongAbove = r.Int64N(3e6)
+				p.Long = Rates{Input: money.Money(r.Int64N(4e10)), Output: money.Money(r.Int64N(4e11)), CacheWrite1h: money.Money(r.Int64N(5e10))}
+			}
+			if r.IntN(2) == 0 {
+				p.Priority = Rates{Input: money.Money(r.Int64N(4e10)), Output: money.Money(r.Int64N(4e11) + 1)}
+			}
 		}
 		prompt, maxOut := r.Int64N(3e6), r.Int64N(2e5)
 		cw := r.Int64N(prompt + 1)
 		cr := r.Int64N(prompt - cw + 1)
-		u := canon.Usage{Input: prompt - cw - cr, CacheRead: cr, CacheWrite: cw, Output: r.Int64N(maxOut + 1)}
+		out := r.Int64N(maxOut + 1)
+		u := canon.Usage{Input: prompt - cw - cr, CacheRead: cr, CacheWrite: cw, CacheWrite1h: r.Int64N(cw + 1),
+			Output: out, Reasoning: r.Int64N(out + 1), Tier: tiers[r.IntN(len(tiers))]}
 		if c, w := p.Cost(u), p.Worst(prompt, maxOut); c.Total > w {
 			t.Fatalf("price %+v usage %+v costs %s, more than Worst(%d, %d) = %s", p, u, c.Total, prompt, maxOut, w)
 		}

@@ -113,6 +113,10 @@ type Health struct {
 	winFails    atomic.Int64
 	latency     atomic.Int64  // moving average of time to first byte, ns; 0 = no sample
 	throughput  atomic.Uint64 // float64 bits of the moving average of tokens/s; 0 = no sample
+	// firstByte are the times to first byte of streamed and buffered
+	// answers (index 1 and 0), for hedged routes only: allocated by the
+	// first sample, so a target no hedged route uses pays a pointer.
+	firstByte atomic.Pointer[[2]FirstByteHistogram]
 
 	mu    sync.Mutex // serializes transitions
 	opens int        // opens since the breaker last closed, for cool-down growth
@@ -279,6 +283,42 @@ func (h *Health) RecordThroughput(tokens int, d time.Duration) {
 			return
 		}
 	}
+}
+
+// ObserveFirstByte adds a time to first byte of a streamed (stream) or
+// buffered answer to the target's histogram, which hedged routes read
+// (FirstByteQuantile). The first call allocates the histograms.
+func (h *Health) ObserveFirstByte(stream bool, d time.Duration) {
+	if h == nil {
+		return
+	}
+	hs := h.firstByte.Load()
+	if hs == nil {
+		h.firstByte.CompareAndSwap(nil, new([2]FirstByteHistogram))
+		hs = h.firstByte.Load()
+	}
+	hs[b2i(stream)].Observe(d)
+}
+
+// FirstByteQuantile returns the q quantile of the target's times to
+// first byte of streamed (stream) or buffered answers, and whether at
+// least min were observed.
+func (h *Health) FirstByteQuantile(stream bool, q float64, min uint64) (time.Duration, bool) {
+	if h == nil {
+		return 0, false
+	}
+	hs := h.firstByte.Load()
+	if hs == nil {
+		return 0, false
+	}
+	return hs[b2i(stream)].Quantile(q, min)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Throughput returns the moving average of output tokens per second; 0

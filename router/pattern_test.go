@@ -20,6 +20,7 @@ providers:
     models:
       - {id: claude-sonnet-4-5, context: 200000, max_output: 64000, input: "3", output: "15"}
       - {id: claude-special,    context: 200000, max_output: 64000, input: "3", output: "15"}
+      - {id: claude-3-opus,     context: 200000, max_output: 4096,  input: "15", output: "75", retired: 2026-01-05}
   mirror:
     models:
       - {id: claude-sonnet-4-5, context: 100000, max_output: 32000, input: "4", output: "20"}
@@ -71,6 +72,8 @@ func TestResolveByPattern(t *testing.T) {
 	f("claude-opus-4-7", "anthropic/claude-opus-4-7 model=claude-opus-4-7 suffixes=0000", false)
 	f("claude-opus-4-7:floor", "anthropic/claude-opus-4-7 model=claude-opus-4-7 suffixes=0100", false)
 	f("claude-sonnet-4-5", "anthropic/claude-sonnet-4-5 model=claude-sonnet-4-5 suffixes=0000", true)
+	// A retired model is still routed and priced (Models leaves it out).
+	f("claude-3-opus", "anthropic/claude-3-opus model=claude-3-opus suffixes=0000", true)
 	// An id listed by name wins over an earlier provider's pattern.
 	f("claude-special", "openai/claude-special model=claude-special suffixes=0000", false)
 	// Between patterns config order decides, even for a model only a
@@ -119,6 +122,7 @@ func TestModelsShowsWhoServesPatterns(t *testing.T) {
 		got = append(got, m.ID+"@"+m.OwnedBy)
 		limits[m.ID] = [2]int{m.Context, m.MaxOutput}
 	}
+	// The retired claude-3-opus is served but not listed.
 	want := "claude-sonnet-4-5@anthropic anthropic/claude-special@anthropic " +
 		"claude-special@openai gpt-5.1-codex@openai " +
 		"mirror/claude-sonnet-4-5@mirror mirror/claude-mirror-only@mirror sonnet@anthropic"
@@ -148,8 +152,8 @@ func TestResolveByPatternDoesNotAllocate(t *testing.T) {
 
 // TestPresetsServeTheirFamilies: with only a provider's key set, the
 // default config serves the coding CLIs' default models by bare name,
-// including ids newer than the catalog, and lists each preset's catalog
-// models in /v1/models.
+// including ids newer than the catalog and retired ones, and lists each
+// preset's current catalog models in /v1/models.
 func TestPresetsServeTheirFamilies(t *testing.T) {
 	keys := map[string]string{"SWITCHBOARD_API_KEY": "sk-sb-test", "ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o", "GEMINI_API_KEY": "g"}
 	cfg, err := configs.Load(configs.Default, func(k string) string { return keys[k] })
@@ -203,8 +207,16 @@ func TestPresetsServeTheirFamilies(t *testing.T) {
 		listed[m.ID] = m.OwnedBy
 	}
 	for _, e := range append(append(cat.Provider("anthropic"), cat.Provider("gemini")...), cat.Provider("openai")...) {
-		if listed[e.ID] != e.Provider {
-			t.Errorf("/v1/models lists %s as served by %q, want %q", e.ID, listed[e.ID], e.Provider)
+		var rt Route
+		if err := r.Resolve(e.ID, &rt); err != nil || rt.Targets[0].Provider.Name != e.Provider {
+			continue // not in the preset's families (computer-use, dall-e-3)
+		}
+		want := e.Provider
+		if e.Retired {
+			want = "" // served by name but not offered
+		}
+		if listed[e.ID] != want {
+			t.Errorf("/v1/models lists %s as served by %q, want %q", e.ID, listed[e.ID], want)
 		}
 	}
 }

@@ -278,7 +278,9 @@ func New(providers []*upstream.Provider, aliases map[string]string, routes []con
 				if _, taken := r.bare[e.ID]; !taken && r.patternOwner(e.ID) == p {
 					r.bare[e.ID] = r.target(p, e.ID, o.Catalog)
 				}
-				list(e.ID)
+				if !e.Retired { // still served by name, to old clients, but not offered
+					list(e.ID)
+				}
 			}
 		}
 	}

@@ -82,6 +82,8 @@ type Policy struct {
 	Cache *bool
 	// Compression is the route's context compression; nil for none.
 	Compression *configs.Compression
+	// Hedge is the route's hedging (proxy/hedge.go); nil for none.
+	Hedge *configs.Hedge
 
 	retryOn [4]uint64 // bit i: status 400+i is retried
 }
@@ -89,7 +91,7 @@ type Policy struct {
 // set fills p from a config route, applying the defaults of zero fields.
 func (p *Policy) set(rt configs.Route) error {
 	def := configs.DefaultRetry()
-	*p = Policy{Strategy: StrategyPriority, Fallbacks: rt.Fallbacks, Attempts: rt.Retry.Attempts, Budget: rt.Retry.Budget.D(), Cache: rt.Cache, Compression: rt.Compression}
+	*p = Policy{Strategy: StrategyPriority, Fallbacks: rt.Fallbacks, Attempts: rt.Retry.Attempts, Budget: rt.Retry.Budget.D(), Cache: rt.Cache, Compression: rt.Compression, Hedge: rt.Hedge}
 	if rt.Strategy != "" {
 		s, ok := ParseStrategy(rt.Strategy)
 		if !ok {

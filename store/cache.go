@@ -394,6 +394,48 @@ func releaseCacheBuf(b *[]byte) {
 	cacheBufPool.Put(b)
 }
 
+// AppendCacheRecord appends value as the cache stores it, compressed with
+// zstd (as is when that does not make it smaller) behind its created and
+// expiry times, for a cache kept outside Pebble (Redis) in the same
+// format. A ttl over MaxCacheTTL is shortened to it.
+func AppendCacheRecord(dst, value []byte, now time.Time, ttl time.Duration) []byte {
+	created := cacheNanos(now)
+	expires := created + int64(min(ttl, MaxCacheTTL))
+	if expires < created { // past year 2262
+		expires = math.MaxInt64
+	}
+	return appendCacheRecord(dst, value, created, expires)
+}
+
+// ReadCacheRecord appends the value of rec, a record AppendCacheRecord
+// made, to dst, and returns it with its meta. ok is false when the entry
+// expired at or before now; err when rec does not decode (dst is then
+// returned as passed).
+func ReadCacheRecord(dst, rec []byte, now time.Time) (value []byte, meta CacheMeta, ok bool, err error) {
+	return readCacheRecord(dst, rec, cacheNanos(now))
+}
+
+func readCacheRecord(dst, rec []byte, now int64) ([]byte, CacheMeta, bool, error) {
+	var meta CacheMeta
+	h, payload, err := parseCacheRecord(rec)
+	if err != nil {
+		return dst, meta, false, err
+	}
+	if h.expires <= now {
+		return dst, meta, false, nil
+	}
+	if dst, err = decodeCachePayload(dst, &h, payload); err != nil {
+		return dst, meta, false, err
+	}
+	meta = CacheMeta{
+		Created: time.Unix(0, h.created).UTC(),
+		Expires: time.Unix(0, h.expires).UTC(),
+		Size:    len(payload),
+		RawSize: h.rawSize,
+	}
+	return dst, meta, true, nil
+}
+
 // CacheGet appends the value cached under (ns, key) to dst and returns it
 // with its meta. ok is false on a miss: no entry, an entry that expired at
 // or before now, or one that does not decode (counted as corrupt; the next
@@ -438,24 +480,12 @@ func (s *Store) cacheGet(dst []byte, ns CacheNamespace, key *[32]byte, now int64
 		return dst, meta, false, fmt.Errorf("cannot read cache entry %s/%016x: %w", ns, cacheKeyID(key), err)
 	}
 	defer closer.Close()
-	h, payload, err := parseCacheRecord(v)
-	if err == nil && h.expires <= now {
-		return dst, meta, false, nil
-	}
-	if err == nil {
-		dst, err = decodeCachePayload(dst, &h, payload)
-	}
+	dst, meta, ok, err := readCacheRecord(dst, v, now)
 	if err != nil {
 		s.cache.ns[ns].corrupt.Add(1)
 		return dst, meta, false, nil
 	}
-	meta = CacheMeta{
-		Created: time.Unix(0, h.created).UTC(),
-		Expires: time.Unix(0, h.expires).UTC(),
-		Size:    len(payload),
-		RawSize: h.rawSize,
-	}
-	return dst, meta, true, nil
+	return dst, meta, ok, nil
 }
 
 // CachePut stores value under (ns, key) for ttl from now, replacing what

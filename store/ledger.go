@@ -85,6 +85,13 @@ type Entry struct {
 	User    string
 	Session string
 	Tags    string
+	// HedgeWasteTokens are the tokens of a hedged call's losing attempt,
+	// which the call is not billed for but a provider may bill: its
+	// reported usage when it answered, else its prompt estimated from the
+	// body's size. HedgeWasteCost is their catalog price (0 when
+	// unpriced). Both 0 for a call that started no hedge.
+	HedgeWasteTokens int64
+	HedgeWasteCost   money.Money
 }
 
 // SettledCrash marks an entry Open wrote for a reservation a crash left
@@ -292,16 +299,18 @@ func unixNanos(t time.Time) uint64 {
 }
 
 // Ledger entry record versions: v2 adds CompressedTokens; v3 Attempts,
-// FallbackReason, User, Session and Tags. Older records still read, with
-// the fields they lack zero.
+// FallbackReason, User, Session and Tags; v4 HedgeWasteTokens and
+// HedgeWasteCost. Older records still read, with the fields they lack
+// zero.
 const (
 	entryRecordV1 = 1
 	entryRecordV2 = 2
 	entryRecordV3 = 3
+	entryRecordV4 = 4
 )
 
 func appendEntry(dst []byte, e *Entry) []byte {
-	dst = append(dst, entryRecordV3)
+	dst = append(dst, entryRecordV4)
 	dst = appendString(dst, e.RequestID)
 	dst = appendTime(dst, e.Time)
 	dst = appendString(dst, e.KeyID)
@@ -330,7 +339,9 @@ func appendEntry(dst []byte, e *Entry) []byte {
 	dst = appendString(dst, e.FallbackReason)
 	dst = appendString(dst, e.User)
 	dst = appendString(dst, e.Session)
-	return appendString(dst, e.Tags)
+	dst = appendString(dst, e.Tags)
+	dst = appendVarint(dst, e.HedgeWasteTokens)
+	return appendVarint(dst, int64(e.HedgeWasteCost))
 }
 
 // AppendEntryRecord appends e as the versioned binary record the ledger
@@ -352,7 +363,7 @@ func decodeEntry(requestID string, v []byte) (Entry, error) {
 // entries read them without a copy each.
 func decodeEntryInto(e *Entry, requestID string, v []byte, view bool) error {
 	r := reader{b: v, view: view}
-	version := r.version("ledger entry", entryRecordV1, entryRecordV2, entryRecordV3)
+	version := r.version("ledger entry", entryRecordV1, entryRecordV2, entryRecordV3, entryRecordV4)
 	e.RequestID = r.string()
 	e.Time = r.time()
 	e.KeyID = r.string()
@@ -377,6 +388,7 @@ func decodeEntryInto(e *Entry, requestID string, v []byte, view bool) error {
 	e.CacheHit = r.bool()
 	e.Settled = r.string()
 	e.CompressedTokens, e.Attempts, e.FallbackReason, e.User, e.Session, e.Tags = 0, 0, "", "", "", ""
+	e.HedgeWasteTokens, e.HedgeWasteCost = 0, 0
 	if version >= entryRecordV2 {
 		e.CompressedTokens = r.varint()
 	}
@@ -386,6 +398,10 @@ func decodeEntryInto(e *Entry, requestID string, v []byte, view bool) error {
 		e.User = r.string()
 		e.Session = r.string()
 		e.Tags = r.string()
+	}
+	if version >= entryRecordV4 {
+		e.HedgeWasteTokens = r.varint()
+		e.HedgeWasteCost = r.money()
 	}
 	return r.done("ledger entry", requestID)
 }

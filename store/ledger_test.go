@@ -305,6 +305,7 @@ func TestEntryRecordRoundTrip(t *testing.T) {
 		PaidByPlan: 1, LatencyMicros: 812345, OverheadMicros: 17, Status: 200, CacheHit: true, Settled: "",
 		CompressedTokens: 4200, Attempts: 2, FallbackReason: "openai/gpt-4o (429)",
 		User: "alice@example.com", Session: "3f2a9c", Tags: "team-a,nightly",
+		HedgeWasteTokens: 1500, HedgeWasteCost: 4500000,
 	}
 	v := appendEntry(nil, &e)
 	got, err := decodeEntry(e.RequestID, v)
@@ -362,9 +363,38 @@ func TestOlderEntryRecordsRead(t *testing.T) {
 		t.Fatalf("v1 record:\n%+v, %v", got, err)
 	}
 	// A view decode into a used Entry leaves none of the newer fields.
-	e := Entry{Attempts: 3, User: "u", Tags: "t"}
+	e := Entry{Attempts: 3, User: "u", Tags: "t", HedgeWasteTokens: 9, HedgeWasteCost: 9}
 	if err := decodeEntryInto(&e, "req-v2", v1, true); err != nil || e != want {
 		t.Fatalf("v1 record into a used entry:\n%+v, %v", e, err)
+	}
+}
+
+// TestV3EntryRecordsRead: a v3 record, the v4 encoding without the
+// hedge fields, reads with them zero; v4 adds them.
+func TestV3EntryRecordsRead(t *testing.T) {
+	want := Entry{
+		RequestID: "req-v3", Time: t0, KeyID: "sk-sb-abcdef", Account: "team", ModelRequested: "m", Provider: "p",
+		UpstreamModel: "m-1", InputTokens: 10, OutputTokens: 2, Cost: 300, Status: 200, Attempts: 2,
+		FallbackReason: "p/m-0 (503)", User: "u", Session: "s", Tags: "a,b",
+	}
+	v4 := appendEntry(nil, &want)
+	if v4[0] != entryRecordV4 || v4[len(v4)-2] != 0 || v4[len(v4)-1] != 0 { // two zero varints
+		t.Fatalf("v4 record %x", v4)
+	}
+	v3 := append([]byte{entryRecordV3}, v4[1:len(v4)-2]...)
+	e := Entry{HedgeWasteTokens: 7, HedgeWasteCost: 7} // a used entry
+	if err := decodeEntryInto(&e, "req-v3", v3, false); err != nil {
+		t.Fatal(err)
+	}
+	e.Time = want.Time
+	if e != want {
+		t.Fatalf("v3 record:\n%+v\nwant\n%+v", e, want)
+	}
+	want.HedgeWasteTokens, want.HedgeWasteCost = 1200, 3600
+	got, err := decodeEntry("req-v3", appendEntry(nil, &want))
+	got.Time = want.Time
+	if err != nil || got != want {
+		t.Fatalf("v4 record:\n%+v, %v", got, err)
 	}
 }
 
@@ -384,9 +414,11 @@ func FuzzDecodeRecords(f *testing.F) {
 			limit := len(v)
 			switch v[0] {
 			case entryRecordV1:
-				limit += 6 // re-encoded as v3, with CompressedTokens and 5 more fields
+				limit += 8 // re-encoded as v4, with CompressedTokens and 7 more fields
 			case entryRecordV2:
-				limit += 5
+				limit += 7
+			case entryRecordV3:
+				limit += 2
 			}
 			if got := appendEntry(nil, &e); len(got) > limit {
 				t.Fatalf("entry re-encodes longer: %d > %d", len(got), len(v))

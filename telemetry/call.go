@@ -26,19 +26,24 @@ const (
 	attrRequestID = attribute.Key("switchboard.request_id")       // x-request-id, the ledger entry's key
 	attrStream    = semconv.GenAIRequestStreamKey                 // the client asked for a stream
 	attrStatus    = semconv.HTTPResponseStatusCodeKey             // the status the client or the gateway got
+	attrHedge     = attribute.Key("switchboard.hedge")            // the attempt is a hedge, started beside a slow one
+	attrHedgeLost = attribute.Key("switchboard.hedge_lost")       // the attempt was cancelled: the other of a hedged pair answered first
 	attrCacheRead = semconv.GenAIUsageCacheReadInputTokensKey     // prompt tokens read from the provider's cache
 	attrCacheMade = semconv.GenAIUsageCacheCreationInputTokensKey // prompt tokens written to it
 )
 
 // Call is the trace of one gateway call: its server span and the client
-// span of the upstream attempt in flight. The zero Call is off: every
-// method but Start does nothing on it, so a call with telemetry off pays
-// a branch per hook. Not safe for concurrent use; Reset before reuse.
+// span of the upstream attempt in flight, and of a hedged call's second
+// attempt beside it. The zero Call is off: every method but Start does
+// nothing on it, so a call with telemetry off pays a branch per hook.
+// Not safe for concurrent use, but for StartHedge (see there); Reset
+// before reuse.
 type Call struct {
 	t       *Telemetry
 	ctx     context.Context // the server span's
 	span    trace.Span
 	attempt trace.Span
+	hedge   trace.Span // a hedge's attempt, beside attempt
 	op      string
 	start   time.Time
 }
@@ -83,9 +88,14 @@ func (c *Call) StartAttempt(req *fasthttp.Request, provider, model string, n int
 		return
 	}
 	c.EndAttempt()
+	c.attempt = c.startClient(req, provider, model, n)
+}
+
+// startClient begins an attempt's client span and sets req's trace
+// context headers to it. It reads only what Start set.
+func (c *Call) startClient(req *fasthttp.Request, provider, model string, n int) trace.Span {
 	model = strings.Clone(model)
-	var ctx context.Context
-	ctx, c.attempt = c.t.tracer.Start(c.ctx, c.op+" "+model,
+	ctx, span := c.t.tracer.Start(c.ctx, c.op+" "+model,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
 			semconv.GenAIOperationNameKey.String(c.op),
@@ -94,6 +104,46 @@ func (c *Call) StartAttempt(req *fasthttp.Request, provider, model string, n int
 			attrProvider.String(provider),
 			attrAttempt.Int(n)))
 	c.t.prop.Inject(ctx, headerCarrier{set: req.Header.Set})
+	return span
+}
+
+// StartHedge begins the client span of hedge attempt n, which runs beside
+// the attempt in flight, and sets req's trace context to it, as
+// StartAttempt does. It touches only the hedge's span, so the goroutine
+// that sends the hedge may call it while the call's own goroutine waits
+// on its attempt; the call's goroutine must not use c's hedge methods
+// until that goroutine is done.
+func (c *Call) StartHedge(req *fasthttp.Request, provider, model string, n int) {
+	if c.span == nil {
+		return
+	}
+	c.hedge = c.startClient(req, provider, model, n)
+	c.hedge.SetAttributes(attrHedge.Bool(true))
+}
+
+// TakeHedge makes the hedge the attempt in flight; the attempt it ran
+// beside, if still open, ends as cancelled (switchboard.hedge_lost): the
+// hedge answered first, or the other failed and the hedge is what is left.
+func (c *Call) TakeHedge() {
+	if c.hedge == nil {
+		return
+	}
+	if c.attempt != nil {
+		c.attempt.SetAttributes(attrHedgeLost.Bool(true))
+		c.attempt.End()
+	}
+	c.attempt, c.hedge = c.hedge, nil
+}
+
+// HedgeLost ends the hedge's span as cancelled: the attempt it ran
+// beside answered first.
+func (c *Call) HedgeLost() {
+	if c.hedge == nil {
+		return
+	}
+	c.hedge.SetAttributes(attrHedgeLost.Bool(true))
+	c.hedge.End()
+	c.hedge = nil
 }
 
 // FailAttempt ends the attempt in flight as failed over, for reason (the
@@ -165,6 +215,7 @@ func (c *Call) End(r *Result, now time.Time) {
 		}
 		c.attempt.End(trace.WithTimestamp(now))
 	}
+	c.HedgeLost() // not taken by now: lost
 	span := c.span
 	if span.IsRecording() {
 		span.SetName(c.op + " " + r.RequestModel)

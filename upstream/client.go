@@ -569,3 +569,32 @@ func (s *Stream) Close() {
 	}
 	*s = Stream{}
 }
+
+// MoveWatch makes to the watch of the rest of resp's streamed answer, in
+// place of from, the watch DoUntil was given, which it disarms: a hedged
+// call reads the winning attempt's answer under its own client's watch.
+// The caller owns both watches, and from's goroutine is done with resp.
+func MoveWatch(resp *fasthttp.Response, from, to *Watch) {
+	from.disarm()
+	tc := connOf(resp.LocalAddr())
+	if tc == nil || resp.BodyStream() == nil {
+		return
+	}
+	tc.watch = to
+	to.bind(tc)
+}
+
+// Abandon drops resp, an answer nobody will read: a streamed body not
+// read to the end closes its connection instead of pooling it, which is
+// how the provider learns to stop. w, the watch DoUntil was given, is
+// disarmed. A whole answer's connection was pooled when it was read.
+func Abandon(resp *fasthttp.Response, w *Watch) {
+	if w != nil {
+		w.disarm()
+	}
+	if resp.BodyStream() == nil {
+		return
+	}
+	resp.SetConnectionClose()
+	_ = resp.CloseBodyStream()
+}

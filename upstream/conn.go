@@ -221,9 +221,9 @@ func (c *timedConn) armRead(w *Watch) (sliced bool, err error) {
 	if err := c.Conn.SetReadDeadline(c.until); err != nil {
 		return false, err
 	}
-	// Checked after the deadline is set: the watcher sets gone before
-	// its own deadline (see Watch).
-	if w != nil && w.Gone() {
+	// Checked after the deadline is set: the watcher sets gone (Cancel
+	// cut) before its own deadline (see Watch).
+	if w != nil && w.stopped() {
 		c.canceled = true
 		return false, ErrCanceled
 	}
@@ -237,7 +237,7 @@ func (c *timedConn) armRead(w *Watch) (sliced bool, err error) {
 func (c *timedConn) readTimedOut(w *Watch, sliced bool) (again bool, err error) {
 	c.readNow = time.Now()
 	switch {
-	case w != nil && w.Gone():
+	case w != nil && w.stopped():
 		c.canceled = true
 		return false, ErrCanceled
 	case sliced:

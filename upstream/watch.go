@@ -65,17 +65,23 @@ import (
 //   - Arming at the start of every call: two system calls on calls that
 //     answer in microseconds, for a client that will not have left.
 //
-// A Watch is owned by one call's goroutine, but for gone and, while
-// armed, conn, which the watcher reads under its lock. The zero value is
-// ready for Start.
+// A hedged call (proxy/hedge.go) also ends one attempt's wait from the
+// goroutine of the other: Cancel sets cut, not gone (the client is still
+// there), then the same past deadline; the read checks cut where it
+// checks gone, so the same argument holds. That is why conn is an atomic
+// pointer: Cancel reads it without the watcher's lock.
+//
+// A Watch is owned by one call's goroutine, but for gone, cut and conn,
+// which the watcher and Cancel read. The zero value is ready for Start.
 type Watch struct {
 	client net.Conn
 	gone   atomic.Bool
-	conn   *timedConn // the upstream connection the call reads; see bind
-	slot   int32      // the watcher's table slot + 1 while armed; 0: not armed
-	seq    uint32     // the arm's sequence number, in its events
-	fd     int        // the client's socket while armed
-	noArm  bool       // arming is not possible for this call: poll instead
+	cut    atomic.Bool               // Cancel was called: the call's waits end with ErrCanceled
+	conn   atomic.Pointer[timedConn] // the upstream connection the call reads; see bind
+	slot   int32                     // the watcher's table slot + 1 while armed; 0: not armed
+	seq    uint32                    // the arm's sequence number, in its events
+	fd     int                       // the client's socket while armed
+	noArm  bool                      // arming is not possible for this call: poll instead
 	takeFD func(uintptr)
 }
 
@@ -91,18 +97,49 @@ const clientCheckEvery = 100 * time.Millisecond
 func (w *Watch) Start(client net.Conn) {
 	w.client = client
 	w.gone.Store(false)
+	w.cut.Store(false)
 	w.noArm = false
+}
+
+// StartPolled is Start for a second watch on a client another Watch
+// watches (a hedged call's second attempt): it never arms, since a
+// client socket has one epoll registration, the other's, and polls the
+// client while it waits for the first byte.
+func (w *Watch) StartPolled(client net.Conn) {
+	w.Start(client)
+	w.noArm = true
 }
 
 // Stop ends the watch. A call must stop its watch before it finishes,
 // that is before its client's connection may be closed.
 func (w *Watch) Stop() {
 	w.disarm()
-	w.client, w.conn = nil, nil
+	w.client = nil
+	w.conn.Store(nil)
 }
 
 // Gone reports whether the client was seen to go away during the call.
 func (w *Watch) Gone() bool { return w.gone.Load() }
+
+// Cancel ends the call's wait on its provider, now or at its next read,
+// with ErrCanceled, as a client that leaves does, but without marking the
+// client gone; the upstream connection is then closed. It is safe to call
+// from any goroutine: a hedged call cancels the attempt that lost.
+// Until Resume, every wait of the call ends so.
+func (w *Watch) Cancel() {
+	w.cut.Store(true)
+	if c := w.conn.Load(); c != nil {
+		_ = c.Conn.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// Resume undoes Cancel, for the call's next upstream read; the owner
+// calls it once whoever called Cancel is done.
+func (w *Watch) Resume() { w.cut.Store(false) }
+
+// stopped reports whether the call's waits are to end: its client left
+// or Cancel was called.
+func (w *Watch) stopped() bool { return w.gone.Load() || w.cut.Load() }
 
 // bind makes c the upstream connection the watcher wakes: the one the
 // call's request goes out on.
@@ -111,7 +148,7 @@ func (w *Watch) bind(c *timedConn) {
 		watcherSetConn(w, c)
 		return
 	}
-	w.conn = c
+	w.conn.Store(c)
 }
 
 // slice is how long a read may wait before the watch needs its

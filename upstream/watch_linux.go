@@ -74,8 +74,8 @@ func wake(events []unix.EpollEvent) {
 			continue // disarmed after epoll_wait returned it
 		}
 		w.gone.Store(true)
-		if w.conn != nil {
-			_ = w.conn.Conn.SetReadDeadline(aLongTimeAgo)
+		if c := w.conn.Load(); c != nil {
+			_ = c.Conn.SetReadDeadline(aLongTimeAgo)
 		}
 	}
 }
@@ -104,7 +104,8 @@ func (w *Watch) arm(c *timedConn) bool {
 	}
 	watcher.seq++
 	watcher.slots[i] = w
-	w.seq, w.slot, w.fd, w.conn = watcher.seq, i+1, fd, c
+	w.seq, w.slot, w.fd = watcher.seq, i+1, fd
+	w.conn.Store(c)
 	watcher.mu.Unlock()
 	// Added after the slot is filled, so that an event, even an
 	// immediate one (the client left already), finds it.
@@ -133,7 +134,7 @@ func (w *Watch) freeSlot() {
 	watcher.mu.Lock()
 	watcher.slots[w.slot-1] = nil
 	watcher.free = append(watcher.free, w.slot-1)
-	w.conn = nil
+	w.conn.Store(nil)
 	watcher.mu.Unlock()
 	w.slot, w.fd = 0, -1
 }
@@ -141,7 +142,7 @@ func (w *Watch) freeSlot() {
 // watcherSetConn changes the upstream connection an armed w wakes.
 func watcherSetConn(w *Watch, c *timedConn) {
 	watcher.mu.Lock()
-	w.conn = c
+	w.conn.Store(c)
 	watcher.mu.Unlock()
 }
 

@@ -237,3 +237,44 @@ func TestWatchWithoutASocketPolls(t *testing.T) {
 		t.Fatalf("noArm %v slot %d: want a polling watch", w.noArm, w.slot)
 	}
 }
+
+// TestCancelEndsTheUpstreamWait: Cancel, from another goroutine, ends a
+// call waiting for its first byte with ErrCanceled without marking the
+// client gone, and the provider sees the connection closed; after
+// Resume the watch is as good as new.
+func TestCancelEndsTheUpstreamWait(t *testing.T) {
+	s := startSilentServer(t, "")
+	p := slowProvider(t, s.addr)
+	gw, _ := clientPair(t)
+	var w Watch
+	w.Start(gw)
+	defer w.Stop()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	p.SetRequest(req, ChatCompletions, "", []byte(`{"model":"m"}`))
+	done := make(chan error, 1)
+	go func() { done <- p.DoUntil(req, resp, &w) }()
+	<-s.waiting
+	w.Cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrCanceled) {
+			t.Fatalf("DoUntil: %v, want ErrCanceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Cancel did not end the wait")
+	}
+	select {
+	case <-s.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the provider did not see its connection closed")
+	}
+	if w.Gone() {
+		t.Error("Cancel marked the client gone")
+	}
+	w.Resume()
+	if w.stopped() || armedWatches() != 0 {
+		t.Errorf("after Resume: stopped %v, %d armed", w.stopped(), armedWatches())
+	}
+}

@@ -10,4 +10,4 @@ func (w *Watch) arm(*timedConn) bool { return false }
 
 func (w *Watch) disarm() {}
 
-func watcherSetConn(w *Watch, c *timedConn) { w.conn = c }
+func watcherSetConn(w *Watch, c *timedConn) { w.conn.Store(c) }

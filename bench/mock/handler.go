@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/bytedance/sonic"
+	"github.com/fasthttp/websocket"
 	"github.com/valyala/fasthttp"
 )
 
@@ -318,6 +319,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 	if status, msg := authorize(ctx, f); status != 0 {
 		fail(status, msg)
+		return
+	}
+	if ep == endpointResponses && ctx.IsGet() && websocket.FastHTTPIsWebSocketUpgrade(ctx) {
+		s.serveWebSocket(ctx)
 		return
 	}
 	if ep == endpointNone {

@@ -11,6 +11,7 @@
 //
 //	POST /v1/chat/completions, /v1/completions, /v1/embeddings, GET /v1/models
 //	POST /v1/responses                       OpenAI Responses
+//	GET /v1/responses (WebSocket upgrade)    Responses over WebSocket (websocket.go)
 //	POST /v1/messages, /v1/messages/count_tokens
 //	                                         Anthropic Messages (?beta=true ok)
 //	POST /v1beta/models/{model}:generateContent
@@ -154,6 +155,9 @@ type Options struct {
 	// stallp=). Zero is a seed like any other: a mock is reproducible
 	// unless it is given a different one.
 	Seed uint64
+	// NoWebSocket answers a WebSocket upgrade of /v1/responses 426
+	// Upgrade Required, as a provider without WebSocket mode does.
+	NoWebSocket bool
 }
 
 // Injected counts the random faults a mock drew (fail=, resetp=,
@@ -185,6 +189,8 @@ type Server struct {
 
 	requests atomic.Int64
 	seq      atomic.Int64
+	wsTurns  atomic.Int64 // response.create messages (websocket.go)
+	wsConns  atomic.Int64 // open WebSocket connections
 	rec      recorder
 	conns    connSet
 	holds    holdLog
@@ -262,8 +268,16 @@ func (s *Server) URL() string { return "http://" + s.Addr() }
 // Addr returns the address the mock listens on, "127.0.0.1:PORT".
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Requests returns the number of requests received so far, answered or not.
+// Requests returns the number of requests received so far, answered or
+// not; each response.create message of a WebSocket is one.
 func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// WebSocketTurns returns the number of response.create messages received
+// on WebSocket connections so far.
+func (s *Server) WebSocketTurns() int64 { return s.wsTurns.Load() }
+
+// WebSocketConns returns the number of WebSocket connections open now.
+func (s *Server) WebSocketConns() int64 { return s.wsConns.Load() }
 
 // Injected returns the random faults drawn so far.
 func (s *Server) Injected() Injected {

@@ -120,6 +120,10 @@ type entryJSON struct {
 	User    *string  `json:"user"`
 	Session *string  `json:"session"`
 	Tags    []string `json:"tags"`
+	// HedgeWasteTokens and HedgeWasteCost are what a hedged call's losing
+	// attempt used (store.Entry.HedgeWasteTokens), not billed to the key.
+	HedgeWasteTokens int64   `json:"hedge_waste_tokens"`
+	HedgeWasteCost   dollars `json:"hedge_waste_cost"`
 }
 
 // costBreakdownJSON is an entry's cost by component.
@@ -159,6 +163,8 @@ func newEntryJSON(e *store.Entry) entryJSON {
 		User:                   orNull(e.User),
 		Session:                orNull(e.Session),
 		Tags:                   splitTags(e.Tags),
+		HedgeWasteTokens:       e.HedgeWasteTokens,
+		HedgeWasteCost:         dollars(e.HedgeWasteCost),
 	}
 }
 

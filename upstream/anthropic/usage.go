@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/bytedance/sonic/ast"
 
@@ -43,6 +44,13 @@ func ReadUsage(doc []byte, u *canon.Usage, n *ast.Node) bool {
 	cacheWrite := canon.IntAt(obj, n, "cache_creation_input_tokens")
 	if input+cacheRead+cacheWrite > 0 || !final {
 		u.Input, u.CacheRead, u.CacheWrite = input, cacheRead, cacheWrite
+		// The part written for an hour, priced apart (cache_control ttl 1h).
+		u.CacheWrite1h = canon.IntAt(obj, n, "cache_creation", "ephemeral_1h_input_tokens")
+	}
+	if strings.Contains(obj, canon.ServiceTierKey) {
+		if t, ok := canon.TierAt(obj, n, "service_tier"); ok {
+			u.Tier = t
+		}
 	}
 	u.Output = canon.IntAt(obj, n, "output_tokens")
 	return final

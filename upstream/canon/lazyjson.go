@@ -65,6 +65,26 @@ func IntAt(obj string, n *ast.Node, path ...any) int64 {
 	return v
 }
 
+// ServiceTierKey is the key of the service tier OpenAI reports in an
+// answer and Anthropic in its usage, quotes included: a cheap pre-check
+// before TierAt.
+const ServiceTierKey = `"service_tier"`
+
+// TierAt returns the service tier named by the string at path in the
+// JSON document doc (see ParseServiceTier), and whether there is one.
+// Callers check first that doc contains ServiceTierKey.
+func TierAt(doc string, n *ast.Node, path ...any) (ServiceTier, bool) {
+	var err error
+	if *n, err = sonic.GetFromString(doc, path...); err != nil || n.TypeSafe() != ast.V_STRING {
+		return TierStandard, false
+	}
+	s, err := n.String()
+	if err != nil {
+		return TierStandard, false
+	}
+	return ParseServiceTier(s), true
+}
+
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && isSpace(b[i]) {
 		i++

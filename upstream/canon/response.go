@@ -49,9 +49,46 @@ type Usage struct {
 	CacheRead int64
 	// CacheWrite is the prompt tokens written to the provider's cache.
 	CacheWrite int64
+	// CacheWrite1h is the part of CacheWrite written to a one-hour cache
+	// (Anthropic's ephemeral_1h_input_tokens); the rest is written for
+	// the provider's default time, five minutes at Anthropic.
+	CacheWrite1h int64
 	// Reasoning is the part of Output spent on reasoning, when the
-	// provider says (informational).
+	// provider says; priced at the model's reasoning price where it has
+	// one, else as output.
 	Reasoning int64
+	// Tier is the service tier the provider says served the call
+	// (OpenAI's service_tier, Anthropic's usage.service_tier); the zero
+	// value is the standard tier.
+	Tier ServiceTier
+}
+
+// ServiceTier is a provider's processing tier, priced apart where the
+// catalog gives the model a price for it.
+type ServiceTier uint8
+
+// The service tiers a provider may report. TierStandard is also what an
+// unknown or absent tier reads as.
+const (
+	TierStandard ServiceTier = iota
+	TierFlex
+	TierPriority
+	TierBatch
+)
+
+// ParseServiceTier reads a provider's service tier name: "flex",
+// "priority" and "batch" are theirs; anything else ("default", "auto",
+// "standard", "scale", "") is the standard tier.
+func ParseServiceTier(s string) ServiceTier {
+	switch s {
+	case "flex":
+		return TierFlex
+	case "priority":
+		return TierPriority
+	case "batch":
+		return TierBatch
+	}
+	return TierStandard
 }
 
 // Prompt returns the whole prompt's tokens, cached ones included (what

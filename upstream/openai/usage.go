@@ -1,6 +1,9 @@
 package openai
 
 import (
+	"bytes"
+	"unsafe"
+
 	"github.com/bytedance/sonic/ast"
 
 	"switchboard/upstream/canon"
@@ -16,7 +19,8 @@ var (
 // ReadUsage reads the top-level usage object of a chat completions
 // answer or stream chunk into u, with n as search scratch space. It
 // reports whether there was one; a null or missing usage leaves u
-// unchanged. The counts are converted as DecodeResponse converts them.
+// unchanged. The counts are converted as DecodeResponse converts them;
+// the answer's service_tier ("flex", "priority") goes in u.Tier.
 func ReadUsage(doc []byte, u *canon.Usage, n *ast.Node) bool {
 	obj, ok := canon.ObjectAt(doc, UsageKey, n, UsagePath...)
 	if !ok {
@@ -30,5 +34,11 @@ func ReadUsage(doc []byte, u *canon.Usage, n *ast.Node) bool {
 	w.CompletionTokensDetails.ReasoningTokens = canon.IntAt(obj, n, "completion_tokens_details", "reasoning_tokens")
 	w.PromptCacheHitTokens = canon.IntAt(obj, n, "prompt_cache_hit_tokens")
 	*u = w.canon()
+	if bytes.Contains(doc, serviceTierKey) {
+		u.Tier, _ = canon.TierAt(unsafe.String(unsafe.SliceData(doc), len(doc)), n, "service_tier")
+	}
 	return true
 }
+
+// serviceTierKey is canon.ServiceTierKey as bytes, for the pre-check.
+var serviceTierKey = []byte(canon.ServiceTierKey)

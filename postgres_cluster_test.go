@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"switchboard/bench/mock"
+	"switchboard/internal/testenv"
 	"switchboard/store/money"
 	"switchboard/store/postgres/pgtest"
 
@@ -45,9 +46,9 @@ func clusterWorst(body []byte) money.Money {
 	return money.Money((len(body)+2)/3)*clusterInputPerToken + testMaxTokens*clusterOutputPerToken
 }
 
-// cluster is a PostgreSQL database, the mock provider and the config of
+// pgCluster is a PostgreSQL database, a Redis, the mock provider and the config of
 // the gateways that share them.
-type cluster struct {
+type pgCluster struct {
 	bin   string
 	pg    *pgtest.Server
 	url   string
@@ -66,7 +67,7 @@ var (
 
 // newCluster makes a cluster on the shared PostgreSQL server, or with
 // own on a server of its own.
-func newCluster(t *testing.T, storeExtra string, own bool) *cluster {
+func newCluster(t *testing.T, storeExtra string, own bool) *pgCluster {
 	t.Helper()
 	bin := switchboardBinary(t)
 	var pg *pgtest.Server
@@ -84,14 +85,15 @@ func newCluster(t *testing.T, storeExtra string, own bool) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	c := &cluster{bin: bin, pg: pg, url: pg.NewDatabase(t), mock: m, dir: t.TempDir()}
-	c.store = "  backend: postgres\n  postgres_url: " + strconv.Quote(c.url) + "\n  redis_url: redis://127.0.0.1:6379\n" + storeExtra
+	c := &pgCluster{bin: bin, pg: pg, url: pg.NewDatabase(t), mock: m, dir: t.TempDir()}
+	redis := testenv.StartRedis(t)
+	c.store = "  backend: postgres\n  postgres_url: " + strconv.Quote(c.url) + "\n  redis_url: " + strconv.Quote(redis.URL) + "\n" + storeExtra
 	return c
 }
 
 // node starts the gateway called name on its own data directory (the
 // same one again after a kill) and waits until it is ready.
-func (c *cluster) node(t *testing.T, name string) *gatewayProc {
+func (c *pgCluster) node(t *testing.T, name string) *gatewayProc {
 	t.Helper()
 	config := filepath.Join(c.dir, name+".yaml")
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
