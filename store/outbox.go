@@ -116,6 +116,9 @@ func (s *Store) Shipped(shipped []OutboxEntry) error {
 	return nil
 }
 
+// HasOutbox reports whether the store was opened with Options.Outbox.
+func (s *Store) HasOutbox() bool { return s.ob.on }
+
 // OutboxLen is how many entries wait in the outbox.
 func (s *Store) OutboxLen() int64 { return s.ob.waiting.Load() }
 

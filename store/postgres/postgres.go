@@ -106,6 +106,9 @@ func Open(ctx context.Context, url string, local *store.Store, o Options) (*Stor
 	if o.Node == "" {
 		return nil, errors.New("postgres store: no node id")
 	}
+	if !local.HasOutbox() {
+		return nil, errors.New("postgres store: the local store has no outbox (store.Options.Outbox): its entries would never reach PostgreSQL")
+	}
 	if o.LeaseMax <= 0 {
 		o.LeaseMax = money.Dollar
 	}
