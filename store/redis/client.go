@@ -93,11 +93,16 @@ func (c *Client) Close() {
 func (c *Client) Degraded() error {
 	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
 	defer cancel()
-	if err := c.c.Do(ctx, c.c.B().Ping().Build()).Error(); err != nil {
-		return fmt.Errorf("redis (store.redis_url) is unreachable: %v", err)
+	// Twice: after a Redis restart, the first write on each of the
+	// client's connections fails (broken pipe) and reconnects it.
+	var err error
+	for range 2 {
+		if err = c.c.Do(ctx, c.c.B().Ping().Build()).Error(); err == nil {
+			c.ok()
+			return nil
+		}
 	}
-	c.ok()
-	return nil
+	return fmt.Errorf("redis (store.redis_url) is unreachable: %v", err)
 }
 
 // pingTimeout bounds Degraded's wait.
