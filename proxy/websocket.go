@@ -104,7 +104,7 @@ func isWebSocketUpgrade(ctx *fasthttp.RequestCtx) bool {
 }
 
 var (
-	errWebSocketDisabled = errors.New("Responses over WebSocket is turned off on this gateway (server.websocket.disabled); use POST /v1/responses")
+	errWebSocketDisabled = errors.New("responses over WebSocket are turned off on this gateway (server.websocket.disabled); use POST /v1/responses")
 	errNoProviders       = errors.New("the gateway has no provider to serve Responses over WebSocket; use POST /v1/responses")
 )
 
@@ -229,7 +229,6 @@ type wsSession struct {
 	msg  []byte // the message being handled
 	body []byte // the turn's request body, held by its call until it finishes
 	in   []byte // relay bytes not yet sent
-	node ast.Node
 
 	last     lastResponse
 	prevID   string // the turn continues this response of the connection's, or ""
