@@ -87,7 +87,7 @@ type hedge struct {
 	lens    [2]int    // their sizes, for the waste estimate
 	stopped bool      // the timer was stopped before it fired
 	waited  bool      // done was received
-	took    bool      // the hedge won: its answer is the call's
+	took    bool      // its answer is the call's: it won, or it failed last
 	delay   time.Duration
 }
 
@@ -192,7 +192,8 @@ func (s *Server) prepareHedge(c *call, ep upstream.Endpoint, body, out []byte, i
 	}
 	h := hedgePool.Get().(*hedge)
 	h.j, h.delay, h.lens[0] = j, delay, len(out)
-	if aliases(out, c.body) { // the hedge's body may be built in c.body
+	kept := aliases(out, c.body) // the first attempt's body, held by the hedge
+	if kept {                    // while the hedge's may be built in c.body
 		c.body, h.bodies[0] = h.bodies[0][:0], c.body
 	}
 	t := &c.plan.Targets[j]
@@ -210,6 +211,9 @@ func (s *Server) prepareHedge(c *call, ep upstream.Endpoint, body, out []byte, i
 		c.tr.req.Model = first.Model // as translatedBody left it for the first
 	}
 	if err != nil { // a request the hedge's format cannot express: no hedge
+		if kept { // the first attempt's request still points into it
+			c.body, h.bodies[0] = h.bodies[0], c.body
+		}
 		h.release()
 		return nil
 	}
@@ -274,6 +278,8 @@ func (s *Server) settleRace(c *call, h *hedge, i int, err error) (done bool, _ e
 		}
 		c.trace.TakeHedge()
 		s.setTarget(c, h.j)
+		h.took = true // its failure is the answer outcome may pass on
+		upstream.MoveWatch(&h.resp, &h.watch, &c.watch)
 		return s.outcome(c, h.j, h.err, &h.resp, h.sent)
 	}
 	// The hedge won: the first attempt lost, cancelled or beaten.
@@ -362,9 +368,9 @@ func (c *call) endHedge() {
 	h.wait()
 	if h.launched() {
 		result := "won_first"
-		if h.took {
+		if state := h.state.Load(); state&hedgeWon != 0 {
 			result = "won_hedge"
-		} else if h.state.Load()&hedgeFirstWon == 0 {
+		} else if state&hedgeFirstWon == 0 {
 			result = "failed"
 		}
 		t := &c.plan.Targets[h.j]

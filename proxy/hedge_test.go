@@ -41,6 +41,7 @@ billing:
     mock/mock-model+status=503: {input: "1", output: "2"}
     held/mock-model%[5]s: {input: "1", output: "2"}
     anth/claude-mock: {input: "3", output: "15"}
+    anth/claude-mock+status=422: {input: "3", output: "15"}
 providers:
   - {name: mock, base_url: %[3]s/v1, api_key: sk-upstream-secret, models: [mock-model]}
   - {name: anth, format: anthropic, base_url: %[3]s/v1, api_key: sk-ant-upstream, models: [claude-mock]}
@@ -53,6 +54,7 @@ routes:
   - {model: no-need, targets: [mock/mock-model, held/mock-model%[5]s], hedge: {after: 10m}}
   - {model: by-p95, targets: [slow/mock-model%[5]s, mock/mock-model], hedge: {after: p95}}
   - {model: both-fail, targets: [slow/mock-model%[5]s, mock/mock-model+status=503, anth/claude-mock], hedge: {after: 20ms}}
+  - {model: hedge-refused, targets: [slow/mock-model%[5]s, anth/claude-mock+status=422, mock/mock-model], hedge: {after: 20ms}}
 `, t.TempDir(), testKey, m.URL(), m2.URL(), hold, long))
 	return &hedgeGateway{gateway: g, slow: m2}
 }
@@ -240,6 +242,30 @@ func TestHedgeBothFailing(t *testing.T) {
 	}
 	if n := hedges("both-fail", "failed") - failed; n != 1 {
 		t.Errorf("%d failed hedges counted, want 1", n)
+	}
+}
+
+// TestHedgeRefusedAfterTheFirstFailed: the first attempt breaks and the
+// hedge, of another format, gets a final refusal: the client gets that
+// refusal, translated from the hedge's own answer, not the first's.
+func TestHedgeRefusedAfterTheFirstFailed(t *testing.T) {
+	g := startHedgeGateway(t)
+	before := g.Mock.Requests()
+	ch := g.postAsync(t, "/v1/chat/completions", chat("hedge-refused", ""))
+	waitHold(t, g.slow, 1)
+	waitFor(t, 20*time.Second, func() string {
+		if g.Mock.Requests() == before {
+			return "the hedge was not sent"
+		}
+		return ""
+	})
+	_ = g.slow.Close()
+	r := <-ch
+	if r.status != 422 || r.header[headerProvider] != "anth" || r.header[headerHedged] != "1" {
+		t.Fatalf("status %d provider %q hedged %q: %s", r.status, r.header[headerProvider], r.header[headerHedged], r.body)
+	}
+	if !strings.Contains(r.body, `"error":{`) || !strings.Contains(r.body, "mock: injected status 422") || strings.Contains(r.body, `"type":"error"`) {
+		t.Errorf("the refusal is not the hedge's answer in OpenAI's error shape: %s", r.body)
 	}
 }
 

@@ -418,6 +418,11 @@ func (ws *wsSession) expand(root *ast.Node) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: input: %v", errBadRequest, err)
 		}
+		switch in.TypeSafe() {
+		case ast.V_ARRAY, ast.V_STRING:
+		default:
+			return nil, fmt.Errorf("%w: input: want a string or an array of input items", errBadRequest)
+		}
 		raw = []byte(r)
 		if in.TypeSafe() == ast.V_STRING { // a plain string is one user message
 			raw = append(append([]byte(`[{"type":"message","role":"user","content":`), r...), "}]"...)

@@ -224,6 +224,9 @@ func TestResponsesWebSocketErrors(t *testing.T) {
 	for _, tc := range []struct{ msg, code string }{
 		{`{"type":"response.cancel"}`, "invalid_request"},
 		{`[1,2]`, "invalid_request"},
+		{`{"type":"response.create","model":"resp/resp-model","input":1}`, "invalid_request"},
+		{`{"type":"response.create","model":"resp/resp-model","input":true,"generate":false}`, "invalid_request"},
+		{`{"type":"response.create","model":"resp/resp-model","input":{}}`, "invalid_request"},
 		{`{"type":"response.create","model":"nope/none","input":"hi"}`, "model_not_found"},
 		{`{"type":"response.create","model":"resp/resp-model+status=429+retry_after=1","input":"hi"}`, ""},
 	} {
