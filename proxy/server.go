@@ -173,11 +173,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // closeShared closes the Redis client, if any, once its last token
-// charges are written.
+// charges are written. It runs once, and leaves s.shared set: a call cut
+// by the drain may still read it, and gets the closed client's errors.
 func (s *Server) closeShared() {
 	if s.shared != nil {
 		s.shared.Close()
-		s.shared = nil
 	}
 }
 

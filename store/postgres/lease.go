@@ -234,7 +234,7 @@ func (s *Store) grant(ctx context.Context, l *lease, account string, need money.
 				inFlight = la.Credits + la.PlanLeft(now) - left
 			}
 		}
-		want := money.Money(float64(avail) * s.o.LeaseShare)
+		want := shareOf(avail, s.o.LeaseShare)
 		want = max(min(want, s.o.LeaseMax), 2*money.Money(l.maxWorst.Load()), 2*inFlight, need)
 		g = min(want, avail)
 		_, err = tx.Exec(ctx, `INSERT INTO leases (node, account, amount) VALUES ($1, $2, $3)
@@ -330,4 +330,11 @@ func (s *Store) accountChanged(account string) {
 	if l != nil {
 		l.emptyUntil.Store(0)
 	}
+}
+
+// shareOf is share (0 to 1) of m, in integer money: the share is rounded
+// to thousandths, so no float touches the amount.
+func shareOf(m money.Money, share float64) money.Money {
+	permille := money.Money(share*1000 + 0.5)
+	return m/1000*permille + m%1000*permille/1000
 }
