@@ -218,16 +218,21 @@ func TestDockerImageRunsAsBuilt(t *testing.T) {
 	}
 	t.Run("embedded config", func(t *testing.T) { run(t) })
 
-	// As deploy/compose.yaml runs it: its command, its config mount.
-	t.Run("compose", func(t *testing.T) {
-		args, mounts := composeService(t, final, port)
-		for i, a := range args {
-			if src, ok := mounts[a]; ok {
-				args[i] = src
+	// As deploy/compose.yaml and deploy/single.yaml run it: the
+	// command, the config mount.
+	for name, service := range map[string]func(*testing.T, dockerStage, string) ([]string, map[string]string){
+		"compose": composeService, "single-node compose": singleService,
+	} {
+		t.Run(name, func(t *testing.T) {
+			args, mounts := service(t, final, port)
+			for i, a := range args {
+				if src, ok := mounts[a]; ok {
+					args[i] = src
+				}
 			}
-		}
-		run(t, args...)
-	})
+			run(t, args...)
+		})
+	}
 }
 
 // composeFile is what the test reads of deploy/compose.yaml.
@@ -271,9 +276,33 @@ func composeService(t *testing.T, final dockerStage, port string) (command []str
 	if conf := string(mustRead(t, "deploy/nginx.conf")); !strings.Contains(conf, "server gateway-1:"+port+" ") {
 		t.Errorf("deploy/nginx.conf does not send to gateway-1 on the image's port %s", port)
 	}
-	svc, ok := c.Services["gateway-1"]
+	return gatewayService(t, c, "deploy/compose.yaml", "gateway-1", final)
+}
+
+// singleService checks deploy/single.yaml, the one-node compose file,
+// and returns its gateway's command and bind mounts as composeService.
+func singleService(t *testing.T, final dockerStage, port string) (command []string, mounts map[string]string) {
+	t.Helper()
+	var c composeFile
+	if err := yaml.Unmarshal(mustRead(t, "deploy/single.yaml"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if svc := c.Services["switchboard"]; len(svc.Ports) != 1 || !strings.HasSuffix(svc.Ports[0], ":"+port) {
+		t.Errorf("deploy/single.yaml ports %v: want the image's port %s published", svc.Ports, port)
+	}
+	return gatewayService(t, c, "deploy/single.yaml", "switchboard", final)
+}
+
+// gatewayService checks the gateway service name of the compose file
+// c, read from file, against the image: built from the repository's
+// Dockerfile, its store on a named volume, its bind mounts present, a
+// stop grace period longer than the drain. It returns its command and
+// bind mounts, container path to the file on this machine.
+func gatewayService(t *testing.T, c composeFile, file, name string, final dockerStage) (command []string, mounts map[string]string) {
+	t.Helper()
+	svc, ok := c.Services[name]
 	if !ok {
-		t.Fatal("deploy/compose.yaml: no service gateway-1")
+		t.Fatalf("%s: no service %s", file, name)
 	}
 	if df := filepath.Join("deploy", svc.Build.Context, svc.Build.Dockerfile); filepath.Clean(df) != "Dockerfile" {
 		t.Errorf("build %s: want the repository's Dockerfile", df)
