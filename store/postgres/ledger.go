@@ -96,24 +96,16 @@ func (s *Store) Entries(account string, q store.Query) ([]store.Entry, string, e
 	if err := store.CheckID("account", account); err != nil {
 		return nil, "", err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
+	limit, curAt, curID, err := pageStart(q.Limit, 100, 1000, q.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
-	limit = min(limit, 1000)
 	lo, hi := timeRange(q.From, q.To)
-	curAt, curID := int64(math.MaxInt64), ""
-	if q.Cursor != "" {
-		var err error
-		if curAt, curID, err = parseCursor(q.Cursor); err != nil {
-			return nil, "", err
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	var entries []store.Entry
 	next := ""
-	err := s.scanEntries(ctx, `SELECT request_id, record FROM ledger
+	err = s.scanEntries(ctx, `SELECT request_id, record FROM ledger
 		WHERE account=$1 AND at >= $2 AND at < $3 AND (at < $4 OR (at = $4 AND request_id COLLATE "C" < $5 AND $5 <> ''))
 		ORDER BY at DESC, request_id COLLATE "C" DESC`,
 		[]any{account, lo, hi, curAt, curID}, func(e *store.Entry) bool {
@@ -159,24 +151,16 @@ func (s *Store) Usage(q store.UsageQuery) ([]store.UsageRow, error) {
 // Requests lists every account's entries newest first, as the embedded
 // store does.
 func (s *Store) Requests(q store.RequestQuery) ([]store.Entry, string, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
+	limit, curAt, curID, err := pageStart(q.Limit, 50, 500, q.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
-	limit = min(limit, 500)
 	lo, hi := timeRange(q.From, q.To)
-	curAt, curID := int64(math.MaxInt64), ""
-	if q.Cursor != "" {
-		var err error
-		if curAt, curID, err = parseCursor(q.Cursor); err != nil {
-			return nil, "", err
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var entries []store.Entry
 	next := ""
-	err := s.scanEntries(ctx, `SELECT request_id, record FROM ledger
+	err = s.scanEntries(ctx, `SELECT request_id, record FROM ledger
 		WHERE at >= $1 AND at < $2 AND (at < $3 OR (at = $3 AND request_id COLLATE "C" < $4 AND $4 <> ''))
 		ORDER BY at DESC, request_id COLLATE "C" DESC`,
 		[]any{lo, hi, curAt, curID}, func(e *store.Entry) bool {
@@ -259,4 +243,20 @@ func (s *Store) Audit(limit int, cur string) ([]store.AuditEntry, string, error)
 		next = out[limit-1].ID
 	}
 	return out, next, nil
+}
+
+// pageStart is a listing's page size (limit, or def when unset, at most
+// most) and where it starts: after cur, a cursor of an earlier page, or
+// at the newest entry.
+func pageStart(limit, def, most int, cur string) (n int, curAt int64, curID string, err error) {
+	if limit <= 0 {
+		limit = def
+	}
+	curAt = math.MaxInt64
+	if cur != "" {
+		if curAt, curID, err = parseCursor(cur); err != nil {
+			return 0, 0, "", err
+		}
+	}
+	return min(limit, most), curAt, curID, nil
 }
